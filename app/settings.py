@@ -1,0 +1,77 @@
+"""Server settings, read from the environment and `.env` (pydantic-settings).
+
+Every field has an embedded default so `uvicorn app.main:app` runs with no configuration at all:
+SQLite run store, local code execution, OpenAI models (a task then needs OPENAI_API_KEY).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- models -------------------------------------------------------------------------------
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = Field(default=None, description="Any OpenAI-compatible server; also used for realtime.")
+    model_config_file: Path | None = Field(
+        default=None,
+        description="AutoGen component config (JSON or YAML) with a client per role: manager, researcher, developer, "
+        "selector, or default. Used instead of OpenAI when set.",
+    )
+    manager_model: str = "gpt-4.1-mini"
+    researcher_model: str = "gpt-4.1-mini"
+    developer_model: str = "gpt-4.1-mini"
+    selector_model: str = "gpt-4.1-nano"
+    model_timeout_s: float = 60.0
+    model_max_retries: int = 3
+
+    # --- team limits --------------------------------------------------------------------------
+    max_messages: int = 40
+    run_timeout_s: float = 600.0
+    max_tool_iterations: int = 4
+    cancel_grace_s: float = 2.0
+    max_followups: int = 5
+
+    # --- storage ------------------------------------------------------------------------------
+    database_url: str = "sqlite+aiosqlite:///./data/runs.db"
+
+    # --- websocket ----------------------------------------------------------------------------
+    ws_max_frame_bytes: int = 64 * 1024
+    ws_max_task_chars: int = 8000
+    ws_rate_per_s: float = 20.0
+    ws_rate_burst: int = 40
+    ws_send_queue: int = 2000
+    session_idle_s: float = 1800.0
+
+    # --- realtime narrator --------------------------------------------------------------------
+    realtime_model: str = "gpt-realtime"
+    realtime_voice: str = "marin"
+    realtime_transcription_model: str = "gpt-4o-mini-transcribe"
+    progress_update_after_s: float = 20.0
+    max_progress_updates: int = 1
+    session_rate_per_min: int = 10
+
+    # --- server -------------------------------------------------------------------------------
+    app_token: SecretStr | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so logs and events can be scrubbed of them."""
+        secrets = [self.openai_api_key, self.app_token]
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+    @property
+    def has_model_access(self) -> bool:
+        return self.openai_api_key is not None or self.model_config_file is not None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
