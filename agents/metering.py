@@ -1,0 +1,151 @@
+"""Counts model calls and tokens per role, and makes every model call cancellable.
+
+Every team model client is wrapped in MeteredChatCompletionClient, so usage is exact (selector calls included)
+instead of being guessed from messages, and a CancellationToken cancels the call even when the inner client
+ignores it (ReplayChatCompletionClient does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from autogen_core import CancellationToken
+from autogen_core.models import (
+    ChatCompletionClient,
+    CreateResult,
+    LLMMessage,
+    ModelCapabilities,  # type: ignore[attr-defined]
+    ModelInfo,
+    RequestUsage,
+)
+from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel
+
+
+@dataclass
+class Usage:
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def minus(self, other: "Usage") -> "Usage":
+        return Usage(
+            self.model_calls - other.model_calls,
+            self.prompt_tokens - other.prompt_tokens,
+            self.completion_tokens - other.completion_tokens,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "model_calls": self.model_calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
+
+
+@dataclass
+class UsageMeter:
+    """Running totals for one session, overall and per role."""
+
+    total: Usage = field(default_factory=Usage)
+    by_role: dict[str, Usage] = field(default_factory=dict)
+
+    def record(self, role: str, usage: RequestUsage | None) -> None:
+        for bucket in (self.total, self.by_role.setdefault(role, Usage())):
+            bucket.model_calls += 1
+            if usage is not None:
+                bucket.prompt_tokens += usage.prompt_tokens
+                bucket.completion_tokens += usage.completion_tokens
+
+    def snapshot(self) -> Usage:
+        return Usage(self.total.model_calls, self.total.prompt_tokens, self.total.completion_tokens)
+
+    def calls(self, role: str) -> int:
+        return self.by_role.get(role, Usage()).model_calls
+
+
+class MeteredChatCompletionClient(ChatCompletionClient):
+    """Delegates to an inner client, recording each call in a UsageMeter under a role name."""
+
+    def __init__(self, inner: ChatCompletionClient, meter: UsageMeter, role: str) -> None:
+        self._inner = inner
+        self._meter = meter
+        self._role = role
+
+    @property
+    def inner(self) -> ChatCompletionClient:
+        return self._inner
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        call = asyncio.ensure_future(
+            self._inner.create(
+                messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                json_output=json_output,
+                extra_create_args=extra_create_args,
+                cancellation_token=cancellation_token,
+            )
+        )
+        if cancellation_token is not None:
+            cancellation_token.link_future(call)
+        result = await call
+        self._meter.record(self._role, result.usage)
+        return result
+
+    async def create_stream(  # type: ignore[override]
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        async for chunk in self._inner.create_stream(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+            cancellation_token=cancellation_token,
+        ):
+            if isinstance(chunk, CreateResult):
+                self._meter.record(self._role, chunk.usage)
+            yield chunk
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    def actual_usage(self) -> RequestUsage:
+        return self._inner.actual_usage()
+
+    def total_usage(self) -> RequestUsage:
+        return self._inner.total_usage()
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return self._inner.count_tokens(messages, tools=tools)
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return self._inner.remaining_tokens(messages, tools=tools)
+
+    @property
+    def capabilities(self) -> ModelCapabilities:  # type: ignore[override]
+        return self._inner.capabilities
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self._inner.model_info

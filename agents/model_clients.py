@@ -1,0 +1,120 @@
+"""Model clients for the team's roles, built from settings.
+
+OpenAI by default (OPENAI_API_KEY, OPENAI_BASE_URL honoured, so any OpenAI-compatible server works); other
+providers through an AutoGen component config file (MODEL_CONFIG_FILE, JSON or YAML) mapping roles to clients:
+    {"default": {"provider": "...", "config": {...}}, "selector": {...}}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autogen_core.models import ChatCompletionClient, ModelFamily, ModelInfo
+
+from agents.metering import MeteredChatCompletionClient, UsageMeter
+
+ROLES = ("manager", "researcher", "developer", "selector")
+
+# Used for model names AutoGen does not know (OpenAI-compatible servers): assume a tool-calling chat model.
+GENERIC_MODEL_INFO = ModelInfo(
+    vision=False, function_calling=True, json_output=True, family=ModelFamily.UNKNOWN, structured_output=False
+)
+
+
+class ModelConfigError(ValueError):
+    """The model configuration cannot produce a client (bad file, unknown role, missing key)."""
+
+
+@dataclass
+class TeamModelClients:
+    """One metered client per role, all recording into the same meter."""
+
+    manager: ChatCompletionClient
+    researcher: ChatCompletionClient
+    developer: ChatCompletionClient
+    selector: ChatCompletionClient
+    meter: UsageMeter
+
+    @classmethod
+    def wrap(cls, clients: dict[str, ChatCompletionClient], meter: UsageMeter | None = None) -> "TeamModelClients":
+        meter = meter or UsageMeter()
+        metered = {role: MeteredChatCompletionClient(clients[role], meter, role) for role in ROLES}
+        return cls(meter=meter, **metered)
+
+    async def close(self) -> None:
+        seen: set[int] = set()
+        for role in ROLES:
+            client = getattr(self, role)
+            inner = getattr(client, "inner", client)
+            if id(inner) not in seen:
+                seen.add(id(inner))
+                await client.close()
+
+
+def _load_config_file(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        import yaml  # optional: only needed for YAML config files
+
+        data = yaml.safe_load(text)
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ModelConfigError(f"{path}: expected a mapping of role to AutoGen component config")
+    return data
+
+
+def clients_from_config_file(path: Path) -> dict[str, ChatCompletionClient]:
+    """One client per role from an AutoGen component config file; 'default' fills missing roles."""
+    data = _load_config_file(path)
+    clients: dict[str, ChatCompletionClient] = {}
+    for role in ROLES:
+        config = data.get(role, data.get("default"))
+        if config is None:
+            raise ModelConfigError(f"{path}: no client for role '{role}' and no 'default'")
+        clients[role] = ChatCompletionClient.load_component(config)
+    return clients
+
+
+def openai_client(model: str, *, api_key: str, base_url: str | None, timeout: float, max_retries: int) -> ChatCompletionClient:
+    from autogen_ext.models.openai import OpenAIChatCompletionClient
+    from autogen_ext.models.openai._model_info import get_info
+
+    kwargs: dict[str, Any] = {"model": model, "api_key": api_key, "timeout": timeout, "max_retries": max_retries}
+    if base_url:
+        kwargs["base_url"] = base_url
+    try:
+        get_info(model)
+    except ValueError:
+        kwargs["model_info"] = GENERIC_MODEL_INFO
+    return OpenAIChatCompletionClient(**kwargs)
+
+
+def build_model_clients(settings: Any) -> TeamModelClients:
+    """Clients for every role from app settings (see app/settings.py)."""
+    if settings.model_config_file is not None:
+        return TeamModelClients.wrap(clients_from_config_file(Path(settings.model_config_file)))
+    if settings.openai_api_key is None:
+        raise ModelConfigError("OPENAI_API_KEY is not set")
+    key = settings.openai_api_key.get_secret_value()
+    names = {
+        "manager": settings.manager_model,
+        "researcher": settings.researcher_model,
+        "developer": settings.developer_model,
+        "selector": settings.selector_model,
+    }
+    return TeamModelClients.wrap(
+        {
+            role: openai_client(
+                name,
+                api_key=key,
+                base_url=settings.openai_base_url,
+                timeout=settings.model_timeout_s,
+                max_retries=settings.model_max_retries,
+            )
+            for role, name in names.items()
+        }
+    )
