@@ -1,0 +1,114 @@
+"""The ASGI app: `uvicorn app.main:app`. create_app() lets tests swap models and tools for scripted ones."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from autogen_core.tools import BaseTool
+from fastapi import FastAPI
+
+from app import rest, team_ws
+from app.event_log import SessionEventLog
+from app.logging_setup import configure_logging
+from app.redaction import Redactor
+from app.services import Services
+from app.sessions import SessionRegistry
+from app.settings import Settings
+from app.store import RunStore
+from app.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    model_clients: ModelClientsFactory | None = None,
+    researcher_tools: Sequence[BaseTool] | None = None,
+    developer_tools: DeveloperToolsFactory | None = None,
+    configure_logs: bool = True,
+    extra_routers: Sequence[Any] = (),
+    on_startup: Sequence[Callable[[FastAPI, Services], Any]] = (),
+) -> FastAPI:
+    """The app. Defaults: models from settings, the real tools, the code sandbox from ToolSettings."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        secrets = settings.secret_values()
+        sandbox = None
+        r_tools, d_tools, release = researcher_tools, developer_tools, None
+        if r_tools is None or d_tools is None:
+            from tools import build_researcher_tools
+            from tools.code_execution import CodeSandbox
+            from tools.config import ToolSettings
+
+            tool_settings = ToolSettings()
+            secrets += tool_settings.secret_values() if hasattr(tool_settings, "secret_values") else []
+            if r_tools is None:
+                r_tools = build_researcher_tools(tool_settings)
+            if d_tools is None:
+                sandbox = CodeSandbox.from_settings(tool_settings)
+                await sandbox.start()
+                d_tools, release = (lambda sid: [sandbox.tool_for(sid)]), sandbox.release
+        redactor = Redactor(secrets)
+        if configure_logs:
+            configure_logging(settings.log_level, json_lines=settings.log_json, redactor=redactor)
+        store = RunStore(settings.database_url)
+        await store.start()
+        await close_interrupted_runs(store, redactor)
+        wiring = TeamWiring(settings, r_tools, d_tools, release_session=release, model_clients=model_clients)
+        registry = SessionRegistry(store, redactor, wiring.build_session, idle_s=settings.session_idle_s)
+        registry.start_sweeper()
+        services = Services(settings=settings, store=store, registry=registry, redactor=redactor)
+        if sandbox is not None:
+            services.extras["sandbox"] = sandbox
+        app.state.services = services
+        for hook in on_startup:
+            hook(app, services)
+        log.info("server ready", extra={"database": store.dialect, "model_access": settings.has_model_access})
+        try:
+            yield
+        finally:
+            await registry.close_all()
+            if sandbox is not None:
+                await sandbox.stop()
+            await store.stop()
+
+    app = FastAPI(
+        title="Research team you can talk to",
+        description="An AutoGen Manager/Researcher/Developer team over WebSocket and REST, with a voice narrator.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(rest.router)
+    app.include_router(team_ws.router)
+    for router in extra_routers:
+        app.include_router(router)
+    return app
+
+
+async def close_interrupted_runs(store: RunStore, redactor: Redactor) -> int:
+    """Runs a previous server process left running or paused get a run_finished event 'interrupted', so the
+    store is consistent and a client that reconnects to that session is told."""
+    active = await store.active_runs()
+    for run in active:
+        event_log = SessionEventLog(run["session_id"], store, redactor, last_seq=await store.max_seq(run["session_id"]))
+        started = datetime.fromisoformat(run["created_at"])
+        await event_log.publish(type="run_finished", source="system", run_id=run["run_id"], data={
+            "final_answer": "", "complete": False, "stop_reason": "interrupted", "task": run["task"],
+            "duration_s": round(time.time() - started.timestamp(), 3),
+            "usage": {"model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}, "messages": 0,
+            "error": "The server stopped while this run was active.",
+        })
+    if active:
+        log.warning("marked interrupted runs", extra={"count": len(active)})
+    return len(active)
+
+
+app = create_app()

@@ -1,0 +1,298 @@
+"""The run store: every session event, and one row per run derived from them.
+
+SQLite file by default, PostgreSQL when DATABASE_URL says so (SQLAlchemy Core, async drivers aiosqlite and
+asyncpg). Writes go through one writer task that commits in batches (group commit): an event's `append()`
+returns once its batch is committed, so "stored before sent" costs one commit per batch, not per event.
+The `on_stored` callbacks run in commit order, which is how events reach clients in seq order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("session_id", String(64), nullable=False, index=True),
+    Column("task", Text, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("finished_at", String(40)),
+    Column("final_answer", Text),
+    Column("stop_reason", String(32)),
+    Column("usage", Text),
+    Column("duration_s", Float),
+    Column("first_seq", Integer),
+    Column("last_seq", Integer),
+)
+Index("ix_runs_created_at", runs.c.created_at)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("session_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("run_id", String(64), index=True),
+    Column("type", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    UniqueConstraint("session_id", "seq", name="uq_events_session_seq"),
+)
+
+ACTIVE_STATUSES = ("running", "pausing", "paused")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept plain sqlite:// and postgres:// URLs and pick the async driver."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    if url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url[len("postgresql://"):]
+    return url
+
+
+@dataclass
+class EventRecord:
+    session_id: str
+    seq: int
+    run_id: str | None
+    type: str
+    created_at: str
+    payload: str  # the envelope as sent, JSON, already scrubbed of secrets
+    on_stored: Callable[[], None] | None = None
+    done: asyncio.Future[None] | None = field(default=None, repr=False)
+
+
+class RunStore:
+    def __init__(self, database_url: str, *, batch_size: int = 512) -> None:
+        self.url = normalize_database_url(database_url)
+        self._batch_size = batch_size
+        self._engine: AsyncEngine | None = None
+        self._queue: asyncio.Queue[EventRecord | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self.commits = 0  # batches committed (benchmarks report events per commit)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        assert self._engine is not None, "RunStore.start() was not called"
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return make_url(self.url).get_backend_name()
+
+    async def start(self) -> None:
+        url = make_url(self.url)
+        kwargs: dict[str, Any] = {}
+        if url.get_backend_name() == "sqlite":
+            database = url.database or ""
+            if database in ("", ":memory:"):
+                kwargs["poolclass"] = StaticPool
+            else:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+        self._engine = create_async_engine(self.url, **kwargs)
+        if url.get_backend_name() == "sqlite":
+            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
+        async with self._engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        self._writer = asyncio.create_task(self._write_loop(), name="run-store-writer")
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            await self._queue.put(None)
+            await self._writer
+            self._writer = None
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    # ---- writing ----------------------------------------------------------------------------------------
+    def append(self, record: EventRecord) -> asyncio.Future[None]:
+        """Queue an event; the future resolves when it is committed (after its on_stored callback ran)."""
+        record.done = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(record)
+        return record.done
+
+    async def _write_loop(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop_after = False
+            while len(batch) < self._batch_size and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stop_after = True
+                    break
+                batch.append(item)
+            await self._commit(batch)
+            if stop_after:
+                return
+
+    async def _commit(self, batch: list[EventRecord]) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    events.insert(),
+                    [
+                        {"session_id": r.session_id, "seq": r.seq, "run_id": r.run_id, "type": r.type,
+                         "created_at": r.created_at, "payload": r.payload}
+                        for r in batch
+                    ],
+                )
+                for record in batch:
+                    change = _run_change(record)
+                    if change is None:
+                        continue
+                    if change == "insert":
+                        data = json.loads(record.payload)["data"]
+                        await conn.execute(runs.insert().values(
+                            run_id=record.run_id, session_id=record.session_id, task=data.get("task", ""),
+                            status="running", created_at=record.created_at, first_seq=record.seq,
+                        ))
+                    else:
+                        await conn.execute(update(runs).where(runs.c.run_id == record.run_id).values(**change))
+            self.commits += 1
+        except Exception as exc:  # noqa: BLE001 - reported to every waiting emitter
+            log.exception("run store commit failed")
+            for record in batch:
+                if record.done is not None and not record.done.done():
+                    record.done.set_exception(exc)
+            return
+        for record in batch:
+            if record.on_stored is not None:
+                try:
+                    record.on_stored()
+                except Exception:  # noqa: BLE001 - a subscriber must not break the writer
+                    log.exception("on_stored callback failed")
+            if record.done is not None and not record.done.done():
+                record.done.set_result(None)
+
+    # ---- reading ----------------------------------------------------------------------------------------
+    async def max_seq(self, session_id: str) -> int:
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(select(func.max(events.c.seq)).where(events.c.session_id == session_id))
+        return int(value or 0)
+
+    async def events_after(self, session_id: str, after_seq: int, limit: int = 1000) -> list[tuple[int, str]]:
+        """(seq, payload) of the session's events with seq > after_seq, in order."""
+        query = (
+            select(events.c.seq, events.c.payload)
+            .where(events.c.session_id == session_id, events.c.seq > after_seq)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(int(seq), payload) for seq, payload in rows]
+
+    async def list_runs(
+        self, *, limit: int = 50, offset: int = 0, session_id: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        query = select(runs).order_by(runs.c.created_at.desc(), runs.c.run_id).limit(limit).offset(offset)
+        if session_id:
+            query = query.where(runs.c.session_id == session_id)
+        if status:
+            query = query.where(runs.c.status == status)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_run_row(row) for row in rows]
+
+    async def get_run(self, run_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(runs).where(runs.c.run_id == run_id))).mappings().first()
+        return _run_row(row) if row else None
+
+    async def run_events(self, run_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        query = (
+            select(events.c.payload)
+            .where(events.c.run_id == run_id, events.c.seq > after_seq)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).scalars().all()
+        return [json.loads(payload) for payload in rows]
+
+    async def active_runs(self) -> list[dict[str, Any]]:
+        """Runs left running or paused (by a server that stopped without finishing them)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(runs).where(runs.c.status.in_(ACTIVE_STATUSES)))).mappings().all()
+        return [_run_row(row) for row in rows]
+
+
+def _run_change(record: EventRecord) -> dict[str, Any] | str | None:
+    """How an event changes its run's row: 'insert', a dict of new values, or None."""
+    if record.run_id is None:
+        return None
+    if record.type == "run_started":
+        return "insert"
+    if record.type == "run_finished":
+        data = json.loads(record.payload)["data"]
+        return {
+            "status": data["stop_reason"],
+            "stop_reason": data["stop_reason"],
+            "final_answer": data.get("final_answer"),
+            "finished_at": record.created_at,
+            "usage": json.dumps(data.get("usage")),
+            "duration_s": data.get("duration_s"),
+            "last_seq": record.seq,
+        }
+    if record.type == "system":
+        data = json.loads(record.payload)["data"]
+        if data.get("event") == "state" and data.get("state") in ACTIVE_STATUSES:
+            return {"status": data["state"]}
+    return None
+
+
+def _run_row(row: Any) -> dict[str, Any]:
+    data = dict(row)
+    data["usage"] = json.loads(data["usage"]) if data.get("usage") else None
+    return data
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()

@@ -1,0 +1,80 @@
+"""Builds a TeamSession for a session id: model clients, tools, limits, and where its events go."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from autogen_core.tools import BaseTool
+
+from agents.metering import UsageMeter
+from agents.model_clients import ModelConfigError, TeamModelClients, build_model_clients
+from agents.session import SessionLimits, TeamSession
+from agents.team import TeamLimits, build_team
+from app.event_log import SessionEventLog
+from app.settings import Settings
+
+NO_MODEL_MESSAGE = (
+    "No model is configured, so the team cannot work. Set OPENAI_API_KEY in .env (or the environment) and "
+    "restart the server; for another OpenAI-compatible server also set OPENAI_BASE_URL, or set "
+    "MODEL_CONFIG_FILE to an AutoGen model config file."
+)
+
+ModelClientsFactory = Callable[[str], TeamModelClients]
+DeveloperToolsFactory = Callable[[str], Sequence[BaseTool]]
+
+
+@dataclass
+class TeamWiring:
+    settings: Settings
+    researcher_tools: Sequence[BaseTool]
+    developer_tools: DeveloperToolsFactory
+    release_session: Callable[[str], object] | None = None
+    model_clients: ModelClientsFactory | None = None  # tests pass scripted clients here
+
+    def _clients(self, session_id: str) -> tuple[TeamModelClients | None, str | None]:
+        if self.model_clients is not None:
+            return self.model_clients(session_id), None
+        if not self.settings.has_model_access:
+            return None, NO_MODEL_MESSAGE
+        try:
+            return build_model_clients(self.settings), None
+        except (ModelConfigError, OSError) as exc:
+            return None, f"The model configuration is not usable: {exc}"
+
+    async def build_session(self, session_id: str, event_log: SessionEventLog) -> TeamSession:
+        clients, unavailable = self._clients(session_id)
+        limits = TeamLimits(
+            max_messages=self.settings.max_messages,
+            run_timeout_s=self.settings.run_timeout_s,
+            max_tool_iterations=self.settings.max_tool_iterations,
+        )
+        researcher_tools = list(self.researcher_tools)
+        developer_tools = list(self.developer_tools(session_id)) if clients is not None else []
+
+        def factory():  # type: ignore[no-untyped-def]
+            assert clients is not None
+            return build_team(clients, researcher_tools=researcher_tools, developer_tools=developer_tools,
+                              limits=limits)
+
+        async def on_close() -> None:
+            if clients is not None:
+                await clients.close()
+            if self.release_session is not None:
+                result = self.release_session(session_id)
+                if hasattr(result, "__await__"):
+                    await result  # type: ignore[misc]
+
+        return TeamSession(
+            session_id,
+            factory=factory,
+            meter=clients.meter if clients is not None else UsageMeter(),
+            emit=event_log.publish,
+            limits=SessionLimits(
+                cancel_grace_s=self.settings.cancel_grace_s,
+                max_followups=self.settings.max_followups,
+                hard_timeout_s=self.settings.run_timeout_s + 30.0,
+            ),
+            unavailable=unavailable,
+            on_close=on_close,
+        )

@@ -1,0 +1,214 @@
+"""/ws/team: programs talk to their team session (protocol in app/protocol.py, schema at /protocol.json).
+
+One reader (parses, checks and dispatches client frames) and one writer (replay, then live events and replies)
+per connection. Bad input never closes the connection: every bad frame gets an `error` event with a code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+from pydantic import ValidationError
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from agents.session import SessionCommandError, TeamSession
+from app.event_log import Inbox
+from app.protocol import CLIENT_MESSAGE, CLIENT_TYPES, PROTOCOL_VERSION, ErrorCode, TaskMessage
+from app.ratelimit import TokenBucket
+from app.services import Services
+from app.sessions import SessionEntry
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+CLOSE_TRY_AGAIN = 1013  # the client fell behind: reconnect with ?after=SEQ
+
+
+class BadFrame(Exception):
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@router.websocket("/ws/team")
+async def team_socket(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    await websocket.accept()
+    session_id = websocket.query_params.get("session") or None
+    try:
+        after = parse_after(websocket.query_params.get("after"))
+        entry, resumed = await services.registry.attach(session_id)
+    except ValueError as exc:
+        await websocket.send_json(_bare_error(ErrorCode.INVALID_MESSAGE, str(exc)))
+        await websocket.close(code=1008)
+        return
+    inbox = Inbox(services.settings.ws_send_queue)
+    entry.log.subscribe(inbox)  # before the replay query, so no event falls between the two
+    hello = entry.log.envelope(type="system", data={
+        "event": "connected", "session_id": entry.log.session_id, "resumed": resumed,
+        "last_seq": entry.log.last_seq, "state": entry.session.state.value, "protocol_version": PROTOCOL_VERSION,
+        "model_access": entry.session.available,
+    })
+    writer = asyncio.create_task(_write(websocket, inbox, entry, after, hello), name="ws-team-writer")
+    try:
+        await _read(websocket, inbox, entry, services)
+    finally:
+        entry.log.unsubscribe(inbox)
+        inbox.close()
+        await _finish(writer)
+        services.registry.detach(entry)
+
+
+def parse_after(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("after must be the integer seq of the last event you received") from None
+    if value < 0:
+        raise ValueError("after must be >= 0")
+    return value
+
+
+async def _write(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, after: int | None, hello: str) -> None:
+    try:
+        await websocket.send_text(hello)
+        last = -1
+        if after is not None:
+            last = after
+            async for seq, text in entry.log.stored_after(after):
+                await websocket.send_text(text)
+                last = seq
+        while (item := await inbox.get()) is not None:
+            seq, text = item
+            if seq is not None:
+                if seq <= last:
+                    continue  # already sent from the store
+                last = seq
+            await websocket.send_text(text)
+        if inbox.overflowed and websocket.client_state == WebSocketState.CONNECTED:
+            await websocket.close(code=CLOSE_TRY_AGAIN, reason=f"too slow; reconnect with after={last}")
+    except (WebSocketDisconnect, RuntimeError, ConnectionError):
+        return  # the client went away; the reader notices too
+
+
+async def _read(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, services: Services) -> None:
+    settings = services.settings
+    bucket = TokenBucket(settings.ws_rate_per_s, settings.ws_rate_burst)
+    while True:
+        try:
+            frame = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if frame["type"] == "websocket.disconnect":
+            return
+        request_id: str | None = None
+        try:
+            if not bucket.take():
+                raise BadFrame(ErrorCode.RATE_LIMITED,
+                               f"Too many messages: at most {settings.ws_rate_per_s:g} per second.")
+            payload = decode_frame(frame, settings.ws_max_frame_bytes)
+            request_id = payload.get("id") if isinstance(payload.get("id"), str) else None
+            message = parse_message(payload, settings.ws_max_task_chars)
+            await dispatch(message, entry.session, inbox, entry)
+        except BadFrame as bad:
+            inbox.reply(entry.log.envelope(type="error", data=_error_data(bad.code, bad.message, request_id)))
+        except SessionCommandError as refused:
+            inbox.reply(entry.log.envelope(type="error", data=_error_data(refused.code, refused.message, request_id),
+                                           run_id=entry.session.run_id))
+        except Exception:  # noqa: BLE001 - one bad command must not end the connection
+            log.exception("ws/team command failed")
+            inbox.reply(entry.log.envelope(type="error", data=_error_data(
+                ErrorCode.INTERNAL_ERROR, "The server failed to handle that message; it was not applied.",
+                request_id)))
+
+
+def decode_frame(frame: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+    """The JSON object in a text frame, or BadFrame."""
+    if frame.get("bytes") is not None:
+        raise BadFrame(ErrorCode.BINARY_NOT_SUPPORTED, "Binary frames are not supported on /ws/team: send JSON text.")
+    text = frame.get("text") or ""
+    if len(text) > max_bytes // 4 and len(text.encode("utf-8")) > max_bytes:
+        raise BadFrame(ErrorCode.FRAME_TOO_LARGE, f"Frame larger than {max_bytes} bytes.")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise BadFrame(ErrorCode.INVALID_JSON, "The frame is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise BadFrame(ErrorCode.INVALID_MESSAGE, "Expected a JSON object with a 'type' field.")
+    return payload
+
+
+def parse_message(payload: dict[str, Any], max_task_chars: int) -> Any:
+    kind = payload.get("type")
+    if kind is None:
+        raise BadFrame(ErrorCode.INVALID_MESSAGE, "Missing field 'type'.")
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        shown = str(kind)[:40]
+        raise BadFrame(ErrorCode.UNKNOWN_TYPE,
+                       f"Unknown message type '{shown}'. Known types: {', '.join(sorted(CLIENT_TYPES))}.")
+    try:
+        message = CLIENT_MESSAGE.validate_python(payload)
+    except ValidationError as exc:
+        raise BadFrame(ErrorCode.INVALID_MESSAGE, summarize_validation(exc)) from None
+    if isinstance(message, TaskMessage):
+        text = message.text.strip()
+        if not text:
+            raise BadFrame(ErrorCode.INVALID_MESSAGE, "Field 'text' is empty.")
+        if len(text) > max_task_chars:
+            raise BadFrame(ErrorCode.INVALID_MESSAGE, f"Field 'text' is longer than {max_task_chars} characters.")
+        message.text = text
+    return message
+
+
+def summarize_validation(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(p) for p in error["loc"][1:] if p is not None) or "message"
+        parts.append(f"{where}: {error['msg']}")
+    return "Invalid message: " + "; ".join(parts)
+
+
+async def dispatch(message: Any, session: TeamSession, inbox: Inbox, entry: SessionEntry) -> None:
+    kind = message.type
+    if kind in ("task", "user_message"):
+        await session.submit_task(message.text)
+    elif kind == "pause":
+        await session.pause()
+    elif kind == "resume":
+        await session.resume()
+    elif kind == "cancel":
+        await session.cancel()
+    elif kind == "reset":
+        await session.reset()
+    elif kind == "status":
+        inbox.reply(entry.log.envelope(type="status", data=session.status(), run_id=session.run_id))
+    elif kind == "ping":
+        inbox.reply(entry.log.envelope(type="pong", data={"id": message.id}))
+
+
+def _error_data(code: str, message: str, request_id: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"code": str(code), "message": message}
+    if request_id:
+        data["id"] = request_id[:128]
+    return data
+
+
+def _bare_error(code: ErrorCode, message: str) -> dict[str, Any]:
+    return {"source": "system", "type": "error", "seq": None, "run_id": None, "session_id": "",
+            "timestamp": "", "data": {"code": code.value, "message": message}}
+
+
+async def _finish(task: asyncio.Task[None]) -> None:
+    if not task.done():
+        task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):  # noqa: BLE001
+        pass
