@@ -1,0 +1,115 @@
+"""Run the real app under uvicorn on a free loopback port, inside the test's event loop, and talk to it with
+a real WebSocket client (the `websockets` package) with timeouts on every receive."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+import websockets
+from fastapi import FastAPI
+
+from agents.model_clients import TeamModelClients
+from app.main import create_app
+from app.settings import Settings
+from tests.scripted import Script, developer_tools, research_tools
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}",
+        "openai_api_key": "sk-test-not-a-real-key-0000000000",
+        "log_json": True,
+        "cancel_grace_s": 0.5,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+class ScriptBook:
+    """Hands each new session the clients of the next script (or a script made by `default`)."""
+
+    def __init__(self, default: Callable[[], Script] | None = None) -> None:
+        self.default = default
+        self.queue: list[Script] = []
+        self.raw: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, session_id: str) -> TeamModelClients:
+        script = self.queue.pop(0) if self.queue else (self.default() if self.default else Script())
+        clients, raw = script.clients()
+        self.raw[session_id] = raw
+        return clients
+
+
+@asynccontextmanager
+async def live_app(app: FastAPI) -> AsyncIterator["LiveServer"]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on", ws_max_size=4 * 1024 * 1024)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(app, port)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+def scripted_app(tmp_path: Path, book: ScriptBook, **settings: Any) -> FastAPI:
+    return create_app(make_settings(tmp_path, **settings), model_clients=book, researcher_tools=research_tools(),
+                      developer_tools=developer_tools, configure_logs=False)
+
+
+class LiveServer:
+    def __init__(self, app: FastAPI, port: int) -> None:
+        self.app = app
+        self.port = port
+        self.http_url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+    async def connect(self, path: str = "/ws/team", **params: Any) -> "WsClient":
+        query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+        conn = await websockets.connect(self.ws_url + path + (f"?{query}" if query else ""), max_size=None)
+        return WsClient(conn)
+
+
+class WsClient:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.received: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any] | str | bytes) -> None:
+        await self.conn.send(json.dumps(message) if isinstance(message, dict) else message)
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        event = json.loads(await asyncio.wait_for(self.conn.recv(), timeout))
+        self.received.append(event)
+        return event
+
+    async def until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+        async def scan() -> dict[str, Any]:
+            while True:
+                event = await self.recv(timeout)
+                if predicate(event):
+                    return event
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    async def until_type(self, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+        return await self.until(lambda e: e["type"] == kind, timeout)
+
+    async def close(self) -> None:
+        await self.conn.close()

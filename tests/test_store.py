@@ -1,0 +1,111 @@
+"""The run store: group commit, order, replay paging, run rows; on PostgreSQL too when TEST_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from app.event_log import Inbox, SessionEventLog
+from app.redaction import Redactor
+from app.store import RunStore, normalize_database_url
+
+
+def database_urls(tmp_path: Path) -> list[str]:
+    urls = [f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"]
+    if os.environ.get("TEST_DATABASE_URL"):
+        urls.append(os.environ["TEST_DATABASE_URL"])
+    return urls
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request, tmp_path: Path):  # type: ignore[no-untyped-def]
+    if request.param == "postgres":
+        url = os.environ.get("TEST_DATABASE_URL")
+        if not url:
+            pytest.skip("TEST_DATABASE_URL is not set (CI sets it when PostgreSQL is installed)")
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    run_store = RunStore(url)
+    await run_store.start()
+    yield run_store
+    await run_store.stop()
+
+
+async def test_events_stored_in_order_with_group_commit(store: RunStore) -> None:
+    session = "s_" + uuid.uuid4().hex[:12]
+    log = SessionEventLog(session, store, Redactor())
+    inbox = Inbox(10_000)
+    log.subscribe(inbox)
+    run_id = "run_" + uuid.uuid4().hex[:12]
+    await log.publish(type="run_started", source="system", data={"task": "t", "followup": False,
+                                                                   "session_id": session}, run_id=run_id)
+    await asyncio.gather(*(log.publish(type="TextMessage", source="team", data={"n": n}, run_id=run_id)
+                           for n in range(500)))
+    commits_before = store.commits
+    assert await store.max_seq(session) == 501
+    delivered = []
+    while len(delivered) < 501:
+        item = await inbox.get()
+        assert item is not None
+        delivered.append(item[0])
+    assert delivered == list(range(1, 502))  # delivered in seq order, each once
+    rows = [seq async for seq, _ in log.stored_after(0, page=64)]
+    assert rows == list(range(1, 502))  # paging crosses page edges cleanly
+    assert store.commits == commits_before
+    assert commits_before < 100  # 501 events in far fewer commits than events
+    run = await store.get_run(run_id)
+    assert run is not None and run["status"] == "running" and run["first_seq"] == 1
+
+
+async def test_run_row_follows_state_and_finish(store: RunStore) -> None:
+    session = "s_" + uuid.uuid4().hex[:12]
+    log = SessionEventLog(session, store, Redactor())
+    run_id = "run_" + uuid.uuid4().hex[:12]
+    await log.publish(type="run_started", source="system", data={"task": "q", "followup": False,
+                                                                   "session_id": session}, run_id=run_id)
+    await log.publish(type="system", source="system", data={"event": "state", "state": "paused"}, run_id=run_id)
+    assert (await store.get_run(run_id))["status"] == "paused"  # type: ignore[index]
+    assert run_id in {r["run_id"] for r in await store.active_runs()}
+    await log.publish(type="run_finished", source="system", run_id=run_id, data={
+        "final_answer": "42", "complete": True, "stop_reason": "completed", "task": "q", "duration_s": 1.5,
+        "usage": {"model_calls": 3, "prompt_tokens": 10, "completion_tokens": 5}, "messages": 4})
+    run = await store.get_run(run_id)
+    assert run is not None
+    assert (run["status"], run["final_answer"], run["usage"]["model_calls"], run["last_seq"]) == ("completed", "42", 3, 3)
+    events = await store.run_events(run_id)
+    assert [e["type"] for e in events] == ["run_started", "system", "run_finished"]
+
+
+async def test_secrets_never_stored(store: RunStore) -> None:
+    session = "s_" + uuid.uuid4().hex[:12]
+    log = SessionEventLog(session, store, Redactor(["my-configured-secret-value"]))
+    await log.publish(type="TextMessage", source="team", run_id=None, data={
+        "content": "key sk-proj-abcdefghijklmnopqrstuvwxyz123456 and my-configured-secret-value and "
+                   "Authorization: Bearer abcdefghijklmnop"})
+    (_, text), = await store.events_after(session, 0)
+    assert "sk-proj" not in text and "my-configured-secret-value" not in text and "abcdefghijklmnop" not in text
+    assert json.loads(text)["data"]["content"].count("***") == 3
+
+
+def test_database_url_normalization() -> None:
+    assert normalize_database_url("sqlite:///./x.db") == "sqlite+aiosqlite:///./x.db"
+    assert normalize_database_url("postgres://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
+    assert normalize_database_url("postgresql://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
+    assert normalize_database_url("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg://u@h/db"
+
+
+async def test_slow_subscriber_is_cut_off_not_blocking(store: RunStore) -> None:
+    session = "s_" + uuid.uuid4().hex[:12]
+    log = SessionEventLog(session, store, Redactor())
+    slow, fast = Inbox(5), Inbox(1000)
+    log.subscribe(slow)
+    log.subscribe(fast)
+    for n in range(20):
+        await log.publish(type="TextMessage", source="team", data={"n": n}, run_id=None)
+    assert slow.overflowed and await slow.get() is None  # the connection will be closed; it reconnects
+    assert [(await fast.get())[0] for _ in range(20)] == list(range(1, 21))  # type: ignore[index]
