@@ -12,7 +12,7 @@ from typing import Any
 from autogen_core.tools import BaseTool
 from fastapi import FastAPI
 
-from app import rest, team_ws
+from app import rest, session_route, team_ws, voice_ws
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
 from app.redaction import Redactor
@@ -68,6 +68,10 @@ def create_app(
         services = Services(settings=settings, store=store, registry=registry, redactor=redactor)
         if sandbox is not None:
             services.extras["sandbox"] = sandbox
+        openai_client = realtime_client(settings)
+        if openai_client is not None:
+            services.extras["openai_client"] = openai_client
+            services.extras["realtime_connect"] = lambda: openai_client.realtime.connect(model=settings.realtime_model)
         app.state.services = services
         for hook in on_startup:
             hook(app, services)
@@ -88,9 +92,21 @@ def create_app(
     )
     app.include_router(rest.router)
     app.include_router(team_ws.router)
+    app.include_router(voice_ws.router)
+    app.include_router(session_route.router)
     for router in extra_routers:
         app.include_router(router)
     return app
+
+
+def realtime_client(settings: Settings) -> Any:
+    """The OpenAI client the narrator and /session use (OPENAI_BASE_URL honoured), or None without a key."""
+    if settings.openai_api_key is None:
+        return None
+    from openai import AsyncOpenAI
+
+    return AsyncOpenAI(api_key=settings.openai_api_key.get_secret_value(), base_url=settings.openai_base_url,
+                       max_retries=settings.model_max_retries)
 
 
 async def close_interrupted_runs(store: RunStore, redactor: Redactor) -> int:
