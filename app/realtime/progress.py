@@ -1,0 +1,68 @@
+"""Short progress lines for the narrator from team events: `[TEAM Researcher] searching the web for ...`.
+
+Tool outputs are summarized, never passed whole (the recorded session pushed whole web pages at the model).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_LINE = 300
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _arguments(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+TOOL_PHRASES = {
+    "web_search": lambda a: f"searching the web for \"{a.get('query', '')}\"",
+    "fetch_web_content": lambda a: f"reading {a.get('url', 'a web page')}",
+    "wikipedia_search": lambda a: f"looking up \"{a.get('query', '')}\" on Wikipedia",
+    "arxiv_search": lambda a: f"searching arXiv for \"{a.get('query', '')}\"",
+    "run_python": lambda a: "running Python code",
+}
+
+
+def progress_line(event: dict[str, Any]) -> str | None:
+    """A one-line summary of a team event for the narrator, or None if it is not worth telling."""
+    kind, data = event.get("type"), event.get("data") or {}
+    agent = data.get("source", "team")
+    if kind == "TextMessage" and agent != "user":
+        return _clip(f"[TEAM {agent}] {data.get('content', '')}", MAX_LINE)
+    if kind == "ToolCallRequestEvent":
+        calls = [TOOL_PHRASES.get(c.get("name", ""), lambda a, n=c.get("name", "a tool"): f"using {n}")(
+            _arguments(c.get("arguments", ""))) for c in data.get("content", [])]
+        return _clip(f"[TEAM {agent}] " + "; ".join(calls), MAX_LINE)
+    if kind == "ToolCallExecutionEvent":
+        parts = []
+        for result in data.get("content", []):
+            status = "failed" if result.get("is_error") else "done"
+            parts.append(f"{result.get('name', 'tool')} {status}: {_clip(result.get('content', ''), 120)}")
+        return _clip(f"[TEAM {agent}] " + "; ".join(parts), MAX_LINE)
+    if kind == "error":
+        return _clip(f"[TEAM error] {data.get('message', '')}", MAX_LINE)
+    return None
+
+
+def finished_line(event: dict[str, Any]) -> str:
+    """The [RUN_FINISHED] item text: the final answer, or why there is none."""
+    data = event.get("data") or {}
+    reason = data.get("stop_reason")
+    answer = (data.get("final_answer") or "").strip()
+    if reason == "completed" and answer:
+        return f"[RUN_FINISHED] {answer}"
+    if reason in ("cancelled", "reset", "closed"):
+        return f"[RUN_FINISHED] (the team stopped: {reason}.) {answer}".strip()
+    if reason == "error":
+        return f"[RUN_FINISHED] (the team hit an error: {data.get('error', 'unknown')}.) {answer}".strip()
+    return f"[RUN_FINISHED] (stopped early: {reason}; best answer so far:) {answer}".strip()

@@ -1,0 +1,170 @@
+"""One response in flight at a time, and a retried final answer.
+
+Every response.create goes through ResponseGate: queued until the previous response is done
+(`conversation_already_has_active_response` cannot happen), tagged with metadata so its response.done is
+matched, retried with backoff when it fails and must be delivered (the team's answer), and put back in the
+queue when the connection drops while it was in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ResponseRequest:
+    purpose: str  # "reply" | "tool_result" | "final_answer" | "progress"
+    instructions: str | None = None
+    tool_choice: str | None = None
+    must_deliver: bool = False
+    run_id: str | None = None
+    attempts: int = 0
+    key: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+
+    def event(self) -> dict[str, Any]:
+        response: dict[str, Any] = {"metadata": {"purpose": self.purpose, "key": self.key}}
+        if self.instructions:
+            response["instructions"] = self.instructions
+        if self.tool_choice:
+            response["tool_choice"] = self.tool_choice
+        return {"type": "response.create", "event_id": f"evt_rc_{self.key}_{self.attempts}", "response": response}
+
+
+@dataclass
+class Outcome:
+    request: ResponseRequest | None
+    status: str
+    error: dict[str, Any] | None = None
+
+
+class ResponseGate:
+    def __init__(
+        self,
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+        *,
+        max_attempts: int = 5,
+        backoff_s: float = 0.5,
+        start_timeout_s: float = 15.0,
+    ) -> None:
+        self._send = send
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._start_timeout_s = start_timeout_s
+        self._pending: deque[ResponseRequest] = deque()
+        self._in_flight: ResponseRequest | None = None
+        self._in_flight_started = False
+        self._server_response: str | None = None  # id of a response we did not ask for
+        self._connected = False
+        self._timers: set[asyncio.Task[None]] = set()
+        self.sent: list[ResponseRequest] = []
+        self.outcomes: list[Outcome] = []
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight is not None or self._server_response is not None
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def request(self, request: ResponseRequest) -> None:
+        self._pending.append(request)
+        await self.pump()
+
+    async def connected(self) -> None:
+        self._connected = True
+        await self.pump()
+
+    def disconnected(self) -> None:
+        """The socket dropped: a response in flight is lost; ask again on the new connection if it matters."""
+        self._connected = False
+        lost, self._in_flight, self._server_response = self._in_flight, None, None
+        if lost is not None and lost.purpose in ("final_answer", "tool_result", "reply"):
+            lost.attempts = max(0, lost.attempts - 1)
+            self._pending.appendleft(lost)
+
+    async def pump(self) -> None:
+        if not self._connected or self.busy or not self._pending:
+            return
+        request = self._pending.popleft()
+        request.attempts += 1
+        self._in_flight = request
+        self._in_flight_started = False
+        self.sent.append(request)
+        await self._send(request.event())
+        self._start_timer(request)
+
+    def on_created(self, response: dict[str, Any]) -> None:
+        key = (response.get("metadata") or {}).get("key")
+        if self._in_flight is not None and key == self._in_flight.key:
+            self._in_flight_started = True
+        else:
+            self._server_response = response.get("id")
+
+    async def on_done(self, response: dict[str, Any]) -> Outcome:
+        key = (response.get("metadata") or {}).get("key")
+        status = response.get("status") or "completed"
+        error = ((response.get("status_details") or {}).get("error")) if status == "failed" else None
+        request = None
+        if self._in_flight is not None and key == self._in_flight.key:
+            request, self._in_flight = self._in_flight, None
+        else:
+            self._server_response = None
+        outcome = Outcome(request, status, error)
+        self.outcomes.append(outcome)
+        if request is not None and status == "failed":
+            self._retry_later(request, error)
+        await self.pump()
+        return outcome
+
+    async def on_error(self, error: dict[str, Any]) -> None:
+        """An error event that names our response.create: the response never started."""
+        event_id = error.get("event_id") or ""
+        request = self._in_flight
+        if request is not None and event_id.startswith(f"evt_rc_{request.key}_"):
+            self._in_flight = None
+            self._retry_later(request, error)
+            await self.pump()
+
+    def _retry_later(self, request: ResponseRequest, error: dict[str, Any] | None) -> None:
+        if not request.must_deliver or request.attempts >= self._max_attempts:
+            if request.must_deliver:
+                log.error("response %s failed %d times; giving up", request.purpose, request.attempts)
+            return
+        delay = self._backoff_s * 2 ** (request.attempts - 1)
+        log.warning("response %s failed (%s); retry %d in %.1fs", request.purpose,
+                    (error or {}).get("code") or (error or {}).get("type"), request.attempts + 1, delay)
+
+        async def requeue() -> None:
+            await asyncio.sleep(delay)
+            self._pending.appendleft(request)
+            await self.pump()
+
+        self._spawn(requeue())
+
+    def _start_timer(self, request: ResponseRequest) -> None:
+        async def watch() -> None:
+            await asyncio.sleep(self._start_timeout_s)
+            if self._in_flight is request and not self._in_flight_started:  # never started: treat as lost
+                self._in_flight = None
+                self._retry_later(request, {"code": "no_response"})
+                await self.pump()
+
+        self._spawn(watch())
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    def close(self) -> None:
+        for task in list(self._timers):
+            task.cancel()

@@ -1,0 +1,114 @@
+"""The /ws/voice protocol between the browser voice page and the server (the narrator's front door).
+
+Binary frames carry audio both ways: PCM16 little-endian, mono, 24 kHz. Everything else is JSON text.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+AUDIO_RATE = 24_000
+MAX_AUDIO_FRAME_BYTES = 64 * 1024
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class TextIn(_In):
+    """Typed text for the narrator (works without a microphone)."""
+
+    type: Literal["text"]
+    text: str = Field(min_length=1, max_length=8000)
+
+
+class PlaybackIn(_In):
+    """How much of an assistant audio item the page actually played (after playback.stop, or at its end)."""
+
+    type: Literal["playback"]
+    item_id: str = Field(min_length=1, max_length=128)
+    played_ms: int = Field(ge=0)
+
+
+class TeamControlIn(_In):
+    """The page's pause/resume/cancel buttons: the person's own request, always honoured."""
+
+    type: Literal["team.pause", "team.resume", "team.cancel"]
+
+
+class PingIn(_In):
+    type: Literal["ping"]
+
+
+VoiceIn = Annotated[TextIn | PlaybackIn | TeamControlIn | PingIn, Field(discriminator="type")]
+VOICE_IN = TypeAdapter(VoiceIn)
+VOICE_IN_TYPES = frozenset({"text", "playback", "team.pause", "team.resume", "team.cancel", "ping"})
+
+
+# ---- server -> browser (documented; built as dicts) -------------------------------------------------------
+class VoiceStateOut(BaseModel):
+    type: Literal["voice.state"]
+    state: Literal["connecting", "ready", "reconnecting", "closed", "error"]
+    session_id: str
+    message: str | None = None
+
+
+class CaptionOut(BaseModel):
+    """Live captions: `delta` pieces while speaking, then one message with the full `text` and final=true."""
+
+    type: Literal["caption"]
+    role: Literal["user", "assistant"]
+    item_id: str
+    delta: str | None = None
+    text: str | None = None
+    final: bool = False
+
+
+class AudioStartOut(BaseModel):
+    """The binary audio frames that follow belong to this assistant item."""
+
+    type: Literal["audio.start"]
+    item_id: str
+
+
+class PlaybackStopOut(BaseModel):
+    """Barge-in: drop queued audio now and answer with a `playback` message saying how much was played."""
+
+    type: Literal["playback.stop"]
+
+
+class TeamOut(BaseModel):
+    """A /ws/team event of this session (run_started, TextMessage, ToolCallRequestEvent, run_finished, ...)."""
+
+    type: Literal["team"]
+    event: dict[str, Any]
+
+
+class RealtimeLogOut(BaseModel):
+    """One row of the mirrored realtime event log: ▲ sent / ▼ received. Audio payloads are replaced by their
+    size, secrets are masked."""
+
+    type: Literal["realtime.log"]
+    dir: Literal["sent", "received"]
+    name: str
+    time: str
+    data: dict[str, Any]
+
+
+class ErrorOut(BaseModel):
+    type: Literal["error"]
+    code: str
+    message: str
+
+
+class PongOut(BaseModel):
+    type: Literal["pong"]
+
+
+VoiceOut = Annotated[
+    VoiceStateOut | CaptionOut | AudioStartOut | PlaybackStopOut | TeamOut | RealtimeLogOut | ErrorOut | PongOut,
+    Field(discriminator="type"),
+]
+VOICE_OUT = TypeAdapter(VoiceOut)

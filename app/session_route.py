@@ -1,0 +1,53 @@
+"""GET/POST /session: a short-lived Realtime client secret for a browser that connects over WebRTC itself.
+
+The standard API key stays on the server; only the ephemeral secret (ek_...) goes to the browser. Minting is
+rate limited per client address.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from app.ratelimit import TokenBucket
+from app.realtime.session_config import session_update
+from app.services import Services
+
+router = APIRouter()
+
+
+def _bucket(services: Services, client: str) -> TokenBucket:
+    buckets: dict[str, TokenBucket] = services.extras.setdefault("session_buckets", {})
+    if len(buckets) > 10_000:
+        buckets.clear()
+    per_min = services.settings.session_rate_per_min
+    return buckets.setdefault(client, TokenBucket(rate=per_min / 60.0, burst=max(1, per_min)))
+
+
+@router.api_route("/session", methods=["GET", "POST"])
+async def mint_client_secret(request: Request) -> dict[str, Any]:
+    services: Services = request.app.state.services
+    client = request.client.host if request.client else "unknown"
+    if not _bucket(services, client).take():
+        raise HTTPException(status_code=429, detail="Too many session requests; try again in a minute.",
+                            headers={"Retry-After": "60"})
+    openai_client = services.extras.get("openai_client")
+    if openai_client is None:
+        raise HTTPException(status_code=503, detail="No model is configured: set OPENAI_API_KEY on the server.")
+    settings = services.settings
+    session = session_update(voice=settings.realtime_voice,
+                             transcription_model=settings.realtime_transcription_model)["session"]
+    session["model"] = settings.realtime_model
+    started = time.monotonic()
+    try:
+        secret = await openai_client.realtime.client_secrets.create(
+            session=session, expires_after={"anchor": "created_at", "seconds": 600})
+    except Exception as exc:  # noqa: BLE001 - the browser gets a clear error, the log the details
+        raise HTTPException(status_code=502, detail=f"The realtime service refused: {type(exc).__name__}") from exc
+    return {
+        "client_secret": {"value": secret.value, "expires_at": secret.expires_at},
+        "model": settings.realtime_model,
+        "latency_ms": round((time.monotonic() - started) * 1000, 1),
+    }

@@ -1,0 +1,158 @@
+"""/ws/voice: the browser's voice connection. Opening it opens the narrator's realtime session at once.
+
+Browser audio (binary PCM16 24 kHz) goes to the narrator; the narrator's audio, captions, the session's team
+events and a masked mirror of the realtime events come back (protocol: app/realtime/voice_protocol.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+from pydantic import ValidationError
+from starlette.websockets import WebSocketDisconnect
+
+from agents.session import SessionCommandError
+from app.ratelimit import TokenBucket
+from app.realtime.narrator import Narrator, NarratorSettings
+from app.realtime.voice_protocol import MAX_AUDIO_FRAME_BYTES, VOICE_IN, VOICE_IN_TYPES, PlaybackIn, TeamControlIn, TextIn
+from app.services import Services
+from app.team_wiring import NO_MODEL_MESSAGE
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+OUTBOX_LIMIT = 4000  # frames; a page that stops reading for this long is disconnected
+
+
+@router.websocket("/ws/voice")
+async def voice_socket(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    await websocket.accept()
+    try:
+        entry, _ = await services.registry.attach(websocket.query_params.get("session") or None)
+    except ValueError as exc:
+        await websocket.send_json({"type": "error", "code": "invalid_message", "message": str(exc)})
+        await websocket.close(code=1008)
+        return
+    outbox: asyncio.Queue[dict[str, Any] | bytes | str | None] = asyncio.Queue()
+    overflow = asyncio.Event()
+
+    def to_browser(message: dict[str, Any] | bytes | str) -> None:
+        if outbox.qsize() >= OUTBOX_LIMIT:
+            overflow.set()
+            return
+        outbox.put_nowait(message)
+
+    session_id = entry.log.session_id
+    to_browser({"type": "voice.state", "state": "connecting", "session_id": session_id})
+    writer = asyncio.create_task(_write(websocket, outbox, overflow))
+    narrator: Narrator | None = None
+    connect = services.extras.get("realtime_connect")
+    if connect is None or not services.settings.has_model_access:
+        to_browser({"type": "error", "code": "no_model_access", "message": NO_MODEL_MESSAGE})
+        to_browser({"type": "voice.state", "state": "error", "session_id": session_id, "message": NO_MODEL_MESSAGE})
+    else:
+        narrator = Narrator(connect=connect, team=entry.session, team_log=entry.log, to_browser=to_browser,
+                            redactor=services.redactor, settings=narrator_settings(services))
+        await narrator.start()
+    try:
+        await _read(websocket, narrator, to_browser, services)
+    finally:
+        if narrator is not None:
+            await narrator.close()
+        outbox.put_nowait(None)
+        await asyncio.wait({writer}, timeout=2)
+        writer.cancel()
+        services.registry.detach(entry)
+
+
+def narrator_settings(services: Services) -> NarratorSettings:
+    s = services.settings
+    return services.extras.get("narrator_settings") or NarratorSettings(
+        voice=s.realtime_voice, transcription_model=s.realtime_transcription_model,
+        progress_update_after_s=s.progress_update_after_s, max_progress_updates=s.max_progress_updates,
+    )
+
+
+async def _write(websocket: WebSocket, outbox: asyncio.Queue[Any], overflow: asyncio.Event) -> None:
+    try:
+        while (message := await outbox.get()) is not None:
+            if overflow.is_set():
+                await websocket.close(code=1013, reason="the page stopped reading")
+                return
+            if isinstance(message, bytes):
+                await websocket.send_bytes(message)
+            elif isinstance(message, str):
+                await websocket.send_text(message)
+            else:
+                await websocket.send_text(json.dumps(message, ensure_ascii=False))
+    except (WebSocketDisconnect, RuntimeError, ConnectionError):
+        return
+
+
+async def _read(websocket: WebSocket, narrator: Narrator | None, to_browser: Any, services: Services) -> None:
+    bucket = TokenBucket(rate=100.0, burst=200)  # audio arrives every 20-100 ms; text far less often
+    while True:
+        try:
+            frame = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if frame["type"] == "websocket.disconnect":
+            return
+        try:
+            if not bucket.take():
+                raise VoiceInputError("rate_limited", "Too many messages.")
+            if frame.get("bytes") is not None:
+                audio = frame["bytes"]
+                if len(audio) > MAX_AUDIO_FRAME_BYTES or len(audio) % 2:
+                    raise VoiceInputError("invalid_audio", f"Audio frames are PCM16 (even length), at most "
+                                          f"{MAX_AUDIO_FRAME_BYTES} bytes.")
+                if narrator is not None:
+                    await narrator.audio_in(audio)
+                continue
+            await _handle_json(frame.get("text") or "", narrator, to_browser)
+        except VoiceInputError as bad:
+            to_browser({"type": "error", "code": bad.code, "message": bad.message})
+        except SessionCommandError as refused:
+            to_browser({"type": "error", "code": refused.code, "message": refused.message})
+        except Exception:  # noqa: BLE001 - one bad message must not end the connection
+            log.exception("ws/voice message failed")
+            to_browser({"type": "error", "code": "internal_error", "message": "That message could not be handled."})
+
+
+class VoiceInputError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+async def _handle_json(text: str, narrator: Narrator | None, to_browser: Any) -> None:
+    if len(text) > 64 * 1024:
+        raise VoiceInputError("frame_too_large", "Frame larger than 65536 bytes.")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise VoiceInputError("invalid_json", "The frame is not valid JSON.") from None
+    if not isinstance(payload, dict) or "type" not in payload:
+        raise VoiceInputError("invalid_message", "Expected a JSON object with a 'type' field.")
+    if payload["type"] not in VOICE_IN_TYPES:
+        raise VoiceInputError("unknown_type", f"Unknown message type '{str(payload['type'])[:40]}'.")
+    try:
+        message = VOICE_IN.validate_python(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise VoiceInputError("invalid_message", f"{'.'.join(map(str, first['loc'][1:]))}: {first['msg']}") from None
+    if message.type == "ping":
+        to_browser({"type": "pong"})
+        return
+    if narrator is None:
+        raise VoiceInputError("no_model_access", NO_MODEL_MESSAGE)
+    if isinstance(message, TextIn):
+        await narrator.text_in(message.text.strip())
+    elif isinstance(message, PlaybackIn):
+        await narrator.playback(message.item_id, message.played_ms)
+    elif isinstance(message, TeamControlIn):
+        await narrator.team_control(message.type.removeprefix("team."))
