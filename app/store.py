@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     event,
     func,
     select,
@@ -170,6 +171,20 @@ class RunStore:
                 return
 
     async def _commit(self, batch: list[EventRecord]) -> None:
+        """One transaction, at most four statements, whatever the batch size: every await here waits for a
+        busy event loop, so statements are batched (executemany) rather than issued per event."""
+        new_runs: list[dict[str, Any]] = []
+        state_changes: list[dict[str, Any]] = []
+        finishes: list[dict[str, Any]] = []
+        for record in batch:
+            change = _run_change(record)
+            if change == "insert":
+                data = json.loads(record.payload)["data"]
+                new_runs.append({"run_id": record.run_id, "session_id": record.session_id,
+                                 "task": data.get("task", ""), "status": "running",
+                                 "created_at": record.created_at, "first_seq": record.seq})
+            elif isinstance(change, dict):
+                (finishes if "last_seq" in change else state_changes).append({"rid": record.run_id, **change})
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(
@@ -180,18 +195,12 @@ class RunStore:
                         for r in batch
                     ],
                 )
-                for record in batch:
-                    change = _run_change(record)
-                    if change is None:
-                        continue
-                    if change == "insert":
-                        data = json.loads(record.payload)["data"]
-                        await conn.execute(runs.insert().values(
-                            run_id=record.run_id, session_id=record.session_id, task=data.get("task", ""),
-                            status="running", created_at=record.created_at, first_seq=record.seq,
-                        ))
-                    else:
-                        await conn.execute(update(runs).where(runs.c.run_id == record.run_id).values(**change))
+                if new_runs:
+                    await conn.execute(runs.insert(), new_runs)
+                if state_changes:  # before finishes: a run's finish is always its last change
+                    await conn.execute(_UPDATE_STATUS, state_changes)
+                if finishes:
+                    await conn.execute(_UPDATE_FINISH, finishes)
             self.commits += 1
         except Exception as exc:  # noqa: BLE001 - reported to every waiting emitter
             log.exception("run store commit failed")
@@ -259,6 +268,15 @@ class RunStore:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(runs).where(runs.c.status.in_(ACTIVE_STATUSES)))).mappings().all()
         return [_run_row(row) for row in rows]
+
+
+_UPDATE_STATUS = update(runs).where(runs.c.run_id == bindparam("rid")).values(status=bindparam("status"))
+_UPDATE_FINISH = (
+    update(runs)
+    .where(runs.c.run_id == bindparam("rid"))
+    .values({name: bindparam(name) for name in
+             ("status", "stop_reason", "final_answer", "finished_at", "usage", "duration_s", "last_seq")})
+)
 
 
 def _run_change(record: EventRecord) -> dict[str, Any] | str | None:
