@@ -11,3 +11,5 @@ for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GOOGLE_API_KEY", "GOOGLE_CSE_
              "MODEL_CONFIG_FILE"):
     os.environ.pop(name, None)
 os.environ.setdefault("LOG_JSON", "true")
+
+pytest_plugins = ["tests.fakes.pytest_plugin"]

@@ -1,0 +1,54 @@
+"""Test fakes: a local fake OpenAI server (chat completions, realtime WebSocket, client secrets) for
+integration tests that use the real `openai` SDK, and a parser of recorded realtime sessions.
+
+Start with `FakeOpenAI` (or the `fake_openai` pytest fixture from `tests.fakes.pytest_plugin`).
+"""
+
+from tests.fakes.brain import (
+    Call,
+    Failure,
+    NarratorBrain,
+    ResponsePlan,
+    ResponseRequest,
+    Say,
+    SessionView,
+    first_sentence,
+)
+from tests.fakes.chat import (
+    ChatFake,
+    ChatRequest,
+    ChatScript,
+    Delay,
+    Dynamic,
+    ErrorReply,
+    Text,
+    ToolCall,
+    ToolCalls,
+    default_role_of,
+    delay,
+    dynamic,
+    error,
+    rate_limited,
+    server_error,
+    text,
+    tool_call,
+    tool_calls,
+)
+from tests.fakes.client_secrets import ClientSecretCall, ClientSecretsFake
+from tests.fakes.realtime import ClientEventRecord, RealtimeFake, Rejection, Truncation, Violation
+from tests.fakes.realtime_session import SESSION_EXPIRED_MESSAGE
+from tests.fakes.realtime_stream import ResponseRecord
+from tests.fakes.server import FakeOpenAI
+from tests.fakes.validation import Issue, validate_client_event, validate_server_event
+
+__all__ = [
+    "FakeOpenAI",
+    "ChatScript", "ChatFake", "ChatRequest", "Text", "ToolCall", "ToolCalls", "ErrorReply", "Delay", "Dynamic",
+    "text", "tool_call", "tool_calls", "error", "server_error", "rate_limited", "delay", "dynamic",
+    "default_role_of",
+    "RealtimeFake", "ClientEventRecord", "Rejection", "Violation", "Truncation", "ResponseRecord",
+    "NarratorBrain", "ResponsePlan", "ResponseRequest", "SessionView", "Say", "Call", "Failure", "first_sentence",
+    "ClientSecretsFake", "ClientSecretCall",
+    "Issue", "validate_client_event", "validate_server_event",
+    "SESSION_EXPIRED_MESSAGE",
+]

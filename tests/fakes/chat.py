@@ -1,0 +1,482 @@
+"""Scripted chat completions: replies queued per role (manager, researcher, developer, selector).
+
+    script = ChatScript()
+    script.add("manager", "Find the weather in Paris.\\nNEXT AGENT: Researcher")
+    script.add("researcher", tool_call("web_search", {"query": "weather Paris"}), "It is 18 C and sunny.")
+    script.add("manager", "It is 18 C and sunny in Paris.\\nTERMINATE")
+
+The role of a request comes from `role_of(body)`: by default "selector" for AutoGen's selector prompt
+("... select the next role ..."), else the lowercased name in "You are the (Manager|Researcher|Developer)"
+of the first system message, else "unknown". An empty queue answers HTTP 500 naming the role, so the test fails
+loudly (use `script.fallback(role, reply)` for a reply that repeats).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+import json
+import math
+import re
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from openai.types.chat.completion_create_params import CompletionCreateParamsBase
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from tests.fakes.ids import new_chat_call_id, new_id
+
+__all__ = [
+    "ChatScript",
+    "ChatFake",
+    "ChatRequest",
+    "Text",
+    "ToolCall",
+    "ToolCalls",
+    "ErrorReply",
+    "Delay",
+    "Dynamic",
+    "Reply",
+    "text",
+    "tool_call",
+    "tool_calls",
+    "error",
+    "server_error",
+    "rate_limited",
+    "delay",
+    "dynamic",
+    "default_role_of",
+    "estimate_tokens",
+]
+
+
+@dataclass(frozen=True)
+class Text:
+    """An assistant message."""
+
+    content: str
+    finish_reason: str = "stop"
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call; `arguments` is a dict (sent as JSON) or a JSON string sent as is."""
+
+    name: str
+    arguments: str | Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+    def arguments_json(self) -> str:
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(dict(self.arguments), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class ToolCalls:
+    """An assistant message with tool calls (finish_reason "tool_calls"), optionally with some content."""
+
+    calls: tuple[ToolCall, ...]
+    content: str | None = None
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """An HTTP error like OpenAI's (500 server_error, 429 rate_limit_exceeded with Retry-After, ...)."""
+
+    status: int = 500
+    message: str | None = None
+    retry_after: float | None = None
+    code: str | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Wait `seconds`, then answer `then` (None: the next reply queued for the same role)."""
+
+    seconds: float
+    then: "Reply | None" = None
+
+
+@dataclass(frozen=True)
+class Dynamic:
+    """Compute the reply from the request body: `fn(body) -> Reply | str | dict` (a dict is returned as the
+    raw completion JSON). `fn` may be a coroutine function."""
+
+    fn: Callable[[dict[str, Any]], Any]
+
+
+Reply = Union[Text, ToolCalls, ErrorReply, Delay, Dynamic, str]
+
+
+def text(content: str) -> Text:
+    return Text(content)
+
+
+def tool_call(name: str, arguments: str | Mapping[str, Any] | None = None, *, content: str | None = None) -> ToolCalls:
+    """A reply with a single tool call."""
+    return ToolCalls((ToolCall(name, arguments if arguments is not None else {}),), content)
+
+
+def tool_calls(*calls: ToolCall | tuple[str, Mapping[str, Any] | str], content: str | None = None) -> ToolCalls:
+    """A reply with several (parallel) tool calls: `tool_calls(("web_search", {...}), ("wikipedia_search", {...}))`."""
+    return ToolCalls(tuple(c if isinstance(c, ToolCall) else ToolCall(c[0], c[1]) for c in calls), content)
+
+
+def error(status: int = 500, message: str | None = None, *, retry_after: float | None = None,
+          code: str | None = None) -> ErrorReply:
+    return ErrorReply(status, message, retry_after, code)
+
+
+def server_error(message: str | None = None) -> ErrorReply:
+    return ErrorReply(500, message)
+
+
+def rate_limited(retry_after: float = 1.0) -> ErrorReply:
+    return ErrorReply(429, None, retry_after, "rate_limit_exceeded", "tokens")
+
+
+def delay(seconds: float, then: Reply | None = None) -> Delay:
+    return Delay(seconds, then)
+
+
+def dynamic(fn: Callable[[dict[str, Any]], Any]) -> Dynamic:
+    return Dynamic(fn)
+
+
+_CHAT_PARAMS = frozenset(CompletionCreateParamsBase.__required_keys__ | CompletionCreateParamsBase.__optional_keys__
+                         | {"stream"})
+"""Top-level parameters of `POST /v1/chat/completions` (from the installed SDK's `CompletionCreateParams`)."""
+
+RESOLVED_MODELS = {
+    "gpt-5": "gpt-5-2025-08-07",
+    "gpt-5-mini": "gpt-5-mini-2025-08-07",
+    "gpt-5-nano": "gpt-5-nano-2025-08-07",
+    "gpt-4.1": "gpt-4.1-2025-04-14",
+    "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
+    "gpt-4.1-nano": "gpt-4.1-nano-2025-04-14",
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "o3": "o3-2025-04-16",
+    "o3-mini": "o3-mini-2025-01-31",
+    "o4-mini": "o4-mini-2025-04-16",
+}
+"""Aliases the real API answers with a dated snapshot in the completion's `model` (AutoGen checks this)."""
+
+_ROLE_RE = re.compile(r"You are the (Manager|Researcher|Developer)\b")
+_SELECTOR_RE = re.compile(r"select the next role", re.IGNORECASE)
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """All text of a chat message: string content, text parts, tool call names and arguments."""
+    content = message.get("content")
+    parts: list[str] = []
+    if isinstance(content, str):
+        parts.append(content)
+    elif isinstance(content, list):
+        parts.extend(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        parts.append(str(function.get("name", "")) + str(function.get("arguments", "")))
+    return "\n".join(parts)
+
+
+def default_role_of(body: Mapping[str, Any]) -> str:
+    """"selector" for AutoGen's selector prompt, else manager/researcher/developer from the first system
+    message's "You are the <Name>", else "unknown"."""
+    messages = list(body.get("messages") or [])
+    if messages and _SELECTOR_RE.search(message_text(messages[0])):
+        return "selector"
+    for message in messages:
+        if message.get("role") in ("system", "developer"):
+            if _SELECTOR_RE.search(message_text(message)):
+                return "selector"
+            match = _ROLE_RE.search(message_text(message))
+            return match.group(1).lower() if match else "unknown"
+    return "unknown"
+
+
+def estimate_tokens(chars: int) -> int:
+    """About four characters per token, at least one."""
+    return max(1, math.ceil(chars / 4))
+
+
+class ChatScript:
+    """Queues of scripted replies per role key (thread-safe)."""
+
+    def __init__(self, role_of: Callable[[Mapping[str, Any]], str] = default_role_of) -> None:
+        self.role_of = role_of
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque[Reply]] = defaultdict(deque)
+        self._fallbacks: dict[str, Reply] = {}
+
+    def add(self, role: str, *replies: Reply) -> "ChatScript":
+        """Queue replies for `role` (a str is a text reply)."""
+        with self._lock:
+            self._queues[role.lower()].extend(replies)
+        return self
+
+    def extend(self, role: str, replies: Sequence[Reply]) -> "ChatScript":
+        return self.add(role, *replies)
+
+    def fallback(self, role: str, reply: Reply) -> "ChatScript":
+        """A reply used (again and again) when `role`'s queue is empty."""
+        with self._lock:
+            self._fallbacks[role.lower()] = reply
+        return self
+
+    def remaining(self, role: str | None = None) -> int:
+        with self._lock:
+            if role is None:
+                return sum(len(q) for q in self._queues.values())
+            return len(self._queues[role.lower()])
+
+    def pop(self, role: str) -> Reply | None:
+        """The next reply for `role` (its fallback when the queue is empty, None when there is neither)."""
+        with self._lock:
+            queue = self._queues[role.lower()]
+            if queue:
+                return queue.popleft()
+            return self._fallbacks.get(role.lower())
+
+
+@dataclass
+class ChatRequest:
+    """One chat completion request as the fake saw it."""
+
+    index: int
+    role: str
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    stream: bool
+    body: dict[str, Any]
+    reply: Reply | None = None
+    status: int = 200
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    time: float = field(default_factory=time.time)
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [str((t.get("function") or {}).get("name", "")) for t in self.tools]
+
+
+class ChatFake:
+    """The chat completions endpoint: a `ChatScript` plus everything observed (thread-safe)."""
+
+    def __init__(self, script: ChatScript | None = None) -> None:
+        self.script = script or ChatScript()
+        self._lock = threading.Lock()
+        self._requests: list[ChatRequest] = []
+        self._unscripted: list[ChatRequest] = []
+        self._rejected: list[tuple[dict[str, Any], str]] = []
+
+    # ---- scripting shortcuts ------------------------------------------------------------------------
+    def add(self, role: str, *replies: Reply) -> ChatScript:
+        return self.script.add(role, *replies)
+
+    def fallback(self, role: str, reply: Reply) -> ChatScript:
+        return self.script.fallback(role, reply)
+
+    # ---- observations -------------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[ChatRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def unscripted(self) -> list[ChatRequest]:
+        """Requests that found no scripted reply (answered 500)."""
+        with self._lock:
+            return list(self._unscripted)
+
+    @property
+    def rejected(self) -> list[tuple[dict[str, Any], str]]:
+        """(body, parameter) of requests refused for a parameter the API does not know (answered 400)."""
+        with self._lock:
+            return list(self._rejected)
+
+    def calls(self, role: str) -> list[ChatRequest]:
+        return [r for r in self.requests if r.role == role.lower()]
+
+    def count(self, role: str | None = None) -> int:
+        return len(self.requests) if role is None else len(self.calls(role))
+
+    def usage(self, role: str | None = None) -> dict[str, int]:
+        """Prompt/completion/total tokens reported in successful replies (of one role, or all)."""
+        done = [r for r in (self.requests if role is None else self.calls(role)) if r.status == 200]
+        prompt = sum(r.prompt_tokens for r in done)
+        completion = sum(r.completion_tokens for r in done)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+                "calls": len(done)}
+
+    def roles(self) -> list[str]:
+        """Role of each request, in order."""
+        return [r.role for r in self.requests]
+
+    # ---- endpoint -----------------------------------------------------------------------------------
+    async def handle(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("body is not an object")
+        except ValueError as exc:
+            return _error_response(400, f"We could not parse the JSON body of your request. ({exc})",
+                                   "invalid_request_error", None)
+        for required in ("model", "messages"):
+            if required not in body:
+                return _error_response(400, f"Missing required parameter: '{required}'.", "invalid_request_error",
+                                       "missing_required_parameter", param=required)
+        unknown = sorted(set(body) - _CHAT_PARAMS)
+        if unknown:
+            with self._lock:
+                self._rejected.append((copy.deepcopy(body), unknown[0]))
+            return _error_response(400, f"Unrecognized request argument supplied: {unknown[0]}",
+                                   "invalid_request_error", None)
+        role = self.script.role_of(body)
+        with self._lock:
+            record = ChatRequest(index=len(self._requests), role=role, model=str(body["model"]),
+                                 messages=copy.deepcopy(body["messages"]), tools=copy.deepcopy(body.get("tools") or []),
+                                 stream=bool(body.get("stream")), body=copy.deepcopy(body))
+            self._requests.append(record)
+        reply = self.script.pop(role)
+        return await self._answer(record, body, reply)
+
+    async def _answer(self, record: ChatRequest, body: dict[str, Any], reply: Reply | None) -> Response:
+        while True:
+            if reply is None:
+                with self._lock:
+                    self._unscripted.append(record)
+                record.status = 500
+                return _error_response(
+                    500, f"FakeOpenAI: no scripted chat reply left for role '{record.role}' (model "
+                    f"{record.model!r}, request #{record.index}). Script it with fake.chat.add('{record.role}', ...).",
+                    "server_error", "fake_script_exhausted")
+            record.reply = reply
+            if isinstance(reply, Delay):
+                await asyncio.sleep(reply.seconds)
+                reply = reply.then if reply.then is not None else self.script.pop(record.role)
+                continue
+            if isinstance(reply, Dynamic):
+                result = reply.fn(copy.deepcopy(body))
+                if inspect.isawaitable(result):
+                    result = await result
+                if isinstance(result, dict):
+                    return JSONResponse(result)
+                reply = result
+                continue
+            if isinstance(reply, str):
+                reply = Text(reply)
+            if isinstance(reply, ErrorReply):
+                record.status = reply.status
+                return _reply_error(reply, record.model)
+            assert isinstance(reply, (Text, ToolCalls)), f"unsupported scripted reply {reply!r}"
+            return self._completion(record, body, reply)
+
+    def _completion(self, record: ChatRequest, body: dict[str, Any], reply: Text | ToolCalls) -> Response:
+        prompt_chars = sum(len(message_text(m)) for m in record.messages)
+        content = reply.content if isinstance(reply, Text) else reply.content
+        calls = [{"id": c.id or new_chat_call_id(), "type": "function",
+                  "function": {"name": c.name, "arguments": c.arguments_json()}}
+                 for c in (reply.calls if isinstance(reply, ToolCalls) else ())]
+        completion_chars = len(content or "") + sum(len(c["function"]["name"]) + len(c["function"]["arguments"])
+                                                    for c in calls)
+        record.prompt_tokens = estimate_tokens(prompt_chars)
+        record.completion_tokens = estimate_tokens(completion_chars)
+        usage = {
+            "prompt_tokens": record.prompt_tokens,
+            "completion_tokens": record.completion_tokens,
+            "total_tokens": record.prompt_tokens + record.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        }
+        finish = "tool_calls" if calls else (reply.finish_reason if isinstance(reply, Text) else "stop")
+        model = RESOLVED_MODELS.get(record.model, record.model)
+        completion_id = new_id("chatcmpl", 29)
+        created = int(time.time())
+        headers = {"x-request-id": new_id("req", 32)}
+        if record.stream:
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(
+                _sse(completion_id, created, model, content, calls, finish, usage, include_usage),
+                media_type="text/event-stream", headers=headers)
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None, "annotations": []}
+        if calls:
+            message["tool_calls"] = calls
+        return JSONResponse({
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "usage": usage,
+            "service_tier": "default",
+            "system_fingerprint": "fp_fake",
+        }, headers=headers)
+
+
+async def _sse(completion_id: str, created: int, model: str, content: str | None, calls: list[dict[str, Any]],
+               finish: str, usage: dict[str, Any], include_usage: bool) -> AsyncIterator[bytes]:
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        data: dict[str, Any] = {
+            "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "service_tier": "default", "system_fingerprint": "fp_fake",
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        }
+        if include_usage:
+            data["usage"] = None
+        return f"data: {json.dumps(data)}\n\n".encode()
+
+    yield chunk({"role": "assistant", "content": "" if not calls or content else None, "refusal": None})
+    if content:
+        words = re.findall(r"\S+\s*|\s+", content)
+        for word in words:
+            yield chunk({"content": word})
+            await asyncio.sleep(0)
+    for i, call in enumerate(calls):
+        yield chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                     "function": {"name": call["function"]["name"], "arguments": ""}}]})
+        arguments = call["function"]["arguments"]
+        for start in range(0, len(arguments), 16):
+            yield chunk({"tool_calls": [{"index": i, "function": {"arguments": arguments[start:start + 16]}}]})
+            await asyncio.sleep(0)
+    yield chunk({}, finish)
+    if include_usage:
+        yield ("data: " + json.dumps({
+            "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "service_tier": "default", "system_fingerprint": "fp_fake", "choices": [], "usage": usage,
+        }) + "\n\n").encode()
+    yield b"data: [DONE]\n\n"
+
+
+def _error_response(status: int, message: str, type_: str, code: str | None, *, param: str | None = None,
+                    headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": type_, "param": param, "code": code}},
+                        status_code=status, headers=headers)
+
+
+def _reply_error(reply: ErrorReply, model: str) -> JSONResponse:
+    headers: dict[str, str] = {"x-request-id": new_id("req", 32)}
+    if reply.retry_after is not None:
+        headers["retry-after"] = f"{reply.retry_after:g}"
+        headers["retry-after-ms"] = str(int(reply.retry_after * 1000))
+    if reply.status == 429:
+        wait = f"{reply.retry_after:g}s" if reply.retry_after is not None else "a moment"
+        message = reply.message or (f"Rate limit reached for {model} in organization org-fake on tokens per min "
+                                    f"(TPM): Limit 30000, Used 30000, Requested 1000. Please try again in {wait}.")
+        return _error_response(429, message, reply.type or "tokens", reply.code or "rate_limit_exceeded",
+                               headers=headers)
+    if reply.status >= 500:
+        message = reply.message or ("The server had an error while processing your request. Sorry about that!")
+        return _error_response(reply.status, message, reply.type or "server_error", reply.code, headers=headers)
+    return _error_response(reply.status, reply.message or "Invalid request.", reply.type or "invalid_request_error",
+                           reply.code, headers=headers)

@@ -1,0 +1,464 @@
+"""`RealtimeFake`: the test-facing side of the fake realtime API (observations and control, thread-safe).
+
+Sessions (one per WebSocket connection) are numbered from 1 in connection order: `rt.sessions` is the number of
+the latest one, records carry `.session`, and control methods take `session=` (default: the latest open one).
+
+Everything here may be called from any thread or event loop. Control methods return a
+`concurrent.futures.Future` (call `.result(timeout)` in sync code, or use the `a*` async twins); they never
+need the caller's event loop, so an async test can keep reading its realtime connection meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fakes.brain import Brain, NarratorBrain
+from tests.fakes.realtime_session import ConnectionOptions, RealtimeConnection
+from tests.fakes.realtime_stream import ResponseRecord
+from tests.fakes.validation import Issue
+from tests.fakes.vad import EnergyVad
+
+__all__ = ["RealtimeFake", "ClientEventRecord", "Rejection", "Violation", "Truncation", "poll_until",
+           "apoll_until"]
+
+
+@dataclass(frozen=True)
+class ClientEventRecord:
+    """One event received from a client, in arrival order."""
+
+    session: int
+    """Session number (1 = the first connection)."""
+    type: str | None
+    event: Any
+    time: float
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A client event answered with an `error` (what the real API would refuse)."""
+
+    session: int
+    event: Any
+    code: str
+    message: str
+    param: str | None
+    issues: tuple[Issue, ...] = ()
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A protocol rule broken by the client (e.g. a second `response.create` while one is active)."""
+
+    session: int
+    kind: str
+    message: str
+    event: Any
+
+
+@dataclass(frozen=True)
+class Truncation:
+    session: int
+    item_id: str
+    content_index: int
+    audio_end_ms: int
+
+
+def _copy_live(get: Callable[[], Any]) -> Any:
+    """Deep-copy state the server loop may be changing right now (retry if it changed mid-copy)."""
+    for _ in range(50):
+        try:
+            return copy.deepcopy(get())
+        except RuntimeError:  # "dictionary changed size during iteration"
+            time.sleep(0.001)
+    return copy.deepcopy(get())
+
+
+def poll_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    """Block until `predicate()` is true (polling every 5 ms); TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.005)
+
+
+async def apoll_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    """Async twin of `poll_until` (yields to the caller's event loop while waiting)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
+class RealtimeFake:
+    """Observations of, and control over, the fake's realtime sessions (one per WebSocket connection)."""
+
+    def __init__(self, brain: Brain | None = None, options: ConnectionOptions | None = None) -> None:
+        self.brain: Brain = brain if brain is not None else NarratorBrain()
+        self.options = options or ConnectionOptions()
+        self._lock = threading.RLock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connections: list[RealtimeConnection] = []
+        self._client_events: list[ClientEventRecord] = []
+        self._server_events: list[tuple[int, dict[str, Any]]] = []
+        self._invalid_server_events: list[tuple[int, dict[str, Any], list[str]]] = []
+        self._rejected: list[Rejection] = []
+        self._violations: list[Violation] = []
+        self._truncations: list[Truncation] = []
+        self._responses: list[ResponseRecord] = []
+        self._session_updates: list[tuple[int, dict[str, Any]]] = []
+        self._internal_errors: list[tuple[int, BaseException]] = []
+        self._audio_bytes = 0
+        self._audio_appends = 0
+        self._vad_settings: dict[str, Any] | None = None
+        self._pending_transcripts: list[str] = []
+
+    # ---- recording (server loop) --------------------------------------------------------------------
+    def _attach(self, conn: RealtimeConnection) -> None:
+        with self._lock:
+            if self._vad_settings is not None:
+                conn.vad = EnergyVad(**self._vad_settings)
+                conn.vad.position_ms = int(conn.input_audio_total_ms)
+            conn.pending_transcripts.extend(self._pending_transcripts)
+            self._pending_transcripts.clear()
+            self._connections.append(conn)
+
+    def _next_index(self) -> int:
+        """The number of the next session (sessions are numbered from 1 in connection order)."""
+        with self._lock:
+            return len(self._connections) + 1
+
+    def _connection_closed(self, conn: RealtimeConnection) -> None:
+        with self._lock:
+            conn.closed = True
+
+    def _record_client_event(self, session: int, event: Any) -> None:
+        with self._lock:
+            kind = event.get("type") if isinstance(event, dict) else None
+            self._client_events.append(ClientEventRecord(session, kind if isinstance(kind, str) else None,
+                                                         copy.deepcopy(event), time.time()))
+
+    def _record_server_event(self, session: int, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._server_events.append((session, event))
+
+    def _record_invalid_server_event(self, session: int, event: dict[str, Any], problems: list[str]) -> None:
+        with self._lock:
+            self._invalid_server_events.append((session, event, problems))
+
+    def _record_rejected(self, session: int, event: Any, issue: Issue, issues: list[Issue] | None = None) -> None:
+        with self._lock:
+            self._rejected.append(Rejection(session, copy.deepcopy(event), issue.code, issue.message, issue.param,
+                                            tuple(issues or [issue])))
+
+    def _record_violation(self, session: int, kind: str, message: str, event: Any) -> None:
+        with self._lock:
+            self._violations.append(Violation(session, kind, message, copy.deepcopy(event)))
+
+    def _record_truncation(self, session: int, item_id: str, content_index: int, audio_end_ms: int) -> None:
+        with self._lock:
+            self._truncations.append(Truncation(session, item_id, content_index, audio_end_ms))
+
+    def _record_audio(self, nbytes: int) -> None:
+        with self._lock:
+            self._audio_bytes += nbytes
+            self._audio_appends += 1
+
+    def _record_response(self, record: ResponseRecord) -> None:
+        with self._lock:
+            self._responses.append(record)
+
+    def _record_session_update(self, session: int, update: dict[str, Any]) -> None:
+        with self._lock:
+            self._session_updates.append((session, copy.deepcopy(update)))
+
+    def _record_internal_error(self, session: int, exc: BaseException) -> None:
+        with self._lock:
+            self._internal_errors.append((session, exc))
+
+    # ---- observations -------------------------------------------------------------------------------
+    @property
+    def sessions(self) -> int:
+        """How many realtime connections (sessions) were accepted so far."""
+        with self._lock:
+            return len(self._connections)
+
+    @property
+    def open_sessions(self) -> int:
+        with self._lock:
+            return sum(1 for c in self._connections if not c.closed)
+
+    @property
+    def client_events(self) -> list[ClientEventRecord]:
+        """Every event received, in order (`.type`, `.event`, `.session`)."""
+        with self._lock:
+            return list(self._client_events)
+
+    @property
+    def client_event_types(self) -> list[str | None]:
+        with self._lock:
+            return [r.type for r in self._client_events]
+
+    def client_events_of(self, event_type: str, session: int | None = None) -> list[dict[str, Any]]:
+        """The received events of one type (optionally of one session), as dicts."""
+        with self._lock:
+            return [copy.deepcopy(r.event) for r in self._client_events
+                    if r.type == event_type and (session is None or r.session == session)]
+
+    @property
+    def server_events(self) -> list[dict[str, Any]]:
+        """Every event the fake sent, in order."""
+        with self._lock:
+            return [copy.deepcopy(e) for _, e in self._server_events]
+
+    def server_events_of(self, event_type: str, session: int | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(e) for s, e in self._server_events
+                    if e["type"] == event_type and (session is None or s == session)]
+
+    @property
+    def invalid_server_events(self) -> list[tuple[int, dict[str, Any], list[str]]]:
+        """Events the fake sent that the SDK's `RealtimeServerEvent` would not parse cleanly (should be empty)."""
+        with self._lock:
+            return list(self._invalid_server_events)
+
+    @property
+    def rejected(self) -> list[Rejection]:
+        """Client events the fake answered with an `error` (invalid shapes, unknown call ids, ...)."""
+        with self._lock:
+            return list(self._rejected)
+
+    @property
+    def violations(self) -> list[Violation]:
+        """Protocol violations (`conversation_already_has_active_response`, the beta header, ...)."""
+        with self._lock:
+            return list(self._violations)
+
+    @property
+    def truncations(self) -> list[Truncation]:
+        with self._lock:
+            return list(self._truncations)
+
+    @property
+    def audio_bytes_received(self) -> int:
+        """Decoded bytes of all `input_audio_buffer.append` events."""
+        with self._lock:
+            return self._audio_bytes
+
+    @property
+    def audio_appends(self) -> int:
+        with self._lock:
+            return self._audio_appends
+
+    @property
+    def responses(self) -> list[ResponseRecord]:
+        """Every response created (by the client or by VAD), with its request, plan and outcome."""
+        with self._lock:
+            return list(self._responses)
+
+    @property
+    def session_updates(self) -> list[tuple[int, dict[str, Any]]]:
+        """(session index, `session` object) of every accepted `session.update`."""
+        with self._lock:
+            return list(self._session_updates)
+
+    @property
+    def internal_errors(self) -> list[tuple[int, BaseException]]:
+        """Exceptions inside the fake (a brain that raised, ...); should be empty."""
+        with self._lock:
+            return list(self._internal_errors)
+
+    def spoken(self, session: int | None = None) -> list[str]:
+        """What finished responses said (in order; a cancelled response counts with what it said before the
+        cancel). A response still streaming is not included, so its status is final when its text shows here."""
+        with self._lock:
+            return [r.transcript for r in self._responses
+                    if r.transcript and r.finished_at is not None and (session is None or r.session == session)]
+
+    def function_calls(self, session: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(name, parsed arguments) of every function call the model made."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        with self._lock:
+            for r in self._responses:
+                if session is None or r.session == session:
+                    for name, args in r.function_calls:
+                        try:
+                            out.append((name, json.loads(args) if args else {}))
+                        except ValueError:
+                            out.append((name, {"_raw": args}))
+        return out
+
+    def _conn(self, session: int | None) -> RealtimeConnection:
+        with self._lock:
+            if session is not None:
+                if not 1 <= session <= len(self._connections):
+                    raise ValueError(f"no realtime session {session} (sessions are numbered 1..{len(self._connections)})")
+                return self._connections[session - 1]
+            for conn in reversed(self._connections):
+                if not conn.closed:
+                    return conn
+        raise RuntimeError("FakeOpenAI: no open realtime session")
+
+    def _conn_or_last(self, session: int | None) -> RealtimeConnection:
+        with self._lock:
+            if session is None and not self.open_sessions and self._connections:
+                return self._connections[-1]
+        return self._conn(session)
+
+    def items(self, session: int | None = None) -> list[dict[str, Any]]:
+        """The conversation items of a session (default: the latest open one, else the last one), in order."""
+        conn = self._conn_or_last(session)
+        return _copy_live(lambda: conn.items)
+
+    def session_config(self, session: int | None = None) -> dict[str, Any]:
+        """The effective session object (as in the last `session.updated`)."""
+        conn = self._conn_or_last(session)
+        return _copy_live(lambda: conn.session)
+
+    @property
+    def narrator(self) -> NarratorBrain:
+        """The brain, when it is a `NarratorBrain` (the default): for `fail_next`, `queue_function_call`..."""
+        if not isinstance(self.brain, NarratorBrain):
+            raise TypeError(f"the realtime brain is {type(self.brain).__name__}, not NarratorBrain")
+        return self.brain
+
+    def has_active_response(self, session: int | None = None) -> bool:
+        """Whether a response is in progress in a session (default: the latest open one; False if none)."""
+        try:
+            conn = self._conn(session)
+        except (RuntimeError, ValueError):
+            return False
+        return conn.active is not None
+
+    # ---- control ------------------------------------------------------------------------------------
+    def _submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        if self._loop is None:
+            coro.close()
+            raise RuntimeError("FakeOpenAI is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def _on_session(self, session: int | None, action: Callable[[RealtimeConnection], Coroutine[Any, Any, Any]],
+                    wait_s: float) -> concurrent.futures.Future[Any]:
+        """Run `action(conn)` on the server loop once the session exists and is open (waiting up to `wait_s`,
+        e.g. while a client reconnects); the future fails with RuntimeError if it never does."""
+        async def run() -> Any:
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    conn = self._conn(session)
+                    if conn.closed:
+                        raise RuntimeError(f"FakeOpenAI: realtime session {session} is closed")
+                    break
+                except (RuntimeError, ValueError):
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.005)
+            return await action(conn)
+
+        return self._submit(run())
+
+    def speak_user(self, text: str, *, audio_ms: int | None = None, session: int | None = None,
+                   transcribe: bool | None = None, transcript_timing: str = "before_response",
+                   pace: bool | None = None, wait_s: float = 5.0) -> concurrent.futures.Future[None]:
+        """The person says `text` (server VAD): speech_started (barge-in: the active response is cancelled
+        with reason turn_detected when interrupt_response is on), speech_stopped, committed, the user item
+        added/done with `input_audio` content, the transcription delta/completed (when the session has input
+        transcription, or `transcribe=True`), then an automatic response by the brain (unless
+        turn_detection.create_response is false). `transcript_timing="after_response"` sends the transcription
+        after the response has started, as the real server often does. With VAD off the words wait for the
+        client's next `input_audio_buffer.commit`. `pace=True` waits `audio_ms` between start and stop
+        (default: the fake's `realistic_pacing`). `audio_ms` defaults to 300 ms per word (at least 500 ms).
+        If no session is open yet (e.g. the client is reconnecting), waits up to `wait_s` for one.
+        """
+        audio = audio_ms if audio_ms is not None else max(500, 300 * len(text.split()))
+        paced = self.options.stream.realistic_pacing if pace is None else pace
+        return self._on_session(session, lambda conn: conn.user_turn(
+            text, audio, transcribe=transcribe, timing=transcript_timing, pace=paced), wait_s)
+
+    async def aspeak_user(self, text: str, **kwargs: Any) -> None:
+        await asyncio.wrap_future(self.speak_user(text, **kwargs))
+
+    def queue_transcript(self, text: str, session: int | None = None) -> None:
+        """Words for the next user turn found in streamed audio (audio VAD) or committed by the client.
+        Before any session exists, they go to the next connection."""
+        with self._lock:
+            if not self.open_sessions:
+                self._pending_transcripts.append(text)
+                return
+        conn = self._conn(session)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(conn.pending_transcripts.append, text)
+
+    def enable_audio_vad(self, *, threshold_rms: float = 500.0, min_speech_ms: int = 200,
+                         silence_ms: int | None = None) -> None:
+        """Detect speech in appended PCM16 audio (for tests that stream real audio, e.g. a browser fed a WAV
+        file): a start/stop triggers the same events as `speak_user`, with words from `queue_transcript`."""
+        settings = {"threshold_rms": threshold_rms, "min_speech_ms": min_speech_ms, "silence_ms": silence_ms}
+        with self._lock:
+            self._vad_settings = settings
+            conns = [c for c in self._connections if not c.closed]
+        for conn in conns:
+            vad = EnergyVad(**settings)
+            vad.position_ms = int(conn.input_audio_total_ms)  # positions count from the session's first audio
+            conn.vad = vad
+
+    def drop_connection(self, *, mode: str = "abort", code: int = 1011, reason: str = "",
+                        session: int | None = None, wait_s: float = 5.0) -> concurrent.futures.Future[None]:
+        """Lose the connection. mode "abort": TCP reset without a close frame (the SDK sees 1006, which its
+        reconnect policy treats as recoverable); mode "close": a close frame with `code` (1011 internal error
+        and 1001 going away are recoverable too; 1000 is a normal end)."""
+        return self._on_session(session, lambda conn: conn.drop(mode, code, reason), wait_s)
+
+    async def adrop_connection(self, **kwargs: Any) -> None:
+        await asyncio.wrap_future(self.drop_connection(**kwargs))
+
+    def send_event(self, event: dict[str, Any], *, session: int | None = None, validate: bool = True,
+                   wait_s: float = 5.0) -> concurrent.futures.Future[None]:
+        """Push any server event (an `event_id` is added when missing). With `validate`, a shape the SDK would
+        not parse is recorded in `invalid_server_events`; pass validate=False for deliberate garbage."""
+        return self._on_session(session, lambda conn: conn.send(dict(event), validate=validate), wait_s)
+
+    async def asend_event(self, event: dict[str, Any], **kwargs: Any) -> None:
+        await asyncio.wrap_future(self.send_event(event, **kwargs))
+
+    def expire_session(self, session: int | None = None, wait_s: float = 5.0) -> concurrent.futures.Future[None]:
+        """End a session now the way the real API does at 60 minutes (session_expired error, close 1001)."""
+        return self._on_session(session, lambda conn: conn.expire(), wait_s)
+
+    # ---- waiting ------------------------------------------------------------------------------------
+    def wait_until(self, predicate: Callable[["RealtimeFake"], bool], timeout: float = 5.0,
+                   what: str = "condition") -> None:
+        """Block until `predicate(self)` holds, e.g. `rt.wait_until(lambda rt: rt.sessions == 2)`."""
+        poll_until(lambda: predicate(self), timeout, what)
+
+    async def until(self, predicate: Callable[["RealtimeFake"], bool], timeout: float = 5.0,
+                    what: str = "condition") -> None:
+        """Async `wait_until` (keeps the caller's event loop running)."""
+        await apoll_until(lambda: predicate(self), timeout, what)
+
+    def wait_for_client_event(self, event_type: str, count: int = 1, timeout: float = 5.0) -> dict[str, Any]:
+        """Block until `count` events of `event_type` arrived; return the last of them."""
+        poll_until(lambda: len(self.client_events_of(event_type)) >= count, timeout, f"{count} x {event_type}")
+        return self.client_events_of(event_type)[count - 1]
+
+    async def client_event(self, event_type: str, count: int = 1, timeout: float = 5.0) -> dict[str, Any]:
+        """Async `wait_for_client_event`."""
+        await apoll_until(lambda: len(self.client_events_of(event_type)) >= count, timeout,
+                          f"{count} x {event_type}")
+        return self.client_events_of(event_type)[count - 1]
+
+    async def response_done(self, count: int = 1, timeout: float = 5.0) -> ResponseRecord:
+        """Wait until `count` responses have finished; return the `count`-th."""
+        def finished() -> list[ResponseRecord]:
+            return [r for r in self.responses if r.finished_at is not None]
+        await apoll_until(lambda: len(finished()) >= count, timeout, f"{count} finished responses")
+        return finished()[count - 1]
