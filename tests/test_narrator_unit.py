@@ -38,6 +38,8 @@ class MemoryConnection:
         CLIENT_EVENT.validate_python(event)
         self.sent.append(event)
         self.sent_signal.set()
+        if event["type"] == "session.update":  # the server confirms, as the real one does
+            self.incoming.put_nowait({"type": "session.updated", "session": event["session"]})
 
     async def recv_bytes(self) -> bytes:
         event = await self.incoming.get()

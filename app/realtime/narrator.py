@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 
 BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
 FINAL_INSTRUCTIONS = (
-    "The team has finished. Using the latest [RUN_FINISHED] message, tell the person the answer in at most three "
-    "short spoken sentences, key facts first. Do not read URLs. Do not call tools."
+    "The team has finished; its final answer is the latest system message. Tell the person that answer in at "
+    "most three short spoken sentences, key facts first. Do not read URLs. Do not call tools."
 )
 PROGRESS_INSTRUCTIONS = (
     "In one short sentence, tell the person what the team is doing right now, from the latest [TEAM] messages. "
@@ -52,7 +52,7 @@ TRANSCRIPT_DONE = ("response.output_audio_transcript.done", "response.audio_tran
 ITEM_EVENTS = ("conversation.item.created", "conversation.item.added", "conversation.item.done")
 # Events we receive and deliberately do nothing with (they are still mirrored to the page's event log).
 IGNORED_EVENTS = frozenset({
-    "session.updated", "rate_limits.updated", "response.output_item.added", "response.content_part.added",
+    "rate_limits.updated", "response.output_item.added", "response.content_part.added",
     "response.content_part.done", "response.function_call_arguments.delta", "response.function_call_arguments.done",
     "response.output_audio.done", "response.audio.done", "input_audio_buffer.speech_stopped",
     "input_audio_buffer.cleared", "input_audio_buffer.timeout_triggered", "conversation.item.truncated",
@@ -116,6 +116,7 @@ class Narrator:
         self._truncated: set[str] = set()
         self._memory: deque[str] = deque(maxlen=16)
         self._rotate = False
+        self._configured = False
         self.connections = 0
         self.spoken: list[str] = []  # final transcripts of the narrator's responses
         self.sent_events: list[dict[str, Any]] = []
@@ -185,11 +186,19 @@ class Narrator:
             failures += 1
 
     async def _on_open(self, *, restoring: bool) -> None:
+        """Configure the new session; the narrator is ready once the server confirms it (session.updated),
+        so nothing runs under the server's defaults (which would create responses on its own)."""
+        self._configured = False
         await self._send(session_update(voice=self._settings.voice,
                                         transcription_model=self._settings.transcription_model))
         if restoring:
             await self._add_system_item(self._restore_summary())
         self._rotate = False
+
+    async def _on_session_updated(self, event: dict[str, Any]) -> None:
+        if self._configured:
+            return
+        self._configured = True
         self._connected.set()
         self._to_browser({"type": "voice.state", "state": "ready", "session_id": self._team.session_id})
         await self._gate.connected()
@@ -282,6 +291,7 @@ class Narrator:
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "session.created": self._on_session_created,
+            "session.updated": self._on_session_updated,
             "error": self._on_error,
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.committed": self._on_committed,
