@@ -421,16 +421,19 @@ async def stop_runtime(team: SelectorGroupChat) -> None:
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
-    """An error code and a one-line message for the client (no stack, no secrets)."""
+    """An error code and a one-line message for the client (no stack, no secrets).
+
+    AutoGen re-raises agent errors as RuntimeError("<OriginalType>: <message>"), so the text is classified,
+    not only the exception type."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    lowered = text.lower()
-    name = type(exc).__name__
-    if "ratelimit" in name.lower() or "429" in lowered or "rate limit" in lowered:
+    haystack = f"{type(exc).__name__} {text}".lower()
+    if "ratelimit" in haystack or "error code: 429" in haystack or "rate limit" in haystack:
         return "model_rate_limited", f"The model API is rate limiting us: {text[:300]}"
-    if "authentication" in name.lower() or "401" in lowered or "api key" in lowered:
+    if "authentication" in haystack or "error code: 401" in haystack or "incorrect api key" in haystack:
         return "model_auth_failed", "The model API refused our credentials: check OPENAI_API_KEY."
-    if "timeout" in name.lower() or "timed out" in lowered:
+    if "timeout" in haystack or "timed out" in haystack:
         return "model_timeout", f"The model API did not answer in time: {text[:300]}"
-    if "apiconnection" in name.lower() or "apistatus" in name.lower() or "internalserver" in name.lower():
+    if any(name in haystack for name in ("apiconnection", "apistatus", "internalserver", "badrequest",
+                                         "notfounderror", "permissiondenied", "error code: 5")):
         return "model_error", f"The model API failed: {text[:300]}"
     return "agent_error", f"The team stopped on an error: {text[:300]}"

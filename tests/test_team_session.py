@@ -302,3 +302,17 @@ async def test_slow_model_pause_during_model_call_waits_for_turn() -> None:
     await session.resume()
     done = await rec.wait_for(finished)
     assert done["data"]["stop_reason"] == "completed"
+
+
+@pytest.mark.parametrize("error, code", [
+    (RuntimeError("RateLimitError: Error code: 429 - slow down"), "model_rate_limited"),
+    (RuntimeError("AuthenticationError: Error code: 401 - Incorrect API key provided"), "model_auth_failed"),
+    (RuntimeError("APITimeoutError: Request timed out."), "model_timeout"),
+    (RuntimeError("InternalServerError: Error code: 500 - upstream exploded"), "model_error"),
+    (RuntimeError("APIConnectionError: Connection error."), "model_error"),
+    (ValueError("No more mock responses available"), "agent_error"),
+])
+def test_errors_are_classified_for_the_client(error: Exception, code: str) -> None:
+    from agents.session import describe_error
+
+    assert describe_error(error)[0] == code

@@ -1,0 +1,67 @@
+"""The team with AutoGen's real OpenAIChatCompletionClient and the openai SDK, against the fake OpenAI server:
+proves the pinned autogen-ext and openai versions work together, and that settings reach the clients."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.fakes.chat import ErrorReply, tool_call
+from tests.live_server import live_app, make_settings
+from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, developer_tools, research_tools
+
+
+def openai_app(tmp_path: Path, fake, **settings):  # type: ignore[no-untyped-def]
+    from app.main import create_app
+
+    values = {"openai_api_key": "sk-fake-test-key", "openai_base_url": fake.base_url, "model_max_retries": 1,
+              **settings}
+    return create_app(make_settings(tmp_path, **values), researcher_tools=research_tools(),
+                      developer_tools=developer_tools, configure_logs=False)
+
+
+async def test_paris_run_through_the_openai_sdk(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    chat = fake_openai.chat
+    chat.add("manager", "TASK: Find the current weather in Paris.\nNEXT AGENT: Researcher",
+             f"{PARIS_ANSWER} Source: {PARIS_SOURCE}\nTERMINATE")
+    chat.add("researcher", tool_call("web_search", {"query": "current weather in Paris"}),
+             f"Paris now: 18°C, partly cloudy ({PARIS_SOURCE}).")
+    async with live_app(openai_app(tmp_path, fake_openai, manager_model="my-local-model")) as server:
+        client = await server.connect()
+        await client.recv()
+        await client.send({"type": "task", "text": "What's the weather in Paris?"})
+        done = await client.until(lambda e: e["type"] == "run_finished", timeout=20)
+        assert done["data"]["stop_reason"] == "completed", done
+        assert done["data"]["final_answer"].startswith(PARIS_ANSWER)
+        assert chat.count("selector") == 0 and chat.count("manager") == 2 and chat.count("researcher") == 2
+        usage = chat.usage()
+        assert done["data"]["usage"] == {"model_calls": 4, "prompt_tokens": usage["prompt_tokens"],
+                                         "completion_tokens": usage["completion_tokens"]}
+        models = {r.role: r.body["model"] for r in chat.requests}
+        assert models["manager"] == "my-local-model"  # a model name AutoGen does not know still works
+        tools = [t["function"]["name"] for t in chat.calls("researcher")[0].body["tools"]]
+        assert "web_search" in tools
+        # The tool result went back to the model as a tool message.
+        second = chat.calls("researcher")[1].body["messages"]
+        assert any(m["role"] == "tool" and PARIS_SOURCE in m["content"] for m in second)
+        await client.close()
+    fake_openai.assert_clean()
+
+
+async def test_model_api_error_ends_the_run_and_session_stays_usable(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    chat = fake_openai.chat
+    chat.add("manager", ErrorReply(status=500, message="upstream exploded"), ErrorReply(status=500,
+             message="upstream exploded"))
+    chat.add("manager", "Paris is sunny.\nTERMINATE")
+    async with live_app(openai_app(tmp_path, fake_openai)) as server:
+        client = await server.connect()
+        await client.recv()
+        await client.send({"type": "task", "text": "Weather?"})
+        error = await client.until_type("error", timeout=20)
+        assert error["data"]["code"] == "model_error" and "sk-fake" not in json.dumps(error)
+        failed = await client.until(lambda e: e["type"] == "run_finished")
+        assert failed["data"]["stop_reason"] == "error"
+        await client.send({"type": "task", "text": "Weather?"})
+        ok = await client.until(lambda e: e["type"] == "run_finished" and e["run_id"] != failed["run_id"], timeout=20)
+        assert ok["data"]["final_answer"] == "Paris is sunny."
+        await client.close()
