@@ -117,6 +117,7 @@ class Narrator:
         self._memory: deque[str] = deque(maxlen=16)
         self._rotate = False
         self._configured = False
+        self._handler_table = self._handlers()
         self.connections = 0
         self.spoken: list[str] = []  # final transcripts of the narrator's responses
         self.sent_events: list[dict[str, Any]] = []
@@ -282,7 +283,7 @@ class Narrator:
     async def handle_server_event(self, event: dict[str, Any]) -> None:
         kind = str(event.get("type", ""))
         self._mirror("received", event)
-        handler = self._handlers().get(kind)
+        handler = self._handler_table.get(kind)
         if handler is not None:
             await handler(event)
         elif kind not in IGNORED_EVENTS:
