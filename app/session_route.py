@@ -26,7 +26,6 @@ def _bucket(services: Services, client: str) -> TokenBucket:
     return buckets.setdefault(client, TokenBucket(rate=per_min / 60.0, burst=max(1, per_min)))
 
 
-@router.api_route("/session", methods=["GET", "POST"])
 async def mint_client_secret(request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
     client = request.client.host if request.client else "unknown"
@@ -51,3 +50,8 @@ async def mint_client_secret(request: Request) -> dict[str, Any]:
         "model": settings.realtime_model,
         "latency_ms": round((time.monotonic() - started) * 1000, 1),
     }
+
+
+router.add_api_route("/session", mint_client_secret, methods=["POST"], operation_id="mint_client_secret")
+router.add_api_route("/session", mint_client_secret, methods=["GET"], operation_id="mint_client_secret_get",
+                     include_in_schema=False)

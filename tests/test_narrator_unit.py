@@ -66,8 +66,9 @@ class MemoryConnection:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, script=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, tmp_path: Path, script=None, **narrator) -> None:  # type: ignore[no-untyped-def]
         self.tmp_path = tmp_path
+        self.narrator_options = narrator
         self.script = script or paris_script(researcher_delay=0.05)
         self.connections: list[MemoryConnection] = []
         self.browser: list[Any] = []
@@ -92,7 +93,8 @@ class Harness:
             meter=clients.meter, emit=self.log.publish, limits=SessionLimits(cancel_grace_s=0.3))
         self.narrator = Narrator(connect=self.connect, team=self.team, team_log=self.log,
                                  to_browser=self.browser.append, redactor=Redactor(["sk-unit-test-secret-0001"]),
-                                 settings=NarratorSettings(reconnect_delays_s=(0.01,), response_backoff_s=0.01))
+                                 settings=NarratorSettings(reconnect_delays_s=(0.01,), response_backoff_s=0.01,
+                                                           **self.narrator_options))
         await self.narrator.start()
         await self.narrator.wait_connected()
         return self
@@ -267,3 +269,17 @@ async def test_browser_log_masks_secrets_and_audio(tmp_path: Path) -> None:
         assert append["dir"] == "sent" and append["data"]["audio"] == "<960 bytes of audio>"
         errors = [m for m in h.browser if isinstance(m, dict) and m.get("type") == "error"]
         assert errors and "sk-unit" not in errors[0]["message"]
+
+
+async def test_a_long_run_gets_at_most_one_spoken_progress_update(tmp_path: Path) -> None:
+    async with Harness(tmp_path, paris_script(researcher_delay=0.4), progress_update_after_s=0.1,
+                       max_progress_updates=1) as h:
+        await h.team.submit_task("Weather in Paris?")
+        progress = await h.conn.wait_sent(lambda e: e["type"] == "response.create"
+                                          and e["response"]["metadata"]["purpose"] == "progress")
+        assert progress["response"]["tool_choice"] == "none"
+        await h.finish_response()
+        await h.conn.wait_sent(lambda e: e["type"] == "response.create"
+                               and e["response"]["metadata"]["purpose"] == "final_answer", timeout=10)
+        purposes = [e["response"]["metadata"]["purpose"] for e in h.conn.of_type("response.create")]
+        assert purposes == ["progress", "final_answer"]
