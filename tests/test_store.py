@@ -85,7 +85,7 @@ async def test_secrets_never_stored(store: RunStore) -> None:
     session = "s_" + uuid.uuid4().hex[:12]
     log = SessionEventLog(session, store, Redactor(["my-configured-secret-value"]))
     await log.publish(type="TextMessage", source="team", run_id=None, data={
-        "content": "key sk-proj-abcdefghijklmnopqrstuvwxyz123456 and my-configured-secret-value and "
+        "content": "key " + "sk-" + "proj-abcdefghijklmnopqrstuvwxyz123456 and my-configured-secret-value and "
                    "Authorization: Bearer abcdefghijklmnop"})
     (_, text), = await store.events_after(session, 0)
     assert "sk-proj" not in text and "my-configured-secret-value" not in text and "abcdefghijklmnop" not in text

