@@ -49,7 +49,7 @@ def create_app(
             from tools.config import ToolSettings
 
             tool_settings = ToolSettings()
-            secrets += tool_settings.secret_values() if hasattr(tool_settings, "secret_values") else []
+            secrets += tool_settings.secret_values()
             if r_tools is None:
                 r_tools = build_researcher_tools(tool_settings)
             if d_tools is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from autogen_core.tools import BaseTool
@@ -29,7 +29,7 @@ class TeamWiring:
     settings: Settings
     researcher_tools: Sequence[BaseTool]
     developer_tools: DeveloperToolsFactory
-    release_session: Callable[[str], object] | None = None
+    release_session: Callable[[str], Awaitable[None]] | None = None  # frees the session's code sandbox
     model_clients: ModelClientsFactory | None = None  # tests pass scripted clients here
 
     def _clients(self, session_id: str) -> tuple[TeamModelClients | None, str | None]:
@@ -61,9 +61,7 @@ class TeamWiring:
             if clients is not None:
                 await clients.close()
             if self.release_session is not None:
-                result = self.release_session(session_id)
-                if hasattr(result, "__await__"):
-                    await result  # type: ignore[misc]
+                await self.release_session(session_id)
 
         return TeamSession(
             session_id,
