@@ -13,6 +13,7 @@ from autogen_core.tools import BaseTool
 from fastapi import FastAPI
 
 from app import rest, session_route, team_ws, voice_ws
+from app.access import AccessGuard
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
 from app.redaction import Redactor
@@ -96,6 +97,8 @@ def create_app(
     app.include_router(session_route.router)
     for router in extra_routers:
         app.include_router(router)
+    token = settings.app_token.get_secret_value() if settings.app_token else None
+    app.add_middleware(AccessGuard, token=token, allowed_origins=settings.allowed_origins)
     return app
 
 

@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     session_rate_per_min: int = 10
 
     # --- server -------------------------------------------------------------------------------
-    app_token: SecretStr | None = None
+    app_token: SecretStr | None = Field(default=None, description="When set, the API and WebSockets need it.")
+    allowed_origins: list[str] = Field(default_factory=list, description="Extra browser origins (besides the "
+                                       "server's own host) allowed to call the API and open WebSockets.")
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -1,0 +1,62 @@
+"""APP_TOKEN and the Origin check, on REST and both WebSockets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from tests.live_server import ScriptBook, live_app, scripted_app
+from tests.scripted import paris_script
+
+TOKEN = "team-" + "token-for-tests-42"
+
+
+@pytest.fixture
+async def guarded(tmp_path: Path):  # type: ignore[no-untyped-def]
+    app = scripted_app(tmp_path, ScriptBook(paris_script), app_token=TOKEN,
+                       allowed_origins=["https://voice.example"])
+    async with live_app(app) as server:
+        yield server
+
+
+async def test_rest_needs_the_token_but_health_does_not(guarded) -> None:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(base_url=guarded.http_url) as http:
+        assert (await http.get("/health")).status_code == 200
+        refused = await http.get("/runs")
+        assert refused.status_code == 401 and "APP_TOKEN" in refused.json()["detail"]
+        assert (await http.get("/runs", headers={"Authorization": "Bearer wrong"})).status_code == 401
+        assert (await http.get("/runs", headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 200
+        assert (await http.get("/runs", params={"token": TOKEN})).status_code == 200
+        assert (await http.post("/session")).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/ws/team", "/ws/voice"])
+async def test_websockets_need_the_token(guarded, path: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(guarded.ws_url + path)
+    assert refused.value.response.status_code == 403
+    async with websockets.connect(f"{guarded.ws_url}{path}?token={TOKEN}") as conn:
+        assert await conn.recv()
+
+
+async def test_foreign_origin_refused_own_and_listed_origins_allowed(guarded) -> None:  # type: ignore[no-untyped-def]
+    url = f"{guarded.ws_url}/ws/team?token={TOKEN}"
+    with pytest.raises(websockets.InvalidStatus):
+        await websockets.connect(url, origin="https://evil.example")
+    for origin in (f"http://127.0.0.1:{guarded.port}", "https://voice.example"):
+        async with websockets.connect(url, origin=origin) as conn:
+            assert await conn.recv()
+    async with httpx.AsyncClient(base_url=guarded.http_url) as http:
+        cross = await http.get("/runs", params={"token": TOKEN}, headers={"Origin": "https://evil.example"})
+        assert cross.status_code == 403
+
+
+async def test_without_app_token_everything_is_open(tmp_path: Path) -> None:
+    async with live_app(scripted_app(tmp_path, ScriptBook(paris_script))) as server:
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            assert (await http.get("/runs")).status_code == 200
+        async with websockets.connect(server.ws_url + "/ws/team") as conn:
+            assert await conn.recv()
