@@ -12,7 +12,7 @@ from typing import Any
 from autogen_core.tools import BaseTool
 from fastapi import FastAPI
 
-from app import rest, session_route, team_ws, voice_ws
+from app import rest, session_route, static_routes, team_ws, voice_ws
 from app.access import AccessGuard
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
@@ -95,6 +95,7 @@ def create_app(
     app.include_router(team_ws.router)
     app.include_router(voice_ws.router)
     app.include_router(session_route.router)
+    app.include_router(static_routes.router)
     for router in extra_routers:
         app.include_router(router)
     token = settings.app_token.get_secret_value() if settings.app_token else None
