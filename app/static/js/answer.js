@@ -1,0 +1,62 @@
+// The final answer card: formatted text (escaped, links made clickable), its sources, and the run's numbers.
+import { h } from "./dom.js";
+import { extractLinks, formatDuration, link, plural, renderRichText, stripTerminate } from "./format.js";
+import { maskText } from "./mask.js";
+
+const STOP_NOTES = {
+  completed: "",
+  max_messages: "The team reached its message limit before finishing; this is what it had.",
+  timeout: "The run hit its time limit; this is what the team had by then.",
+  cancelled: "The run was cancelled.",
+  reset: "The session was reset during this run.",
+  closed: "The session closed during this run.",
+  error: "The run stopped on an error.",
+  stopped: "The run was stopped.",
+  interrupted: "The server stopped while this run was active.",
+};
+
+export function renderAnswer(data) {
+  const stop = data.stop_reason || "completed";
+  const complete = Boolean(data.complete) && stop === "completed";
+  const text = maskText(stripTerminate(data.final_answer || ""));
+  const title = complete ? "Answer" : text ? "Partial answer" : "No answer";
+  const copy = h("button", { type: "button", class: "btn ghost small", text: "Copy", attrs: { "aria-label": "Copy the answer" } });
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      copy.textContent = "Copied";
+    } catch {
+      copy.textContent = "Copy failed";
+    }
+    setTimeout(() => { copy.textContent = "Copy"; }, 1600);
+  });
+  const note = [STOP_NOTES[stop] ?? `Stopped: ${stop}.`, data.error ? maskText(String(data.error)) : ""].filter(Boolean).join(" ");
+  const links = extractLinks(text);
+  return h("section", { class: "answer", dataset: { complete: String(complete) }, attrs: { "aria-label": title } },
+    h("div", { class: "answer-head" }, h("h3", { class: "answer-title", text: title }), text ? copy : null),
+    note && !complete ? h("p", { class: "answer-note", text: note }) : null,
+    text ? h("div", { class: "answer-body" }, renderRichText(text)) : null,
+    links.length ? h("div", { class: "sources" }, h("h3", { text: links.length === 1 ? "Source" : "Sources" }),
+      h("ol", {}, links.map((href) => h("li", {}, sourceLink(href))))) : null,
+    h("p", { class: "answer-meta", text: meta(data) }),
+  );
+}
+
+function sourceLink(href) {
+  const url = new URL(href);
+  const path = (url.pathname + url.search).replace(/\/$/, "");
+  const a = link(href, "");
+  a.append(h("span", { class: "host", text: url.host.replace(/^www\./, "") }),
+    path ? h("span", { class: "path", text: path.length > 60 ? `${path.slice(0, 59)}…` : path }) : null);
+  return a;
+}
+
+function meta(data) {
+  const parts = [];
+  if (Number.isFinite(data.duration_s)) parts.push(`${data.stop_reason === "completed" ? "Finished" : "Ran"} in ${formatDuration(data.duration_s)}`);
+  const usage = data.usage || {};
+  if (usage.model_calls) parts.push(plural(usage.model_calls, "model call"));
+  const tokens = (usage.prompt_tokens || 0) + (usage.completion_tokens || 0);
+  if (tokens) parts.push(`${tokens.toLocaleString()} tokens`);
+  return parts.join(" · ");
+}

@@ -1,0 +1,134 @@
+// A voice session: the microphone, the narrator's playback and /ws/voice, started and stopped together.
+// Mic frames captured before the narrator is ready are kept (up to 2 s) and sent once it is, so the first
+// words are not lost. Barge-in: on playback.stop the queued audio is dropped at once and the played
+// milliseconds of the interrupted item are reported back.
+import { audioContext } from "./audio_context.js";
+import { AudioCapture } from "./audio_capture.js";
+import { AudioPlayback } from "./audio_playback.js";
+import { VoiceSocket } from "./voice_socket.js";
+
+const PREROLL_FRAMES = 50; // 50 x 40 ms
+
+export class VoiceSession {
+  /**
+   * @param {import("./api.js").Api} api
+   * @param {{log: Function, onState: Function, onMessage: Function, onLevel: Function, onSpeaking: Function, onBargeIn: Function}} handlers
+   */
+  constructor(api, handlers) {
+    this.handlers = handlers;
+    this.ctx = null;
+    this.muted = false;
+    this.preroll = [];
+    this.active = false;
+    this.stats = { micFramesSent: 0, bytesSent: 0, bytesReceived: 0, bytesPlayed: 0, bufferedMs: 0, underruns: 0,
+      bargeIns: 0, lastPlayedMs: null, bargeInStopMs: null, playing: false };
+    this.capture = new AudioCapture({ onFrame: (pcm, level) => this.onFrame(pcm, level) });
+    this.playback = new AudioPlayback({
+      onStats: (s) => Object.assign(this.stats, { bytesPlayed: s.playedBytes, bufferedMs: s.bufferedMs, underruns: s.underruns, playing: s.playing }),
+      onPlaying: (playing) => this.handlers.onSpeaking(playing),
+      onEnded: (itemId, playedMs) => this.socket.sendJson({ type: "playback", item_id: itemId, played_ms: playedMs }),
+    });
+    this.socket = new VoiceSocket(api, {
+      log: handlers.log,
+      onState: (state, detail) => this.onSocketState(state, detail),
+      onAudio: (buffer) => {
+        this.stats.bytesReceived += buffer.byteLength;
+        this.playback.push(buffer);
+      },
+      onMessage: (message) => this.onMessage(message),
+    });
+  }
+
+  get ready() { return this.socket.ready; }
+  get state() { return this.socket.state; }
+
+  /** Throws MicError (microphone) or an Error with kind "unsupported" (no AudioWorklet). */
+  async start(sessionId) {
+    this.active = true;
+    this.handlers.onState("connecting", {});
+    try {
+      this.ctx = await audioContext();
+      await this.playback.init(this.ctx);
+      const mic = await this.capture.start(this.ctx);
+      this.handlers.log("sent", "microphone.started", mic, "voice");
+    } catch (err) {
+      this.stop();
+      throw err;
+    }
+    if (!this.active) return;
+    this.socket.open(sessionId);
+  }
+
+  stop() {
+    const wasActive = this.active || this.socket.state !== "off";
+    this.active = false;
+    this.preroll = [];
+    this.capture.stop();
+    this.playback.stop();
+    this.socket.close();
+    this.handlers.onLevel(0);
+    this.handlers.onSpeaking(false);
+    if (wasActive) this.handlers.log("sent", "microphone.stopped", {}, "voice");
+    this.ctx?.suspend().catch(() => {});
+  }
+
+  setMuted(muted) {
+    this.muted = muted;
+    this.capture.setMuted(muted);
+    if (muted) this.preroll = [];
+  }
+
+  sendText(text) { return this.socket.sendJson({ type: "text", text }); }
+
+  control(action) { return this.ready && this.socket.sendJson({ type: `team.${action}` }); }
+
+  onFrame(pcm, level) {
+    this.handlers.onLevel(level);
+    if (this.muted || !this.active) return;
+    if (!this.socket.ready) {
+      this.preroll.push(pcm);
+      if (this.preroll.length > PREROLL_FRAMES) this.preroll.shift();
+      return;
+    }
+    for (const frame of this.preroll.splice(0)) this.sendFrame(frame);
+    this.sendFrame(pcm);
+  }
+
+  sendFrame(pcm) {
+    if (this.socket.sendAudio(pcm)) {
+      this.stats.micFramesSent += 1;
+      this.stats.bytesSent += pcm.byteLength;
+    }
+  }
+
+  onSocketState(state, detail) {
+    if (state === "ready" && this.preroll.length) {
+      for (const frame of this.preroll.splice(0)) this.sendFrame(frame);
+    }
+    this.handlers.onState(state, detail);
+  }
+
+  async onMessage(message) {
+    switch (message.type) {
+      case "audio.start":
+        this.playback.startItem(message.item_id);
+        break;
+      case "caption":
+        if (message.role === "assistant" && message.final) this.playback.endItem(message.item_id);
+        break;
+      case "playback.stop": {
+        const asked = performance.now();
+        const cut = await this.playback.stop();
+        this.stats.bargeIns += 1;
+        this.stats.lastPlayedMs = cut.playedMs;
+        this.stats.bargeInStopMs = Math.round(performance.now() - asked); // until the worklet dropped its queue
+        if (cut.itemId) this.socket.sendJson({ type: "playback", item_id: cut.itemId, played_ms: cut.playedMs });
+        this.handlers.onBargeIn(cut);
+        break;
+      }
+      default:
+        break;
+    }
+    this.handlers.onMessage(message);
+  }
+}

@@ -1,0 +1,94 @@
+"""Browser tests: the voice page in Debian's headless Chromium through Playwright (async API, in the same event
+loop as the app under uvicorn). Skipped with a reason when /usr/bin/chromium is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+BASE_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def chromium_missing_reason() -> str | None:
+    if not CHROMIUM.exists():
+        return f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install -e '.[dev]')"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = chromium_missing_reason()
+    if reason is None:
+        return
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@dataclass
+class BrowserPage:
+    """A page in a fresh Chromium profile, with everything the console said."""
+
+    page: Any
+    context: Any
+    console_errors: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+
+    def assert_no_console_errors(self) -> None:
+        assert not self.console_errors, "console errors:\n" + "\n".join(self.console_errors)
+
+
+@pytest_asyncio.fixture
+async def browser(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """`await browser(extra_args=[...], viewport=..., permissions=[...])` -> BrowserPage in a fresh profile."""
+    from playwright.async_api import async_playwright
+
+    contexts: list[Any] = []
+    async with async_playwright() as playwright:
+
+        async def launch(extra_args: list[str] = (), viewport: dict[str, int] | None = None,
+                         permissions: list[str] | None = None) -> BrowserPage:
+            profile = tmp_path / f"profile-{len(contexts)}"
+            context = await playwright.chromium.launch_persistent_context(
+                str(profile), executable_path=str(CHROMIUM), headless=True, args=[*BASE_ARGS, *extra_args],
+                viewport=viewport or {"width": 1440, "height": 900}, permissions=permissions or [],
+                color_scheme="light", reduced_motion="reduce")
+            contexts.append(context)
+            page = context.pages[0] if context.pages else await context.new_page()
+            result = BrowserPage(page, context)
+            page.on("console", lambda m: (result.console.append(f"{m.type}: {m.text}"),
+                                          result.console_errors.append(m.text) if m.type == "error" else None))
+            page.on("pageerror", lambda e: result.console_errors.append(f"page error: {e}"))
+            return result
+
+        try:
+            yield launch
+        finally:
+            for context in contexts:
+                await context.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def have(tool: str) -> str | None:
+    return shutil.which(tool)
