@@ -17,16 +17,14 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from app.realtime.narrator import NarratorSettings
-from app.static_routes import router as static_router
 from tests.live_server import LiveServer, ScriptBook, make_settings
 from tests.scripted import developer_tools, research_tools
 
 
 def page_app(tmp_path: Path, book: ScriptBook | None, on_startup: tuple[Any, ...] = (), **settings: Any) -> FastAPI:
-    """The real app with scripted team models (None: models from settings) and the voice page."""
+    """The real app (create_app serves the page at /) with scripted team models (None: models from settings)."""
     return create_app(make_settings(tmp_path, **settings), model_clients=book, researcher_tools=research_tools(),
-                      developer_tools=developer_tools, configure_logs=False, extra_routers=[static_router],
-                      on_startup=list(on_startup))
+                      developer_tools=developer_tools, configure_logs=False, on_startup=list(on_startup))
 
 
 def voice_page_app(tmp_path: Path, fake: Any, book: ScriptBook, **narrator: Any) -> FastAPI:
@@ -80,3 +78,25 @@ def spoken_wav(tmp_path: Path, text: str, *, lead_s: float = 0.6, tail_s: float 
         dst.setparams(params)
         dst.writeframes(silence * int(lead_s * params.framerate) + frames + silence * int(tail_s * params.framerate))
     return out
+
+
+# ---- the page's event log ------------------------------------------------------------------------------
+OPEN_ROWS = """(selector) => {
+  const rows = [...document.querySelectorAll(selector)];
+  rows.forEach(d => { d.open = true; });
+  return rows.length;
+}"""
+ROWS_RENDERED = "(selector) => [...document.querySelectorAll(selector)].every(d => d.querySelector('pre'))"
+ROW_NAMES = "(selector) => [...document.querySelectorAll(selector)].map(r => r.dataset.name)"
+
+
+async def expand_log(page: Any, rows: str = "#event-log details") -> str:
+    """Open rows of the event log (their JSON is rendered on open) and return the whole page's HTML."""
+    await page.evaluate(OPEN_ROWS, rows)
+    await page.wait_for_function(ROWS_RENDERED, arg=rows)
+    return await page.content()
+
+
+async def log_names(page: Any, rows: str) -> list[str]:
+    """The event names of the log rows matching `rows` (a CSS selector of .log-row elements), in order."""
+    return await page.evaluate(ROW_NAMES, rows)

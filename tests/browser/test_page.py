@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import BrowserPage
-from tests.browser.pages import api_key_of, page_app, serve
+from tests.browser.pages import api_key_of, expand_log, log_names, page_app, serve
 from tests.live_server import ScriptBook, live_app
 from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
 
@@ -26,13 +26,6 @@ async def open_page(browser: Any, url: str, **launch: Any) -> BrowserPage:
     await tab.page.goto(url + "/")
     await tab.page.wait_for_selector("body[data-team-state=open]", timeout=10_000)
     return tab
-
-
-async def expand_log(page: Any) -> str:
-    """Open every row of the event log (their JSON is rendered on open) and return the whole page text."""
-    await page.evaluate("document.querySelectorAll('#event-log details').forEach(d => { d.open = true; })")
-    await page.wait_for_function("() => [...document.querySelectorAll('#event-log details')].every(d => d.querySelector('pre'))")
-    return await page.content()
 
 
 async def boxes(page: Any, selectors: list[str]) -> list[dict[str, float]]:
@@ -69,7 +62,39 @@ async def test_helpers_mask_secrets_and_render_text_safely(tmp_path: Path, brows
           };
         }""", [api_key, ephemeral])
         rich_text = result["shown"]
+        log = await tab.page.evaluate("""async (apiKey) => {
+          const { EventLog } = await import('/static/js/event_log.js');
+          const list = document.createElement('ol');
+          document.body.append(list);
+          const log = new EventLog(list, { max: 50 });
+          for (let i = 0; i < 80; i++) log.add('received', `event.${i}`, { i }, 'realtime');
+          const capped = list.children.length;
+          log.clear();
+          // Two interleaved delta streams fold into one row each; another item starts its own row.
+          const rx = (name, data) => log.add('received', name, data, 'realtime');
+          for (let i = 0; i < 5; i++) {
+            rx('response.output_audio.delta', { item_id: 'a', delta: `<${i}>` });
+            rx('response.output_audio_transcript.delta', { item_id: 'a', delta: `w${i} ` });
+          }
+          rx('response.output_audio_transcript.delta', { item_id: 'b', delta: 'x' });
+          log.add('sent', 'session.update', { session: { headers: { Authorization: `Bearer ${apiKey}` } } }, 'realtime');
+          const rows = [...list.children]
+            .map(r => `${r.dataset.dir} ${r.dataset.name} ${r.querySelector('.log-count').textContent}`);
+          const last = list.lastElementChild.querySelector('details');
+          last.open = true;
+          await new Promise(r => setTimeout(r, 20));
+          const first = list.children[1].querySelector('details');
+          first.open = true;
+          await new Promise(r => setTimeout(r, 20));
+          return { capped, rows, secret: last.textContent, joined: first.querySelector('.log-joined').textContent };
+        }""", api_key)
         tab.assert_no_console_errors()
+    assert log["capped"] == 50
+    assert log["rows"] == [
+        "received response.output_audio.delta ×5", "received response.output_audio_transcript.delta ×5",
+        "received response.output_audio_transcript.delta ", "sent session.update "]
+    assert "5 deltas joined: “w0 w1 w2 w3 w4 ”" in log["joined"]
+    assert api_key not in log["secret"] and '"Authorization": "••••••"' in log["secret"]
     assert api_key not in result["text"] and ephemeral not in result["text"] and "abc.def-123" not in result["text"]
     assert "my-app-token-1234" not in result["text"] and "session=s1" in result["text"]
     deep = str(result["deep"])
@@ -95,7 +120,9 @@ async def test_typed_task_shows_timeline_answer_log_and_history_at_both_sizes(
         # While it runs: the state, the active agent, the pause and cancel buttons.
         await page.wait_for_selector("body[data-run-state=running]", timeout=5_000)
         await page.wait_for_selector(".agent[data-active=true]", timeout=5_000)
-        assert await page.is_enabled("#pause") and await page.is_enabled("#cancel") and not await page.is_enabled("#resume")
+        assert await page.is_enabled("#pause") and await page.is_enabled("#cancel")
+        assert not await page.is_enabled("#resume")
+        await page.screenshot(path=str(artifacts / "page-running-1440x900.png"))
         answer = page.locator(".run .answer")
         await answer.wait_for(timeout=15_000)
         await page.wait_for_selector("body[data-run-state=idle]")
@@ -119,7 +146,8 @@ async def test_typed_task_shows_timeline_answer_log_and_history_at_both_sizes(
         assert TASK in await task_row.locator("pre").inner_text()
         assert await log.locator(".log-row[data-name=run_finished] .dir").inner_text() == "▼"
         await page.select_option("#log-filter", "http")
-        assert await log.locator(".log-row:visible").count() == await log.locator(".log-row[data-kind=http]").count() > 0
+        http_rows = await log.locator(".log-row[data-kind=http]").count()
+        assert await log.locator(".log-row:visible").count() == http_rows > 0
         await page.select_option("#log-filter", "all")
         content = await expand_log(page)
         assert api_key_of(app) not in content
@@ -283,4 +311,32 @@ async def test_access_token_is_asked_for_used_and_never_shown(tmp_path: Path, br
         assert "token=••••••" in content  # the socket address is shown, its token masked
         assert token not in content
         tab.console_errors[:] = [e for e in tab.console_errors if "401" not in e]  # the probe that found out
+        tab.assert_no_console_errors()
+
+
+async def test_pause_resume_and_cancel_buttons(tmp_path: Path, browser: Any) -> None:
+    book = ScriptBook(lambda: paris_script(researcher_delay=0.5, runs=2))
+    async with live_app(page_app(tmp_path, book)) as server:
+        tab = await open_page(browser, server.http_url)
+        page = tab.page
+        await page.fill("#task-input", TASK)
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("body[data-run-state=running]")
+        await page.click("#pause")
+        await page.wait_for_selector("body[data-run-state=paused]", timeout=10_000)
+        assert await page.inner_text("#team-state") == "Paused"
+        assert await page.inner_text(".run .status-badge") == "Paused"
+        assert await page.is_enabled("#resume") and await page.is_disabled("#pause")
+        await page.click("#resume")
+        await page.locator(".run .answer").wait_for(timeout=15_000)
+        assert PARIS_ANSWER in await page.inner_text(".run .answer")
+        await page.wait_for_selector("body[data-run-state=idle]")
+        await page.fill("#task-input", "And tomorrow?")
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("body[data-run-state=running]")
+        await page.click("#cancel")
+        await page.wait_for_selector(".run[data-status=cancelled]", timeout=10_000)
+        assert await page.inner_text(".run[data-status=cancelled] .status-badge") == "Cancelled"
+        sent = await log_names(page, "#event-log .log-row[data-dir=sent][data-kind=team]")
+        assert sent == ["task", "pause", "resume", "task", "cancel"]
         tab.assert_no_console_errors()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import BrowserPage
-from tests.browser.pages import api_key_of, serve, spoken_wav, voice_page_app
+from tests.browser.pages import api_key_of, expand_log, log_names, serve, spoken_wav, voice_page_app
 from tests.fakes.brain import first_sentence
 from tests.live_server import ScriptBook
 from tests.scripted import PARIS_ANSWER, paris_script
@@ -45,7 +45,8 @@ async def test_spoken_question_reaches_the_realtime_session_and_the_answer_is_he
     rt.queue_transcript(QUESTION)  # the words the fake "hears" in the audio its VAD finds
     app = voice_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)))
     async with serve(app) as server:
-        tab = await open_voice_page(browser, server.http_url, [*MIC_ARGS, f"--use-file-for-fake-audio-capture={wav}%noloop"])
+        mic_from_wav = f"--use-file-for-fake-audio-capture={wav}%noloop"  # played once, then silence
+        tab = await open_voice_page(browser, server.http_url, [*MIC_ARGS, mic_from_wav])
         page = tab.page
         # The microphone's audio reaches the realtime session, and its VAD finds the spoken turn in it.
         await rt.until(lambda rt: rt.audio_bytes_received > 48_000, timeout=10, what="microphone audio")
@@ -65,19 +66,15 @@ async def test_spoken_question_reaches_the_realtime_session_and_the_answer_is_he
         await page.wait_for_selector(".caption[data-role=user]")
         user_caption = await page.inner_text(".caption[data-role=user]")
         assert "weather in Paris" in user_caption
-        await page.wait_for_function(
-            "(s) => [...document.querySelectorAll('.caption[data-role=assistant]')].some(c => c.textContent.includes(s))",
-            arg=first_sentence(PARIS_ANSWER), timeout=10_000)
+        narrator_said = ("(s) => [...document.querySelectorAll('.caption[data-role=assistant]')]"
+                         ".some(c => c.textContent.includes(s))")
+        await page.wait_for_function(narrator_said, arg=first_sentence(PARIS_ANSWER), timeout=10_000)
         # The event log mirrors the realtime session: ▲ and ▼ rows, deltas folded, no key anywhere.
-        log = page.locator("#event-log")
-        assert await log.locator(".log-row[data-kind=realtime][data-dir=sent][data-name='session.update']").count() == 1
-        assert await log.locator(".log-row[data-kind=realtime][data-dir=received][data-name='session.updated']").count() == 1
-        folded = await page.evaluate("""() => [...document.querySelectorAll('#event-log .log-row')]
-          .filter(r => !r.querySelector('.log-count').hidden).map(r => r.dataset.name)""")
+        assert "session.update" in await log_names(page, "#event-log .log-row[data-kind=realtime][data-dir=sent]")
+        assert "session.updated" in await log_names(page, "#event-log .log-row[data-kind=realtime][data-dir=received]")
+        folded = await log_names(page, "#event-log .log-row:has(.log-count:not([hidden]))")
         assert "input_audio_buffer.append" in folded and "response.output_audio.delta" in folded
-        await page.evaluate("document.querySelectorAll('#event-log details').forEach(d => { d.open = true; })")
-        await page.wait_for_function("() => [...document.querySelectorAll('#event-log details')].every(d => d.querySelector('pre'))")
-        content = await page.content()
+        content = await expand_log(page)
         assert api_key_of(app) not in content
         assert not re.search(r"\b(sk-|ek_)[A-Za-z0-9_-]{8,}", content), "a key-shaped string reached the page"
         await page.screenshot(path=str(artifacts / "page-voice-1440x900.png"))
@@ -113,8 +110,7 @@ async def test_barge_in_stops_playback_at_once_and_reports_the_played_ms(
         cut = rt.truncations[0]
         assert abs(cut.audio_end_ms - voice["lastPlayedMs"]) <= 1
         assert await page.locator(".caption[data-role=assistant][data-interrupted=true]").count() == 1
-        sent = await page.evaluate("""() => [...document.querySelectorAll('#event-log .log-row[data-kind=voice][data-dir=sent]')]
-          .map(r => r.dataset.name)""")
+        sent = await log_names(page, "#event-log .log-row[data-kind=voice][data-dir=sent]")
         assert "playback" in sent and "text" in sent
         # A realtime session error is explained; a dropped realtime connection comes back by itself.
         await rt.asend_event({"type": "error", "error": {"type": "server_error", "code": "server_error",
@@ -126,8 +122,7 @@ async def test_barge_in_stops_playback_at_once_and_reports_the_played_ms(
         await rt.adrop_connection()
         await rt.until(lambda rt: rt.sessions == 2 and rt.open_sessions == 1, timeout=10, what="a new realtime session")
         await page.wait_for_selector("body[data-voice-state=ready]", timeout=10_000)
-        await page.evaluate("document.querySelectorAll('#event-log .log-row[data-name=\"voice.state\"] details').forEach(d => { d.open = true; })")
-        await page.wait_for_timeout(50)
+        await expand_log(page, "#event-log .log-row[data-name='voice.state'] details")
         assert '"state": "reconnecting"' in await page.inner_text("#event-log")
         tab.assert_no_console_errors()
     fake_openai.assert_clean()

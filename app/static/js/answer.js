@@ -53,7 +53,9 @@ function sourceLink(href) {
 
 function meta(data) {
   const parts = [];
-  if (Number.isFinite(data.duration_s)) parts.push(`${data.stop_reason === "completed" ? "Finished" : "Ran"} in ${formatDuration(data.duration_s)}`);
+  if (Number.isFinite(data.duration_s)) {
+    parts.push(`${data.stop_reason === "completed" ? "Finished" : "Ran"} in ${formatDuration(data.duration_s)}`);
+  }
   const usage = data.usage || {};
   if (usage.model_calls) parts.push(plural(usage.model_calls, "model call"));
   const tokens = (usage.prompt_tokens || 0) + (usage.completion_tokens || 0);

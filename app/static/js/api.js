@@ -39,7 +39,8 @@ export class Api {
     try {
       response = await fetch(path, { headers, signal: controller.signal, cache: "no-store" });
     } catch (err) {
-      const error = new ApiError(0, err.name === "AbortError" ? "The server did not answer in time." : "The server could not be reached.");
+      const message = err.name === "AbortError" ? "The server did not answer in time." : "The server could not be reached.";
+      const error = new ApiError(0, message);
       if (log) this.hooks.onResponse?.("GET", path, 0, { error: error.message });
       throw error;
     } finally {
@@ -64,7 +65,9 @@ export class Api {
   wsUrl(path, params = {}) {
     const url = new URL(path, window.location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, String(value));
+    for (const [key, value] of Object.entries(params)) {
+      if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, String(value));
+    }
     if (this.token) url.searchParams.set("token", this.token);
     return url.href;
   }

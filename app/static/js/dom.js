@@ -12,13 +12,19 @@ export function h(tag, props = {}, ...children) {
     if (key === "class") el.className = value;
     else if (key === "text") el.textContent = String(value);
     else if (key === "dataset") Object.assign(el.dataset, value);
-    else if (key === "attrs") for (const [name, v] of Object.entries(value)) { if (v !== undefined && v !== null && v !== false) el.setAttribute(name, v === true ? "" : String(v)); }
+    else if (key === "attrs") setAttributes(el, value);
     else if (key === "on") for (const [name, fn] of Object.entries(value)) el.addEventListener(name, fn);
     else if (key in el) el[key] = value;
     else el.setAttribute(key, String(value));
   }
   append(el, children);
   return el;
+}
+
+function setAttributes(el, attrs) {
+  for (const [name, v] of Object.entries(attrs)) {
+    if (v !== undefined && v !== null && v !== false) el.setAttribute(name, v === true ? "" : String(v));
+  }
 }
 
 export function append(parent, children) {

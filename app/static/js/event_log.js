@@ -75,7 +75,8 @@ export class EventLog {
         h("span", { class: `dir ${dir}`, text: dir === "sent" ? "▲" : "▼", attrs: { "aria-label": dir } }),
         h("span", { class: "log-name" }, h("span", { class: "log-kind", text: KIND_LABEL[kind] ?? kind }), safeName),
         countEl, timeEl));
-    const row = h("li", { class: "log-row", dataset: { kind, dir, error: String(Boolean(isError)), name: safeName.toLowerCase() } }, details);
+    const dataset = { kind, dir, error: String(Boolean(isError)), name: safeName.toLowerCase() };
+    const row = h("li", { class: "log-row", dataset }, details);
     const entry = { row, details, name: safeName, dir, kind, stream, count: 1, data: safeData, countEl, timeEl,
       joined: typeof safeData.delta === "string" ? safeData.delta : "" };
     this.rows.set(row, entry);
@@ -91,7 +92,9 @@ export class EventLog {
   renderBody(entry) {
     entry.details.querySelectorAll(".log-joined, pre").forEach((el) => el.remove());
     let json = JSON.stringify(entry.data, null, 2) ?? "";
-    if (json.length > MAX_JSON_CHARS) json = `${json.slice(0, MAX_JSON_CHARS)}\n… (${(json.length - MAX_JSON_CHARS).toLocaleString()} more characters)`;
+    if (json.length > MAX_JSON_CHARS) {
+      json = `${json.slice(0, MAX_JSON_CHARS)}\n… (${(json.length - MAX_JSON_CHARS).toLocaleString()} more characters)`;
+    }
     if (entry.count > 1 && entry.joined) {
       entry.details.append(h("p", { class: "log-joined" }, `${entry.count} deltas joined: “${entry.joined}”`));
     }

@@ -14,12 +14,14 @@ const $ = (id) => document.getElementById(id);
 const body = document.body;
 
 const notices = new Notices($("notices"));
-const log = new EventLog($("event-log"), { filter: $("log-filter"), search: $("log-search"), clear: $("log-clear"), count: $("log-count") });
+const log = new EventLog($("event-log"),
+  { filter: $("log-filter"), search: $("log-search"), clear: $("log-clear"), count: $("log-count") });
 const logEvent = (dir, name, data, kind, isError = false, time = undefined) => log.add(dir, name, data, kind, isError, time);
 
 const api = new Api({
   onRequest: (method, path) => logEvent("sent", `${method} ${path}`, { method, url: path }, "http"),
-  onResponse: (method, path, status, data) => logEvent("received", `${status || "failed"} ${path}`, data ?? {}, "http", status === 0 || status >= 400),
+  onResponse: (method, path, status, data) =>
+    logEvent("received", `${status || "failed"} ${path}`, data ?? {}, "http", status === 0 || status >= 400),
 });
 
 const captions = new Captions($("captions"), $("captions-empty"));
@@ -54,8 +56,8 @@ const narrow = window.matchMedia("(max-width: 760px)");
 let revealNextRun = false;
 
 function onTeamEvent(event, via) {
-  timeline.ingest(event);
-  if (event.type === "run_started") {
+  if (!timeline.ingest(event)) return; // already had it from the other socket
+  if (event.type === "run_started" && timeline.isRecent(event)) {
     body.dataset.hasRuns = "true";
     // On a phone the team card is below the task box: bring the new run into view once.
     if (revealNextRun && narrow.matches) $("work-title").scrollIntoView({ behavior: "smooth", block: "start" });
@@ -63,12 +65,19 @@ function onTeamEvent(event, via) {
   }
   const data = event.data || {};
   if (event.type === "system" && data.event === "connected" && data.model_access === false) showNoModel();
-  if (event.type === "error") showError(data.code, data.message, via);
+  if (event.type === "error" && timeline.isRecent(event)) showError(data.code, data.message, via);
   if (event.type === "run_finished" && historyLoaded) history.load();
 }
 
 const SERVER_TEXT = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…", offline: "Server unreachable" };
 let wasOffline = false;
+let offlineCause = "down"; // "down": no answer at all; "sockets": HTTP works, the WebSocket does not
+
+const OFFLINE_NOTICE = {
+  down: ["Can’t reach the server", "Retrying by itself. Nothing is lost: missed team events are replayed when the connection is back."],
+  sockets: ["The server answers, but the live connection fails",
+    "Something between this browser and the server (a proxy or firewall) may block WebSockets. Retrying by itself."],
+};
 
 function renderServerState(state) {
   body.dataset.teamState = state;
@@ -76,13 +85,11 @@ function renderServerState(state) {
   $("server-text").textContent = SERVER_TEXT[state] ?? state;
   if (state === "offline") {
     wasOffline = true;
-    notices.show("offline", {
-      level: "error", dismissible: false, title: "Can’t reach the server",
-      text: "Retrying by itself. Nothing is lost: missed team events are replayed when the connection is back.",
-      actions: [{ label: "Retry now", onClick: () => team.reconnectNow() }],
-    });
+    showOffline();
+    diagnoseOffline();
   } else if (state === "open") {
     notices.hide("offline");
+    offlineCause = "down";
     if (wasOffline) {
       wasOffline = false;
       checkHealth();
@@ -91,7 +98,30 @@ function renderServerState(state) {
   renderTaskAvailability();
 }
 
+function showOffline() {
+  const [title, text] = OFFLINE_NOTICE[offlineCause];
+  notices.show("offline", { level: "error", dismissible: false, title, text,
+    actions: [{ label: "Retry now", onClick: () => team.reconnectNow() }] });
+}
+
 // ---- health, token -------------------------------------------------------------------------------
+let lastDiagnosis = 0;
+
+/** The live connection fails: is the server down, or up but refusing (token) or unreachable for sockets? */
+async function diagnoseOffline() {
+  if (Date.now() - lastDiagnosis < 10000) return;
+  lastDiagnosis = Date.now();
+  try {
+    await api.health();
+  } catch {
+    offlineCause = "down";
+    return;
+  }
+  if (!(await ensureAccess())) return;
+  offlineCause = "sockets";
+  if (team.state === "offline") showOffline();
+}
+
 async function checkHealth() {
   try {
     const health = await api.health();
@@ -114,7 +144,8 @@ function showNoModel() {
   $("talk-hint").textContent = "Voice needs a model: the server has no API key configured.";
   notices.show("no-model", {
     level: "warning", title: "No API key configured on the server", dismissible: true,
-    text: "The team and the narrator need a model. Set OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server) in .env and restart the server.",
+    text: "The team and the narrator need a model. Set OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible "
+      + "server) in .env and restart the server.",
   });
 }
 
@@ -133,7 +164,9 @@ async function ensureAccess() {
       e.preventDefault();
       api.setToken($("token-input").value.trim(), $("token-remember").checked);
       dialog.close();
-      resolve(await ensureAccess());
+      const ok = await ensureAccess();
+      if (ok) team.reconnectNow(); // if the socket was already retrying without the token
+      resolve(ok);
     };
     if (!dialog.open) dialog.showModal();
   });
@@ -176,7 +209,8 @@ function renderTeamState(state) {
 
 function control(action) {
   if (voice.control(action) || team.send({ type: action })) return;
-  notices.show("control", { level: "warning", title: "Not connected", text: "The server is not reachable right now; try again in a moment.", timeoutMs: 6000 });
+  notices.show("control", { level: "warning", title: "Not connected",
+    text: "The server is not reachable right now; try again in a moment.", timeoutMs: 6000 });
 }
 for (const action of ["pause", "resume", "cancel"]) $(action).addEventListener("click", () => control(action));
 
@@ -210,7 +244,8 @@ function submitTask() {
     input.value = "";
     revealNextRun = !voice.ready;
   } else {
-    notices.show("send", { level: "warning", title: "Not sent", text: "The server is not reachable right now. Your text is still in the box.", timeoutMs: 6000 });
+    notices.show("send", { level: "warning", title: "Not sent",
+      text: "The server is not reachable right now. Your text is still in the box.", timeoutMs: 6000 });
   }
 }
 
@@ -232,7 +267,8 @@ for (const chip of document.querySelectorAll("[data-example]")) {
 }
 
 // ---- voice -----------------------------------------------------------------------------------------
-const VOICE_TEXT = { off: "Voice off", connecting: "Connecting voice…", ready: "Listening", reconnecting: "Reconnecting voice…", error: "Voice unavailable" };
+const VOICE_TEXT = { off: "Voice off", connecting: "Connecting voice…", ready: "Listening",
+  reconnecting: "Reconnecting voice…", error: "Voice unavailable" };
 const talk = $("talk");
 const muteButton = $("mute");
 
@@ -280,12 +316,14 @@ const TALK_HINT = {
 
 function renderVoiceState(state, detail = {}) {
   body.dataset.voiceState = state;
-  if (modelAccess) $("talk-hint").textContent = state === "ready" && voice.muted ? "Microphone muted. The narrator can still speak to you." : TALK_HINT[state] ?? "";
+  if (modelAccess) {
+    $("talk-hint").textContent = state === "ready" && voice.muted
+      ? "Microphone muted. The narrator can still speak to you." : TALK_HINT[state] ?? "";
+  }
   $("voice-pill").dataset.state = state;
   $("voice-text").textContent = state === "ready" && voice.muted ? "Muted" : VOICE_TEXT[state] ?? state;
   const live = state !== "off" && state !== "error";
   $("talk-label").textContent = live ? (state === "ready" ? "End voice" : "Connecting…") : "Start talking";
-  talk.setAttribute("aria-label", live ? "End the voice session" : "Start talking to the narrator");
   muteButton.disabled = !live;
   if (state === "ready") notices.hide("voice");
   if (state === "reconnecting") {
@@ -297,17 +335,20 @@ function renderVoiceState(state, detail = {}) {
 }
 
 const MIC_HELP = {
-  denied: ["Microphone access is blocked", "Allow the microphone for this site (the icon in the address bar), then press Start talking again. You can still type your task below."],
+  denied: ["Microphone access is blocked", "Allow the microphone for this site (the icon in the address bar), "
+    + "then press Start talking again. You can still type your task below."],
   "no-device": ["No microphone found", "Connect a microphone and try again, or type your task below."],
   busy: ["The microphone is busy", "Another application is using it. Close it and try again, or type your task below."],
   insecure: ["The microphone needs a secure page", "Open this page over https (or on localhost). You can still type your task below."],
-  unsupported: ["This browser cannot do voice here", "It lacks AudioWorklet support. Try a current Chrome, Edge, Firefox or Safari, or type your task below."],
+  unsupported: ["This browser cannot do voice here",
+    "It lacks AudioWorklet support. Try a current Chrome, Edge, Firefox or Safari, or type your task below."],
   failed: ["The microphone could not start", "Try again, or type your task below."],
 };
 
 async function startVoice() {
   if (!team.sessionId || !team.open) {
-    notices.show("voice", { level: "warning", title: "Not connected yet", text: "Voice starts once the page is connected to the server.", timeoutMs: 6000 });
+    notices.show("voice", { level: "warning", title: "Not connected yet",
+      text: "Voice starts once the page is connected to the server.", timeoutMs: 6000 });
     return;
   }
   notices.hide("mic");

@@ -24,11 +24,13 @@ export class TeamSocket {
     this.timer = null;
     this.pinger = null;
     this.stopped = false;
+    this.started = false;
     window.addEventListener("online", () => this.reconnectNow());
     document.addEventListener("visibilitychange", () => { if (!document.hidden) this.reconnectNow(); });
   }
 
   start() {
+    this.started = true;
     this.stopped = false;
     this.connect();
   }
@@ -50,7 +52,7 @@ export class TeamSocket {
   }
 
   reconnectNow() {
-    if (this.stopped || this.ws?.readyState === WebSocket.OPEN || this.ws?.readyState === WebSocket.CONNECTING) return;
+    if (!this.started || this.stopped || this.ws?.readyState === WebSocket.OPEN || this.ws?.readyState === WebSocket.CONNECTING) return;
     clearTimeout(this.timer);
     this.connect();
   }
@@ -100,7 +102,8 @@ export class TeamSocket {
   onClose(ws, e) {
     if (ws !== this.ws) return;
     clearInterval(this.pinger);
-    this.handlers.log("received", "CLOSED", { socket: "/ws/team", code: e.code, reason: e.reason || undefined }, "connection", e.code !== 1000);
+    const closed = { socket: "/ws/team", code: e.code, reason: e.reason || undefined };
+    this.handlers.log("received", "CLOSED", closed, "connection", e.code !== 1000);
     if (e.code === 1008) {
       // The server refused the session id (or the token): start a fresh session.
       this.sessionId = null;

@@ -45,13 +45,25 @@ export class Timeline {
     if (this.live) this.ticker = setInterval(() => this.tick(), 500);
   }
 
-  /** One envelope {source, type, seq, run_id, session_id, timestamp, data}. */
+  /** One envelope {source, type, seq, run_id, session_id, timestamp, data}. False if it was seen already. */
   ingest(event) {
-    if (!event || typeof event !== "object") return;
+    if (!event || typeof event !== "object") return false;
     if (typeof event.seq === "number") {
-      if (this.seen.has(event.seq)) return;
+      if (this.seen.has(event.seq)) return false;
       this.seen.add(event.seq);
     }
+    this.apply(event);
+    return true;
+  }
+
+  /** Whether an event happened just now (not a replay of the session's past after a reload). */
+  isRecent(event, withinMs = 30000) {
+    const ts = Date.parse(event.timestamp);
+    const skew = Number.isFinite(this.skewMs) ? this.skewMs : 0;
+    return !Number.isFinite(ts) || Date.now() - skew - ts < withinMs;
+  }
+
+  apply(event) {
     const ts = Date.parse(event.timestamp);
     if (this.live && Number.isFinite(ts)) this.skewMs = Math.min(this.skewMs, Date.now() - ts);
     const data = event.data || {};
@@ -123,7 +135,8 @@ export class Timeline {
     if (!run) return;
     run.finish(event, data);
     this.setActiveAgent(null, "");
-    this.announce(data.stop_reason === "completed" ? "The answer is ready." : `The run ended: ${STATUS_LABEL[data.stop_reason] || data.stop_reason}.`);
+    const ended = STATUS_LABEL[data.stop_reason] || data.stop_reason;
+    this.announce(data.stop_reason === "completed" ? "The answer is ready." : `The run ended: ${ended}.`);
   }
 
   onError(event, data) {
@@ -183,7 +196,8 @@ export class Timeline {
         return;
       }
       case "ThoughtEvent":
-        run.addStep(event, "thought", { who: agent, kind: "thinking" }, h("p", { text: truncate(maskText(String(data.content ?? "")), 1200) }));
+        run.addStep(event, "thought", { who: agent, kind: "thinking" },
+          h("p", { text: truncate(maskText(String(data.content ?? "")), 1200) }));
         return;
       case "ToolCallSummaryMessage":
       case "ModelClientStreamingChunkEvent":
@@ -205,6 +219,8 @@ export class Timeline {
   }
 
   setActiveAgent(agent, activity) {
+    const run = this.current();
+    if (run && this.live) run.working(run.finished ? null : agent, activity);
     if (!this.agents) return;
     for (const li of this.agents.querySelectorAll(".agent")) {
       const active = li.dataset.agent === agent;
@@ -238,15 +254,18 @@ class RunView {
     this.status = h("span", { class: "status-badge", dataset: { status: "running" }, text: STATUS_LABEL.running });
     this.elapsed = h("span", { class: "elapsed", attrs: { "aria-label": "Elapsed time" }, text: "0:00" });
     this.progressText = h("span", { class: "progress-text", text: "Starting…" });
-    this.progress = h("div", { class: "progress", attrs: { role: "progressbar", "aria-label": "Run progress", "aria-valuetext": "Starting" } }, h("span"));
+    this.progress = h("div", { class: "progress",
+      attrs: { role: "progressbar", "aria-label": "Run progress", "aria-valuetext": "Starting" } }, h("span"));
     this.steps = h("ol", { class: "steps" });
     this.stepsCount = h("span", { text: "Steps" });
     this.details = h("details", { class: "steps-toggle", open: true }, h("summary", {}, this.stepsCount), this.steps);
     this.answerSlot = h("div", { class: "answer-slot" });
-    this.el = h("article", { class: "run", dataset: { runId: this.id, status: "running" }, attrs: { "aria-label": `Run: ${truncate(this.task, 80)}` } },
+    const label = { "aria-label": `Run: ${truncate(this.task, 80)}` };
+    this.el = h("article", { class: "run", dataset: { runId: this.id, status: "running" }, attrs: label },
       h("header", { class: "run-head" },
         h("p", { class: "run-task", text: maskText(this.task) }),
-        h("div", { class: "run-meta" }, this.status, this.elapsed, this.progressText, data.followup ? h("span", { text: "follow-up" }) : null),
+        h("div", { class: "run-meta" }, this.status, this.elapsed, this.progressText,
+          data.followup ? h("span", { text: "follow-up" }) : null),
         this.progress),
       this.answerSlot,
       this.details);
@@ -292,22 +311,37 @@ class RunView {
         h("time", { class: "step-time", dateTime: event.timestamp || "", text: this.relative(event) })),
       h("div", { class: "step-body" }, body));
     this.insert(step, event.seq);
-    this.stepsCount.textContent = `Steps (${this.steps.children.length})`;
+    this.stepsCount.textContent = `Steps (${this.steps.querySelectorAll(".step:not(.pending)").length})`;
     return step;
+  }
+
+  /** A live row at the end: who is working now and on what. */
+  working(agent, activity) {
+    if (!agent || agent === "user" || agent === "system") {
+      this.pendingRow?.remove();
+      this.pendingRow = null;
+      return;
+    }
+    const row = h("li", { class: "step pending", dataset: { agent, kind: "pending" }, attrs: { "aria-hidden": "true" } },
+      h("span", { class: "avatar", text: agent.slice(0, 1).toUpperCase() }),
+      h("div", { class: "step-head" }, h("span", { class: "step-who", text: agent }),
+        h("span", { class: "step-kind working", text: (activity || "working").replace(/…$/, "") })));
+    if (this.pendingRow) this.pendingRow.replaceWith(row);
+    else this.steps.append(row);
+    this.pendingRow = row;
   }
 
   // Keep steps in seq order even when the two sockets deliver slightly out of order.
   insert(step, seq) {
     if (typeof seq === "number") {
       for (const child of this.steps.children) {
-        const other = Number(child.dataset.seq);
-        if (child.dataset.seq !== "" && other > seq) {
+        if (child.dataset.seq && Number(child.dataset.seq) > seq) {
           this.steps.insertBefore(step, child);
           return;
         }
       }
     }
-    this.steps.append(step);
+    this.steps.insertBefore(step, this.pendingRow ?? null); // the live "working" row stays last
   }
 
   toolBlock(call) {
@@ -331,7 +365,8 @@ class RunView {
 
   resultBlock(result) {
     const content = maskText(typeof result.content === "string" ? result.content : JSON.stringify(result.content));
-    const summary = result.is_error ? `${result.name || "tool"} failed` : `${result.name || "tool"} returned ${content.length.toLocaleString()} characters`;
+    const name = result.name || "tool";
+    const summary = result.is_error ? `${name} failed` : `${name} returned ${content.length.toLocaleString()} characters`;
     return h("details", { class: "tool-result", dataset: { error: String(Boolean(result.is_error)) } },
       h("summary", { text: summary }),
       h("pre", { text: truncate(content, 6000) }));
@@ -346,6 +381,7 @@ class RunView {
 
   finish(event, data) {
     this.finished = true;
+    this.working(null);
     this.setStatus(data.stop_reason || "completed");
     if (Number.isFinite(data.duration_s)) this.elapsed.textContent = formatDuration(data.duration_s);
     this.progress.setAttribute("aria-valuetext", "Finished");

@@ -24,7 +24,8 @@ export class VoiceSession {
       bargeIns: 0, lastPlayedMs: null, bargeInStopMs: null, playing: false };
     this.capture = new AudioCapture({ onFrame: (pcm, level) => this.onFrame(pcm, level) });
     this.playback = new AudioPlayback({
-      onStats: (s) => Object.assign(this.stats, { bytesPlayed: s.playedBytes, bufferedMs: s.bufferedMs, underruns: s.underruns, playing: s.playing }),
+      onStats: (s) => Object.assign(this.stats,
+        { bytesPlayed: s.playedBytes, bufferedMs: s.bufferedMs, underruns: s.underruns, playing: s.playing }),
       onPlaying: (playing) => this.handlers.onSpeaking(playing),
       onEnded: (itemId, playedMs) => this.socket.sendJson({ type: "playback", item_id: itemId, played_ms: playedMs }),
     });
@@ -49,13 +50,17 @@ export class VoiceSession {
     try {
       this.ctx = await audioContext();
       await this.playback.init(this.ctx);
+      if (!this.active) return; // pressed again while starting
       const mic = await this.capture.start(this.ctx);
+      if (!this.active) {
+        this.capture.stop();
+        return;
+      }
       this.handlers.log("sent", "microphone.started", mic, "voice");
     } catch (err) {
       this.stop();
       throw err;
     }
-    if (!this.active) return;
     this.socket.open(sessionId);
   }
 

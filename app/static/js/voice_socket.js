@@ -105,7 +105,8 @@ export class VoiceSocket {
   onClose(ws, e) {
     if (ws !== this.ws) return;
     clearInterval(this.pinger);
-    this.handlers.log("received", "CLOSED", { socket: "/ws/voice", code: e.code, reason: e.reason || undefined }, "connection", e.code !== 1000);
+    const closed = { socket: "/ws/voice", code: e.code, reason: e.reason || undefined };
+    this.handlers.log("received", "CLOSED", closed, "connection", e.code !== 1000);
     this.ws = null;
     if (!this.active || this.state === "error") {
       if (this.state !== "error") this.setState("off");
