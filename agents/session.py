@@ -30,6 +30,7 @@ from autogen_agentchat.base import TaskResult
 from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core import CancellationToken
 
+from agents.background import BackgroundTasks
 from agents.events import AgentMessage, final_answer, serialize_message
 from agents.metering import Usage, UsageMeter
 from agents.team import MANAGER, TeamControls
@@ -112,7 +113,7 @@ class TeamSession:
         self._run: Run | None = None
         self._followups: deque[str] = deque()
         self._lock = asyncio.Lock()
-        self._abandoned: set[asyncio.Task[None]] = set()
+        self._background = BackgroundTasks()
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -128,7 +129,7 @@ class TeamSession:
     @property
     def lingering_tasks(self) -> int:
         """Background clean-ups (cancelled run tasks, old runtimes) not finished yet; drops to 0 in seconds."""
-        return len(self._abandoned)
+        return len(self._background)
 
     @property
     def available(self) -> bool:
@@ -380,9 +381,7 @@ class TeamSession:
             self._spawn(stop_runtime(old))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._abandoned.add(task)
-        task.add_done_callback(_retrieve_and_forget(self._abandoned))
+        self._background.spawn(coro)
 
     async def _emit_state(self, message: str) -> None:
         await self._emit(
@@ -390,15 +389,6 @@ class TeamSession:
             data={"event": "state", "state": self._state.value, "message": message},
             run_id=self._run.run_id if self._run else None,
         )
-
-
-def _retrieve_and_forget(bucket: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
-    def done(task: asyncio.Task[None]) -> None:
-        bucket.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
-
-    return done
 
 
 async def stop_runtime(team: SelectorGroupChat) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from agents.background import BackgroundTasks
 from agents.session import SessionCommandError, TeamSession
 from app.event_log import Inbox, SessionEventLog
 from app.realtime.progress import finished_line, progress_line
@@ -104,7 +105,7 @@ class Narrator:
                                   backoff_s=settings.response_backoff_s)
         self._inbox = Inbox(10_000)
         self._narration: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = BackgroundTasks()
         self._handled_calls: set[str] = set()
         self._run_started: dict[str, float] = {}
         self._active_run: str | None = None
@@ -125,11 +126,8 @@ class Narrator:
     # ---- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._team_log.subscribe(self._inbox)
-        self._tasks = [
-            asyncio.create_task(self._connection_loop(), name="narrator-connection"),
-            asyncio.create_task(self._team_events(), name="narrator-team-events"),
-            asyncio.create_task(self._narrate(), name="narrator-narrate"),
-        ]
+        for loop in (self._connection_loop(), self._team_events(), self._narrate()):
+            self._tasks.spawn(loop)
 
     async def close(self) -> None:
         self._closing = True
@@ -143,9 +141,7 @@ class Narrator:
                 await self._conn.close()
             except Exception:  # noqa: BLE001
                 pass
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks.cancel_all(), return_exceptions=True)
 
     @property
     def gate(self) -> ResponseGate:
@@ -508,6 +504,4 @@ class Narrator:
             self._arm_progress_timer()
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.append(task)
-        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+        self._tasks.spawn(coro)

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.background import BackgroundTasks
+
 log = logging.getLogger(__name__)
 
 
@@ -63,7 +65,7 @@ class ResponseGate:
         self._in_flight_started = False
         self._server_response: str | None = None  # id of a response we did not ask for
         self._connected = False
-        self._timers: set[asyncio.Task[None]] = set()
+        self._timers = BackgroundTasks()
         self.sent: list[ResponseRequest] = []
         self.outcomes: list[Outcome] = []
 
@@ -161,10 +163,7 @@ class ResponseGate:
         self._spawn(watch())
 
     def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
+        self._timers.spawn(coro)
 
     def close(self) -> None:
-        for task in list(self._timers):
-            task.cancel()
+        self._timers.cancel_all()
