@@ -1,8 +1,11 @@
 """Load on /ws/team: N concurrent sessions, each a scripted Paris-weather run with realistic model delays.
 
-Prints events/s, latency from event creation (envelope timestamp) to client receipt (p50/p99), commits per
-event (group commit at work), memory per session, and checks nothing was lost (every seq received, store
-complete). Run: .venv/bin/python -m bench.team_ws_load --sessions 100 --model-delay 0.05
+The server runs in its own process (bench/scripted_server.py), the N clients in this one, so the figures show
+what the server costs. Prints events/s, latency from event creation (envelope timestamp) to client receipt
+(p50/p99), the server's CPU time and memory per session, and checks nothing was lost: every client got every
+seq 1..n in order with its own answer, and the run store holds exactly those events and a completed run.
+Run: .venv/bin/python -m bench.team_ws_load --sessions 100 --model-delay 1.0 [--ramp 2]
+--ramp 0 (default) starts all sessions in the same instant: the worst case, every model call returns together.
 """
 
 from __future__ import annotations
@@ -10,97 +13,102 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live_server import ScriptBook, live_app, scripted_app  # noqa: E402
-from tests.scripted import paris_script  # noqa: E402
+from app.store import RunStore  # noqa: E402
+from bench.server_process import ServerProcess  # noqa: E402
+from tests.scripted import PARIS_ANSWER  # noqa: E402
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+@dataclass
+class SessionResult:
+    session_id: str = ""
+    run_id: str = ""
+    answer: str = ""
+    seqs: list[int] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
 
 
-async def one_client(server, latencies: list[float]) -> tuple[list[int], str]:  # type: ignore[no-untyped-def]
-    client = await server.connect()
-    await client.recv()
-    await client.send({"type": "task", "text": "What is the weather in Paris?"})
-    seqs = []
-    while True:
-        raw = await asyncio.wait_for(client.conn.recv(), 60)
-        received = time.time()
-        event = json.loads(raw)
-        if event["seq"] is not None:
-            seqs.append(event["seq"])
-            latencies.append((received - datetime.fromisoformat(event["timestamp"]).timestamp()) * 1000)
-        if event["type"] == "system" and event["data"].get("state") == "idle":
-            session_id = event["session_id"]
-            break
-    await client.close()
-    return seqs, session_id
+async def one_session(ws_url: str, start_after: float) -> SessionResult:
+    result = SessionResult()
+    await asyncio.sleep(start_after)
+    async with websockets.connect(ws_url + "/ws/team", max_size=None) as conn:
+        await asyncio.wait_for(conn.recv(), 30)  # the hello
+        await conn.send(json.dumps({"type": "task", "text": "What is the weather in Paris?"}))
+        while True:
+            event = json.loads(await asyncio.wait_for(conn.recv(), 120))
+            received = time.time()
+            if event["seq"] is None:
+                continue
+            result.seqs.append(event["seq"])
+            result.latencies_ms.append((received - datetime.fromisoformat(event["timestamp"]).timestamp()) * 1000)
+            result.session_id = event["session_id"]
+            if event["type"] == "run_finished":
+                result.run_id, result.answer = event["run_id"], event["data"].get("final_answer") or ""
+            if event["type"] == "system" and event["data"].get("state") == "idle":
+                return result
 
 
-async def loop_lag(samples: list[float], stop: asyncio.Event) -> None:
-    """How late a 10 ms sleep wakes up: the event loop's own queueing delay."""
-    while not stop.is_set():
-        t = time.perf_counter()
-        await asyncio.sleep(0.01)
-        samples.append((time.perf_counter() - t - 0.01) * 1000)
+async def lost_sessions(database_url: str, results: list[SessionResult]) -> list[str]:
+    """Sessions whose client missed a seq, got someone else's answer, or whose store differs from what was sent."""
+    store = RunStore(database_url)
+    await store.start()
+    lost = []
+    try:
+        for r in results:
+            stored = await store.events_after(r.session_id, 0, limit=10_000)
+            run = await store.get_run(r.run_id)
+            if (r.seqs != list(range(1, len(r.seqs) + 1)) or [seq for seq, _ in stored] != r.seqs
+                    or not r.answer.startswith(PARIS_ANSWER) or run is None or run["status"] != "completed"):
+                lost.append(r.session_id)
+    finally:
+        await store.stop()
+    return lost
 
 
-async def main(sessions: int, delay: float) -> None:
+async def main(sessions: int, delay: float, ramp: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        book = ScriptBook(lambda: paris_script(manager_delay=delay, researcher_delay=delay))
-        async with live_app(scripted_app(Path(tmp), book)) as server:
-            rss_before = rss_mb()
-            latencies: list[float] = []
-            lag: list[float] = []
-            stop = asyncio.Event()
-            probe = asyncio.create_task(loop_lag(lag, stop))
+        async with ServerProcess(Path(tmp), model_delay=delay) as server:
+            idle = server.usage()
             started = time.perf_counter()
-            cpu_started = time.process_time()
-            results = await asyncio.gather(*(one_client(server, latencies) for _ in range(sessions)))
+            results = await asyncio.gather(*(one_session(server.ws_url, ramp * i / sessions)
+                                             for i in range(sessions)))
             elapsed = time.perf_counter() - started
-            cpu = time.process_time() - cpu_started
-            stop.set()
-            await probe
-            rss_after = rss_mb()
-            store = server.services.store
-            lost = 0
-            for seqs, session_id in results:
-                stored = await store.events_after(session_id, 0, limit=10_000)
-                if seqs != list(range(1, len(seqs) + 1)) or len(stored) != len(seqs):
-                    lost += 1
-            events = sum(len(s) for s, _ in results)
-            q = statistics.quantiles(latencies, n=100)
-            print(f"sessions                 {sessions}  (model delay {delay * 1000:.0f} ms per call, 4 calls per run)")
-            print(f"wall time                {elapsed:.2f} s")
-            print(f"events delivered         {events}  ({events / elapsed:.0f} events/s)")
-            print(f"latency create->receipt  p50 {q[49]:.2f} ms   p99 {q[98]:.2f} ms   max {max(latencies):.2f} ms")
-            lq = statistics.quantiles(lag, n=100)
-            print(f"event-loop lag           p50 {lq[49]:.2f} ms   p99 {lq[98]:.2f} ms   (CPU {cpu:.2f} s of "
-                  f"{elapsed:.2f} s wall: the server and the clients share one loop and one core here)")
-            print(f"store commits            {store.commits}  ({events / max(store.commits, 1):.1f} events per commit)")
-            print(f"memory                   {rss_after - rss_before:+.1f} MB for {sessions} sessions "
-                  f"({(rss_after - rss_before) * 1024 / sessions:.0f} KB per session)")
-            print(f"sessions with a lost or unstored event: {lost}")
+            busy = server.usage()
+        lost = await lost_sessions(server.database_url, results)
+    events = sum(len(r.seqs) for r in results)
+    latencies = [ms for r in results for ms in r.latencies_ms]
+    q = statistics.quantiles(latencies, n=100)
+    cpu = busy.cpu_s - idle.cpu_s
+    print(f"sessions                 {sessions}  (model delay {delay * 1000:.0f} ms per call, 4 calls per run; "
+          f"starts spread over {ramp:.1f} s; server in its own process)")
+    print(f"wall time                {elapsed:.2f} s")
+    print(f"events delivered         {events}  ({events / elapsed:.0f} events/s)")
+    print(f"latency create->receipt  p50 {q[49]:.2f} ms   p99 {q[98]:.2f} ms   max {max(latencies):.2f} ms")
+    print(f"server CPU               {cpu:.2f} s for {sessions} runs ({cpu * 1000 / sessions:.1f} ms per run, "
+          f"{cpu * 1e6 / max(events, 1):.0f} us per event)")
+    print(f"server memory            {busy.rss_mb:.0f} MB RSS, {busy.rss_mb - idle.rss_mb:+.1f} MB for {sessions} "
+          f"sessions ({(busy.rss_mb - idle.rss_mb) * 1024 / sessions:.0f} KB per session)")
+    print(f"sessions with a lost, foreign or unstored event: {len(lost)}")
+    if lost:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=100)
-    parser.add_argument("--model-delay", type=float, default=0.05)
+    parser.add_argument("--model-delay", type=float, default=1.0, help="seconds per model call")
+    parser.add_argument("--ramp", type=float, default=0.0, help="spread the session starts over this many seconds")
     args = parser.parse_args()
-    asyncio.run(main(args.sessions, args.model_delay))
+    asyncio.run(main(args.sessions, args.model_delay, args.ramp))
