@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_tool_iterations: int = 4
     cancel_grace_s: float = 2.0
     max_followups: int = 5
+    deterministic_selector: bool = Field(default=True, description="Route turns by rule (agents/routing.py) and "
+                                         "ask the selector model only when the Manager names nobody.")
 
     # --- storage ------------------------------------------------------------------------------
     database_url: str = "sqlite+aiosqlite:///./data/runs.db"
@@ -47,6 +49,8 @@ class Settings(BaseSettings):
     ws_rate_per_s: float = 20.0
     ws_rate_burst: int = 40
     ws_send_queue: int = 2000
+    voice_rate_per_s: float = 100.0  # /ws/voice: audio arrives every 20-100 ms; text far less often
+    voice_rate_burst: int = 200
     session_idle_s: float = 1800.0
 
     # --- realtime narrator --------------------------------------------------------------------

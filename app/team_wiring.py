@@ -48,6 +48,7 @@ class TeamWiring:
             max_messages=self.settings.max_messages,
             run_timeout_s=self.settings.run_timeout_s,
             max_tool_iterations=self.settings.max_tool_iterations,
+            deterministic_selector=self.settings.deterministic_selector,
         )
         researcher_tools = list(self.researcher_tools)
         developer_tools = list(self.developer_tools(session_id)) if clients is not None else []

@@ -94,7 +94,8 @@ async def _write(websocket: WebSocket, outbox: asyncio.Queue[Any], overflow: asy
 
 
 async def _read(websocket: WebSocket, narrator: Narrator | None, to_browser: Any, services: Services) -> None:
-    bucket = TokenBucket(rate=100.0, burst=200)  # audio arrives every 20-100 ms; text far less often
+    settings = services.settings
+    bucket = TokenBucket(rate=settings.voice_rate_per_s, burst=settings.voice_rate_burst)
     while True:
         try:
             frame = await websocket.receive()

@@ -382,7 +382,9 @@ class ChatFake:
             return self._completion(record, body, reply)
 
     def _completion(self, record: ChatRequest, body: dict[str, Any], reply: Text | ToolCalls) -> Response:
-        prompt_chars = sum(len(message_text(m)) for m in record.messages)
+        # Like the real API, tool definitions count as prompt tokens too.
+        tool_chars = len(json.dumps(record.tools)) if record.tools else 0
+        prompt_chars = sum(len(message_text(m)) for m in record.messages) + tool_chars
         content = reply.content if isinstance(reply, Text) else reply.content
         calls = [{"id": c.id or new_chat_call_id(), "type": "function",
                   "function": {"name": c.name, "arguments": c.arguments_json()}}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.fixture_server import FixtureServer, start_fixture_server
+from tests.tools.fixture_server import FixtureServer, make_settings, start_fixture_server
 from tools.config import ToolSettings
 
 
@@ -63,20 +63,6 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return connected
-
-
-def make_settings(server: FixtureServer, tmp_path: Path, **overrides: object) -> ToolSettings:
-    values: dict[str, object] = dict(
-        google_api_key=None, google_cse_id=None,
-        google_cse_url=server.url("/customsearch/v1"), ddg_url=server.url("/html/"),
-        wikipedia_api_url=server.url("/w/api.php"), arxiv_api_url=server.url("/api/query"),
-        fetch_allow_hosts=[f"127.0.0.1:{server.port}"], arxiv_min_interval_s=0.0,
-        web_search_timeout_s=2.0, wikipedia_timeout_s=2.0, arxiv_timeout_s=2.0,
-        fetch_timeout_s=5.0, fetch_connect_timeout_s=1.0, fetch_read_timeout_s=2.0,
-        code_scratch_root=tmp_path / "scratch", code_timeout_s=5.0,
-    )
-    values.update(overrides)
-    return ToolSettings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tools.config import ToolSettings
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "tools"
 SLOW_S = 3.0
 HUGE_BYTES = 50 * 1024 * 1024
@@ -73,6 +75,28 @@ PDF_PAGES = [
 PNG_BYTES = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
              b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND"
              b"\xaeB`\x82")
+
+
+def weather_page(days: int = 120) -> bytes:
+    """A long page of the kind a weather search finds: a headline, today's report, then a day-by-day archive
+    (distinct text on every line, as on a real site, so extraction keeps it all: about 25,000 characters of text)."""
+    skies = ["clear", "partly cloudy", "overcast", "light rain", "showers", "fog in the morning", "sunny spells"]
+    winds = ["north", "north-east", "east", "south-east", "south", "south-west", "west", "north-west"]
+    rows = []
+    for day in range(1, days + 1):
+        high, low = 12 + (day * 7) % 15, 4 + (day * 5) % 9
+        rows.append(f"<h3>Day {day}</h3><p>On day {day} Paris saw a high of {high} °C and a low of {low} °C, "
+                    f"{skies[day % len(skies)]}, with a {winds[day % len(winds)]} wind of {5 + day % 20} km/h. "
+                    f"Humidity averaged {55 + day % 40}% and {(day * 3) % 11} mm of rain fell at Montsouris. "
+                    f"Sunrise was at 0{6 + day % 3}:{10 + day % 50:02d} and sunset at {19 + day % 3}:{day % 60:02d}."
+                    "</p>")
+    html = ("<html><head><title>Paris weather now and the last 120 days</title></head><body>"
+            "<nav><a href='/'>Home</a> <a href='/maps'>Maps</a> <a href='/news'>News</a></nav><article>"
+            "<h1>Paris weather now</h1><p>Right now it is 18 °C and partly cloudy in Paris, with a light "
+            "south-west wind of 10 km/h. Humidity is 64% and no rain is expected before the evening.</p>"
+            "<h2>The last 120 days</h2>" + "".join(rows) + "</article><footer>Weather archive demo</footer>"
+            "</body></html>")
+    return html.encode()
 
 
 @dataclass
@@ -264,6 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/pages/image.png": (PNG_BYTES, "image/png"),
             "/pages/blob": (bytes(range(256)) * 64, "application/octet-stream"),
             "/pages/empty.html": (b"<html><head><title>Empty</title></head><body></body></html>", "text/html"),
+            "/pages/paris-weather.html": (weather_page(), "text/html; charset=utf-8"),
         }
         if path in pages:
             body, content_type = pages[path]
@@ -341,3 +366,18 @@ def start_fixture_server() -> FixtureServer:
     handler.fixture = fixture
     thread.start()
     return fixture
+
+
+def make_settings(server: FixtureServer, tmp_path: Path, **overrides: object) -> ToolSettings:
+    """Tool settings aimed at this fixture server (no Google keys unless given), short timeouts."""
+    values: dict[str, object] = dict(
+        google_api_key=None, google_cse_id=None,
+        google_cse_url=server.url("/customsearch/v1"), ddg_url=server.url("/html/"),
+        wikipedia_api_url=server.url("/w/api.php"), arxiv_api_url=server.url("/api/query"),
+        fetch_allow_hosts=[f"127.0.0.1:{server.port}"], arxiv_min_interval_s=0.0,
+        web_search_timeout_s=2.0, wikipedia_timeout_s=2.0, arxiv_timeout_s=2.0,
+        fetch_timeout_s=5.0, fetch_connect_timeout_s=1.0, fetch_read_timeout_s=2.0,
+        code_scratch_root=tmp_path / "scratch", code_timeout_s=5.0,
+    )
+    values.update(overrides)
+    return ToolSettings(_env_file=None, **values)  # type: ignore[arg-type]
