@@ -263,11 +263,17 @@ async def test_browser_log_masks_secrets_and_audio(tmp_path: Path) -> None:
         await h.server({"type": "error", "error": {"type": "invalid_request_error", "code": "x",
                                                    "message": "bad key " + UNIT_SECRET}})
         await h.narrator.audio_in(b"\x01\x00" * 480)
+        await h.narrator.audio_in(b"\x01\x00" * 480)
+        await h.server({"type": "rate_limits.updated", "rate_limits": []})
         rows = [json.loads(m) for m in h.browser if isinstance(m, str) and '"realtime.log"' in m]
         text = json.dumps(rows)
-        assert UNIT_SECRET not in text
-        append = [r for r in rows if r["name"] == "input_audio_buffer.append"][0]
-        assert append["dir"] == "sent" and append["data"]["audio"] == "<960 bytes of audio>"
+        assert UNIT_SECRET not in text and "AQAB" not in text  # no secret, no base64 audio
+        # Audio frames become one summary row, written before the next event so the order stays true.
+        names = [r["name"] for r in rows]
+        assert names[names.index("error"):] == ["error", "input_audio_buffer.append", "rate_limits.updated"]
+        append = rows[names.index("input_audio_buffer.append")]
+        assert append["dir"] == "sent" and append["data"] == {"type": "input_audio_buffer.append", "frames": 2,
+                                                              "audio_bytes": 1920}
         errors = [m for m in h.browser if isinstance(m, dict) and m.get("type") == "error"]
         assert errors and "sk-unit" not in errors[0]["message"]
 

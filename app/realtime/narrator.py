@@ -23,12 +23,12 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from agents.background import BackgroundTasks
 from agents.session import SessionCommandError, TeamSession
 from app.event_log import Inbox, SessionEventLog
+from app.realtime.event_mirror import EventMirror
 from app.realtime.progress import finished_line, progress_line
 from app.realtime.responses import ResponseGate, ResponseRequest
 from app.realtime.session_config import session_update
@@ -121,7 +121,7 @@ class Narrator:
         self._handler_table = self._handlers()
         self.connections = 0
         self.spoken: list[str] = []  # final transcripts of the narrator's responses
-        self.sent_events: list[dict[str, Any]] = []
+        self._log_mirror = EventMirror(redactor, to_browser)
 
     # ---- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -142,6 +142,7 @@ class Narrator:
             except Exception:  # noqa: BLE001
                 pass
         await asyncio.gather(*self._tasks.cancel_all(), return_exceptions=True)
+        self._log_mirror.flush()
 
     @property
     def gate(self) -> ResponseGate:
@@ -220,25 +221,12 @@ class Narrator:
     async def _send(self, event: dict[str, Any]) -> None:
         if self._conn is None:
             raise ConnectionError("realtime connection is not open")
-        self.sent_events.append(event)
-        self._mirror("sent", event)
+        self._log_mirror.mirror("sent", event)
         await self._conn.send(event)
 
     async def _add_system_item(self, text: str) -> None:
         await self._send({"type": "conversation.item.create", "item": {
             "type": "message", "role": "system", "content": [{"type": "input_text", "text": text}]}})
-
-    def _mirror(self, direction: str, event: dict[str, Any]) -> None:
-        """A row of the page's event log: audio payloads replaced by their size, secrets masked."""
-        name = str(event.get("type", "?"))
-        data = event
-        if name in AUDIO_EVENTS or name == "input_audio_buffer.append":
-            field = "delta" if name in AUDIO_EVENTS else "audio"
-            data = {**event, field: f"<{len(event.get(field) or '') * 3 // 4} bytes of audio>"}
-        text = self._redactor.redact(json.dumps(data, ensure_ascii=False, default=str))
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        self._to_browser(f'{{"type": "realtime.log", "dir": "{direction}", "name": {json.dumps(name)}, '
-                         f'"time": "{now}", "data": {text}}}')
 
     # ---- from the browser -----------------------------------------------------------------------------
     async def audio_in(self, pcm: bytes) -> None:
@@ -278,7 +266,7 @@ class Narrator:
     # ---- from the realtime server ---------------------------------------------------------------------
     async def handle_server_event(self, event: dict[str, Any]) -> None:
         kind = str(event.get("type", ""))
-        self._mirror("received", event)
+        self._log_mirror.mirror("received", event)
         handler = self._handler_table.get(kind)
         if handler is not None:
             await handler(event)

@@ -119,6 +119,8 @@ class RealtimeFake:
         self._internal_errors: list[tuple[int, BaseException]] = []
         self._audio_bytes = 0
         self._audio_appends = 0
+        self._input_audio_by_session: dict[int, int] = {}
+        self._output_audio_by_session: dict[int, int] = {}
         self._vad_settings: dict[str, Any] | None = None
         self._pending_transcripts: list[str] = []
 
@@ -168,10 +170,16 @@ class RealtimeFake:
         with self._lock:
             self._truncations.append(Truncation(session, item_id, content_index, audio_end_ms))
 
-    def _record_audio(self, nbytes: int) -> None:
+    def _record_audio(self, nbytes: int, session: int | None = None) -> None:
         with self._lock:
             self._audio_bytes += nbytes
             self._audio_appends += 1
+            if session is not None:
+                self._input_audio_by_session[session] = self._input_audio_by_session.get(session, 0) + nbytes
+
+    def _record_output_audio(self, session: int, nbytes: int) -> None:
+        with self._lock:
+            self._output_audio_by_session[session] = self._output_audio_by_session.get(session, 0) + nbytes
 
     def _record_response(self, record: ResponseRecord) -> None:
         with self._lock:
@@ -258,6 +266,20 @@ class RealtimeFake:
     def audio_appends(self) -> int:
         with self._lock:
             return self._audio_appends
+
+    def input_audio_bytes(self, session: int | None = None) -> int:
+        """Decoded bytes of the `input_audio_buffer.append` events of one session (default: all sessions)."""
+        with self._lock:
+            if session is None:
+                return sum(self._input_audio_by_session.values())
+            return self._input_audio_by_session.get(session, 0)
+
+    def output_audio_bytes(self, session: int | None = None) -> int:
+        """Decoded bytes of the `response.output_audio.delta` events sent to one session (default: all)."""
+        with self._lock:
+            if session is None:
+                return sum(self._output_audio_by_session.values())
+            return self._output_audio_by_session.get(session, 0)
 
     @property
     def responses(self) -> list[ResponseRecord]:

@@ -304,7 +304,7 @@ class RealtimeConnection:
             await self.error("invalid_value", "Invalid 'audio'. Expected base64-encoded audio data.",
                              param="audio", client_event=event)
             return
-        self.hub._record_audio(len(pcm))
+        self.hub._record_audio(len(pcm), self.index)
         self.input_buffer_bytes += len(pcm)
         self.input_audio_total_ms += bytes_to_ms(len(pcm))
         td = turn_detection(self.session)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes.audio import pcm16_b64
+from tests.fakes.audio import pcm16
 from tests.fakes.brain import SERVER_ERROR_MESSAGE, Call, ResponsePlan, ResponseRequest, Say
 from tests.fakes.ids import new_call_id, new_id
 
@@ -219,8 +220,10 @@ class ResponseRun:
                 await self._pause(opts.delta_interval_s)
                 continue
             await self.conn.send({"type": "response.output_audio_transcript.delta", **ids, "delta": piece})
+            audio = pcm16(opts.ms_per_word, opts.audio_kind)
             await self.conn.send({"type": "response.output_audio.delta", **ids,
-                                  "delta": pcm16_b64(opts.ms_per_word, opts.audio_kind)})
+                                  "delta": base64.b64encode(audio).decode("ascii")})
+            self.conn.hub._record_output_audio(self.conn.index, len(audio))
             self.record.audio_ms += opts.ms_per_word
             self.conn.add_output_audio(item["id"], opts.ms_per_word)
             await self._pause(opts.ms_per_word / 1000 if opts.realistic_pacing else opts.delta_interval_s)
