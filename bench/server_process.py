@@ -51,6 +51,11 @@ class ServerProcess:
                 self._proc.kill()
                 await self._proc.wait()
 
+    def kill(self) -> None:
+        """SIGKILL: the server dies mid-whatever, as in a crash or an OOM kill."""
+        assert self._proc is not None
+        self._proc.kill()
+
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"

@@ -122,9 +122,15 @@ async def slow_lookup(query: str) -> str:
     return "too late"
 
 
+async def broken_lookup(query: str) -> str:
+    """A tool whose upstream fails (scripted for fault tests)."""
+    raise RuntimeError(f"the lookup service crashed while parsing its reply for {query!r}")
+
+
 def research_tools() -> list[FunctionTool]:
     return [FunctionTool(web_search, description="Search the web."),
-            FunctionTool(slow_lookup, description="A slow lookup.")]
+            FunctionTool(slow_lookup, description="A slow lookup."),
+            FunctionTool(broken_lookup, description="A lookup that fails.")]
 
 
 async def run_python(code: str) -> str:

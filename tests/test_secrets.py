@@ -1,0 +1,110 @@
+"""The API key (and the app token, and the Google key) never leave the server except towards OpenAI/Google:
+not in an HTTP response, a WebSocket frame, a stored event, a log line (at DEBUG), or the code sandbox.
+
+One whole session exercises every path: the page and REST API, a typed task whose Developer dumps the
+sandbox's environment, the voice socket with a spoken answer, and a minted realtime client secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from app.main import create_app
+from tests.fakes.chat import tool_call
+from tests.live_server import live_app, make_settings
+from tests.scripted import research_tools
+from tests.test_narrator import VoiceClient
+
+API_KEY = "sk-" + "proj-LEAKCANARY0123456789abcdefABCDEF"
+GOOGLE_KEY = "AIza" + "SyLEAKCANARY0123456789abcdefABCDE"
+APP_TOKEN = "app-token-" + "LEAKCANARY-9876543210"
+SECRETS = (API_KEY, GOOGLE_KEY, APP_TOKEN)
+DUMP_ENV = "import os\nprint(sorted(os.environ.items()))\nprint(open('/proc/self/environ', 'rb').read())"
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """configure_logging rewires the root logger; give pytest its handlers back afterwards."""
+    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access", "autogen_core", "autogen_core.events",
+             "autogen_agentchat", "autogen_agentchat.events", "httpx", "openai"]
+    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level, logging.getLogger(n).propagate)
+             for n in names}
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers, logger.level, logger.propagate = handlers, level, propagate
+
+
+def leaked(text: str | bytes) -> list[str]:
+    data = text if isinstance(text, bytes) else text.encode()
+    return [s[:12] + "…" for s in SECRETS if s.encode() in data]
+
+
+async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no-untyped-def]
+        tmp_path: Path, fake_openai, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+        restore_logging: None) -> None:
+    # The server's own environment holds the keys, as in production.
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    monkeypatch.setenv("GOOGLE_API_KEY", GOOGLE_KEY)
+    monkeypatch.setenv("GOOGLE_CSE_ID", "cx-test")
+    monkeypatch.setenv("APP_TOKEN", APP_TOKEN)
+    monkeypatch.setenv("CODE_SCRATCH_ROOT", str(tmp_path / "scratch"))
+    chat = fake_openai.chat
+    chat.add("manager", "TASK: Print the environment.\nNEXT AGENT: Developer", "Done: printed it.\nTERMINATE")
+    chat.add("manager", "Hello to you too.\nTERMINATE")  # the spoken question, handed to the team
+    chat.add("developer", tool_call("run_python", {"code": DUMP_ENV}), "The environment is printed above.")
+    settings = make_settings(tmp_path, openai_api_key=API_KEY, openai_base_url=fake_openai.base_url,
+                             app_token=APP_TOKEN, log_level="DEBUG", log_json=True)
+    app = create_app(settings, researcher_tools=research_tools())  # the real code sandbox, from the environment
+    seen: list[str | bytes] = []
+    auth = {"Authorization": f"Bearer {APP_TOKEN}"}
+    async with live_app(app) as server:
+        async with httpx.AsyncClient(base_url=server.http_url, headers=auth) as http:
+            team = await websockets.connect(f"{server.ws_url}/ws/team?token={APP_TOKEN}", max_size=None)
+            seen.append(await team.recv())
+            await team.send('{"type": "task", "text": "Print the environment"}')
+            while '"run_finished"' not in seen[-1]:
+                seen.append(await team.recv())
+            run_id = next(f for f in seen if '"run_finished"' in f).split('"run_id": "')[1].split('"')[0]
+            session_id = seen[0].split('"session_id": "')[1].split('"')[0]
+            await team.close()
+            voice = VoiceClient(await websockets.connect(f"{server.ws_url}/ws/voice?token={APP_TOKEN}",
+                                                         max_size=None))
+            await voice.until(lambda m: m["type"] == "voice.state" and m["state"] == "ready")
+            await voice.send({"type": "text", "text": "Hello there"})
+            await voice.until(lambda m: m["type"] == "caption" and m.get("final")
+                              and "Hello to you too" in m.get("text", ""), timeout=20)
+            await voice.close()
+            for path in ("/", "/health", "/runs", f"/runs/{run_id}", f"/runs/{run_id}/events", "/protocol.json",
+                         "/openapi.json", f"/runs?session={session_id}"):
+                response = await http.get(path)
+                assert response.status_code == 200, path
+                seen.append(response.text)
+            minted = await http.post("/session")
+            assert minted.status_code == 200 and minted.json()["client_secret"]["value"].startswith("ek_")
+            seen.append(minted.text)
+    voice_frames = [json.dumps(m) for m in voice.messages]
+    logs = capfd.readouterr()
+    database = b"".join(p.read_bytes() for p in tmp_path.glob("runs.db*"))
+    developer_saw = chat.calls("developer")[1].body["messages"]  # the raw tool output, before any redaction
+    sandbox_output = next(m["content"] for m in developer_saw if m["role"] == "tool")
+
+    # The checks can fail: each place really holds what it should.
+    assert "PATH" in sandbox_output, sandbox_output
+    assert any('"realtime.log"' in f for f in voice_frames) and len(seen) > 10
+    assert '"server ready"' in logs.err and len(logs.err.splitlines()) > 20
+    assert session_id.encode() in database
+    assert fake_openai.chat.requests[0].body and fake_openai.problems() == []
+    # And no secret anywhere.
+    assert leaked(sandbox_output) == [], "the code sandbox sees a secret"
+    assert leaked("\n".join(str(s) for s in seen)) == [], "a response or team event carries a secret"
+    assert leaked("\n".join(voice_frames)) == [], "a /ws/voice frame carries a secret"
+    assert leaked(logs.out + logs.err) == [], "a log line carries a secret"
+    assert leaked(database) == [], "the event store holds a secret"
