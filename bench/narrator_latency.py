@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 import websockets  # noqa: E402
 
 import app.realtime.narrator as narrator_module  # noqa: E402
+from bench.stats import percentiles  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
 from tests.live_server import ScriptBook, live_app  # noqa: E402
 from tests.scripted import paris_script  # noqa: E402
@@ -71,11 +71,6 @@ def instrument() -> None:
     ResponseGate.request = timed_request  # type: ignore[method-assign]
 
 
-def quantiles(values: list[float]) -> str:
-    q = statistics.quantiles(values, n=100)
-    return f"p50 {q[49]:.2f} ms   p99 {q[98]:.2f} ms   max {max(values):.2f} ms   (n={len(values)})"
-
-
 async def main(runs: int) -> None:
     instrument()
     with FakeOpenAI() as fake, tempfile.TemporaryDirectory() as tmp:
@@ -111,9 +106,9 @@ async def main(runs: int) -> None:
             to_request = [(final_requested[k] - f) * 1000 for k, f in zip(keys, finished_at, strict=True)]
             to_create = [(final_sent[k] - f) * 1000 for k, f in zip(keys, finished_at, strict=True)]
             print(f"spoken questions         {runs} in {elapsed:.1f} s, answers spoken {spoken_answers}/{runs}")
-            print(f"function call -> run started              {quantiles(to_start)}")
-            print(f"run_finished -> final response requested  {quantiles(to_request)}")
-            print(f"run_finished -> response.create sent      {quantiles(to_create)}")
+            print(f"function call -> run started              {percentiles(to_start)}")
+            print(f"run_finished -> final response requested  {percentiles(to_request)}")
+            print(f"run_finished -> response.create sent      {percentiles(to_create)}")
             print("  (the last includes waiting for a response already in flight, e.g. the spoken acknowledgement)")
             print(f"rejected client events {len(fake.realtime.rejected)}, protocol violations "
                   f"{len(fake.realtime.violations)}")

@@ -11,13 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import sys
 import tempfile
 from pathlib import Path
 
 import uvicorn
-from autogen_core import EVENT_LOGGER_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,8 +26,6 @@ from tests.scripted import developer_tools, paris_script, research_tools  # noqa
 
 
 async def serve(port: int, delay: float, base_url: str | None, data_dir: Path) -> None:
-    # The replay client warns on every token count of non-string content: noise here, not news.
-    logging.getLogger(EVENT_LOGGER_NAME).addFilter(lambda record: "Token count" not in record.getMessage())
     book = ScriptBook(lambda: paris_script(manager_delay=delay, researcher_delay=delay, runs=3))
     overrides = {"openai_base_url": base_url} if base_url else {}
     settings = make_settings(data_dir, log_level="WARNING", ws_rate_per_s=1000.0, ws_rate_burst=1000, **overrides)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.store import RunStore  # noqa: E402
 from bench.server_process import ServerProcess  # noqa: E402
+from bench.stats import percentiles  # noqa: E402
 from tests.scripted import PARIS_ANSWER  # noqa: E402
 
 
@@ -89,13 +89,12 @@ async def main(sessions: int, delay: float, ramp: float) -> None:
         lost = await lost_sessions(server.database_url, results)
     events = sum(len(r.seqs) for r in results)
     latencies = [ms for r in results for ms in r.latencies_ms]
-    q = statistics.quantiles(latencies, n=100)
     cpu = busy.cpu_s - idle.cpu_s
     print(f"sessions                 {sessions}  (model delay {delay * 1000:.0f} ms per call, 4 calls per run; "
           f"starts spread over {ramp:.1f} s; server in its own process)")
     print(f"wall time                {elapsed:.2f} s")
     print(f"events delivered         {events}  ({events / elapsed:.0f} events/s)")
-    print(f"latency create->receipt  p50 {q[49]:.2f} ms   p99 {q[98]:.2f} ms   max {max(latencies):.2f} ms")
+    print(f"latency create->receipt  {percentiles(latencies)}")
     print(f"server CPU               {cpu:.2f} s for {sessions} runs ({cpu * 1000 / sessions:.1f} ms per run, "
           f"{cpu * 1e6 / max(events, 1):.0f} us per event)")
     print(f"server memory            {busy.rss_mb:.0f} MB RSS, {busy.rss_mb - idle.rss_mb:+.1f} MB for {sessions} "

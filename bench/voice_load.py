@@ -22,7 +22,6 @@ import asyncio
 import base64
 import itertools
 import json
-import statistics
 import struct
 import sys
 import tempfile
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 import websockets  # noqa: E402
 
 from bench.server_process import ServerProcess, Usage  # noqa: E402
+from bench.stats import percentiles  # noqa: E402
 from tests.fakes.audio import BYTES_PER_MS  # noqa: E402
 from tests.fakes.brain import NarratorBrain, first_sentence  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
@@ -315,13 +315,6 @@ async def run_load(ws_url: str, fake: FakeOpenAI, config: LoadConfig,
 
 
 # ---- the report -------------------------------------------------------------------------------------------
-def quantiles(values: list[float]) -> str:
-    if len(values) < 2:
-        return "n/a"
-    q = statistics.quantiles(values, n=100)
-    return f"p50 {q[49]:.2f} ms   p99 {q[98]:.2f} ms   max {max(values):.2f} ms   (n={len(values)})"
-
-
 def report(result: LoadResult) -> list[str]:
     c, s = result.config, result.sessions
     audio_s = result.audio_in_s + result.audio_out_s
@@ -349,7 +342,7 @@ def report(result: LoadResult) -> list[str]:
         f"(bytes {sum(x.bytes_sent_by_fake for x in s)} / {sum(x.bytes_received for x in s)})",
         f"dropped frames in / out   {result.dropped_in} / {result.dropped_out}  (bytes equal per session: "
         f"{'yes' if result.all_bytes_match else 'NO'})",
-        f"mic frame latency         {quantiles(result.latencies_ms)}  (client send -> fake receipt)",
+        f"mic frame latency         {percentiles(result.latencies_ms)}  (client send -> fake receipt)",
         f"realtime.log rows         {result.log_rows}  (mirrored events the pages received)",
         f"rejected realtime events  {result.rejected}  (violations {result.violations})",
         f"answers spoken            {result.answers_heard}/{len(s)}",

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autogen_core import FunctionCall
+from autogen_core import EVENT_LOGGER_NAME, FunctionCall
 from autogen_core.models import CreateResult, ModelFamily, ModelInfo, RequestUsage
 from autogen_core.tools import FunctionTool
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from agents.model_clients import TeamModelClients
+
+# The replay client warns "Token count has been done only on string content" on every count: noise, not news.
+logging.getLogger(EVENT_LOGGER_NAME).addFilter(lambda record: "Token count" not in record.getMessage())
 
 TOOL_MODEL = ModelInfo(vision=False, function_calling=True, json_output=False, family=ModelFamily.UNKNOWN,
                        structured_output=False)
