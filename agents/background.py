@@ -32,3 +32,13 @@ class BackgroundTasks:
         for task in tasks:
             task.cancel()
         return tasks
+
+    async def drain(self, timeout: float) -> None:
+        """Let the tasks (and any they spawn) finish for up to `timeout` seconds, then cancel what is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._tasks and loop.time() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
+        left = self.cancel_all()
+        if left:
+            await asyncio.wait(left, timeout=1.0)

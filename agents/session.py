@@ -228,6 +228,8 @@ class TeamSession:
                 await self._abort(self._run, "closed", rebuild=False)
         if self._on_close is not None:
             await self._on_close()
+        # The cancelled run's clean-up (see _reap) is ours to finish: never leave it pending at shutdown.
+        await self._background.drain(timeout=2 * self._limits.cancel_grace_s + 1)
 
     # ---- runs -----------------------------------------------------------------------------------------
     def _ensure_team(self) -> tuple[SelectorGroupChat, TeamControls]:
