@@ -6,6 +6,7 @@ exactly and tests validate real traffic against them.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -33,6 +34,15 @@ class ErrorCode(StrEnum):
 
 
 # ---- client -> server ----------------------------------------------------------------------------------
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """Client text made safe to echo in a UTF-8 text frame: JSON escapes such as \\ud800 decode to lone
+    surrogates, which cannot be encoded (sending them would kill the connection's writer); they become U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 class _ClientMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     id: str | None = Field(default=None, max_length=128, description="Optional; echoed in error replies.")

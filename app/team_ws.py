@@ -17,7 +17,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from agents.session import SessionCommandError, TeamSession
 from app.event_log import Inbox
-from app.protocol import CLIENT_MESSAGE, CLIENT_TYPES, PROTOCOL_VERSION, ErrorCode, TaskMessage
+from app.protocol import CLIENT_MESSAGE, CLIENT_TYPES, PROTOCOL_VERSION, ErrorCode, TaskMessage, printable
 from app.ratelimit import TokenBucket
 from app.services import Services
 from app.sessions import SessionEntry
@@ -140,6 +140,8 @@ def decode_frame(frame: dict[str, Any], max_bytes: int) -> dict[str, Any]:
         payload = json.loads(text)
     except ValueError:
         raise BadFrame(ErrorCode.INVALID_JSON, "The frame is not valid JSON.") from None
+    except RecursionError:
+        raise BadFrame(ErrorCode.INVALID_MESSAGE, "The JSON is nested too deeply.") from None
     if not isinstance(payload, dict):
         raise BadFrame(ErrorCode.INVALID_MESSAGE, "Expected a JSON object with a 'type' field.")
     return payload
@@ -150,7 +152,7 @@ def parse_message(payload: dict[str, Any], max_task_chars: int) -> Any:
     if kind is None:
         raise BadFrame(ErrorCode.INVALID_MESSAGE, "Missing field 'type'.")
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
-        shown = str(kind)[:40]
+        shown = printable(str(kind)[:40])
         raise BadFrame(ErrorCode.UNKNOWN_TYPE,
                        f"Unknown message type '{shown}'. Known types: {', '.join(sorted(CLIENT_TYPES))}.")
     try:
@@ -196,7 +198,7 @@ async def dispatch(message: Any, session: TeamSession, inbox: Inbox, entry: Sess
 def _error_data(code: str, message: str, request_id: str | None) -> dict[str, Any]:
     data: dict[str, Any] = {"code": str(code), "message": message}
     if request_id:
-        data["id"] = request_id[:128]
+        data["id"] = printable(request_id[:128])
     return data
 
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
 from agents.session import SessionCommandError
+from app.protocol import printable
 from app.ratelimit import TokenBucket
 from app.realtime.narrator import Narrator, NarratorSettings
 from app.realtime.voice_protocol import MAX_AUDIO_FRAME_BYTES, VOICE_IN, VOICE_IN_TYPES, PlaybackIn, TeamControlIn, TextIn
@@ -137,10 +138,13 @@ async def _handle_json(text: str, narrator: Narrator | None, to_browser: Any) ->
         payload = json.loads(text)
     except ValueError:
         raise VoiceInputError("invalid_json", "The frame is not valid JSON.") from None
+    except RecursionError:
+        raise VoiceInputError("invalid_message", "The JSON is nested too deeply.") from None
     if not isinstance(payload, dict) or "type" not in payload:
         raise VoiceInputError("invalid_message", "Expected a JSON object with a 'type' field.")
-    if payload["type"] not in VOICE_IN_TYPES:
-        raise VoiceInputError("unknown_type", f"Unknown message type '{str(payload['type'])[:40]}'.")
+    kind = payload["type"]
+    if not isinstance(kind, str) or kind not in VOICE_IN_TYPES:  # a list or object type is not hashable
+        raise VoiceInputError("unknown_type", f"Unknown message type '{printable(str(kind)[:40])}'.")
     try:
         message = VOICE_IN.validate_python(payload)
     except ValidationError as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 AUDIO_RATE = 24_000
 MAX_AUDIO_FRAME_BYTES = 64 * 1024
@@ -17,11 +17,18 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def _not_blank(value: str) -> str:
+    """Whitespace only would reach the realtime session as an empty user message (and a response)."""
+    if not value.strip():
+        raise ValueError("the text is blank")
+    return value
+
+
 class TextIn(_In):
     """Typed text for the narrator (works without a microphone)."""
 
     type: Literal["text"]
-    text: str = Field(min_length=1, max_length=8000)
+    text: Annotated[str, AfterValidator(_not_blank)] = Field(min_length=1, max_length=8000)
 
 
 class PlaybackIn(_In):
