@@ -24,6 +24,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}",
         "openai_api_key": "sk-" + "test-not-a-real-key-0000000000",  # split: no key-shaped literal in git
+        # Nothing in a test may reach api.openai.com: without a fake, OpenAI calls go to a closed local port.
+        "openai_base_url": "http://127.0.0.1:9/v1",
         "log_json": True,
         "cancel_grace_s": 0.5,
     }
