@@ -21,6 +21,7 @@ from app.protocol import CLIENT_MESSAGE, CLIENT_TYPES, PROTOCOL_VERSION, ErrorCo
 from app.ratelimit import TokenBucket
 from app.services import Services
 from app.sessions import SessionEntry
+from app.ws_frames import client_frames
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -101,13 +102,7 @@ async def _write(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, after:
 async def _read(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, services: Services) -> None:
     settings = services.settings
     bucket = TokenBucket(settings.ws_rate_per_s, settings.ws_rate_burst)
-    while True:
-        try:
-            frame = await websocket.receive()
-        except (WebSocketDisconnect, RuntimeError):
-            return
-        if frame["type"] == "websocket.disconnect":
-            return
+    async for frame in client_frames(websocket):
         request_id: str | None = None
         try:
             if not bucket.take():

@@ -22,6 +22,7 @@ from app.realtime.narrator import Narrator, NarratorSettings
 from app.realtime.voice_protocol import MAX_AUDIO_FRAME_BYTES, VOICE_IN, VOICE_IN_TYPES, PlaybackIn, TeamControlIn, TextIn
 from app.services import Services
 from app.team_wiring import NO_MODEL_MESSAGE
+from app.ws_frames import client_frames
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -97,13 +98,7 @@ async def _write(websocket: WebSocket, outbox: asyncio.Queue[Any], overflow: asy
 async def _read(websocket: WebSocket, narrator: Narrator | None, to_browser: Any, services: Services) -> None:
     settings = services.settings
     bucket = TokenBucket(rate=settings.voice_rate_per_s, burst=settings.voice_rate_burst)
-    while True:
-        try:
-            frame = await websocket.receive()
-        except (WebSocketDisconnect, RuntimeError):
-            return
-        if frame["type"] == "websocket.disconnect":
-            return
+    async for frame in client_frames(websocket):
         try:
             if not bucket.take():
                 raise VoiceInputError("rate_limited", "Too many messages.")
