@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
+from app.protocol import printable
 from app.redaction import Redactor
 from app.store import EventRecord, RunStore, now_iso
 
@@ -80,7 +81,7 @@ class SessionEventLog:
             "source": source, "type": type, "seq": seq, "run_id": run_id,
             "session_id": self.session_id, "timestamp": created, "data": data,
         }
-        text = self._redactor.redact(json.dumps(envelope, ensure_ascii=False, default=str))
+        text = self._to_text(envelope)
         record = EventRecord(self.session_id, seq, run_id, type, created, text,
                              on_stored=lambda: self._deliver(seq, text))
         return self._store.append(record)
@@ -89,7 +90,12 @@ class SessionEventLog:
         """A connection-only reply (pong, status, input errors): not numbered, not stored."""
         reply = {"source": "system", "type": type, "seq": None, "run_id": run_id,
                  "session_id": self.session_id, "timestamp": now_iso(), "data": data}
-        return self._redactor.redact(json.dumps(reply, ensure_ascii=False, default=str))
+        return self._to_text(reply)
+
+    def _to_text(self, message: dict[str, Any]) -> str:
+        """JSON text for the store and the socket: secrets masked, and lone surrogates (a JSON API's "\ud800",
+        decoded) made U+FFFD, since UTF-8 cannot encode them and one would fail the store's commit."""
+        return self._redactor.redact(printable(json.dumps(message, ensure_ascii=False, default=str)))
 
     def subscribe(self, inbox: Inbox) -> None:
         self._subscribers.add(inbox)

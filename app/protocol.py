@@ -38,8 +38,9 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def printable(text: str) -> str:
-    """Client text made safe to echo in a UTF-8 text frame: JSON escapes such as \\ud800 decode to lone
-    surrogates, which cannot be encoded (sending them would kill the connection's writer); they become U+FFFD."""
+    """Text made safe for a UTF-8 frame or the store: JSON escapes such as \\ud800 (from a client, a model or a
+    JSON API) decode to lone surrogates, which UTF-8 cannot encode (one would kill a connection's writer or fail
+    a store commit); they become U+FFFD. Applied where every message is serialized (event_log, voice_ws)."""
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 

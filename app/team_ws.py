@@ -17,7 +17,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from agents.session import SessionCommandError, TeamSession
 from app.event_log import Inbox
-from app.protocol import CLIENT_MESSAGE, CLIENT_TYPES, PROTOCOL_VERSION, ErrorCode, TaskMessage, printable
+from app.protocol import CLIENT_MESSAGE, CLIENT_TYPES, PROTOCOL_VERSION, ErrorCode, TaskMessage
 from app.ratelimit import TokenBucket
 from app.services import Services
 from app.sessions import SessionEntry
@@ -147,7 +147,7 @@ def parse_message(payload: dict[str, Any], max_task_chars: int) -> Any:
     if kind is None:
         raise BadFrame(ErrorCode.INVALID_MESSAGE, "Missing field 'type'.")
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
-        shown = printable(str(kind)[:40])
+        shown = str(kind)[:40]
         raise BadFrame(ErrorCode.UNKNOWN_TYPE,
                        f"Unknown message type '{shown}'. Known types: {', '.join(sorted(CLIENT_TYPES))}.")
     try:
@@ -193,7 +193,7 @@ async def dispatch(message: Any, session: TeamSession, inbox: Inbox, entry: Sess
 def _error_data(code: str, message: str, request_id: str | None) -> dict[str, Any]:
     data: dict[str, Any] = {"code": str(code), "message": message}
     if request_id:
-        data["id"] = printable(request_id[:128])
+        data["id"] = request_id[:128]
     return data
 
 

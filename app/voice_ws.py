@@ -87,10 +87,9 @@ async def _write(websocket: WebSocket, outbox: asyncio.Queue[Any], overflow: asy
                 return
             if isinstance(message, bytes):
                 await websocket.send_bytes(message)
-            elif isinstance(message, str):
-                await websocket.send_text(message)
-            else:
-                await websocket.send_text(json.dumps(message, ensure_ascii=False))
+            else:  # text: lone surrogates (a JSON API's "\ud800", decoded) cannot be sent as UTF-8
+                text = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
+                await websocket.send_text(printable(text))
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
         return
 
@@ -139,7 +138,7 @@ async def _handle_json(text: str, narrator: Narrator | None, to_browser: Any) ->
         raise VoiceInputError("invalid_message", "Expected a JSON object with a 'type' field.")
     kind = payload["type"]
     if not isinstance(kind, str) or kind not in VOICE_IN_TYPES:  # a list or object type is not hashable
-        raise VoiceInputError("unknown_type", f"Unknown message type '{printable(str(kind)[:40])}'.")
+        raise VoiceInputError("unknown_type", f"Unknown message type '{str(kind)[:40]}'.")
     try:
         message = VOICE_IN.validate_python(payload)
     except ValidationError as exc:

@@ -100,3 +100,21 @@ async def test_bad_query_parameters_get_an_error_then_close(server, query: str) 
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await conn.recv()
         assert closed.value.rcvd.code == 1008
+
+
+async def test_model_text_with_a_lone_surrogate_is_stored_and_delivered(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A JSON API (a model, Wikipedia) can send "\\ud800": decoded, that is a lone surrogate, which UTF-8 cannot
+    encode. It must not break the store's commit or the connection's writer: it arrives as U+FFFD."""
+    script = paris_script()
+    script.manager = [script.manager[0], "Paris is 18\ud800C today.\nTERMINATE"]
+    async with live_app(scripted_app(tmp_path, ScriptBook(lambda: script))) as live:
+        client = await live.connect()
+        await client.recv()
+        await client.send({"type": "task", "text": "Weather in Paris?"})
+        done = await client.until_type("run_finished")
+        assert done["data"]["final_answer"] == "Paris is 18\ufffdC today."
+        stored = await live.services.store.events_after(done["session_id"], 0)
+        assert [seq for seq, _ in stored][-1] >= done["seq"]
+        await client.send({"type": "ping", "id": "still-there"})
+        assert (await client.until_type("pong"))["data"]["id"] == "still-there"
+        await client.close()
