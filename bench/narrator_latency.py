@@ -24,7 +24,7 @@ from bench.stats import percentiles  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
 from tests.live_server import ScriptBook, live_app  # noqa: E402
 from tests.scripted import paris_script  # noqa: E402
-from tests.test_narrator import VoiceClient, voice_app  # noqa: E402
+from tests.voice_client import VoiceClient, voice_app  # noqa: E402
 
 call_received: dict[str, float] = {}
 final_requested: dict[str, float] = {}

@@ -71,6 +71,14 @@ def scripted_app(tmp_path: Path, book: ScriptBook, **settings: Any) -> FastAPI:
                       developer_tools=developer_tools, configure_logs=False)
 
 
+def openai_app(tmp_path: Path, fake, **settings: Any) -> FastAPI:  # type: ignore[no-untyped-def]
+    """The app with the real OpenAI clients pointed at the fake OpenAI server `fake`, scripted tools."""
+    values = {"openai_api_key": "sk-fake-test-key", "openai_base_url": fake.base_url, "model_max_retries": 1,
+              **settings}
+    return create_app(make_settings(tmp_path, **values), researcher_tools=research_tools(),
+                      developer_tools=developer_tools, configure_logs=False)
+
+
 class LiveServer:
     def __init__(self, app: FastAPI, port: int) -> None:
         self.app = app

@@ -11,97 +11,18 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import websockets
 
 from app.main import create_app
-from app.realtime.narrator import IGNORED_EVENTS, Narrator, NarratorSettings
+from app.realtime.narrator import IGNORED_EVENTS, Narrator
 from app.redaction import Redactor
-from tests.fakes.brain import first_sentence
 from tests.fakes.recordings import recording_path, server_events
 from tests.live_server import ScriptBook, live_app, make_settings
 from tests.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
-
-SPOKEN_ANSWER = first_sentence(PARIS_ANSWER)
-
-
-class VoiceClient:
-    """The browser side of /ws/voice: collects JSON messages and counts audio bytes."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-        self.messages: list[dict[str, Any]] = []
-        self.audio_bytes = 0
-        self.item_bytes: dict[str, int] = {}
-        self._item = ""
-        self._reader = asyncio.create_task(self._read())
-        self._changed = asyncio.Event()
-
-    async def _read(self) -> None:
-        try:
-            async for frame in self.conn:
-                if isinstance(frame, bytes):
-                    self.audio_bytes += len(frame)
-                    self.item_bytes[self._item] = self.item_bytes.get(self._item, 0) + len(frame)
-                else:
-                    message = json.loads(frame)
-                    if message["type"] == "audio.start":
-                        self._item = message["item_id"]
-                    self.messages.append(message)
-                self._changed.set()
-        except websockets.ConnectionClosed:
-            pass
-
-    def of_type(self, kind: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages if m["type"] == kind]
-
-    def team_events(self, kind: str) -> list[dict[str, Any]]:
-        return [m["event"] for m in self.of_type("team") if m["event"]["type"] == kind]
-
-    async def until(self, predicate, timeout: float = 10.0) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        async def scan() -> dict[str, Any]:
-            while True:
-                for message in self.messages:
-                    if predicate(message):
-                        return message
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(scan(), timeout)
-
-    async def send(self, message: dict[str, Any] | bytes) -> None:
-        await self.conn.send(message if isinstance(message, bytes) else json.dumps(message))
-
-    async def close(self) -> None:
-        await self.conn.close()
-        await asyncio.wait({self._reader}, timeout=2)
-
-
-def voice_app(tmp_path: Path, fake, book: ScriptBook, **narrator: Any):  # type: ignore[no-untyped-def]
-    settings = make_settings(tmp_path, openai_api_key="sk-fake-test-key", openai_base_url=fake.base_url,
-                             session_rate_per_min=3)
-    narrator_settings = NarratorSettings(reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05,
-                                         **{"max_progress_updates": 0, **narrator})
-
-    def configure(app, services) -> None:  # type: ignore[no-untyped-def]
-        services.extras["narrator_settings"] = narrator_settings
-
-    return create_app(settings, model_clients=book, researcher_tools=research_tools(),
-                      developer_tools=developer_tools, configure_logs=False, on_startup=[configure])
-
-
-async def open_voice(server) -> VoiceClient:  # type: ignore[no-untyped-def]
-    client = VoiceClient(await websockets.connect(server.ws_url + "/ws/voice", max_size=None))
-    await client.until(lambda m: m["type"] == "voice.state" and m["state"] == "ready")
-    return client
-
-
-def spoken_with_answer(realtime) -> bool:  # type: ignore[no-untyped-def]
-    return any(SPOKEN_ANSWER in text for text in realtime.spoken())
-
+from tests.voice_client import SPOKEN_ANSWER, VoiceClient, open_voice, spoken_with_answer, voice_app
 
 async def test_weather_question_spoken_end_to_end(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
     book = ScriptBook(lambda: paris_script(researcher_delay=0.1))

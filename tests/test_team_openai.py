@@ -7,17 +7,8 @@ import json
 from pathlib import Path
 
 from tests.fakes.chat import ErrorReply, tool_call
-from tests.live_server import live_app, make_settings
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, developer_tools, research_tools
-
-
-def openai_app(tmp_path: Path, fake, **settings):  # type: ignore[no-untyped-def]
-    from app.main import create_app
-
-    values = {"openai_api_key": "sk-fake-test-key", "openai_base_url": fake.base_url, "model_max_retries": 1,
-              **settings}
-    return create_app(make_settings(tmp_path, **values), researcher_tools=research_tools(),
-                      developer_tools=developer_tools, configure_logs=False)
+from tests.live_server import live_app, openai_app
+from tests.scripted import PARIS_ANSWER, PARIS_SOURCE
 
 
 async def test_paris_run_through_the_openai_sdk(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
