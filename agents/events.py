@@ -14,8 +14,8 @@ AgentMessage = BaseAgentEvent | BaseChatMessage
 
 def serialize_message(message: AgentMessage) -> tuple[str, str, dict[str, Any]]:
     """(type, source, data) for an AutoGen message. dump() is JSON-safe; model_dump() is not (datetimes)."""
-    data = message.dump()
-    return data.get("type", type(message).__name__), message.source, data
+    data = dict(message.dump())
+    return str(data.get("type", type(message).__name__)), message.source, data
 
 
 def final_answer(messages: Sequence[AgentMessage], manager: str) -> tuple[str, bool]:

@@ -17,7 +17,7 @@ from autogen_core.models import (
     ChatCompletionClient,
     CreateResult,
     LLMMessage,
-    ModelCapabilities,  # type: ignore[attr-defined]
+    ModelCapabilities,
     ModelInfo,
     RequestUsage,
 )
@@ -31,7 +31,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def minus(self, other: "Usage") -> "Usage":
+    def minus(self, other: Usage) -> Usage:
         return Usage(
             self.model_calls - other.model_calls,
             self.prompt_tokens - other.prompt_tokens,
@@ -105,7 +105,7 @@ class MeteredChatCompletionClient(ChatCompletionClient):
         self._meter.record(self._role, result.usage)
         return result
 
-    async def create_stream(  # type: ignore[override]
+    async def create_stream(
         self,
         messages: Sequence[LLMMessage],
         *,
@@ -143,7 +143,7 @@ class MeteredChatCompletionClient(ChatCompletionClient):
         return self._inner.remaining_tokens(messages, tools=tools)
 
     @property
-    def capabilities(self) -> ModelCapabilities:  # type: ignore[override]
+    def capabilities(self) -> ModelCapabilities:
         return self._inner.capabilities
 
     @property

@@ -39,7 +39,7 @@ class TeamModelClients:
     meter: UsageMeter
 
     @classmethod
-    def wrap(cls, clients: dict[str, ChatCompletionClient], meter: UsageMeter | None = None) -> "TeamModelClients":
+    def wrap(cls, clients: dict[str, ChatCompletionClient], meter: UsageMeter | None = None) -> TeamModelClients:
         meter = meter or UsageMeter()
         metered = {role: MeteredChatCompletionClient(clients[role], meter, role) for role in ROLES}
         return cls(meter=meter, **metered)
@@ -79,7 +79,9 @@ def clients_from_config_file(path: Path) -> dict[str, ChatCompletionClient]:
     return clients
 
 
-def openai_client(model: str, *, api_key: str, base_url: str | None, timeout: float, max_retries: int) -> ChatCompletionClient:
+def openai_client(
+    model: str, *, api_key: str, base_url: str | None, timeout: float, max_retries: int
+) -> ChatCompletionClient:
     from autogen_ext.models.openai import OpenAIChatCompletionClient
     from autogen_ext.models.openai._model_info import get_info
 

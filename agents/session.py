@@ -170,7 +170,8 @@ class TeamSession:
                 raise SessionCommandError("too_many_followups", "Too many follow-ups are queued; wait for the run.")
             self._followups.append(text)
             await self._emit(
-                type="followup_queued", source="system",
+                type="followup_queued",
+                source="system",
                 data={"text": text, "position": len(self._followups), "state": self._state.value},
                 run_id=self._run.run_id,
             )
@@ -244,8 +245,10 @@ class TeamSession:
         self._state = SessionState.RUNNING
         self._idle.clear()
         await self._emit(
-            type="run_started", source="system",
-            data={"task": task, "followup": followup, "session_id": self.session_id}, run_id=run.run_id,
+            type="run_started",
+            source="system",
+            data={"task": task, "followup": followup, "session_id": self.session_id},
+            run_id=run.run_id,
         )
         await self._emit_state("The team is working.")
         run.driver = asyncio.create_task(self._drive(run, task), name=f"team-run-{run.run_id}")
@@ -274,7 +277,7 @@ class TeamSession:
             if not run.closed:  # cancelled from outside our own abort: treat as a cancel
                 self._spawn(self._abort_if_current(run, "cancelled"))
             raise
-        except Exception as exc:  # an agent or model error ends the run, never the session
+        except Exception as exc:  # noqa: BLE001 - an agent or model error ends the run, never the session
             if not run.closed:
                 await self._fail(run, exc)
             return
@@ -362,8 +365,11 @@ class TeamSession:
         """Give a cancelled run task `cancel_grace_s` to end by itself, then unstick its runtime."""
         done, _ = await asyncio.wait({driver}, timeout=self._limits.cancel_grace_s)
         if not done:
-            log.warning("run %s did not stop within %.1fs of its cancel; stopping its runtime", run.run_id,
-                        self._limits.cancel_grace_s)
+            log.warning(
+                "run %s did not stop within %.1fs of its cancel; stopping its runtime",
+                run.run_id,
+                self._limits.cancel_grace_s,
+            )
         if team is not None:
             await stop_runtime(team)
         await asyncio.wait({driver}, timeout=self._limits.cancel_grace_s)
@@ -387,7 +393,8 @@ class TeamSession:
 
     async def _emit_state(self, message: str) -> None:
         await self._emit(
-            type="system", source="system",
+            type="system",
+            source="system",
             data={"event": "state", "state": self._state.value, "message": message},
             run_id=self._run.run_id if self._run else None,
         )
@@ -425,7 +432,17 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
         return "model_auth_failed", "The model API refused our credentials: check OPENAI_API_KEY."
     if "timeout" in haystack or "timed out" in haystack:
         return "model_timeout", f"The model API did not answer in time: {text[:300]}"
-    if any(name in haystack for name in ("apiconnection", "apistatus", "internalserver", "badrequest",
-                                         "notfounderror", "permissiondenied", "error code: 5")):
+    if any(
+        name in haystack
+        for name in (
+            "apiconnection",
+            "apistatus",
+            "internalserver",
+            "badrequest",
+            "notfounderror",
+            "permissiondenied",
+            "error code: 5",
+        )
+    ):
         return "model_error", f"The model API failed: {text[:300]}"
     return "agent_error", f"The team stopped on an error: {text[:300]}"

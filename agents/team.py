@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.conditions import ExternalTermination
@@ -38,30 +39,43 @@ class TeamControls:
 def build_team(
     clients: TeamModelClients,
     *,
-    researcher_tools: Sequence[BaseTool] = (),
-    developer_tools: Sequence[BaseTool] = (),
+    researcher_tools: Sequence[BaseTool[Any, Any]] = (),
+    developer_tools: Sequence[BaseTool[Any, Any]] = (),
     limits: TeamLimits = TeamLimits(),
 ) -> tuple[SelectorGroupChat, TeamControls]:
     """A fresh team and its controls. Called again after a cancel or an error (AutoGen 0.7.5 teams do not
     resume cleanly after a cancel), then the session loads the saved state into it."""
     controls = TeamControls()
     manager = AssistantAgent(
-        MANAGER, model_client=clients.manager, system_message=prompts.MANAGER,
+        MANAGER,
+        model_client=clients.manager,
+        system_message=prompts.MANAGER,
         description=prompts.DESCRIPTIONS[MANAGER],
     )
     researcher = AssistantAgent(
-        RESEARCHER, model_client=clients.researcher, system_message=prompts.RESEARCHER,
-        description=prompts.DESCRIPTIONS[RESEARCHER], tools=list(researcher_tools),
-        reflect_on_tool_use=True, max_tool_iterations=limits.max_tool_iterations,
+        RESEARCHER,
+        model_client=clients.researcher,
+        system_message=prompts.RESEARCHER,
+        description=prompts.DESCRIPTIONS[RESEARCHER],
+        tools=list(researcher_tools),
+        reflect_on_tool_use=True,
+        max_tool_iterations=limits.max_tool_iterations,
     )
     developer = AssistantAgent(
-        DEVELOPER, model_client=clients.developer, system_message=prompts.DEVELOPER,
-        description=prompts.DESCRIPTIONS[DEVELOPER], tools=list(developer_tools),
-        reflect_on_tool_use=True, max_tool_iterations=limits.max_tool_iterations,
+        DEVELOPER,
+        model_client=clients.developer,
+        system_message=prompts.DEVELOPER,
+        description=prompts.DESCRIPTIONS[DEVELOPER],
+        tools=list(developer_tools),
+        reflect_on_tool_use=True,
+        max_tool_iterations=limits.max_tool_iterations,
     )
     termination = build_termination(
-        manager=MANAGER, max_messages=limits.max_messages, timeout_s=limits.run_timeout_s,
-        pause=controls.pause, cause=controls.cause,
+        manager=MANAGER,
+        max_messages=limits.max_messages,
+        timeout_s=limits.run_timeout_s,
+        pause=controls.pause,
+        cause=controls.cause,
     )
     team = SelectorGroupChat(
         [manager, researcher, developer],

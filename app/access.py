@@ -41,8 +41,13 @@ class AccessGuard:
             await send({"type": "websocket.close", "code": 1008, "reason": refusal[1]})
         else:
             body = json.dumps({"detail": refusal[1]}).encode()
-            await send({"type": "http.response.start", "status": refusal[0],
-                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": refusal[0],
+                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
 
     def refusal(self, scope: Scope) -> tuple[int, str] | None:

@@ -78,18 +78,31 @@ class SessionEventLog:
         seq = self._seq
         created = now_iso()
         envelope = {
-            "source": source, "type": type, "seq": seq, "run_id": run_id,
-            "session_id": self.session_id, "timestamp": created, "data": data,
+            "source": source,
+            "type": type,
+            "seq": seq,
+            "run_id": run_id,
+            "session_id": self.session_id,
+            "timestamp": created,
+            "data": data,
         }
         text = self._to_text(envelope)
-        record = EventRecord(self.session_id, seq, run_id, type, created, text,
-                             on_stored=lambda: self._deliver(seq, text))
+        record = EventRecord(
+            self.session_id, seq, run_id, type, created, text, on_stored=lambda: self._deliver(seq, text)
+        )
         return self._store.append(record)
 
     def envelope(self, *, type: str, data: dict[str, Any], run_id: str | None = None) -> str:
         """A connection-only reply (pong, status, input errors): not numbered, not stored."""
-        reply = {"source": "system", "type": type, "seq": None, "run_id": run_id,
-                 "session_id": self.session_id, "timestamp": now_iso(), "data": data}
+        reply = {
+            "source": "system",
+            "type": type,
+            "seq": None,
+            "run_id": run_id,
+            "session_id": self.session_id,
+            "timestamp": now_iso(),
+            "data": data,
+        }
         return self._to_text(reply)
 
     def _to_text(self, message: dict[str, Any]) -> str:

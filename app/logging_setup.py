@@ -51,6 +51,12 @@ def configure_logging(level: str, *, json_lines: bool, redactor: Redactor) -> No
         logger.handlers = []
         logger.propagate = True
     # AutoGen logs every message and model call at INFO, including whole prompts: keep them out of our logs.
-    for name in ("autogen_core", "autogen_core.events", "autogen_agentchat", "autogen_agentchat.events",
-                 "httpx", "openai"):
+    for name in (
+        "autogen_core",
+        "autogen_core.events",
+        "autogen_agentchat",
+        "autogen_agentchat.events",
+        "httpx",
+        "openai",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)

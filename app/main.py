@@ -30,7 +30,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     model_clients: ModelClientsFactory | None = None,
-    researcher_tools: Sequence[BaseTool] | None = None,
+    researcher_tools: Sequence[BaseTool[Any, Any]] | None = None,
     developer_tools: DeveloperToolsFactory | None = None,
     configure_logs: bool = True,
     extra_routers: Sequence[Any] = (),
@@ -109,8 +109,11 @@ def realtime_client(settings: Settings) -> Any:
         return None
     from openai import AsyncOpenAI
 
-    return AsyncOpenAI(api_key=settings.openai_api_key.get_secret_value(), base_url=settings.openai_base_url,
-                       max_retries=settings.model_max_retries)
+    return AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        max_retries=settings.model_max_retries,
+    )
 
 
 async def close_interrupted_runs(store: RunStore, redactor: Redactor) -> int:
@@ -120,12 +123,21 @@ async def close_interrupted_runs(store: RunStore, redactor: Redactor) -> int:
     for run in active:
         event_log = SessionEventLog(run["session_id"], store, redactor, last_seq=await store.max_seq(run["session_id"]))
         started = datetime.fromisoformat(run["created_at"])
-        await event_log.publish(type="run_finished", source="system", run_id=run["run_id"], data={
-            "final_answer": "", "complete": False, "stop_reason": "interrupted", "task": run["task"],
-            "duration_s": round(time.time() - started.timestamp(), 3),
-            "usage": {"model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}, "messages": 0,
-            "error": "The server stopped while this run was active.",
-        })
+        await event_log.publish(
+            type="run_finished",
+            source="system",
+            run_id=run["run_id"],
+            data={
+                "final_answer": "",
+                "complete": False,
+                "stop_reason": "interrupted",
+                "task": run["task"],
+                "duration_s": round(time.time() - started.timestamp(), 3),
+                "usage": {"model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0},
+                "messages": 0,
+                "error": "The server stopped while this run was active.",
+            },
+        )
     if active:
         log.warning("marked interrupted runs", extra={"count": len(active)})
     return len(active)

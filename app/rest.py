@@ -62,7 +62,8 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": NotFound, "descript
 
 
 def _services(request: Request) -> Services:
-    return request.app.state.services
+    services: Services = request.app.state.services
+    return services
 
 
 @router.get("/health", response_model=Health)

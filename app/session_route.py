@@ -30,20 +30,23 @@ async def mint_client_secret(request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
     client = request.client.host if request.client else "unknown"
     if not _bucket(services, client).take():
-        raise HTTPException(status_code=429, detail="Too many session requests; try again in a minute.",
-                            headers={"Retry-After": "60"})
+        raise HTTPException(
+            status_code=429, detail="Too many session requests; try again in a minute.", headers={"Retry-After": "60"}
+        )
     openai_client = services.extras.get("openai_client")
     if openai_client is None:
         raise HTTPException(status_code=503, detail="No model is configured: set OPENAI_API_KEY on the server.")
     settings = services.settings
-    session = session_update(voice=settings.realtime_voice,
-                             transcription_model=settings.realtime_transcription_model)["session"]
+    session = session_update(voice=settings.realtime_voice, transcription_model=settings.realtime_transcription_model)[
+        "session"
+    ]
     session["model"] = settings.realtime_model
     started = time.monotonic()
     try:
         secret = await openai_client.realtime.client_secrets.create(
-            session=session, expires_after={"anchor": "created_at", "seconds": 600})
-    except Exception as exc:  # noqa: BLE001 - the browser gets a clear error, the log the details
+            session=session, expires_after={"anchor": "created_at", "seconds": 600}
+        )
+    except Exception as exc:
         raise HTTPException(status_code=502, detail=f"The realtime service refused: {type(exc).__name__}") from exc
     return {
         "client_secret": {"value": secret.value, "expires_at": secret.expires_at},
@@ -53,5 +56,6 @@ async def mint_client_secret(request: Request) -> dict[str, Any]:
 
 
 router.add_api_route("/session", mint_client_secret, methods=["POST"], operation_id="mint_client_secret")
-router.add_api_route("/session", mint_client_secret, methods=["GET"], operation_id="mint_client_secret_get",
-                     include_in_schema=False)
+router.add_api_route(
+    "/session", mint_client_secret, methods=["GET"], operation_id="mint_client_secret_get", include_in_schema=False
+)

@@ -92,7 +92,8 @@ class SessionRegistry:
         """Close sessions idle for longer than idle_s; returns how many were closed."""
         now = time.monotonic()
         idle = [
-            sid for sid, e in self._entries.items()
+            sid
+            for sid, e in self._entries.items()
             if e.connections == 0 and e.session.state == SessionState.IDLE and now - e.last_seen > self._idle_s
         ]
         for sid in idle:

@@ -18,7 +18,9 @@ class Settings(BaseSettings):
 
     # --- models -------------------------------------------------------------------------------
     openai_api_key: SecretStr | None = None
-    openai_base_url: str | None = Field(default=None, description="Any OpenAI-compatible server; also used for realtime.")
+    openai_base_url: str | None = Field(
+        default=None, description="Any OpenAI-compatible server; also used for realtime."
+    )
     model_config_file: Path | None = Field(
         default=None,
         description="AutoGen component config (JSON or YAML) with a client per role: manager, researcher, developer, "
@@ -37,8 +39,11 @@ class Settings(BaseSettings):
     max_tool_iterations: int = 4
     cancel_grace_s: float = 2.0
     max_followups: int = 5
-    deterministic_selector: bool = Field(default=True, description="Route turns by rule (agents/routing.py) and "
-                                         "ask the selector model only when the Manager names nobody.")
+    deterministic_selector: bool = Field(
+        default=True,
+        description="Route turns by rule (agents/routing.py) and "
+        "ask the selector model only when the Manager names nobody.",
+    )
 
     # --- storage ------------------------------------------------------------------------------
     database_url: str = "sqlite+aiosqlite:///./data/runs.db"
@@ -63,8 +68,11 @@ class Settings(BaseSettings):
 
     # --- server -------------------------------------------------------------------------------
     app_token: SecretStr | None = Field(default=None, description="When set, the API and WebSockets need it.")
-    allowed_origins: list[str] = Field(default_factory=list, description="Extra browser origins (besides the "
-                                       "server's own host) allowed to call the API and open WebSockets.")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Extra browser origins (besides the "
+        "server's own host) allowed to call the API and open WebSockets.",
+    )
     log_level: str = "INFO"
     log_json: bool = True
 

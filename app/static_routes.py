@@ -27,19 +27,21 @@ CONTENT_TYPES = {
     ".woff2": "font/woff2",
 }
 
-CONTENT_SECURITY_POLICY = "; ".join((
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "media-src 'self' blob:",
-    "connect-src 'self'",  # same-origin http(s) and ws(s)
-    "font-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",  # same-origin http(s) and ws(s)
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -54,8 +56,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _page() -> FileResponse:
-    return FileResponse(STATIC_DIR / "index.html", media_type=CONTENT_TYPES[".html"],
-                        headers={**SECURITY_HEADERS, **CACHE})
+    return FileResponse(
+        STATIC_DIR / "index.html", media_type=CONTENT_TYPES[".html"], headers={**SECURITY_HEADERS, **CACHE}
+    )
 
 
 @router.get("/")

@@ -83,11 +83,11 @@ def now_iso() -> str:
 def normalize_database_url(url: str) -> str:
     """Accept plain sqlite:// and postgres:// URLs and pick the async driver."""
     if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
     if url.startswith("postgres://"):
-        return "postgresql+asyncpg://" + url[len("postgres://"):]
+        return "postgresql+asyncpg://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        return "postgresql+asyncpg://" + url[len("postgresql://"):]
+        return "postgresql+asyncpg://" + url[len("postgresql://") :]
     return url
 
 
@@ -180,9 +180,16 @@ class RunStore:
             change = _run_change(record)
             if change == "insert":
                 data = json.loads(record.payload)["data"]
-                new_runs.append({"run_id": record.run_id, "session_id": record.session_id,
-                                 "task": data.get("task", ""), "status": "running",
-                                 "created_at": record.created_at, "first_seq": record.seq})
+                new_runs.append(
+                    {
+                        "run_id": record.run_id,
+                        "session_id": record.session_id,
+                        "task": data.get("task", ""),
+                        "status": "running",
+                        "created_at": record.created_at,
+                        "first_seq": record.seq,
+                    }
+                )
             elif isinstance(change, dict):
                 (finishes if "last_seq" in change else state_changes).append({"rid": record.run_id, **change})
         try:
@@ -190,8 +197,14 @@ class RunStore:
                 await conn.execute(
                     events.insert(),
                     [
-                        {"session_id": r.session_id, "seq": r.seq, "run_id": r.run_id, "type": r.type,
-                         "created_at": r.created_at, "payload": r.payload}
+                        {
+                            "session_id": r.session_id,
+                            "seq": r.seq,
+                            "run_id": r.run_id,
+                            "type": r.type,
+                            "created_at": r.created_at,
+                            "payload": r.payload,
+                        }
                         for r in batch
                     ],
                 )
@@ -202,7 +215,7 @@ class RunStore:
                 if finishes:
                     await conn.execute(_UPDATE_FINISH, finishes)
             self.commits += 1
-        except Exception as exc:  # noqa: BLE001 - reported to every waiting emitter
+        except Exception as exc:
             log.exception("run store commit failed")
             for record in batch:
                 if record.done is not None and not record.done.done():
@@ -212,7 +225,7 @@ class RunStore:
             if record.on_stored is not None:
                 try:
                     record.on_stored()
-                except Exception:  # noqa: BLE001 - a subscriber must not break the writer
+                except Exception:
                     log.exception("on_stored callback failed")
             if record.done is not None and not record.done.done():
                 record.done.set_result(None)
@@ -274,8 +287,12 @@ _UPDATE_STATUS = update(runs).where(runs.c.run_id == bindparam("rid")).values(st
 _UPDATE_FINISH = (
     update(runs)
     .where(runs.c.run_id == bindparam("rid"))
-    .values({name: bindparam(name) for name in
-             ("status", "stop_reason", "final_answer", "finished_at", "usage", "duration_s", "last_seq")})
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("status", "stop_reason", "final_answer", "finished_at", "usage", "duration_s", "last_seq")
+        }
+    )
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from autogen_core.tools import BaseTool
 
@@ -21,13 +22,13 @@ NO_MODEL_MESSAGE = (
 )
 
 ModelClientsFactory = Callable[[str], TeamModelClients]
-DeveloperToolsFactory = Callable[[str], Sequence[BaseTool]]
+DeveloperToolsFactory = Callable[[str], Sequence[BaseTool[Any, Any]]]
 
 
 @dataclass
 class TeamWiring:
     settings: Settings
-    researcher_tools: Sequence[BaseTool]
+    researcher_tools: Sequence[BaseTool[Any, Any]]
     developer_tools: DeveloperToolsFactory
     release_session: Callable[[str], Awaitable[None]] | None = None  # frees the session's code sandbox
     model_clients: ModelClientsFactory | None = None  # tests pass scripted clients here
@@ -55,8 +56,9 @@ class TeamWiring:
 
         def factory():  # type: ignore[no-untyped-def]
             assert clients is not None
-            return build_team(clients, researcher_tools=researcher_tools, developer_tools=developer_tools,
-                              limits=limits)
+            return build_team(
+                clients, researcher_tools=researcher_tools, developer_tools=developer_tools, limits=limits
+            )
 
         async def on_close() -> None:
             if clients is not None:

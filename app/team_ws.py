@@ -50,11 +50,18 @@ async def team_socket(websocket: WebSocket) -> None:
         return
     inbox = Inbox(services.settings.ws_send_queue)
     entry.log.subscribe(inbox)  # before the replay query, so no event falls between the two
-    hello = entry.log.envelope(type="system", data={
-        "event": "connected", "session_id": entry.log.session_id, "resumed": resumed,
-        "last_seq": entry.log.last_seq, "state": entry.session.state.value, "protocol_version": PROTOCOL_VERSION,
-        "model_access": entry.session.available,
-    })
+    hello = entry.log.envelope(
+        type="system",
+        data={
+            "event": "connected",
+            "session_id": entry.log.session_id,
+            "resumed": resumed,
+            "last_seq": entry.log.last_seq,
+            "state": entry.session.state.value,
+            "protocol_version": PROTOCOL_VERSION,
+            "model_access": entry.session.available,
+        },
+    )
     writer = asyncio.create_task(_write(websocket, inbox, entry, after, hello), name="ws-team-writer")
     try:
         await _read(websocket, inbox, entry, services)
@@ -80,18 +87,18 @@ def parse_after(raw: str | None) -> int | None:
 async def _write(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, after: int | None, hello: str) -> None:
     try:
         await websocket.send_text(hello)
-        last = -1
+        last: int = -1
         if after is not None:
             last = after
             async for seq, text in entry.log.stored_after(after):
                 await websocket.send_text(text)
                 last = seq
         while (item := await inbox.get()) is not None:
-            seq, text = item
-            if seq is not None:
-                if seq <= last:
+            live_seq, text = item
+            if live_seq is not None:
+                if live_seq <= last:
                     continue  # already sent from the store
-                last = seq
+                last = live_seq
             await websocket.send_text(text)
         if inbox.overflowed and websocket.client_state == WebSocketState.CONNECTED:
             await websocket.close(code=CLOSE_TRY_AGAIN, reason=f"too slow; reconnect with after={last}")
@@ -106,8 +113,9 @@ async def _read(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, service
         request_id: str | None = None
         try:
             if not bucket.take():
-                raise BadFrame(ErrorCode.RATE_LIMITED,
-                               f"Too many messages: at most {settings.ws_rate_per_s:g} per second.")
+                raise BadFrame(
+                    ErrorCode.RATE_LIMITED, f"Too many messages: at most {settings.ws_rate_per_s:g} per second."
+                )
             payload = decode_frame(frame, settings.ws_max_frame_bytes)
             request_id = payload.get("id") if isinstance(payload.get("id"), str) else None
             message = parse_message(payload, settings.ws_max_task_chars)
@@ -115,13 +123,25 @@ async def _read(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, service
         except BadFrame as bad:
             inbox.reply(entry.log.envelope(type="error", data=_error_data(bad.code, bad.message, request_id)))
         except SessionCommandError as refused:
-            inbox.reply(entry.log.envelope(type="error", data=_error_data(refused.code, refused.message, request_id),
-                                           run_id=entry.session.run_id))
-        except Exception:  # noqa: BLE001 - one bad command must not end the connection
+            inbox.reply(
+                entry.log.envelope(
+                    type="error",
+                    data=_error_data(refused.code, refused.message, request_id),
+                    run_id=entry.session.run_id,
+                )
+            )
+        except Exception:
             log.exception("ws/team command failed")
-            inbox.reply(entry.log.envelope(type="error", data=_error_data(
-                ErrorCode.INTERNAL_ERROR, "The server failed to handle that message; it was not applied.",
-                request_id)))
+            inbox.reply(
+                entry.log.envelope(
+                    type="error",
+                    data=_error_data(
+                        ErrorCode.INTERNAL_ERROR,
+                        "The server failed to handle that message; it was not applied.",
+                        request_id,
+                    ),
+                )
+            )
 
 
 def decode_frame(frame: dict[str, Any], max_bytes: int) -> dict[str, Any]:
@@ -148,8 +168,9 @@ def parse_message(payload: dict[str, Any], max_task_chars: int) -> Any:
         raise BadFrame(ErrorCode.INVALID_MESSAGE, "Missing field 'type'.")
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         shown = str(kind)[:40]
-        raise BadFrame(ErrorCode.UNKNOWN_TYPE,
-                       f"Unknown message type '{shown}'. Known types: {', '.join(sorted(CLIENT_TYPES))}.")
+        raise BadFrame(
+            ErrorCode.UNKNOWN_TYPE, f"Unknown message type '{shown}'. Known types: {', '.join(sorted(CLIENT_TYPES))}."
+        )
     try:
         message = CLIENT_MESSAGE.validate_python(payload)
     except ValidationError as exc:
@@ -198,8 +219,15 @@ def _error_data(code: str, message: str, request_id: str | None) -> dict[str, An
 
 
 def _bare_error(code: ErrorCode, message: str) -> dict[str, Any]:
-    return {"source": "system", "type": "error", "seq": None, "run_id": None, "session_id": "",
-            "timestamp": "", "data": {"code": code.value, "message": message}}
+    return {
+        "source": "system",
+        "type": "error",
+        "seq": None,
+        "run_id": None,
+        "session_id": "",
+        "timestamp": "",
+        "data": {"code": code.value, "message": message},
+    }
 
 
 async def _finish(task: asyncio.Task[None]) -> None:

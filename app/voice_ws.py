@@ -19,7 +19,14 @@ from agents.session import SessionCommandError
 from app.protocol import printable
 from app.ratelimit import TokenBucket
 from app.realtime.narrator import Narrator, NarratorSettings
-from app.realtime.voice_protocol import MAX_AUDIO_FRAME_BYTES, VOICE_IN, VOICE_IN_TYPES, PlaybackIn, TeamControlIn, TextIn
+from app.realtime.voice_protocol import (
+    MAX_AUDIO_FRAME_BYTES,
+    VOICE_IN,
+    VOICE_IN_TYPES,
+    PlaybackIn,
+    TeamControlIn,
+    TextIn,
+)
 from app.services import Services
 from app.team_wiring import NO_MODEL_MESSAGE
 from app.ws_frames import client_frames
@@ -57,8 +64,14 @@ async def voice_socket(websocket: WebSocket) -> None:
         to_browser({"type": "error", "code": "no_model_access", "message": NO_MODEL_MESSAGE})
         to_browser({"type": "voice.state", "state": "error", "session_id": session_id, "message": NO_MODEL_MESSAGE})
     else:
-        narrator = Narrator(connect=connect, team=entry.session, team_log=entry.log, to_browser=to_browser,
-                            redactor=services.redactor, settings=narrator_settings(services))
+        narrator = Narrator(
+            connect=connect,
+            team=entry.session,
+            team_log=entry.log,
+            to_browser=to_browser,
+            redactor=services.redactor,
+            settings=narrator_settings(services),
+        )
         await narrator.start()
     try:
         await _read(websocket, narrator, to_browser, services)
@@ -74,8 +87,10 @@ async def voice_socket(websocket: WebSocket) -> None:
 def narrator_settings(services: Services) -> NarratorSettings:
     s = services.settings
     return services.extras.get("narrator_settings") or NarratorSettings(
-        voice=s.realtime_voice, transcription_model=s.realtime_transcription_model,
-        progress_update_after_s=s.progress_update_after_s, max_progress_updates=s.max_progress_updates,
+        voice=s.realtime_voice,
+        transcription_model=s.realtime_transcription_model,
+        progress_update_after_s=s.progress_update_after_s,
+        max_progress_updates=s.max_progress_updates,
     )
 
 
@@ -104,8 +119,9 @@ async def _read(websocket: WebSocket, narrator: Narrator | None, to_browser: Any
             if frame.get("bytes") is not None:
                 audio = frame["bytes"]
                 if len(audio) > MAX_AUDIO_FRAME_BYTES or len(audio) % 2:
-                    raise VoiceInputError("invalid_audio", f"Audio frames are PCM16 (even length), at most "
-                                          f"{MAX_AUDIO_FRAME_BYTES} bytes.")
+                    raise VoiceInputError(
+                        "invalid_audio", f"Audio frames are PCM16 (even length), at most {MAX_AUDIO_FRAME_BYTES} bytes."
+                    )
                 if narrator is not None:
                     await narrator.audio_in(audio)
                 continue
@@ -114,7 +130,7 @@ async def _read(websocket: WebSocket, narrator: Narrator | None, to_browser: Any
             to_browser({"type": "error", "code": bad.code, "message": bad.message})
         except SessionCommandError as refused:
             to_browser({"type": "error", "code": refused.code, "message": refused.message})
-        except Exception:  # noqa: BLE001 - one bad message must not end the connection
+        except Exception:
             log.exception("ws/voice message failed")
             to_browser({"type": "error", "code": "internal_error", "message": "That message could not be handled."})
 

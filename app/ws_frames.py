@@ -19,4 +19,4 @@ async def client_frames(websocket: WebSocket) -> AsyncIterator[dict[str, Any]]:
             return
         if frame["type"] == "websocket.disconnect":
             return
-        yield frame
+        yield dict(frame)

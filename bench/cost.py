@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
 import sys
 import tempfile
@@ -56,41 +55,77 @@ def tasks(pages: str) -> list[Task]:
     compound = "principal = 10_000\nfor year in range(10):\n    principal *= 1.05\nprint(round(principal, 2))"
     compound7 = compound.replace("1.05", "1.07")
     return [
-        Task("weather", "What's the weather in Paris right now?", {
-            "manager": ["TASK: Find the current weather in Paris: temperature, conditions and wind, from a "
-                        "reliable source.\nNEXT AGENT: Researcher",
-                        "It is 18 °C and partly cloudy in Paris, with a light south-west wind. Source: "
-                        f"{pages}/pages/paris-weather.html\nTERMINATE"],
-            "researcher": [tool_call("web_search", {"query": "Paris weather now"}),
-                           tool_call("fetch_web_content", {"url": f"{pages}/pages/paris-weather.html"}),
-                           f"Paris now: 18 °C, partly cloudy, wind SW 10 km/h ({pages}/pages/paris-weather.html)."],
-        }),
-        Task("wikipedia fact", "When was Alan Turing born?", {
-            "manager": ["TASK: Find Alan Turing's date and place of birth on Wikipedia.\nNEXT AGENT: Researcher",
-                        "Alan Turing was born on 23 June 1912 in Maida Vale, London. Source: "
-                        "https://en.wikipedia.org/wiki/Alan_Turing\nTERMINATE"],
-            "researcher": [tool_call("wikipedia_search", {"query": "Alan Turing"}),
-                           "Alan Turing was born 23 June 1912 in Maida Vale, London (Wikipedia: Alan Turing)."],
-        }),
-        Task("arxiv lookup", "Which paper introduced the Transformer?", {
-            "manager": ["TASK: Find the arXiv paper that introduced the Transformer architecture: title, authors, "
-                        "id.\nNEXT AGENT: Researcher",
-                        "The Transformer was introduced in \"Attention Is All You Need\" (Vaswani et al., 2017), "
-                        "arXiv:1706.03762. Source: https://arxiv.org/abs/1706.03762\nTERMINATE"],
-            "researcher": [tool_call("arxiv_search", {"query": "attention is all you need"}),
-                           "\"Attention Is All You Need\", Vaswani et al., arXiv:1706.03762 (2017)."],
-        }),
-        Task("developer calculation", "What do 10,000 euros grow to in 10 years at 5% a year?", {
-            "manager": ["TASK: Compute 10,000 compounded yearly at 5% for 10 years, to the cent.\n"
-                        "NEXT AGENT: Developer",
-                        "10,000 € at 5% a year for 10 years grows to 16,288.95 €.\nTERMINATE"],
-            "developer": [tool_call("run_python", {"code": compound}), "The result is 16288.95."],
-        }),
-        Task("follow-up", "And at 7%?", {
-            "manager": ["TASK: Same calculation at 7% a year.\nNEXT AGENT: Developer",
-                        "At 7% a year it grows to 19,671.51 €.\nTERMINATE"],
-            "developer": [tool_call("run_python", {"code": compound7}), "The result is 19671.51."],
-        }, follow_up=True),
+        Task(
+            "weather",
+            "What's the weather in Paris right now?",
+            {
+                "manager": [
+                    "TASK: Find the current weather in Paris: temperature, conditions and wind, from a "
+                    "reliable source.\nNEXT AGENT: Researcher",
+                    "It is 18 °C and partly cloudy in Paris, with a light south-west wind. Source: "
+                    f"{pages}/pages/paris-weather.html\nTERMINATE",
+                ],
+                "researcher": [
+                    tool_call("web_search", {"query": "Paris weather now"}),
+                    tool_call("fetch_web_content", {"url": f"{pages}/pages/paris-weather.html"}),
+                    f"Paris now: 18 °C, partly cloudy, wind SW 10 km/h ({pages}/pages/paris-weather.html).",
+                ],
+            },
+        ),
+        Task(
+            "wikipedia fact",
+            "When was Alan Turing born?",
+            {
+                "manager": [
+                    "TASK: Find Alan Turing's date and place of birth on Wikipedia.\nNEXT AGENT: Researcher",
+                    "Alan Turing was born on 23 June 1912 in Maida Vale, London. Source: "
+                    "https://en.wikipedia.org/wiki/Alan_Turing\nTERMINATE",
+                ],
+                "researcher": [
+                    tool_call("wikipedia_search", {"query": "Alan Turing"}),
+                    "Alan Turing was born 23 June 1912 in Maida Vale, London (Wikipedia: Alan Turing).",
+                ],
+            },
+        ),
+        Task(
+            "arxiv lookup",
+            "Which paper introduced the Transformer?",
+            {
+                "manager": [
+                    "TASK: Find the arXiv paper that introduced the Transformer architecture: title, authors, "
+                    "id.\nNEXT AGENT: Researcher",
+                    'The Transformer was introduced in "Attention Is All You Need" (Vaswani et al., 2017), '
+                    "arXiv:1706.03762. Source: https://arxiv.org/abs/1706.03762\nTERMINATE",
+                ],
+                "researcher": [
+                    tool_call("arxiv_search", {"query": "attention is all you need"}),
+                    '"Attention Is All You Need", Vaswani et al., arXiv:1706.03762 (2017).',
+                ],
+            },
+        ),
+        Task(
+            "developer calculation",
+            "What do 10,000 euros grow to in 10 years at 5% a year?",
+            {
+                "manager": [
+                    "TASK: Compute 10,000 compounded yearly at 5% for 10 years, to the cent.\nNEXT AGENT: Developer",
+                    "10,000 € at 5% a year for 10 years grows to 16,288.95 €.\nTERMINATE",
+                ],
+                "developer": [tool_call("run_python", {"code": compound}), "The result is 16288.95."],
+            },
+        ),
+        Task(
+            "follow-up",
+            "And at 7%?",
+            {
+                "manager": [
+                    "TASK: Same calculation at 7% a year.\nNEXT AGENT: Developer",
+                    "At 7% a year it grows to 19,671.51 €.\nTERMINATE",
+                ],
+                "developer": [tool_call("run_python", {"code": compound7}), "The result is 19671.51."],
+            },
+            follow_up=True,
+        ),
     ]
 
 
@@ -106,7 +141,7 @@ def perfect_selector(body: dict[str, Any]) -> str:
     last_source = starts[-1].group(1) if starts else "user"
     if last_source != "Manager":
         return "Manager"
-    named = re.findall(r"NEXT AGENT:\s*(\w+)", history[starts[-1].start():])
+    named = re.findall(r"NEXT AGENT:\s*(\w+)", history[starts[-1].start() :])
     return named[-1] if named else "Manager"
 
 
@@ -117,8 +152,9 @@ class TaskCost:
     answer: str
 
 
-async def run_tasks(fake: FakeOpenAI, fixtures: FixtureServer, data: Path, *, deterministic: bool,
-                    output_cap: int) -> list[TaskCost]:
+async def run_tasks(
+    fake: FakeOpenAI, fixtures: FixtureServer, data: Path, *, deterministic: bool, output_cap: int
+) -> list[TaskCost]:
     """Run the five tasks on a fresh server; the cost of each comes from the run's own usage report."""
     chosen = tasks(fixtures.base)
     for task in chosen:
@@ -128,10 +164,19 @@ async def run_tasks(fake: FakeOpenAI, fixtures: FixtureServer, data: Path, *, de
     t_settings = tool_settings(fixtures, data, tool_output_max_chars=output_cap)
     sandbox = CodeSandbox.from_settings(t_settings)
     await sandbox.start()
-    settings = make_settings(data, openai_api_key="sk-" + "bench-not-a-real-key", openai_base_url=fake.base_url,
-                             deterministic_selector=deterministic, model_max_retries=0)
-    app = create_app(settings, researcher_tools=build_researcher_tools(t_settings),
-                     developer_tools=lambda sid: [sandbox.tool_for(sid)], configure_logs=False)
+    settings = make_settings(
+        data,
+        openai_api_key="sk-" + "bench-not-a-real-key",
+        openai_base_url=fake.base_url,
+        deterministic_selector=deterministic,
+        model_max_retries=0,
+    )
+    app = create_app(
+        settings,
+        researcher_tools=build_researcher_tools(t_settings),
+        developer_tools=lambda sid: [sandbox.tool_for(sid)],
+        configure_logs=False,
+    )
     costs: list[TaskCost] = []
     try:
         async with live_app(app) as server:
@@ -170,8 +215,7 @@ def fakes() -> Iterator[tuple[FakeOpenAI, FixtureServer]]:
 
 async def measure(output_cap: int = 4000, uncapped: int = 1_000_000) -> dict[str, list[TaskCost]]:
     """Cost per task in three configurations, each on its own fresh fakes and server."""
-    configs = {"selector on": (True, output_cap), "selector off": (False, output_cap),
-               "untrimmed": (True, uncapped)}
+    configs = {"selector on": (True, output_cap), "selector off": (False, output_cap), "untrimmed": (True, uncapped)}
     results = {}
     for label, (deterministic, cap) in configs.items():
         with fakes() as (fake, fixtures), tempfile.TemporaryDirectory() as tmp:
@@ -185,12 +229,20 @@ def report(results: dict[str, list[TaskCost]]) -> None:
     print("model calls and prompt tokens per task (tool output capped at 4,000 characters)")
     print(f"{'task':<24}{'selector on':>22}{'selector off':>22}{'saved':>10}")
     for name, a, b in zip(names, on, off, strict=True):
-        print(f"{name:<24}{a.calls:>6} calls {a.prompt_tokens:>6} tok{b.calls:>6} calls {b.prompt_tokens:>6} tok"
-              f"{1 - a.prompt_tokens / b.prompt_tokens:>9.0%}")
-    total = [sum(c.calls for c in on), sum(c.prompt_tokens for c in on),
-             sum(c.calls for c in off), sum(c.prompt_tokens for c in off)]
-    print(f"{'total':<24}{total[0]:>6} calls {total[1]:>6} tok{total[2]:>6} calls {total[3]:>6} tok"
-          f"{1 - total[1] / total[3]:>9.0%}")
+        print(
+            f"{name:<24}{a.calls:>6} calls {a.prompt_tokens:>6} tok{b.calls:>6} calls {b.prompt_tokens:>6} tok"
+            f"{1 - a.prompt_tokens / b.prompt_tokens:>9.0%}"
+        )
+    total = [
+        sum(c.calls for c in on),
+        sum(c.prompt_tokens for c in on),
+        sum(c.calls for c in off),
+        sum(c.prompt_tokens for c in off),
+    ]
+    print(
+        f"{'total':<24}{total[0]:>6} calls {total[1]:>6} tok{total[2]:>6} calls {total[3]:>6} tok"
+        f"{1 - total[1] / total[3]:>9.0%}"
+    )
     print()
     print("tool-output trimming (selector on): prompt tokens with the 4,000-character cap vs without")
     print(f"{'task':<24}{'trimmed':>10}{'untrimmed':>12}{'saved':>10}")
@@ -200,8 +252,10 @@ def report(results: dict[str, list[TaskCost]]) -> None:
     print(f"{'total':<24}{trimmed:>10}{raw:>12}{1 - trimmed / raw:>10.0%}")
     page = weather_page()
     text = extract_html(page, "https://weather.example/paris").text
-    print(f"(the weather task fetches a {len(page):,}-byte page of {len(text):,} characters of text; with the cap "
-          f"the Researcher gets at most 4,000 characters of it)")
+    print(
+        f"(the weather task fetches a {len(page):,}-byte page of {len(text):,} characters of text; with the cap "
+        f"the Researcher gets at most 4,000 characters of it)"
+    )
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -29,7 +28,9 @@ from tests.voice_client import VoiceClient, voice_app  # noqa: E402
 call_received: dict[str, float] = {}
 final_requested: dict[str, float] = {}
 final_sent: dict[str, float] = {}
-published: dict[tuple[str, str], float] = {}  # (type, run_id) -> when the event was created (envelope ms are too coarse)
+published: dict[
+    tuple[str, str], float
+] = {}  # (type, run_id) -> when the event was created (envelope ms are too coarse)
 
 
 def instrument() -> None:
@@ -88,15 +89,19 @@ async def main(runs: int) -> None:
                 voice = VoiceClient(await websockets.connect(server.ws_url + "/ws/voice", max_size=None))
                 await voice.until(lambda m: m["type"] == "voice.state" and m["state"] == "ready")
                 await fake.realtime.aspeak_user(f"What's the weather in Paris? ({n})")
-                finished = await voice.until(lambda m: m["type"] == "team" and m["event"]["type"] == "run_finished",
-                                             timeout=30)
-                await fake.realtime.until(lambda rt: any("The current weather in Paris" in t
-                                                         for t in rt.spoken(rt.sessions)), timeout=30)
+                finished = await voice.until(
+                    lambda m: m["type"] == "team" and m["event"]["type"] == "run_finished", timeout=30
+                )
+                await fake.realtime.until(
+                    lambda rt: any("The current weather in Paris" in t for t in rt.spoken(rt.sessions)), timeout=30
+                )
                 spoken_answers += 1
                 run_ids.append(finished["event"]["run_id"])
-                outputs = [e for e in fake.realtime.client_events_of("conversation.item.create",
-                                                                     session=fake.realtime.sessions)
-                           if e["item"]["type"] == "function_call_output"]
+                outputs = [
+                    e
+                    for e in fake.realtime.client_events_of("conversation.item.create", session=fake.realtime.sessions)
+                    if e["item"]["type"] == "function_call_output"
+                ]
                 call_ids.append(outputs[0]["item"]["call_id"])
                 await voice.close()
             elapsed = time.perf_counter() - started
@@ -110,8 +115,10 @@ async def main(runs: int) -> None:
             print(f"run_finished -> final response requested  {percentiles(to_request)}")
             print(f"run_finished -> response.create sent      {percentiles(to_create)}")
             print("  (the last includes waiting for a response already in flight, e.g. the spoken acknowledgement)")
-            print(f"rejected client events {len(fake.realtime.rejected)}, protocol violations "
-                  f"{len(fake.realtime.violations)}")
+            print(
+                f"rejected client events {len(fake.realtime.rejected)}, protocol violations "
+                f"{len(fake.realtime.violations)}"
+            )
 
 
 if __name__ == "__main__":

@@ -29,10 +29,16 @@ async def serve(port: int, delay: float, base_url: str | None, data_dir: Path) -
     book = ScriptBook(lambda: paris_script(manager_delay=delay, researcher_delay=delay, runs=3))
     overrides = {"openai_base_url": base_url} if base_url else {}
     settings = make_settings(data_dir, log_level="WARNING", ws_rate_per_s=1000.0, ws_rate_burst=1000, **overrides)
-    app = create_app(settings, model_clients=book, researcher_tools=research_tools(),
-                     developer_tools=developer_tools, configure_logs=False)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
-                            ws_max_size=4 * 1024 * 1024)
+    app = create_app(
+        settings,
+        model_clients=book,
+        researcher_tools=research_tools(),
+        developer_tools=developer_tools,
+        configure_logs=False,
+    )
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws_max_size=4 * 1024 * 1024
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

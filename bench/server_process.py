@@ -30,9 +30,10 @@ class ServerProcess:
         self.port = 0
         self._proc: asyncio.subprocess.Process | None = None
 
-    async def __aenter__(self) -> "ServerProcess":
+    async def __aenter__(self) -> ServerProcess:
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.scripted_server", *self.args, cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+            sys.executable, "-m", "bench.scripted_server", *self.args, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+        )
         assert self._proc.stdout is not None
         line = (await asyncio.wait_for(self._proc.stdout.readline(), 60)).decode()
         if not line.startswith("READY "):

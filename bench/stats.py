@@ -6,7 +6,7 @@ import statistics
 
 
 def percentiles(values_ms: list[float]) -> str:
-    """"p50 … ms   p99 … ms   max … ms   (n=…)", interpolated within the data (p99 never above the max)."""
+    """ "p50 … ms   p99 … ms   max … ms   (n=…)", interpolated within the data (p99 never above the max)."""
     if len(values_ms) < 2:
         return f"n/a (n={len(values_ms)})"
     q = statistics.quantiles(values_ms, n=100, method="inclusive")

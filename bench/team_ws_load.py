@@ -69,8 +69,13 @@ async def lost_sessions(database_url: str, results: list[SessionResult]) -> list
         for r in results:
             stored = await store.events_after(r.session_id, 0, limit=10_000)
             run = await store.get_run(r.run_id)
-            if (r.seqs != list(range(1, len(r.seqs) + 1)) or [seq for seq, _ in stored] != r.seqs
-                    or not r.answer.startswith(PARIS_ANSWER) or run is None or run["status"] != "completed"):
+            if (
+                r.seqs != list(range(1, len(r.seqs) + 1))
+                or [seq for seq, _ in stored] != r.seqs
+                or not r.answer.startswith(PARIS_ANSWER)
+                or run is None
+                or run["status"] != "completed"
+            ):
                 lost.append(r.session_id)
     finally:
         await store.stop()
@@ -82,23 +87,28 @@ async def main(sessions: int, delay: float, ramp: float) -> None:
         async with ServerProcess(Path(tmp), model_delay=delay) as server:
             idle = server.usage()
             started = time.perf_counter()
-            results = await asyncio.gather(*(one_session(server.ws_url, ramp * i / sessions)
-                                             for i in range(sessions)))
+            results = await asyncio.gather(*(one_session(server.ws_url, ramp * i / sessions) for i in range(sessions)))
             elapsed = time.perf_counter() - started
             busy = server.usage()
         lost = await lost_sessions(server.database_url, results)
     events = sum(len(r.seqs) for r in results)
     latencies = [ms for r in results for ms in r.latencies_ms]
     cpu = busy.cpu_s - idle.cpu_s
-    print(f"sessions                 {sessions}  (model delay {delay * 1000:.0f} ms per call, 4 calls per run; "
-          f"starts spread over {ramp:.1f} s; server in its own process)")
+    print(
+        f"sessions                 {sessions}  (model delay {delay * 1000:.0f} ms per call, 4 calls per run; "
+        f"starts spread over {ramp:.1f} s; server in its own process)"
+    )
     print(f"wall time                {elapsed:.2f} s")
     print(f"events delivered         {events}  ({events / elapsed:.0f} events/s)")
     print(f"latency create->receipt  {percentiles(latencies)}")
-    print(f"server CPU               {cpu:.2f} s for {sessions} runs ({cpu * 1000 / sessions:.1f} ms per run, "
-          f"{cpu * 1e6 / max(events, 1):.0f} us per event)")
-    print(f"server memory            {busy.rss_mb:.0f} MB RSS, {busy.rss_mb - idle.rss_mb:+.1f} MB for {sessions} "
-          f"sessions ({(busy.rss_mb - idle.rss_mb) * 1024 / sessions:.0f} KB per session)")
+    print(
+        f"server CPU               {cpu:.2f} s for {sessions} runs ({cpu * 1000 / sessions:.1f} ms per run, "
+        f"{cpu * 1e6 / max(events, 1):.0f} us per event)"
+    )
+    print(
+        f"server memory            {busy.rss_mb:.0f} MB RSS, {busy.rss_mb - idle.rss_mb:+.1f} MB for {sessions} "
+        f"sessions ({(busy.rss_mb - idle.rss_mb) * 1024 / sessions:.0f} KB per session)"
+    )
     print(f"sessions with a lost, foreign or unstored event: {len(lost)}")
     if lost:
         raise SystemExit(1)

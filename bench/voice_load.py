@@ -116,7 +116,7 @@ class BrowserClient:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def open(cls, index: int, ws_url: str, timeout: float = 20.0) -> "BrowserClient":
+    async def open(cls, index: int, ws_url: str, timeout: float = 20.0) -> BrowserClient:
         client = cls(index, await websockets.connect(ws_url + "/ws/voice", max_size=None))
         await asyncio.wait_for(client.ready.wait(), timeout)
         return client
@@ -270,28 +270,42 @@ def fake_appends(fake: FakeOpenAI) -> tuple[dict[int, list[int]], dict[int, list
     return sessions, received
 
 
-def session_result(client: BrowserClient, sessions: list[int], received: list[tuple[int, float]],
-                   fake: FakeOpenAI) -> SessionResult:
+def session_result(
+    client: BrowserClient, sessions: list[int], received: list[tuple[int, float]], fake: FakeOpenAI
+) -> SessionResult:
     rt = fake.realtime
     seqs = {seq for seq, _ in received}
     return SessionResult(
-        client=client.index, sessions=sessions, frames_sent=client.frames_sent, bytes_sent=client.bytes_sent,
-        appends_received=len(received), bytes_received_by_fake=sum(rt.input_audio_bytes(s) for s in sessions),
+        client=client.index,
+        sessions=sessions,
+        frames_sent=client.frames_sent,
+        bytes_sent=client.bytes_sent,
+        appends_received=len(received),
+        bytes_received_by_fake=sum(rt.input_audio_bytes(s) for s in sessions),
         missing_seqs=sorted(set(client.sent_at) - seqs),
         deltas_sent=sum(len(rt.server_events_of("response.output_audio.delta", s)) for s in sessions),
         bytes_sent_by_fake=sum(rt.output_audio_bytes(s) for s in sessions),
-        frames_received=client.frames_received, bytes_received=client.bytes_received,
-        answer_heard=client.answer_heard.is_set(), close_code=client.close_code, errors=client.errors)
+        frames_received=client.frames_received,
+        bytes_received=client.bytes_received,
+        answer_heard=client.answer_heard.is_set(),
+        close_code=client.close_code,
+        errors=client.errors,
+    )
 
 
 def latencies(clients: list[BrowserClient], received: dict[int, list[tuple[int, float]]]) -> list[float]:
     """Mic frame latency, client send -> fake receipt (same process, same clock), in ms."""
-    return [(at - clients[c].sent_at[seq]) * 1000 for c, frames in received.items() for seq, at in frames
-            if seq in clients[c].sent_at]
+    return [
+        (at - clients[c].sent_at[seq]) * 1000
+        for c, frames in received.items()
+        for seq, at in frames
+        if seq in clients[c].sent_at
+    ]
 
 
-async def run_load(ws_url: str, fake: FakeOpenAI, config: LoadConfig,
-                   usage: Callable[[], Usage] | None = None) -> LoadResult:
+async def run_load(
+    ws_url: str, fake: FakeOpenAI, config: LoadConfig, usage: Callable[[], Usage] | None = None
+) -> LoadResult:
     """Open config.sessions voice pages against the app at ws_url (whose narrator talks to `fake`), stream
     both ways, and account for every frame. `usage` (e.g. ServerProcess.usage) measures the server process."""
     idle = usage() if usage else None
@@ -307,11 +321,19 @@ async def run_load(ws_url: str, fake: FakeOpenAI, config: LoadConfig,
     results = [session_result(c, sessions.get(c.index, []), received.get(c.index, []), fake) for c in clients]
     problems = fake.problems() + [f"client {c.index}: {o!r}" for c, o in zip(clients, outcomes) if o is not None]
     return LoadResult(
-        config=config, sessions=results, window_s=window_s,
+        config=config,
+        sessions=results,
+        window_s=window_s,
         server_cpu_s=after.cpu_s - before.cpu_s if after and before else None,
-        server_rss_idle_mb=idle.rss_mb if idle else None, server_rss_mb=after.rss_mb if after else None,
-        bench_cpu_s=bench_cpu, latencies_ms=latencies(clients, received), log_rows=sum(c.log_rows for c in clients),
-        rejected=len(fake.realtime.rejected), violations=len(fake.realtime.violations), problems=problems)
+        server_rss_idle_mb=idle.rss_mb if idle else None,
+        server_rss_mb=after.rss_mb if after else None,
+        bench_cpu_s=bench_cpu,
+        latencies_ms=latencies(clients, received),
+        log_rows=sum(c.log_rows for c in clients),
+        rejected=len(fake.realtime.rejected),
+        violations=len(fake.realtime.violations),
+        problems=problems,
+    )
 
 
 # ---- the report -------------------------------------------------------------------------------------------
@@ -349,10 +371,12 @@ def report(result: LoadResult) -> list[str]:
     ]
     for x in s:
         if x.dropped_in or x.dropped_out or not x.bytes_match or not x.answer_heard or x.errors:
-            lines.append(f"  client {x.client} (realtime sessions {x.sessions}): in {x.bytes_sent}->"
-                         f"{x.bytes_received_by_fake} B, missing seqs {x.missing_seqs[:10]}, out "
-                         f"{x.bytes_sent_by_fake}->{x.bytes_received} B, answer {x.answer_heard}, "
-                         f"close {x.close_code}, errors {x.errors[:3]}")
+            lines.append(
+                f"  client {x.client} (realtime sessions {x.sessions}): in {x.bytes_sent}->"
+                f"{x.bytes_received_by_fake} B, missing seqs {x.missing_seqs[:10]}, out "
+                f"{x.bytes_sent_by_fake}->{x.bytes_received} B, answer {x.answer_heard}, "
+                f"close {x.close_code}, errors {x.errors[:3]}"
+            )
     lines += [f"  problem: {p[:300]}" for p in result.problems[:20]]
     return lines
 
@@ -362,8 +386,12 @@ async def main(config: LoadConfig) -> int:
         async with make_fake(config) as fake, ServerProcess(Path(tmp), openai_base_url=fake.base_url) as server:
             result = await run_load(server.ws_url, fake, config, usage=server.usage)
     print("\n".join(report(result)))
-    clean = (result.dropped_in == result.dropped_out == 0 and result.all_bytes_match and not result.problems
-             and result.answers_heard == config.sessions)
+    clean = (
+        result.dropped_in == result.dropped_out == 0
+        and result.all_bytes_match
+        and not result.problems
+        and result.answers_heard == config.sessions
+    )
     return 0 if clean else 1
 
 
@@ -374,5 +402,12 @@ if __name__ == "__main__":
     parser.add_argument("--frame-ms", type=int, default=40)
     parser.add_argument("--out-chunk-ms", type=int, default=40)
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(LoadConfig(sessions=args.sessions, seconds=args.seconds,
-                                                 frame_ms=args.frame_ms, out_chunk_ms=args.out_chunk_ms))))
+    raise SystemExit(
+        asyncio.run(
+            main(
+                LoadConfig(
+                    sessions=args.sessions, seconds=args.seconds, frame_ms=args.frame_ms, out_chunk_ms=args.out_chunk_ms
+                )
+            )
+        )
+    )

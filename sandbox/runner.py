@@ -33,8 +33,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `tools` importable from the directory above
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.confine import landlock_abi  # noqa: E402
-from tools.process_runner import RunLimits, kill_group, run_python  # noqa: E402
+from tools.confine import landlock_abi
+from tools.process_runner import RunLimits, kill_group, run_python
 
 MAX_BODY_BYTES = 1_000_000
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -86,9 +86,15 @@ class Runner:
             return None
         try:
             limits = replace(self.config.limits, timeout_s=timeout_s)
-            result = asyncio.run(run_python(code, self.scratch_for(session_id), limits,
-                                            on_start=lambda pid: self._track(session_id, pid, True),
-                                            on_exit=lambda pid: self._track(session_id, pid, False)))
+            result = asyncio.run(
+                run_python(
+                    code,
+                    self.scratch_for(session_id),
+                    limits,
+                    on_start=lambda pid: self._track(session_id, pid, True),
+                    on_exit=lambda pid: self._track(session_id, pid, False),
+                )
+            )
             return {**result.to_json(), "timeout_s": timeout_s}
         finally:
             self._slots.release()
@@ -116,17 +122,18 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "sandbox-runner/1"
     runner: Runner  # set on the subclass make_server builds
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+    def log_message(self, format: str, *args: Any) -> None:
         if os.environ.get("SANDBOX_ACCESS_LOG"):
             super().log_message(format, *args)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path.split("?", 1)[0] != "/health":
             return self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
-        self._reply(HTTPStatus.OK, {"status": "ok", "landlock_abi": landlock_abi() if
-                                    self.runner.config.limits.landlock else 0})
+        self._reply(
+            HTTPStatus.OK, {"status": "ok", "landlock_abi": landlock_abi() if self.runner.config.limits.landlock else 0}
+        )
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
         body = self._json_body()
         if body is None:
@@ -142,8 +149,10 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(code, str) or not code.strip():
             return self._reply(HTTPStatus.BAD_REQUEST, {"error": "code: a non-empty string"})
         if len(code.encode()) > self.runner.config.max_code_bytes:
-            return self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                               {"error": f"code is over {self.runner.config.max_code_bytes} bytes"})
+            return self._reply(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                {"error": f"code is over {self.runner.config.max_code_bytes} bytes"},
+            )
         timeout = body.get("timeout_s", 30)
         if not isinstance(timeout, (int, float)) or timeout <= 0:
             return self._reply(HTTPStatus.BAD_REQUEST, {"error": "timeout_s: a positive number"})
@@ -185,11 +194,13 @@ def make_server(host: str, port: int, config: RunnerConfig) -> ThreadingHTTPServ
 
 def main() -> None:
     config = RunnerConfig.from_env()
-    server = make_server(os.environ.get("SANDBOX_HOST", "0.0.0.0"), int(os.environ.get("SANDBOX_PORT", "8080")),
-                         config)
+    server = make_server(os.environ.get("SANDBOX_HOST", "0.0.0.0"), int(os.environ.get("SANDBOX_PORT", "8080")), config)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    print(f"sandbox runner on {server.server_address}, scratch {config.scratch_root}, "
-          f"landlock ABI {landlock_abi() if config.limits.landlock else 0}", flush=True)
+    print(
+        f"sandbox runner on {server.server_address}, scratch {config.scratch_root}, "
+        f"landlock ABI {landlock_abi() if config.limits.landlock else 0}",
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:

@@ -80,22 +80,22 @@ def build(fields: dict[str, Any], extra: dict[str, Any]) -> str:
 
 # ---- JSON values ----------------------------------------------------------------------------------------
 unicode_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
-text_with_surrogate = st.builds(lambda a, s, b: a + s + b, unicode_text, st.characters(categories=["Cs"]),
-                                unicode_text)
+text_with_surrogate = st.builds(lambda a, s, b: a + s + b, unicode_text, st.characters(categories=["Cs"]), unicode_text)
 any_text = st.one_of(unicode_text, unicode_text, text_with_surrogate)
 huge_positive = st.integers(1, PYTHON_INT_DIGITS).map(lambda digits: 10 ** (digits - 1))
-numbers = st.one_of(st.integers(), huge_positive, huge_positive.map(lambda n: -n),
-                    st.floats(allow_nan=True, allow_infinity=True))
+numbers = st.one_of(
+    st.integers(), huge_positive, huge_positive.map(lambda n: -n), st.floats(allow_nan=True, allow_infinity=True)
+)
 scalars = st.one_of(st.none(), st.booleans(), numbers, any_text)
 shallow = st.one_of(scalars, st.lists(scalars, max_size=3), st.dictionaries(any_text, scalars, max_size=2))
 json_values = st.one_of(scalars, shallow, st.lists(shallow, max_size=3))  # deeper: see deep_nesting
-non_string_values = st.one_of(st.booleans(), numbers, st.lists(shallow, max_size=3),
-                              st.dictionaries(any_text, shallow, max_size=2))
+non_string_values = st.one_of(
+    st.booleans(), numbers, st.lists(shallow, max_size=3), st.dictionaries(any_text, shallow, max_size=2)
+)
 extras = st.one_of(st.just({}), st.dictionaries(any_text.map(lambda key: "x-" + key), json_values, max_size=2))
 plain_ids = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=MAX_ID_CHARS)
 long_ids = st.integers(MAX_ID_CHARS + 1, 2000).map(lambda n: "i" * n)
-blank = st.text(st.sampled_from(" \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2000\u2028\u3000"), min_size=1,
-                max_size=20)
+blank = st.text(st.sampled_from(" \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2000\u2028\u3000"), min_size=1, max_size=20)
 wide_chars = st.sampled_from("yé€😀")  # 1 to 4 bytes in UTF-8
 
 
@@ -105,15 +105,39 @@ def repeated(min_chars: int, max_chars: int) -> st.SearchStrategy[str]:
 
 def bad_text_values(max_chars: int) -> st.SearchStrategy[tuple[str, Any]]:
     """A required text field that is missing, not a string, empty, blank, too long, or not valid Unicode."""
-    return labelled(missing=st.just(MISSING), wrong_type=non_string_values, null=st.none(), empty=st.just(""),
-                    blank=blank, too_long=repeated(max_chars + 1, 12_000),
-                    surrogate=text_with_surrogate.map(lambda t: "Weather in Paris? " + t))
+    return labelled(
+        missing=st.just(MISSING),
+        wrong_type=non_string_values,
+        null=st.none(),
+        empty=st.just(""),
+        blank=blank,
+        too_long=repeated(max_chars + 1, 12_000),
+        surrogate=text_with_surrogate.map(lambda t: "Weather in Paris? " + t),
+    )
 
 
 unknown_types = st.one_of(
-    non_string_values, any_text.filter(lambda t: t not in TEAM_TYPES | VOICE_TYPES),
-    st.sampled_from(["PING", " ping", "ping ", "Task", "team.PAUSE", "team", "team.", "status\x00", "tool.output",
-                     "user-message", "pause!", "text ", "play back", "session.update", "input_audio_buffer.append"]),
+    non_string_values,
+    any_text.filter(lambda t: t not in TEAM_TYPES | VOICE_TYPES),
+    st.sampled_from(
+        [
+            "PING",
+            " ping",
+            "ping ",
+            "Task",
+            "team.PAUSE",
+            "team",
+            "team.",
+            "status\x00",
+            "tool.output",
+            "user-message",
+            "pause!",
+            "text ",
+            "play back",
+            "session.update",
+            "input_audio_buffer.append",
+        ]
+    ),
 )
 
 
@@ -137,7 +161,8 @@ def garbage_text(json_error: frozenset[str], bad_shape: frozenset[str]) -> st.Se
 
 def not_an_object(codes: frozenset[str]) -> st.SearchStrategy[Frame]:
     return st.one_of(scalars, st.lists(json_values, max_size=5)).map(
-        lambda value: Frame(dumps(value), "json_not_object", codes))
+        lambda value: Frame(dumps(value), "json_not_object", codes)
+    )
 
 
 def nested(depth: int, kind: str) -> str:
@@ -149,8 +174,9 @@ def deep_nesting(shape_error: frozenset[str]) -> st.SearchStrategy[Frame]:
 
     def make(depth: int, kind: str, in_ping: bool) -> Frame:
         if in_ping:
-            return Frame('{"type": "ping", "x-deep": ' + nested(depth, kind) + "}", f"deep_ping_{depth}",
-                         PONG | shape_error)
+            return Frame(
+                '{"type": "ping", "x-deep": ' + nested(depth, kind) + "}", f"deep_ping_{depth}", PONG | shape_error
+            )
         return Frame(nested(depth, kind), f"deep_{depth}", shape_error)
 
     depths = st.one_of(st.integers(1, 60), st.integers(500, 1500), st.integers(1500, 12_000))
@@ -160,7 +186,8 @@ def deep_nesting(shape_error: frozenset[str]) -> st.SearchStrategy[Frame]:
 def too_many_digits(codes: frozenset[str]) -> st.SearchStrategy[Frame]:
     """An integer longer than Python's limit inside an otherwise valid ping: json.loads refuses it."""
     return st.integers(PYTHON_INT_DIGITS + 1, 12_000).map(
-        lambda n: Frame('{"type": "ping", "x-n": 1' + "0" * n + "}", "too_many_digits", codes))
+        lambda n: Frame('{"type": "ping", "x-n": 1' + "0" * n + "}", "too_many_digits", codes)
+    )
 
 
 def size_limited(frame: Frame, size: Callable[[str], int]) -> Frame:
@@ -227,8 +254,11 @@ def team_big_frames() -> st.SearchStrategy[Frame]:
     """Frames around the 64 KiB limit (UTF-8, sent unescaped): what they hold decides below it, size above."""
     text = repeated(MAX_FRAME // 4 - 100, 40_000)
     return st.one_of(
-        text.map(lambda t: Frame(json.dumps({"type": "task", "text": t}, ensure_ascii=False), "big_task",
-                                 error("invalid_message"))),
+        text.map(
+            lambda t: Frame(
+                json.dumps({"type": "task", "text": t}, ensure_ascii=False), "big_task", error("invalid_message")
+            )
+        ),
         text.map(lambda t: Frame(t, "big_garbage", error("invalid_json"))),
     )
 
@@ -236,12 +266,18 @@ def team_big_frames() -> st.SearchStrategy[Frame]:
 def team_mix() -> Mix:
     """Per 18 frames: 4 commands, 3 bad tasks, 3 bad types, 2 random texts, one of each other kind."""
     return [
-        (team_command(), 4), (team_bad_task(), 3), (team_type_problems(), 3),
+        (team_command(), 4),
+        (team_bad_task(), 3),
+        (team_type_problems(), 3),
         (garbage_text(error("invalid_json"), error("invalid_message")), 2),
         (not_an_object(error("invalid_message")), 1),
         (st.binary(max_size=300).map(lambda b: Frame(b, "binary", error("binary_not_supported"))), 1),
-        (st.integers(MAX_FRAME - 10, MAX_FRAME + 10).map(lambda n: Frame(b"\x01" * n, "binary_large",
-                                                                         error("binary_not_supported"))), 1),
+        (
+            st.integers(MAX_FRAME - 10, MAX_FRAME + 10).map(
+                lambda n: Frame(b"\x01" * n, "binary_large", error("binary_not_supported"))
+            ),
+            1,
+        ),
         (deep_nesting(error("invalid_message")), 1),
         (too_many_digits(error("invalid_json")), 1),
         (team_big_frames(), 1),
@@ -252,29 +288,34 @@ def team_mix() -> Mix:
 VOICE_REFUSED = {"team.pause": "no_active_run", "team.cancel": "no_active_run", "team.resume": "not_paused"}
 voice_command_kinds = st.sampled_from(sorted([*VOICE_REFUSED, "ping"]))
 bad_voice_texts = bad_text_values(MAX_VOICE_TEXT)
-QUIET_WAVE = b"".join(int(200 * math.sin(i / 7)).to_bytes(2, "little", signed=True)
-                      for i in range(MAX_AUDIO_BYTES // 2 + 200))
+QUIET_WAVE = b"".join(
+    int(200 * math.sin(i / 7)).to_bytes(2, "little", signed=True) for i in range(MAX_AUDIO_BYTES // 2 + 200)
+)
 
 
 def pcm(size: int, shift: int) -> bytes:
     """`size` bytes of a quiet PCM16 sine wave, shifted by `shift` samples."""
-    return QUIET_WAVE[2 * shift: 2 * shift + size]
+    return QUIET_WAVE[2 * shift : 2 * shift + size]
 
 
 def voice_audio() -> st.SearchStrategy[Frame]:
     """PCM16 frames: valid (even length, at most 64 KiB), odd length, or too large."""
-    valid = st.one_of(st.integers(1, 1000), st.integers(1, 1000), st.integers(MAX_AUDIO_BYTES // 2 - 5,
-                                                                               MAX_AUDIO_BYTES // 2))
+    valid = st.one_of(
+        st.integers(1, 1000), st.integers(1, 1000), st.integers(MAX_AUDIO_BYTES // 2 - 5, MAX_AUDIO_BYTES // 2)
+    )
     odd = st.one_of(st.integers(0, 500), st.integers(MAX_AUDIO_BYTES // 2 - 5, MAX_AUDIO_BYTES // 2)).map(
-        lambda n: 2 * n + 1)
+        lambda n: 2 * n + 1
+    )
     shifts = st.integers(0, 99)
     return st.one_of(
         st.builds(lambda n, shift: Frame(pcm(2 * n, shift), "audio", NONE), valid, shifts),
         st.builds(lambda n, shift: Frame(pcm(n, shift), "audio_odd", error("invalid_audio")), odd, shifts),
-        st.binary(min_size=1, max_size=301).map(lambda b: b if len(b) % 2 else b[1:]).map(
-            lambda b: Frame(b, "audio_random_odd", error("invalid_audio"))),
-        st.integers(MAX_AUDIO_BYTES + 1, 70_000).map(lambda n: Frame(b"\x00" * n, "audio_too_large",
-                                                                     error("invalid_audio"))),
+        st.binary(min_size=1, max_size=301)
+        .map(lambda b: b if len(b) % 2 else b[1:])
+        .map(lambda b: Frame(b, "audio_random_odd", error("invalid_audio"))),
+        st.integers(MAX_AUDIO_BYTES + 1, 70_000).map(
+            lambda n: Frame(b"\x00" * n, "audio_too_large", error("invalid_audio"))
+        ),
     )
 
 
@@ -284,13 +325,20 @@ def voice_bad_text(draw: st.DrawFn) -> Frame:
     return Frame(build({"type": "text", "text": text}, draw(extras)), f"text_{flaw}", error("invalid_message"))
 
 
-item_ids = labelled(ok=plain_ids, missing=st.just(MISSING), empty=st.just(""), too_long=long_ids,
-                    wrong_type=non_string_values)
+item_ids = labelled(
+    ok=plain_ids, missing=st.just(MISSING), empty=st.just(""), too_long=long_ids, wrong_type=non_string_values
+)
 played_ms = labelled(
-    ok=st.one_of(st.integers(0, 10**6), huge_positive), missing=st.just(MISSING), negative=st.integers(max_value=-1),
+    ok=st.one_of(st.integers(0, 10**6), huge_positive),
+    missing=st.just(MISSING),
+    negative=st.integers(max_value=-1),
     wrong_type=st.one_of(  # not an integer even in pydantic's lax mode
-        st.none(), st.lists(scalars, min_size=1, max_size=2), st.dictionaries(any_text, scalars, max_size=2),
-        st.floats(0, 1e6).filter(lambda f: not f.is_integer()), st.text("abcxyz", min_size=1, max_size=8)),
+        st.none(),
+        st.lists(scalars, min_size=1, max_size=2),
+        st.dictionaries(any_text, scalars, max_size=2),
+        st.floats(0, 1e6).filter(lambda f: not f.is_integer()),
+        st.text("abcxyz", min_size=1, max_size=8),
+    ),
 )
 
 
@@ -323,11 +371,17 @@ def voice_mix() -> Mix:
     """Per 20 frames: 5 audio, 3 commands, 2 bad texts, 2 playbacks, 2 bad types, 2 random texts, one of each
     other kind."""
     big_text = repeated(MAX_FRAME - 100, MAX_FRAME + 20_000).map(
-        lambda t: Frame(json.dumps({"type": "text", "text": t}, ensure_ascii=False), "big_text",
-                        error("invalid_message")))
+        lambda t: Frame(
+            json.dumps({"type": "text", "text": t}, ensure_ascii=False), "big_text", error("invalid_message")
+        )
+    )
     return [
-        (voice_audio(), 5), (voice_command(), 3), (voice_bad_text(), 2), (voice_playback(), 2),
-        (voice_type_problems(), 2), (garbage_text(error("invalid_json"), error("invalid_message")), 2),
+        (voice_audio(), 5),
+        (voice_command(), 3),
+        (voice_bad_text(), 2),
+        (voice_playback(), 2),
+        (voice_type_problems(), 2),
+        (garbage_text(error("invalid_json"), error("invalid_message")), 2),
         (not_an_object(error("invalid_message")), 1),
         (deep_nesting(error("invalid_message")), 1),
         (too_many_digits(error("invalid_json")), 1),
@@ -337,8 +391,12 @@ def voice_mix() -> Mix:
 
 # ---- drawing ---------------------------------------------------------------------------------------------
 FUZZ_SETTINGS = settings(
-    derandomize=True, database=None, deadline=None, phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=list(HealthCheck), print_blob=False,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+    print_blob=False,
 )
 
 

@@ -49,7 +49,7 @@ class ScriptBook:
 
 
 @asynccontextmanager
-async def live_app(app: FastAPI) -> AsyncIterator["LiveServer"]:
+async def live_app(app: FastAPI) -> AsyncIterator[LiveServer]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on", ws_max_size=4 * 1024 * 1024)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -67,16 +67,29 @@ async def live_app(app: FastAPI) -> AsyncIterator["LiveServer"]:
 
 
 def scripted_app(tmp_path: Path, book: ScriptBook, **settings: Any) -> FastAPI:
-    return create_app(make_settings(tmp_path, **settings), model_clients=book, researcher_tools=research_tools(),
-                      developer_tools=developer_tools, configure_logs=False)
+    return create_app(
+        make_settings(tmp_path, **settings),
+        model_clients=book,
+        researcher_tools=research_tools(),
+        developer_tools=developer_tools,
+        configure_logs=False,
+    )
 
 
 def openai_app(tmp_path: Path, fake, **settings: Any) -> FastAPI:  # type: ignore[no-untyped-def]
     """The app with the real OpenAI clients pointed at the fake OpenAI server `fake`, scripted tools."""
-    values = {"openai_api_key": "sk-fake-test-key", "openai_base_url": fake.base_url, "model_max_retries": 1,
-              **settings}
-    return create_app(make_settings(tmp_path, **values), researcher_tools=research_tools(),
-                      developer_tools=developer_tools, configure_logs=False)
+    values = {
+        "openai_api_key": "sk-fake-test-key",
+        "openai_base_url": fake.base_url,
+        "model_max_retries": 1,
+        **settings,
+    }
+    return create_app(
+        make_settings(tmp_path, **values),
+        researcher_tools=research_tools(),
+        developer_tools=developer_tools,
+        configure_logs=False,
+    )
 
 
 class LiveServer:
@@ -90,7 +103,7 @@ class LiveServer:
     def services(self) -> Any:
         return self.app.state.services
 
-    async def connect(self, path: str = "/ws/team", **params: Any) -> "WsClient":
+    async def connect(self, path: str = "/ws/team", **params: Any) -> WsClient:
         query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
         conn = await websockets.connect(self.ws_url + path + (f"?{query}" if query else ""), max_size=None)
         return WsClient(conn)

@@ -24,8 +24,9 @@ from agents.model_clients import TeamModelClients
 # The replay client warns "Token count has been done only on string content" on every count: noise, not news.
 logging.getLogger(EVENT_LOGGER_NAME).addFilter(lambda record: "Token count" not in record.getMessage())
 
-TOOL_MODEL = ModelInfo(vision=False, function_calling=True, json_output=False, family=ModelFamily.UNKNOWN,
-                       structured_output=False)
+TOOL_MODEL = ModelInfo(
+    vision=False, function_calling=True, json_output=False, family=ModelFamily.UNKNOWN, structured_output=False
+)
 
 
 @dataclass
@@ -106,18 +107,22 @@ def paris_script(*, manager_delay: float = 0.0, researcher_delay: float = 0.0, r
         manager=[
             maybe_slow("TASK: Find the current weather in Paris.\nNEXT AGENT: Researcher", manager_delay),
             maybe_slow(f"{PARIS_ANSWER} Source: {PARIS_SOURCE}\nTERMINATE", manager_delay),
-        ] * runs,
+        ]
+        * runs,
         researcher=[
             maybe_slow(tool_call("web_search", query="current weather in Paris"), researcher_delay),
             maybe_slow(f"Paris now: 18°C, partly cloudy, wind SW 10 km/h ({PARIS_SOURCE}).", researcher_delay),
-        ] * runs,
+        ]
+        * runs,
     )
 
 
 async def web_search(query: str, max_results: int = 5) -> str:
     """Search the web (scripted for tests)."""
-    return (f"Web Search Results for '{query}':\n1. Title: Paris weather now\n   Snippet: 18°C, partly cloudy\n"
-            f"   URL: {PARIS_SOURCE}")
+    return (
+        f"Web Search Results for '{query}':\n1. Title: Paris weather now\n   Snippet: 18°C, partly cloudy\n"
+        f"   URL: {PARIS_SOURCE}"
+    )
 
 
 async def slow_lookup(query: str) -> str:
@@ -132,9 +137,11 @@ async def broken_lookup(query: str) -> str:
 
 
 def research_tools() -> list[FunctionTool]:
-    return [FunctionTool(web_search, description="Search the web."),
-            FunctionTool(slow_lookup, description="A slow lookup."),
-            FunctionTool(broken_lookup, description="A lookup that fails.")]
+    return [
+        FunctionTool(web_search, description="Search the web."),
+        FunctionTool(slow_lookup, description="A slow lookup."),
+        FunctionTool(broken_lookup, description="A lookup that fails."),
+    ]
 
 
 async def run_python(code: str) -> str:

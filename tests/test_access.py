@@ -16,8 +16,7 @@ TOKEN = "team-" + "token-for-tests-42"
 
 @pytest.fixture
 async def guarded(tmp_path: Path):  # type: ignore[no-untyped-def]
-    app = scripted_app(tmp_path, ScriptBook(paris_script), app_token=TOKEN,
-                       allowed_origins=["https://voice.example"])
+    app = scripted_app(tmp_path, ScriptBook(paris_script), app_token=TOKEN, allowed_origins=["https://voice.example"])
     async with live_app(app) as server:
         yield server
 

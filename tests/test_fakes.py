@@ -38,9 +38,17 @@ SERVER_EVENT = pydantic.TypeAdapter(RealtimeServerEvent)
 
 
 def _tool(name: str, **props: str) -> dict[str, Any]:
-    return {"type": "function", "name": name, "description": f"{name} tool",
-            "parameters": {"type": "object", "properties": {k: {"type": v} for k, v in props.items()},
-                           "required": list(props), "additionalProperties": False}}
+    return {
+        "type": "function",
+        "name": name,
+        "description": f"{name} tool",
+        "parameters": {
+            "type": "object",
+            "properties": {k: {"type": v} for k, v in props.items()},
+            "required": list(props),
+            "additionalProperties": False,
+        },
+    }
 
 
 NARRATOR_SESSION: dict[str, Any] = {
@@ -48,13 +56,21 @@ NARRATOR_SESSION: dict[str, Any] = {
     "output_modalities": ["audio"],
     "instructions": "You are the narrator of a research team.",
     "audio": {
-        "input": {"format": {"type": "audio/pcm", "rate": 24000}, "noise_reduction": {"type": "near_field"},
-                  "transcription": {"model": "gpt-4o-mini-transcribe"},
-                  "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}},
+        "input": {
+            "format": {"type": "audio/pcm", "rate": 24000},
+            "noise_reduction": {"type": "near_field"},
+            "transcription": {"model": "gpt-4o-mini-transcribe"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
+        },
         "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"},
     },
-    "tools": [_tool("ask_team", task="string"), _tool("team_status"), _tool("pause_team"), _tool("resume_team"),
-              _tool("cancel_team")],
+    "tools": [
+        _tool("ask_team", task="string"),
+        _tool("team_status"),
+        _tool("pause_team"),
+        _tool("resume_team"),
+        _tool("cancel_team"),
+    ],
     "tool_choice": "auto",
 }
 
@@ -98,6 +114,7 @@ async def connect_narrator(client: Any) -> Any:
 
 # ---- chat completions --------------------------------------------------------------------------------
 
+
 def _messages(system: str, user: str = "What is the weather in Paris?") -> list[dict[str, Any]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -117,10 +134,14 @@ async def test_chat_scripted_text_reply_with_usage(fake: FakeOpenAI, client: Any
 
 
 async def test_chat_streaming_text_and_tool_calls(fake: FakeOpenAI, client: Any) -> None:
-    fake.chat.add("researcher", "It is 18 C and sunny in Paris.",
-                  tool_calls(("web_search", {"query": "weather Paris"}), ("wikipedia_search", {"query": "Paris"})))
-    stream = await client.chat.completions.create(model="gpt-4o", messages=_messages(RESEARCHER_PROMPT), stream=True,
-                                                  stream_options={"include_usage": True})
+    fake.chat.add(
+        "researcher",
+        "It is 18 C and sunny in Paris.",
+        tool_calls(("web_search", {"query": "weather Paris"}), ("wikipedia_search", {"query": "Paris"})),
+    )
+    stream = await client.chat.completions.create(
+        model="gpt-4o", messages=_messages(RESEARCHER_PROMPT), stream=True, stream_options={"include_usage": True}
+    )
     text, usage = "", None
     async for chunk in stream:
         if chunk.choices:
@@ -129,8 +150,12 @@ async def test_chat_streaming_text_and_tool_calls(fake: FakeOpenAI, client: Any)
     assert text == "It is 18 C and sunny in Paris."
     assert usage is not None and usage.completion_tokens == -(-len(text) // 4)
 
-    stream = await client.chat.completions.create(model="gpt-4o", messages=_messages(RESEARCHER_PROMPT), stream=True,
-                                                  tools=[{"type": "function", "function": {"name": "web_search"}}])
+    stream = await client.chat.completions.create(
+        model="gpt-4o",
+        messages=_messages(RESEARCHER_PROMPT),
+        stream=True,
+        tools=[{"type": "function", "function": {"name": "web_search"}}],
+    )
     calls: dict[int, dict[str, str]] = {}
     finish = None
     async for chunk in stream:
@@ -142,7 +167,9 @@ async def test_chat_streaming_text_and_tool_calls(fake: FakeOpenAI, client: Any)
         finish = chunk.choices[0].finish_reason or finish
     assert finish == "tool_calls"
     assert [(c["name"], json.loads(c["arguments"])) for c in calls.values()] == [
-        ("web_search", {"query": "weather Paris"}), ("wikipedia_search", {"query": "Paris"})]
+        ("web_search", {"query": "weather Paris"}),
+        ("wikipedia_search", {"query": "Paris"}),
+    ]
     assert fake.chat.calls("researcher")[1].tool_names == ["web_search"]
 
 
@@ -174,16 +201,22 @@ async def test_chat_error_paths(fake: FakeOpenAI, client: Any) -> None:
 async def test_chat_empty_queue_fails_loudly_naming_the_role(fake: FakeOpenAI, client: Any) -> None:
     with pytest.raises(openai.InternalServerError) as caught:
         await client.chat.completions.create(
-            model="gpt-4o", messages=_messages("You are the Developer of a small research team."))
+            model="gpt-4o", messages=_messages("You are the Developer of a small research team.")
+        )
     assert "'developer'" in str(caught.value)
     assert [r.role for r in fake.chat.unscripted] == ["developer"]
     assert any("unscripted chat request" in p for p in fake.problems())
 
 
 async def test_chat_roles_delay_dynamic_and_auth(fake: FakeOpenAI, client: Any) -> None:
-    selector = [{"role": "system", "content": "Select the next role to speak.\nRoles:\nManager: plans\n\n"
-                 "Read the above conversation. Then select the next role from ['Manager', 'Researcher'] to play. "
-                 "Only return the role."}]
+    selector = [
+        {
+            "role": "system",
+            "content": "Select the next role to speak.\nRoles:\nManager: plans\n\n"
+            "Read the above conversation. Then select the next role from ['Manager', 'Researcher'] to play. "
+            "Only return the role.",
+        }
+    ]
     assert default_role_of({"messages": selector}) == "selector"
     assert default_role_of({"messages": _messages(RESEARCHER_PROMPT)}) == "researcher"
     assert default_role_of({"messages": [{"role": "user", "content": "hi"}]}) == "unknown"
@@ -203,8 +236,9 @@ async def test_chat_roles_delay_dynamic_and_auth(fake: FakeOpenAI, client: Any) 
 async def test_chat_rejects_unknown_parameters_like_the_api(fake: FakeOpenAI, client: Any) -> None:
     fake.chat.add("manager", "unused")
     with pytest.raises(openai.BadRequestError) as caught:
-        await client.chat.completions.create(model="gpt-4o", messages=_messages(MANAGER_PROMPT),
-                                             extra_body={"max_turns": 3})
+        await client.chat.completions.create(
+            model="gpt-4o", messages=_messages(MANAGER_PROMPT), extra_body={"max_turns": 3}
+        )
     assert "Unrecognized request argument supplied: max_turns" in str(caught.value)
     assert [p for _, p in fake.chat.rejected] == ["max_turns"] and fake.chat.script.remaining("manager") == 1
 
@@ -221,6 +255,7 @@ def test_sync_client_and_fixed_api_key() -> None:
 
 # ---- realtime: session, validation ---------------------------------------------------------------------
 
+
 async def test_realtime_session_created_and_updated(fake: FakeOpenAI) -> None:
     client = fake.async_client()
     async with client.realtime.connect(model="gpt-realtime") as conn:
@@ -233,8 +268,13 @@ async def test_realtime_session_created_and_updated(fake: FakeOpenAI) -> None:
         assert session.id.startswith("sess_") and session.object == "realtime.session"  # type: ignore[attr-defined]
         await conn.session.update(session=NARRATOR_SESSION)  # typed helper of the SDK
         updated = await next_event(conn, "session.updated")
-        assert [t.name for t in updated.session.tools] == ["ask_team", "team_status", "pause_team", "resume_team",
-                                                           "cancel_team"]
+        assert [t.name for t in updated.session.tools] == [
+            "ask_team",
+            "team_status",
+            "pause_team",
+            "resume_team",
+            "cancel_team",
+        ]
         assert updated.session.audio.input.turn_detection.silence_duration_ms == 500
         assert updated.session.audio.input.turn_detection.create_response is True  # defaults kept
         assert updated.session.instructions == NARRATOR_SESSION["instructions"]
@@ -250,23 +290,40 @@ async def test_realtime_rejects_what_the_real_api_rejects(fake: FakeOpenAI) -> N
     assert err.message.startswith("Invalid value: 'tool.output'. Supported values are: 'session.update', ")
     await conn.send({"type": "session.update", "session": {"type": "realtime", "foo": 1}})
     err = (await next_event(conn, "error")).error
-    assert (err.code, err.param, err.message) == ("unknown_parameter", "session.foo", "Unknown parameter: 'session.foo'.")
+    assert (err.code, err.param, err.message) == (
+        "unknown_parameter",
+        "session.foo",
+        "Unknown parameter: 'session.foo'.",
+    )
     await conn.send({"type": "session.update", "session": {"modalities": ["text", "audio"], "voice": "alloy"}})
     err = (await next_event(conn, "error")).error
     assert (err.code, err.message) == ("missing_required_parameter", "Missing required parameter: 'session.type'.")
-    await conn.send({"type": "conversation.item.create",
-                     "item": {"type": "message", "role": "user", "content": [{"type": "text", "text": "hi"}]}})
+    await conn.send(
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "message", "role": "user", "content": [{"type": "text", "text": "hi"}]},
+        }
+    )
     err = (await next_event(conn, "error")).error
     assert (err.code, err.param) == ("invalid_value", "item.content[0].type")
     await conn.send_raw("not json")
     assert (await next_event(conn, "error")).error.code == "invalid_json"
-    await conn.send({"type": "conversation.item.create",
-                     "item": {"type": "function_call_output", "call_id": "call_nope", "output": "{}"}})
+    await conn.send(
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": "call_nope", "output": "{}"},
+        }
+    )
     err = (await next_event(conn, "error")).error
     assert (err.code, err.message) == ("invalid_tool_call_id", "Tool call ID 'call_nope' not found in conversation.")
-    assert [r.code for r in fake.realtime.rejected] == ["invalid_value", "unknown_parameter",
-                                                         "missing_required_parameter", "invalid_value",
-                                                         "invalid_json", "invalid_tool_call_id"]
+    assert [r.code for r in fake.realtime.rejected] == [
+        "invalid_value",
+        "unknown_parameter",
+        "missing_required_parameter",
+        "invalid_value",
+        "invalid_json",
+        "invalid_tool_call_id",
+    ]
     assert fake.realtime.rejected[0].event["type"] == "tool.output"
     await conn.close()
 
@@ -274,23 +331,30 @@ async def test_realtime_rejects_what_the_real_api_rejects(fake: FakeOpenAI) -> N
 def test_validation_rules_without_a_server() -> None:
     ok = [
         {"type": "session.update", "session": NARRATOR_SESSION},
-        {"type": "conversation.item.create", "item": {"type": "message", "role": "system",
-                                                      "content": [{"type": "input_text", "text": "[TEAM] x"}]}},
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "[TEAM] x"}]},
+        },
         {"type": "response.create", "response": {"instructions": "Summarize.", "tool_choice": "none"}},
-        {"type": "response.create", "response": {"conversation": "none",
-                                                 "input": [{"type": "item_reference", "id": "item_1"}]}},
+        {
+            "type": "response.create",
+            "response": {"conversation": "none", "input": [{"type": "item_reference", "id": "item_1"}]},
+        },
         {"type": "input_audio_buffer.append", "audio": "AAAA"},
     ]
     for event in ok:
         assert validate_client_event(event) == [], event
     bad = {
         "response.modalities": {"type": "response.create", "response": {"modalities": ["text"]}},
-        "audio_end_ms": {"type": "conversation.item.truncate", "item_id": "i", "content_index": 0,
-                         "audio_end_ms": 1.5},
-        "session.audio.input.format.rate": {"type": "session.update", "session": {
-            "type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}}}},
-        "item.output": {"type": "conversation.item.create",
-                        "item": {"type": "function_call_output", "call_id": "c", "output": {"ok": True}}},
+        "audio_end_ms": {"type": "conversation.item.truncate", "item_id": "i", "content_index": 0, "audio_end_ms": 1.5},
+        "session.audio.input.format.rate": {
+            "type": "session.update",
+            "session": {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}}},
+        },
+        "item.output": {
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": "c", "output": {"ok": True}},
+        },
     }
     for param, event in bad.items():
         assert validate_client_event(event)[0].param == param
@@ -300,14 +364,25 @@ def test_narrator_brain_rules() -> None:
     from tests.fakes import Call, ResponseRequest, Say, SessionView
 
     def request(**params: Any) -> ResponseRequest:
-        return ResponseRequest(trigger="client", params=params, event_id=None,
-                               instructions=params.get("instructions", ""),
-                               tool_choice=params.get("tool_choice", "auto"), tools=NARRATOR_SESSION["tools"],
-                               conversation="auto", input=None, output_modalities=["audio"])
+        return ResponseRequest(
+            trigger="client",
+            params=params,
+            event_id=None,
+            instructions=params.get("instructions", ""),
+            tool_choice=params.get("tool_choice", "auto"),
+            tools=NARRATOR_SESSION["tools"],
+            conversation="auto",
+            input=None,
+            output_modalities=["audio"],
+        )
 
     def message(role: str, text: str) -> dict[str, Any]:
-        return {"id": f"item_{role}_{len(text)}", "type": "message", "role": role,
-                "content": [{"type": "input_text", "text": text}]}
+        return {
+            "id": f"item_{role}_{len(text)}",
+            "type": "message",
+            "role": role,
+            "content": [{"type": "input_text", "text": text}],
+        }
 
     brain = NarratorBrain()
     person = SessionView(session={}, items=[message("user", "How tall is the Eiffel Tower?")], transcripts={})
@@ -315,12 +390,19 @@ def test_narrator_brain_rules() -> None:
     assert brain(person, request(tool_choice="none")).outputs == [Say("I heard you say: How tall is the Eiffel Tower?")]
     forced = brain(person, request(tool_choice={"type": "function", "name": "team_status"}))
     assert forced.outputs == [Call("team_status", {})]
-    progress = SessionView(session={}, items=[*person.items, message("system", "[TEAM Researcher] searching")],
-                           transcripts={})
+    progress = SessionView(
+        session={}, items=[*person.items, message("system", "[TEAM Researcher] searching")], transcripts={}
+    )
     assert brain(progress, request()).outputs == [Say(brain.progress_text)]
-    finished = SessionView(session={}, items=[*progress.items, message(
-        "system", "[RUN_FINISHED] The tower is 330 metres tall!\nSources: ...")], transcripts={})
-    assert brain(finished, request(tool_choice="none")).spoken_text == "The team has finished. The tower is 330 metres tall!"
+    finished = SessionView(
+        session={},
+        items=[*progress.items, message("system", "[RUN_FINISHED] The tower is 330 metres tall!\nSources: ...")],
+        transcripts={},
+    )
+    assert (
+        brain(finished, request(tool_choice="none")).spoken_text
+        == "The team has finished. The tower is 330 metres tall!"
+    )
     assert brain(person, request(instructions='Say exactly: "One moment."')).spoken_text == "One moment."
     brain.queue_function_call("pause_team", {})
     assert brain(person, request(tool_choice="none")).function_calls == []  # queued call waits
@@ -347,14 +429,18 @@ async def test_second_response_create_while_active_is_a_violation(fake: FakeOpen
 
 # ---- realtime: the narrator's conversation -------------------------------------------------------------
 
+
 async def test_narrator_turn_ask_team_ack_summary_and_truncate(fake: FakeOpenAI) -> None:
     conn = await connect_narrator(fake.async_client())
     await fake.realtime.aspeak_user("What is the weather in Paris?", audio_ms=1800)
     seen: list[Any] = []
     call_done = await next_event(conn, "response.output_item.done", seen)
     types = [e.type for e in seen]
-    assert types[:3] == ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
-                         "input_audio_buffer.committed"]
+    assert types[:3] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+    ]
     user_item = next(e.item for e in seen if e.type == "conversation.item.added")
     assert user_item.role == "user" and user_item.content[0].type == "input_audio"
     completed = next(e for e in seen if e.type == "conversation.item.input_audio_transcription.completed")
@@ -364,11 +450,22 @@ async def test_narrator_turn_ask_team_ack_summary_and_truncate(fake: FakeOpenAI)
     assert stopped.audio_end_ms - started.audio_start_ms == 1800
     item = call_done.item
     assert (item.type, item.name, json.loads(item.arguments)) == (
-        "function_call", "ask_team", {"task": "What is the weather in Paris?"})
+        "function_call",
+        "ask_team",
+        {"task": "What is the weather in Paris?"},
+    )
     await next_event(conn, "response.done")
 
-    await conn.send({"type": "conversation.item.create", "item": {
-        "type": "function_call_output", "call_id": item.call_id, "output": json.dumps({"run_id": "run_1"})}})
+    await conn.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "function_call_output",
+                "call_id": item.call_id,
+                "output": json.dumps({"run_id": "run_1"}),
+            },
+        }
+    )
     await conn.send({"type": "response.create"})
     seen = []
     done = await next_event(conn, "response.done", seen)
@@ -379,30 +476,53 @@ async def test_narrator_turn_ask_team_ack_summary_and_truncate(fake: FakeOpenAI)
     assert done.response.status == "completed" and done.response.usage.output_tokens > 0
     ack_item_id = done.response.output[0].id
 
-    await conn.send({"type": "conversation.item.truncate", "item_id": ack_item_id, "content_index": 0,
-                     "audio_end_ms": 120})
+    await conn.send(
+        {"type": "conversation.item.truncate", "item_id": ack_item_id, "content_index": 0, "audio_end_ms": 120}
+    )
     truncated = await next_event(conn, "conversation.item.truncated")
     assert (truncated.item_id, truncated.audio_end_ms) == (ack_item_id, 120)
-    await conn.send({"type": "conversation.item.truncate", "item_id": ack_item_id, "content_index": 0,
-                     "audio_end_ms": 5000})
+    await conn.send(
+        {"type": "conversation.item.truncate", "item_id": ack_item_id, "content_index": 0, "audio_end_ms": 5000}
+    )
     err = (await next_event(conn, "error")).error
     assert err.message == "Audio content of 360ms is already shorter than 5000ms"
     assert (await next_event(conn, "conversation.item.truncated")).audio_end_ms == 360  # clamped, like real
     assert [(t.item_id, t.audio_end_ms) for t in fake.realtime.truncations] == [(ack_item_id, 120), (ack_item_id, 360)]
 
     answer = "It is 18 C and sunny in Paris. Source: https://weather.example/paris"
-    await conn.send({"type": "conversation.item.create", "item": {
-        "type": "message", "role": "system", "content": [{"type": "input_text", "text": f"[RUN_FINISHED] {answer}"}]}})
-    await conn.send({"type": "response.create", "response": {
-        "instructions": "Give the person a short spoken summary of the team's answer.", "tool_choice": "none"}})
+    await conn.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "system",
+                "content": [{"type": "input_text", "text": f"[RUN_FINISHED] {answer}"}],
+            },
+        }
+    )
+    await conn.send(
+        {
+            "type": "response.create",
+            "response": {
+                "instructions": "Give the person a short spoken summary of the team's answer.",
+                "tool_choice": "none",
+            },
+        }
+    )
     done = await next_event(conn, "response.done")
     spoken = done.response.output[0].content[0].transcript
     assert first_sentence(answer) == "It is 18 C and sunny in Paris." and first_sentence(answer) in spoken
     assert fake.realtime.responses[-1].instructions.startswith("Give the person a short spoken summary")
     assert fake.realtime.function_calls() == [("ask_team", {"task": "What is the weather in Paris?"})]
     assert fake.realtime.violations == [] and len(fake.realtime.rejected) == 1  # the over-long truncate only
-    assert [i["type"] for i in fake.realtime.items()] == ["message", "function_call", "function_call_output",
-                                                           "message", "message", "message"]
+    assert [i["type"] for i in fake.realtime.items()] == [
+        "message",
+        "function_call",
+        "function_call_output",
+        "message",
+        "message",
+        "message",
+    ]
     await conn.close()
 
 
@@ -411,21 +531,32 @@ async def test_every_server_event_parses_with_the_sdk_types(fake: FakeOpenAI) ->
     conn = await connect_narrator(fake.async_client())
     fake.realtime.speak_user("Compare two papers on arXiv", transcript_timing="after_response")
     raw: list[dict[str, Any]] = []
-    while not any(e.get("type") == "conversation.item.input_audio_transcription.completed" for e in raw) or \
-            not any(e.get("type") == "response.done" for e in raw):
+    while not any(e.get("type") == "conversation.item.input_audio_transcription.completed" for e in raw) or not any(
+        e.get("type") == "response.done" for e in raw
+    ):
         raw.append(json.loads(await asyncio.wait_for(conn.recv_bytes(), 3)))
     call = next(e["item"] for e in raw if e["type"] == "response.output_item.done")
-    await conn.send({"type": "conversation.item.create", "item": {"type": "function_call_output",
-                                                                  "call_id": call["call_id"], "output": "ok"}})
+    await conn.send(
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": call["call_id"], "output": "ok"},
+        }
+    )
     await conn.send({"type": "response.create"})
     while raw[-1].get("type") != "rate_limits.updated" or sum(e["type"] == "response.done" for e in raw) < 2:
         raw.append(json.loads(await asyncio.wait_for(conn.recv_bytes(), 3)))
     for event in raw:
         SERVER_EVENT.validate_python(event)
     types = {e["type"] for e in raw}
-    assert {"conversation.item.added", "conversation.item.done", "response.output_audio.delta",
-            "response.output_audio_transcript.done", "response.content_part.done", "response.function_call_arguments.done",
-            "rate_limits.updated"} <= types
+    assert {
+        "conversation.item.added",
+        "conversation.item.done",
+        "response.output_audio.delta",
+        "response.output_audio_transcript.done",
+        "response.content_part.done",
+        "response.function_call_arguments.done",
+        "rate_limits.updated",
+    } <= types
     assert len(fake.realtime.server_events) >= len(raw)
     await conn.close()
 
@@ -487,8 +618,9 @@ async def test_drop_connection_and_sdk_reconnect(fake: FakeOpenAI) -> None:
             await asyncio.wait_for(conn.recv(), 3)
         assert closed.value.rcvd is None  # no close frame: the SDK treats it as 1006
     attempts: list[int] = []
-    manager = client.realtime.connect(model="gpt-realtime", initial_delay=0.01,
-                                      on_reconnecting=lambda e: attempts.append(e.close_code))
+    manager = client.realtime.connect(
+        model="gpt-realtime", initial_delay=0.01, on_reconnecting=lambda e: attempts.append(e.close_code)
+    )
     async with manager as conn:
         sessions: list[str] = []
         async for event in conn:  # only iteration reconnects, recv() does not
@@ -552,8 +684,16 @@ async def test_legacy_item_events_and_text_sessions() -> None:
         async with fake.async_client().realtime.connect(model="gpt-realtime") as conn:
             await conn.recv()
             await conn.send({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})
-            await conn.send({"type": "conversation.item.create", "item": {
-                "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello there"}]}})
+            await conn.send(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "Hello there"}],
+                    },
+                }
+            )
             await conn.send({"type": "response.create"})
             seen: list[Any] = []
             done = await next_event(conn, "response.done", seen)
@@ -591,7 +731,8 @@ async def test_custom_brain_and_out_of_band_response() -> None:
 async def test_client_secrets(fake: FakeOpenAI, client: Any) -> None:
     secret = await client.realtime.client_secrets.create(
         session={"type": "realtime", "model": "gpt-realtime", "instructions": "Be brief."},
-        expires_after={"anchor": "created_at", "seconds": 120})
+        expires_after={"anchor": "created_at", "seconds": 120},
+    )
     assert secret.value.startswith("ek_fake_") and secret.session.type == "realtime"
     assert secret.session.instructions == "Be brief."
     ClientSecretCreateResponse.model_validate(fake.client_secrets.calls[0].response)
@@ -609,9 +750,10 @@ async def test_realtime_handshake_requires_a_key(fake: FakeOpenAI) -> None:
         async with websockets.connect(fake.realtime_url + "?model=gpt-realtime"):
             pass
     assert caught.value.response.status_code == 401
-    async with websockets.connect(fake.realtime_url + "?model=gpt-realtime",
-                                  additional_headers={"Authorization": "Bearer sk-x",
-                                                      "OpenAI-Beta": "realtime=v1"}) as ws:
+    async with websockets.connect(
+        fake.realtime_url + "?model=gpt-realtime",
+        additional_headers={"Authorization": "Bearer sk-x", "OpenAI-Beta": "realtime=v1"},
+    ) as ws:
         assert json.loads(await ws.recv())["type"] == "session.created"
     fake.wait_until(lambda f: f.realtime.violations != [], timeout=2, what="the beta-header violation")
     assert fake.realtime.violations[0].kind == "beta_header"
@@ -634,8 +776,9 @@ def test_sync_realtime_and_control_from_sync_code(fake: FakeOpenAI) -> None:
 
 # ---- recordings ----------------------------------------------------------------------------------------
 
-needs_recordings = pytest.mark.skipif(not (RECORDINGS_DIR / "narrated-team-session.log").exists(),
-                                      reason=f"recordings not found in {RECORDINGS_DIR}")
+needs_recordings = pytest.mark.skipif(
+    not (RECORDINGS_DIR / "narrated-team-session.log").exists(), reason=f"recordings not found in {RECORDINGS_DIR}"
+)
 
 
 @needs_recordings
@@ -644,7 +787,11 @@ def test_recordings_parser_counts() -> None:
     events = server_events(recording_path("narrated-team-session.log"))
     types = [e["type"] for e in events]
     assert (len(narrated), len(events), types.count("error"), types.count("response.audio_transcript.delta")) == (
-        114, 99, 12, 33)
+        114,
+        99,
+        12,
+        33,
+    )
     assert {e.name for e in narrated if e.direction == "other"} == {"nested", "controller"}
     assert narrated[0].source_line == 1 and narrated[1].name == "session.created" and narrated[1].source_line == 7
     browser = parse_recording(recording_path("browser-voice-session.log"))
@@ -656,14 +803,18 @@ def test_recordings_parser_counts() -> None:
 
 @needs_recordings
 async def test_fake_errors_have_the_recorded_shape(fake: FakeOpenAI) -> None:
-    recorded = next(e for e in server_events(recording_path("narrated-team-session.log"))
-                    if e["type"] == "error" and "'tool.output'" in e["error"]["message"])
+    recorded = next(
+        e
+        for e in server_events(recording_path("narrated-team-session.log"))
+        if e["type"] == "error" and "'tool.output'" in e["error"]["message"]
+    )
     conn = await connect_narrator(fake.async_client())
     await conn.send({"type": "tool.output", "output": "x"})
     await next_event(conn, "error")
     mine = fake.realtime.server_events_of("error")[-1]
     assert mine.keys() == recorded.keys() and mine["error"].keys() == recorded["error"].keys()
     assert {k: mine["error"][k] for k in ("type", "code", "param", "event_id")} == {
-        k: recorded["error"][k] for k in ("type", "code", "param", "event_id")}
+        k: recorded["error"][k] for k in ("type", "code", "param", "event_id")
+    }
     assert mine["error"]["message"].split(" Supported")[0] == recorded["error"]["message"].split(" Supported")[0]
     await conn.close()

@@ -72,22 +72,31 @@ async def test_model_fault_retried_then_reported_and_session_usable(tmp_path: Pa
             assert first["data"]["stop_reason"] == "error" and len(attempts) == RETRIES + 1
             # The session is usable: the next task runs and is answered.
             await client.send({"type": "task", "text": "Weather in Paris?"})
-            second = await client.until(lambda e: e["type"] == "run_finished" and e["run_id"] != first["run_id"],
-                                        timeout=30)
+            second = await client.until(
+                lambda e: e["type"] == "run_finished" and e["run_id"] != first["run_id"], timeout=30
+            )
             assert second["data"]["final_answer"] == OK_ANSWER
         timeout_s = 0.5 if "timeout" in name else 0.0
         assert all(gap >= fault.min_backoff_s + timeout_s for gap in gaps), gaps  # backoff, not a hot loop
         await client.close()
-    print(f"\n{name:<30} {len(attempts)} attempts, waits {', '.join(f'{g:.2f}' for g in gaps)} s, "
-          f"then {fault.outcome} after {elapsed:.2f} s")
+    print(
+        f"\n{name:<30} {len(attempts)} attempts, waits {', '.join(f'{g:.2f}' for g in gaps)} s, "
+        f"then {fault.outcome} after {elapsed:.2f} s"
+    )
 
 
 async def test_tool_that_raises_is_told_to_the_model_and_the_run_completes(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
     chat = fake_openai.chat
-    chat.add("manager", "TASK: Look up the weather in Paris.\nNEXT AGENT: Researcher",
-             "The lookup service is down, so I could not get the Paris weather.\nTERMINATE")
-    chat.add("researcher", tool_call("broken_lookup", {"query": "Paris weather"}),
-             "The lookup tool failed (its service crashed); no weather data.")
+    chat.add(
+        "manager",
+        "TASK: Look up the weather in Paris.\nNEXT AGENT: Researcher",
+        "The lookup service is down, so I could not get the Paris weather.\nTERMINATE",
+    )
+    chat.add(
+        "researcher",
+        tool_call("broken_lookup", {"query": "Paris weather"}),
+        "The lookup tool failed (its service crashed); no weather data.",
+    )
     async with live_app(openai_app(tmp_path, fake_openai)) as server:
         client = await server.connect()
         await client.recv()
@@ -139,5 +148,7 @@ async def test_server_killed_mid_run_run_interrupted_client_told_store_whole(tmp
         told = events[-1]
         assert told["run_id"] == run_id and told["data"]["stop_reason"] == "interrupted"
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    print(f"\nkilled mid-run: {last_seq} events stored before the kill, run marked interrupted, "
-          f"client told with seq {told['seq']}")
+    print(
+        f"\nkilled mid-run: {last_seq} events stored before the kill, run marked interrupted, "
+        f"client told with seq {told['seq']}"
+    )

@@ -62,8 +62,10 @@ class Tally:
 
     def line(self) -> str:
         rate = self.frames / self.seconds if self.seconds else 0.0
-        return (f"fuzz {self.endpoint}: {self.frames} frames, {self.errors} errors, {self.internal_errors} internal "
-                f"errors, {rate:.0f} frames/s")
+        return (
+            f"fuzz {self.endpoint}: {self.frames} frames, {self.errors} errors, {self.internal_errors} internal "
+            f"errors, {rate:.0f} frames/s"
+        )
 
 
 Reply = dict[str, Any]  # one decoded JSON message from the server
@@ -75,8 +77,13 @@ class BatchResult:
     complete: bool  # the ping after the batch got its pong in time
 
 
-def check_batch(batch: list[Frame], result: BatchResult, outcome: Callable[[Reply], str],
-                check_reply: Callable[[Frame, Reply], None], tally: Tally) -> None:
+def check_batch(
+    batch: list[Frame],
+    result: BatchResult,
+    outcome: Callable[[Reply], str],
+    check_reply: Callable[[Frame, Reply], None],
+    tally: Tally,
+) -> None:
     """Each frame that needs a reply got one, in order, of a kind its generator allows."""
     expected = [frame for frame in batch if frame.needs_reply]
     for frame, reply in zip(expected, result.replies):
@@ -151,14 +158,13 @@ async def test_fuzz_ws_team(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     frames = draw_frames(team_mix(), TEAM_FRAMES, team_size)
     assert len(frames) == TEAM_FRAMES
     tally = Tally("/ws/team")
-    app = scripted_app(tmp_path, ScriptBook(paris_script), ws_rate_per_s=NO_LIMIT_RATE,
-                       ws_rate_burst=NO_LIMIT_BURST)
+    app = scripted_app(tmp_path, ScriptBook(paris_script), ws_rate_per_s=NO_LIMIT_RATE, ws_rate_burst=NO_LIMIT_BURST)
     async with live_app(app) as server:
         client = await server.connect()
         assert (await client.recv())["data"]["event"] == "connected"
         started = time.monotonic()
         for n, start in enumerate(range(0, len(frames), BATCH)):
-            batch = frames[start:start + BATCH]
+            batch = frames[start : start + BATCH]
             result = await team_batch(client, batch, f"sentinel-{n}")
             check_batch(batch, result, team_outcome, check_team_reply, tally)
         tally.seconds = time.monotonic() - started
@@ -249,12 +255,13 @@ async def test_fuzz_ws_voice(tmp_path: Path, fake_openai: Any, capsys: pytest.Ca
         # voice_app takes no settings; /ws/voice reads its rate limit from them when a connection opens.
         services = server.services
         services.settings = services.settings.model_copy(
-            update={"voice_rate_per_s": NO_LIMIT_RATE, "voice_rate_burst": NO_LIMIT_BURST})
+            update={"voice_rate_per_s": NO_LIMIT_RATE, "voice_rate_burst": NO_LIMIT_BURST}
+        )
         voice = VoiceReader(await websockets.connect(server.ws_url + "/ws/voice", max_size=None))
         await asyncio.wait_for(voice.ready.wait(), 10)
         started = time.monotonic()
         for start in range(0, len(frames), BATCH):
-            batch = frames[start:start + BATCH]
+            batch = frames[start : start + BATCH]
             check_batch(batch, await voice.batch(batch), voice_outcome, check_voice_reply, tally)
         tally.seconds = time.monotonic() - started
         audio = sent_audio(frames)

@@ -24,6 +24,7 @@ from tests.live_server import ScriptBook, live_app, make_settings
 from tests.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
 from tests.voice_client import SPOKEN_ANSWER, VoiceClient, open_voice, spoken_with_answer, voice_app
 
+
 async def test_weather_question_spoken_end_to_end(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
     book = ScriptBook(lambda: paris_script(researcher_delay=0.1))
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
@@ -34,12 +35,16 @@ async def test_weather_question_spoken_end_to_end(tmp_path: Path, fake_openai) -
         # 1. The model's ask_team call was answered with a function_call_output item, then a response.
         calls = rt.function_calls()
         assert calls[0][0] == "ask_team" and "Paris" in calls[0][1]["task"]
-        outputs = [e for e in rt.client_events_of("conversation.item.create")
-                   if e["item"]["type"] == "function_call_output"]
+        outputs = [
+            e for e in rt.client_events_of("conversation.item.create") if e["item"]["type"] == "function_call_output"
+        ]
         assert len(outputs) == 1 and json.loads(outputs[0]["item"]["output"])["status"] == "started"
         # 2. Progress went in as short system items, with no response of their own.
-        system_texts = [e["item"]["content"][0]["text"] for e in rt.client_events_of("conversation.item.create")
-                        if e["item"].get("role") == "system"]
+        system_texts = [
+            e["item"]["content"][0]["text"]
+            for e in rt.client_events_of("conversation.item.create")
+            if e["item"].get("role") == "system"
+        ]
         assert any(t.startswith("[TEAM Researcher] searching the web") for t in system_texts)
         assert all(len(t) <= 300 for t in system_texts if t.startswith("[TEAM"))
         assert system_texts[-1].startswith("[RUN_FINISHED] " + PARIS_ANSWER)
@@ -47,8 +52,11 @@ async def test_weather_question_spoken_end_to_end(tmp_path: Path, fake_openai) -
         assert [c["response"]["metadata"]["purpose"] for c in creates] == ["reply", "tool_result", "final_answer"]
         assert creates[-1]["response"]["tool_choice"] == "none"
         # 3. The page got the narrator's audio, both captions, the team timeline and the answer as text.
-        await voice.until(lambda m: m["type"] == "caption" and m["role"] == "assistant" and m.get("final")
-                          and SPOKEN_ANSWER in m["text"])
+        await voice.until(
+            lambda m: (
+                m["type"] == "caption" and m["role"] == "assistant" and m.get("final") and SPOKEN_ANSWER in m["text"]
+            )
+        )
         assert voice.audio_bytes > 0 and voice.of_type("audio.start")
         assert any(m["role"] == "user" and m.get("final") for m in voice.of_type("caption"))
         finished = voice.team_events("run_finished")
@@ -69,9 +77,11 @@ async def test_model_pausing_by_itself_is_refused_and_answer_spoken(tmp_path: Pa
         fake_openai.realtime.narrator.queue_function_call("pause_team", {})  # the recorded failure, step 5
         await voice.send({"type": "text", "text": "Weather in Paris?"})
         await fake_openai.realtime.until(spoken_with_answer, timeout=15, what="the answer spoken")
-        outputs = {e["item"]["call_id"]: json.loads(e["item"]["output"])
-                   for e in fake_openai.realtime.client_events_of("conversation.item.create")
-                   if e["item"]["type"] == "function_call_output"}
+        outputs = {
+            e["item"]["call_id"]: json.loads(e["item"]["output"])
+            for e in fake_openai.realtime.client_events_of("conversation.item.create")
+            if e["item"]["type"] == "function_call_output"
+        }
         pause_reply = [o for o in outputs.values() if "refused" in o]
         assert pause_reply and pause_reply[0]["refused"].startswith("not paused: the person did not ask")
         finished = voice.team_events("run_finished")
@@ -91,8 +101,11 @@ async def test_failed_summary_is_retried_and_spoken(tmp_path: Path, fake_openai)
         fake_openai.realtime.narrator.fail_next(2)  # the summary fails twice with server_error
         await fake_openai.realtime.until(spoken_with_answer, timeout=15, what="the answer spoken after retries")
         await fake_openai.realtime.until(lambda rt: rt.responses[-1].status == "completed", what="its end")
-        finals = [c for c in fake_openai.realtime.client_events_of("response.create")
-                  if c["response"]["metadata"]["purpose"] == "final_answer"]
+        finals = [
+            c
+            for c in fake_openai.realtime.client_events_of("response.create")
+            if c["response"]["metadata"]["purpose"] == "final_answer"
+        ]
         assert len(finals) == 3
         statuses = [r.status for r in fake_openai.realtime.responses][-3:]
         assert statuses == ["failed", "failed", "completed"]
@@ -114,7 +127,10 @@ async def test_barge_in_truncates_to_played_milliseconds(tmp_path: Path, fake_op
         await fake_openai.realtime.until(lambda rt: rt.truncations, timeout=5, what="a truncate")
         truncation = fake_openai.realtime.truncations[0]
         assert (truncation.item_id, truncation.content_index, truncation.audio_end_ms) == (
-            start["item_id"], 0, played_ms)
+            start["item_id"],
+            0,
+            played_ms,
+        )
         fake_openai.assert_clean()
         await voice.close()
 
@@ -199,8 +215,12 @@ async def test_session_endpoint_mints_ephemeral_secret_rate_limited(tmp_path: Pa
 
 
 async def test_no_api_key_voice_says_what_to_set(tmp_path: Path) -> None:
-    app = create_app(make_settings(tmp_path, openai_api_key=None), researcher_tools=research_tools(),
-                     developer_tools=developer_tools, configure_logs=False)
+    app = create_app(
+        make_settings(tmp_path, openai_api_key=None),
+        researcher_tools=research_tools(),
+        developer_tools=developer_tools,
+        configure_logs=False,
+    )
     async with live_app(app) as server:
         client = VoiceClient(await websockets.connect(server.ws_url + "/ws/voice"))
         error = await client.until(lambda m: m["type"] == "error")
@@ -225,8 +245,11 @@ async def test_recorded_server_events_are_handled_or_logged(tmp_path: Path, reco
         assert not unknown, f"event types neither handled nor deliberately ignored: {unknown}"
         if recording.startswith("narrated"):
             # The recorded send_to_nested call was never answered; here it gets a function_call_output.
-            answered = [e for e in harness.conn.of_type("conversation.item.create")
-                        if e["item"]["type"] == "function_call_output"]
+            answered = [
+                e
+                for e in harness.conn.of_type("conversation.item.create")
+                if e["item"]["type"] == "function_call_output"
+            ]
             assert answered and "Unknown tool 'send_to_nested'" in answered[0]["item"]["output"]
             # The old-name transcripts reached the captions.
             assert any("real-time weather" in text for text in narrator.spoken)

@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from openai.types.realtime import RealtimeClientEvent
 from pydantic import TypeAdapter
 
@@ -84,18 +83,28 @@ class Harness:
     def conn(self) -> MemoryConnection:
         return self.connections[-1]
 
-    async def __aenter__(self) -> "Harness":
+    async def __aenter__(self) -> Harness:
         self.store = RunStore(f"sqlite+aiosqlite:///{self.tmp_path / 'n.db'}")
         await self.store.start()
         self.log = SessionEventLog("s_narrator_unit", self.store, Redactor())
         clients, self.raw = self.script.clients()
-        self.team = TeamSession("s_narrator_unit", factory=lambda: build_team(
-            clients, researcher_tools=research_tools(), developer_tools=developer_tools("s")),
-            meter=clients.meter, emit=self.log.publish, limits=SessionLimits(cancel_grace_s=0.3))
-        self.narrator = Narrator(connect=self.connect, team=self.team, team_log=self.log,
-                                 to_browser=self.browser.append, redactor=Redactor([UNIT_SECRET]),
-                                 settings=NarratorSettings(reconnect_delays_s=(0.01,), response_backoff_s=0.01,
-                                                           **self.narrator_options))
+        self.team = TeamSession(
+            "s_narrator_unit",
+            factory=lambda: build_team(
+                clients, researcher_tools=research_tools(), developer_tools=developer_tools("s")
+            ),
+            meter=clients.meter,
+            emit=self.log.publish,
+            limits=SessionLimits(cancel_grace_s=0.3),
+        )
+        self.narrator = Narrator(
+            connect=self.connect,
+            team=self.team,
+            team_log=self.log,
+            to_browser=self.browser.append,
+            redactor=Redactor([UNIT_SECRET]),
+            settings=NarratorSettings(reconnect_delays_s=(0.01,), response_backoff_s=0.01, **self.narrator_options),
+        )
         await self.narrator.start()
         await self.narrator.wait_connected()
         return self
@@ -108,12 +117,18 @@ class Harness:
     async def server(self, event: dict[str, Any]) -> None:
         await self.narrator.handle_server_event(event)
 
-    async def finish_response(self, status: str = "completed", output: list[dict[str, Any]] | None = None,
-                              error: dict[str, Any] | None = None) -> None:
+    async def finish_response(
+        self, status: str = "completed", output: list[dict[str, Any]] | None = None, error: dict[str, Any] | None = None
+    ) -> None:
         """The server answers the response.create currently in flight."""
         create = self.conn.of_type("response.create")[-1]
-        response = {"id": f"resp_{len(self.conn.sent)}", "object": "realtime.response", "status": status,
-                    "metadata": create["response"]["metadata"], "output": output or []}
+        response = {
+            "id": f"resp_{len(self.conn.sent)}",
+            "object": "realtime.response",
+            "status": status,
+            "metadata": create["response"]["metadata"],
+            "output": output or [],
+        }
         if error:
             response["status_details"] = {"type": "failed", "error": error}
         await self.server({"type": "response.created", "response": {**response, "status": "in_progress"}})
@@ -122,14 +137,27 @@ class Harness:
 
 def function_call(name: str, arguments: dict[str, Any] | str, call_id: str = "call_1") -> dict[str, Any]:
     args = arguments if isinstance(arguments, str) else json.dumps(arguments)
-    return {"type": "response.output_item.done", "response_id": "resp_x", "output_index": 0, "item": {
-        "id": f"item_{call_id}", "type": "function_call", "status": "completed", "name": name,
-        "call_id": call_id, "arguments": args}}
+    return {
+        "type": "response.output_item.done",
+        "response_id": "resp_x",
+        "output_index": 0,
+        "item": {
+            "id": f"item_{call_id}",
+            "type": "function_call",
+            "status": "completed",
+            "name": name,
+            "call_id": call_id,
+            "arguments": args,
+        },
+    }
 
 
 def outputs(conn: MemoryConnection) -> dict[str, dict[str, Any]]:
-    return {e["item"]["call_id"]: json.loads(e["item"]["output"]) for e in conn.of_type("conversation.item.create")
-            if e["item"]["type"] == "function_call_output"}
+    return {
+        e["item"]["call_id"]: json.loads(e["item"]["output"])
+        for e in conn.of_type("conversation.item.create")
+        if e["item"]["type"] == "function_call_output"
+    }
 
 
 async def test_session_update_is_ga_shaped(tmp_path: Path) -> None:
@@ -139,7 +167,12 @@ async def test_session_update_is_ga_shaped(tmp_path: Path) -> None:
         assert update["session"]["audio"]["input"]["format"] == {"type": "audio/pcm", "rate": 24000}
         assert update["session"]["audio"]["input"]["turn_detection"]["create_response"] is False
         assert {t["name"] for t in update["session"]["tools"]} == {
-            "ask_team", "team_status", "pause_team", "resume_team", "cancel_team"}
+            "ask_team",
+            "team_status",
+            "pause_team",
+            "resume_team",
+            "cancel_team",
+        }
 
 
 async def test_ask_team_is_answered_then_answer_spoken(tmp_path: Path) -> None:
@@ -149,19 +182,29 @@ async def test_ask_team_is_answered_then_answer_spoken(tmp_path: Path) -> None:
         await h.server(function_call("ask_team", {"task": "What's the weather in Paris?"}))
         answered = outputs(h.conn)["call_1"]
         assert answered["ok"] is True and answered["status"] == "started"
-        await h.conn.wait_sent(lambda e: e["type"] == "response.create"
-                               and e["response"]["metadata"]["purpose"] == "tool_result")
+        await h.conn.wait_sent(
+            lambda e: e["type"] == "response.create" and e["response"]["metadata"]["purpose"] == "tool_result"
+        )
         await h.finish_response()
-        progress = await h.conn.wait_sent(lambda e: e["type"] == "conversation.item.create"
-                                          and e["item"].get("role") == "system"
-                                          and "searching the web" in e["item"]["content"][0]["text"])
+        progress = await h.conn.wait_sent(
+            lambda e: (
+                e["type"] == "conversation.item.create"
+                and e["item"].get("role") == "system"
+                and "searching the web" in e["item"]["content"][0]["text"]
+            )
+        )
         assert progress["item"]["content"][0]["text"].startswith("[TEAM Researcher]")
-        final_item = await h.conn.wait_sent(lambda e: e["type"] == "conversation.item.create"
-                                            and e["item"].get("content", [{}])[0].get("text", "").startswith(
-                                                "[RUN_FINISHED]"), timeout=10)
+        final_item = await h.conn.wait_sent(
+            lambda e: (
+                e["type"] == "conversation.item.create"
+                and e["item"].get("content", [{}])[0].get("text", "").startswith("[RUN_FINISHED]")
+            ),
+            timeout=10,
+        )
         assert PARIS_ANSWER in final_item["item"]["content"][0]["text"]
-        final = await h.conn.wait_sent(lambda e: e["type"] == "response.create"
-                                       and e["response"]["metadata"]["purpose"] == "final_answer")
+        final = await h.conn.wait_sent(
+            lambda e: e["type"] == "response.create" and e["response"]["metadata"]["purpose"] == "final_answer"
+        )
         assert final["response"]["tool_choice"] == "none"
         # Progress items never ask for a response: every response.create is tool_result, reply or final_answer.
         purposes = [e["response"]["metadata"]["purpose"] for e in h.conn.of_type("response.create")]
@@ -185,8 +228,10 @@ async def test_only_one_response_in_flight(tmp_path: Path) -> None:
 async def test_failed_final_answer_is_retried(tmp_path: Path) -> None:
     async with Harness(tmp_path) as h:
         await h.team.submit_task("Weather in Paris?")
-        await h.conn.wait_sent(lambda e: e["type"] == "response.create"
-                               and e["response"]["metadata"]["purpose"] == "final_answer", timeout=10)
+        await h.conn.wait_sent(
+            lambda e: e["type"] == "response.create" and e["response"]["metadata"]["purpose"] == "final_answer",
+            timeout=10,
+        )
         server_error = {"type": "server_error", "code": None, "message": "The server had an error."}
         await h.finish_response(status="failed", error=server_error)
         await h.conn.wait_sent(lambda e: len(h.conn.of_type("response.create")) == 2)
@@ -220,8 +265,7 @@ async def test_unknown_tool_and_bad_arguments_get_error_outputs(tmp_path: Path) 
         assert got["call_u"]["error"].startswith("Unknown tool 'send_to_nested'")
         assert got["call_b"]["error"] == "The arguments are not a JSON object."
         assert "non-empty 'task'" in got["call_m"]["error"]
-        assert len([e for e in h.conn.of_type("conversation.item.create")
-                    if e["item"].get("call_id") == "call_u"]) == 1
+        assert len([e for e in h.conn.of_type("conversation.item.create") if e["item"].get("call_id") == "call_u"]) == 1
 
 
 async def test_barge_in_truncates_to_played_ms(tmp_path: Path) -> None:
@@ -235,16 +279,23 @@ async def test_barge_in_truncates_to_played_ms(tmp_path: Path) -> None:
         assert {"type": "playback.stop"} in h.browser
         await h.narrator.playback("item_a", 420)
         truncate = h.conn.of_type("conversation.item.truncate")
-        assert truncate == [{"type": "conversation.item.truncate", "item_id": "item_a", "content_index": 0,
-                             "audio_end_ms": 420}]
+        assert truncate == [
+            {"type": "conversation.item.truncate", "item_id": "item_a", "content_index": 0, "audio_end_ms": 420}
+        ]
         await h.narrator.playback("item_a", 5000)  # reported twice or past the end: never truncated again
         assert len(h.conn.of_type("conversation.item.truncate")) == 1
 
 
 async def test_reconnect_restores_session_and_context(tmp_path: Path) -> None:
     async with Harness(tmp_path) as h:
-        await h.server({"type": "conversation.item.input_audio_transcription.completed", "item_id": "u",
-                        "content_index": 0, "transcript": "What's the weather in Paris?"})
+        await h.server(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": "u",
+                "content_index": 0,
+                "transcript": "What's the weather in Paris?",
+            }
+        )
         first = h.conn
         await first.close()
         for _ in range(100):
@@ -260,8 +311,12 @@ async def test_reconnect_restores_session_and_context(tmp_path: Path) -> None:
 
 async def test_browser_log_masks_secrets_and_audio(tmp_path: Path) -> None:
     async with Harness(tmp_path) as h:
-        await h.server({"type": "error", "error": {"type": "invalid_request_error", "code": "x",
-                                                   "message": "bad key " + UNIT_SECRET}})
+        await h.server(
+            {
+                "type": "error",
+                "error": {"type": "invalid_request_error", "code": "x", "message": "bad key " + UNIT_SECRET},
+            }
+        )
         await h.narrator.audio_in(b"\x01\x00" * 480)
         await h.narrator.audio_in(b"\x01\x00" * 480)
         await h.server({"type": "rate_limits.updated", "rate_limits": []})
@@ -270,23 +325,30 @@ async def test_browser_log_masks_secrets_and_audio(tmp_path: Path) -> None:
         assert UNIT_SECRET not in text and "AQAB" not in text  # no secret, no base64 audio
         # Audio frames become one summary row, written before the next event so the order stays true.
         names = [r["name"] for r in rows]
-        assert names[names.index("error"):] == ["error", "input_audio_buffer.append", "rate_limits.updated"]
+        assert names[names.index("error") :] == ["error", "input_audio_buffer.append", "rate_limits.updated"]
         append = rows[names.index("input_audio_buffer.append")]
-        assert append["dir"] == "sent" and append["data"] == {"type": "input_audio_buffer.append", "frames": 2,
-                                                              "audio_bytes": 1920}
+        assert append["dir"] == "sent" and append["data"] == {
+            "type": "input_audio_buffer.append",
+            "frames": 2,
+            "audio_bytes": 1920,
+        }
         errors = [m for m in h.browser if isinstance(m, dict) and m.get("type") == "error"]
         assert errors and "sk-unit" not in errors[0]["message"]
 
 
 async def test_a_long_run_gets_at_most_one_spoken_progress_update(tmp_path: Path) -> None:
-    async with Harness(tmp_path, paris_script(researcher_delay=0.4), progress_update_after_s=0.1,
-                       max_progress_updates=1) as h:
+    async with Harness(
+        tmp_path, paris_script(researcher_delay=0.4), progress_update_after_s=0.1, max_progress_updates=1
+    ) as h:
         await h.team.submit_task("Weather in Paris?")
-        progress = await h.conn.wait_sent(lambda e: e["type"] == "response.create"
-                                          and e["response"]["metadata"]["purpose"] == "progress")
+        progress = await h.conn.wait_sent(
+            lambda e: e["type"] == "response.create" and e["response"]["metadata"]["purpose"] == "progress"
+        )
         assert progress["response"]["tool_choice"] == "none"
         await h.finish_response()
-        await h.conn.wait_sent(lambda e: e["type"] == "response.create"
-                               and e["response"]["metadata"]["purpose"] == "final_answer", timeout=10)
+        await h.conn.wait_sent(
+            lambda e: e["type"] == "response.create" and e["response"]["metadata"]["purpose"] == "final_answer",
+            timeout=10,
+        )
         purposes = [e["response"]["metadata"]["purpose"] for e in h.conn.of_type("response.create")]
         assert purposes == ["progress", "final_answer"]

@@ -21,8 +21,13 @@ async def test_rest_endpoints(tmp_path: Path) -> None:
         await client.close()
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             health = (await http.get("/health")).json()
-            assert health == {"status": "ok", "database": "ok", "database_backend": "sqlite",
-                              "model_access": True, "sessions": 1}
+            assert health == {
+                "status": "ok",
+                "database": "ok",
+                "database_backend": "sqlite",
+                "model_access": True,
+                "sessions": 1,
+            }
             runs = (await http.get("/runs", params={"session_id": session_id})).json()["runs"]
             assert len(runs) == 2 and all(r["status"] == "completed" for r in runs)
             assert runs[0]["created_at"] >= runs[1]["created_at"]  # newest first

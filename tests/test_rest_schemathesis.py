@@ -49,8 +49,9 @@ class FuzzRun:
     def line(self) -> str:
         statuses = ", ".join(f"{code}: {n}" for code, n in sorted(self.statuses.items()))
         skipped = f"; no negative cases for {', '.join(self.no_negative)}" if self.no_negative else ""
-        return (f"schemathesis {self.label}: {self.cases} cases, {len(self.failures)} failed "
-                f"(statuses {statuses}){skipped}")
+        return (
+            f"schemathesis {self.label}: {self.cases} cases, {len(self.failures)} failed (statuses {statuses}){skipped}"
+        )
 
 
 Check = Callable[[Case, Any], str | None]  # a problem with (case, response), or None
@@ -76,8 +77,9 @@ class Target:
         return schemathesis.openapi.from_url(f"{self.base_url}/openapi.json", headers=headers, timeout=10)
 
 
-def fuzz_operation(operation: Any, mode: GenerationMode, target: Target, run: FuzzRun,
-                   path_parameters: dict[str, str] | None = None) -> None:
+def fuzz_operation(
+    operation: Any, mode: GenerationMode, target: Target, run: FuzzRun, path_parameters: dict[str, str] | None = None
+) -> None:
     """Up to MAX_EXAMPLES cases of one operation; every response checked, every problem recorded."""
     checks = None if target.default_checks else [schemathesis.checks.not_a_server_error]
 
@@ -142,8 +144,13 @@ async def seed_run(server: LiveServer) -> str:
 
 
 def fake_backed_app(tmp_path: Path, fake_openai: Any, **settings: Any) -> Any:
-    return scripted_app(tmp_path, ScriptBook(paris_script), openai_base_url=fake_openai.base_url,
-                        session_rate_per_min=1_000_000, **settings)
+    return scripted_app(
+        tmp_path,
+        ScriptBook(paris_script),
+        openai_base_url=fake_openai.base_url,
+        session_rate_per_min=1_000_000,
+        **settings,
+    )
 
 
 def report(capsys: pytest.CaptureFixture[str], *runs: FuzzRun) -> None:
@@ -153,8 +160,9 @@ def report(capsys: pytest.CaptureFixture[str], *runs: FuzzRun) -> None:
             print(run.line())
 
 
-async def test_rest_api_conforms_to_its_schema(tmp_path: Path, fake_openai: Any,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+async def test_rest_api_conforms_to_its_schema(
+    tmp_path: Path, fake_openai: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     async with live_app(fake_backed_app(tmp_path, fake_openai)) as server:
         run_id = await seed_run(server)
         target = Target(server.http_url, headers={})

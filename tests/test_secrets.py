@@ -32,10 +32,21 @@ DUMP_ENV = "import os\nprint(sorted(os.environ.items()))\nprint(open('/proc/self
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
     """configure_logging rewires the root logger; give pytest its handlers back afterwards."""
-    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access", "autogen_core", "autogen_core.events",
-             "autogen_agentchat", "autogen_agentchat.events", "httpx", "openai"]
-    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level, logging.getLogger(n).propagate)
-             for n in names}
+    names = [
+        "",
+        "uvicorn",
+        "uvicorn.error",
+        "uvicorn.access",
+        "autogen_core",
+        "autogen_core.events",
+        "autogen_agentchat",
+        "autogen_agentchat.events",
+        "httpx",
+        "openai",
+    ]
+    saved = {
+        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level, logging.getLogger(n).propagate) for n in names
+    }
     yield
     for name, (handlers, level, propagate) in saved.items():
         logger = logging.getLogger(name)
@@ -48,8 +59,12 @@ def leaked(text: str | bytes) -> list[str]:
 
 
 async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no-untyped-def]
-        tmp_path: Path, fake_openai, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
-        restore_logging: None) -> None:
+    tmp_path: Path,
+    fake_openai,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    restore_logging: None,
+) -> None:
     # The server's own environment holds the keys, as in production.
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
     monkeypatch.setenv("GOOGLE_API_KEY", GOOGLE_KEY)
@@ -60,8 +75,14 @@ async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no
     chat.add("manager", "TASK: Print the environment.\nNEXT AGENT: Developer", "Done: printed it.\nTERMINATE")
     chat.add("manager", "Hello to you too.\nTERMINATE")  # the spoken question, handed to the team
     chat.add("developer", tool_call("run_python", {"code": DUMP_ENV}), "The environment is printed above.")
-    settings = make_settings(tmp_path, openai_api_key=API_KEY, openai_base_url=fake_openai.base_url,
-                             app_token=APP_TOKEN, log_level="DEBUG", log_json=True)
+    settings = make_settings(
+        tmp_path,
+        openai_api_key=API_KEY,
+        openai_base_url=fake_openai.base_url,
+        app_token=APP_TOKEN,
+        log_level="DEBUG",
+        log_json=True,
+    )
     app = create_app(settings, researcher_tools=research_tools())  # the real code sandbox, from the environment
     seen: list[str | bytes] = []
     auth = {"Authorization": f"Bearer {APP_TOKEN}"}
@@ -75,15 +96,24 @@ async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no
             run_id = next(f for f in seen if '"run_finished"' in f).split('"run_id": "')[1].split('"')[0]
             session_id = seen[0].split('"session_id": "')[1].split('"')[0]
             await team.close()
-            voice = VoiceClient(await websockets.connect(f"{server.ws_url}/ws/voice?token={APP_TOKEN}",
-                                                         max_size=None))
+            voice = VoiceClient(await websockets.connect(f"{server.ws_url}/ws/voice?token={APP_TOKEN}", max_size=None))
             await voice.until(lambda m: m["type"] == "voice.state" and m["state"] == "ready")
             await voice.send({"type": "text", "text": "Hello there"})
-            await voice.until(lambda m: m["type"] == "caption" and m.get("final")
-                              and "Hello to you too" in m.get("text", ""), timeout=20)
+            await voice.until(
+                lambda m: m["type"] == "caption" and m.get("final") and "Hello to you too" in m.get("text", ""),
+                timeout=20,
+            )
             await voice.close()
-            for path in ("/", "/health", "/runs", f"/runs/{run_id}", f"/runs/{run_id}/events", "/protocol.json",
-                         "/openapi.json", f"/runs?session={session_id}"):
+            for path in (
+                "/",
+                "/health",
+                "/runs",
+                f"/runs/{run_id}",
+                f"/runs/{run_id}/events",
+                "/protocol.json",
+                "/openapi.json",
+                f"/runs?session={session_id}",
+            ):
                 response = await http.get(path)
                 assert response.status_code == 200, path
                 seen.append(response.text)

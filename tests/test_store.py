@@ -42,10 +42,12 @@ async def test_events_stored_in_order_with_group_commit(store: RunStore) -> None
     inbox = Inbox(10_000)
     log.subscribe(inbox)
     run_id = "run_" + uuid.uuid4().hex[:12]
-    await log.publish(type="run_started", source="system", data={"task": "t", "followup": False,
-                                                                   "session_id": session}, run_id=run_id)
-    await asyncio.gather(*(log.publish(type="TextMessage", source="team", data={"n": n}, run_id=run_id)
-                           for n in range(500)))
+    await log.publish(
+        type="run_started", source="system", data={"task": "t", "followup": False, "session_id": session}, run_id=run_id
+    )
+    await asyncio.gather(
+        *(log.publish(type="TextMessage", source="team", data={"n": n}, run_id=run_id) for n in range(500))
+    )
     commits_before = store.commits
     assert await store.max_seq(session) == 501
     delivered = []
@@ -66,17 +68,34 @@ async def test_run_row_follows_state_and_finish(store: RunStore) -> None:
     session = "s_" + uuid.uuid4().hex[:12]
     log = SessionEventLog(session, store, Redactor())
     run_id = "run_" + uuid.uuid4().hex[:12]
-    await log.publish(type="run_started", source="system", data={"task": "q", "followup": False,
-                                                                   "session_id": session}, run_id=run_id)
+    await log.publish(
+        type="run_started", source="system", data={"task": "q", "followup": False, "session_id": session}, run_id=run_id
+    )
     await log.publish(type="system", source="system", data={"event": "state", "state": "paused"}, run_id=run_id)
     assert (await store.get_run(run_id))["status"] == "paused"  # type: ignore[index]
     assert run_id in {r["run_id"] for r in await store.active_runs()}
-    await log.publish(type="run_finished", source="system", run_id=run_id, data={
-        "final_answer": "42", "complete": True, "stop_reason": "completed", "task": "q", "duration_s": 1.5,
-        "usage": {"model_calls": 3, "prompt_tokens": 10, "completion_tokens": 5}, "messages": 4})
+    await log.publish(
+        type="run_finished",
+        source="system",
+        run_id=run_id,
+        data={
+            "final_answer": "42",
+            "complete": True,
+            "stop_reason": "completed",
+            "task": "q",
+            "duration_s": 1.5,
+            "usage": {"model_calls": 3, "prompt_tokens": 10, "completion_tokens": 5},
+            "messages": 4,
+        },
+    )
     run = await store.get_run(run_id)
     assert run is not None
-    assert (run["status"], run["final_answer"], run["usage"]["model_calls"], run["last_seq"]) == ("completed", "42", 3, 3)
+    assert (run["status"], run["final_answer"], run["usage"]["model_calls"], run["last_seq"]) == (
+        "completed",
+        "42",
+        3,
+        3,
+    )
     events = await store.run_events(run_id)
     assert [e["type"] for e in events] == ["run_started", "system", "run_finished"]
 
@@ -84,10 +103,16 @@ async def test_run_row_follows_state_and_finish(store: RunStore) -> None:
 async def test_secrets_never_stored(store: RunStore) -> None:
     session = "s_" + uuid.uuid4().hex[:12]
     log = SessionEventLog(session, store, Redactor(["my-configured-secret-value"]))
-    await log.publish(type="TextMessage", source="team", run_id=None, data={
-        "content": "key " + "sk-" + "proj-abcdefghijklmnopqrstuvwxyz123456 and my-configured-secret-value and "
-                   "Authorization: Bearer abcdefghijklmnop"})
-    (_, text), = await store.events_after(session, 0)
+    await log.publish(
+        type="TextMessage",
+        source="team",
+        run_id=None,
+        data={
+            "content": "key " + "sk-" + "proj-abcdefghijklmnopqrstuvwxyz123456 and my-configured-secret-value and "
+            "Authorization: Bearer abcdefghijklmnop"
+        },
+    )
+    ((_, text),) = await store.events_after(session, 0)
     assert "sk-proj" not in text and "my-configured-secret-value" not in text and "abcdefghijklmnop" not in text
     assert json.loads(text)["data"]["content"].count("***") == 3
 

@@ -13,10 +13,16 @@ from tests.scripted import PARIS_ANSWER, PARIS_SOURCE
 
 async def test_paris_run_through_the_openai_sdk(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
     chat = fake_openai.chat
-    chat.add("manager", "TASK: Find the current weather in Paris.\nNEXT AGENT: Researcher",
-             f"{PARIS_ANSWER} Source: {PARIS_SOURCE}\nTERMINATE")
-    chat.add("researcher", tool_call("web_search", {"query": "current weather in Paris"}),
-             f"Paris now: 18°C, partly cloudy ({PARIS_SOURCE}).")
+    chat.add(
+        "manager",
+        "TASK: Find the current weather in Paris.\nNEXT AGENT: Researcher",
+        f"{PARIS_ANSWER} Source: {PARIS_SOURCE}\nTERMINATE",
+    )
+    chat.add(
+        "researcher",
+        tool_call("web_search", {"query": "current weather in Paris"}),
+        f"Paris now: 18°C, partly cloudy ({PARIS_SOURCE}).",
+    )
     async with live_app(openai_app(tmp_path, fake_openai, manager_model="my-local-model")) as server:
         client = await server.connect()
         await client.recv()
@@ -26,8 +32,11 @@ async def test_paris_run_through_the_openai_sdk(tmp_path: Path, fake_openai) -> 
         assert done["data"]["final_answer"].startswith(PARIS_ANSWER)
         assert chat.count("selector") == 0 and chat.count("manager") == 2 and chat.count("researcher") == 2
         usage = chat.usage()
-        assert done["data"]["usage"] == {"model_calls": 4, "prompt_tokens": usage["prompt_tokens"],
-                                         "completion_tokens": usage["completion_tokens"]}
+        assert done["data"]["usage"] == {
+            "model_calls": 4,
+            "prompt_tokens": usage["prompt_tokens"],
+            "completion_tokens": usage["completion_tokens"],
+        }
         models = {r.role: r.body["model"] for r in chat.requests}
         assert models["manager"] == "my-local-model"  # a model name AutoGen does not know still works
         tools = [t["function"]["name"] for t in chat.calls("researcher")[0].body["tools"]]
@@ -41,8 +50,11 @@ async def test_paris_run_through_the_openai_sdk(tmp_path: Path, fake_openai) -> 
 
 async def test_model_api_error_ends_the_run_and_session_stays_usable(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
     chat = fake_openai.chat
-    chat.add("manager", ErrorReply(status=500, message="upstream exploded"), ErrorReply(status=500,
-             message="upstream exploded"))
+    chat.add(
+        "manager",
+        ErrorReply(status=500, message="upstream exploded"),
+        ErrorReply(status=500, message="upstream exploded"),
+    )
     chat.add("manager", "Paris is sunny.\nTERMINATE")
     async with live_app(openai_app(tmp_path, fake_openai)) as server:
         client = await server.connect()

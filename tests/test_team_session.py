@@ -56,8 +56,9 @@ def make_session(script: Script, *, limits: TeamLimits = TeamLimits(), grace: fl
     tools = research_tools()
     session = TeamSession(
         "s_test_session",
-        factory=lambda: build_team(clients, researcher_tools=tools, developer_tools=developer_tools("s"),
-                                   limits=limits),
+        factory=lambda: build_team(
+            clients, researcher_tools=tools, developer_tools=developer_tools("s"), limits=limits
+        ),
         meter=clients.meter,
         emit=recorder,
         limits=SessionLimits(cancel_grace_s=grace, hard_timeout_s=30),
@@ -281,9 +282,13 @@ async def test_reset_forgets_memory() -> None:
 
 
 async def test_unavailable_session_refuses_tasks_with_what_to_set() -> None:
-    session = TeamSession("s_nokey_1", factory=lambda: (_ for _ in ()).throw(AssertionError("no team")),
-                          meter=paris_script().clients()[0].meter, emit=Recorder(),
-                          unavailable="Set OPENAI_API_KEY in .env")
+    session = TeamSession(
+        "s_nokey_1",
+        factory=lambda: (_ for _ in ()).throw(AssertionError("no team")),
+        meter=paris_script().clients()[0].meter,
+        emit=Recorder(),
+        unavailable="Set OPENAI_API_KEY in .env",
+    )
     with pytest.raises(SessionCommandError) as refused:
         await session.submit_task("hello")
     assert refused.value.code == "no_model_access" and "OPENAI_API_KEY" in refused.value.message
@@ -304,14 +309,17 @@ async def test_slow_model_pause_during_model_call_waits_for_turn() -> None:
     assert done["data"]["stop_reason"] == "completed"
 
 
-@pytest.mark.parametrize("error, code", [
-    (RuntimeError("RateLimitError: Error code: 429 - slow down"), "model_rate_limited"),
-    (RuntimeError("AuthenticationError: Error code: 401 - Incorrect API key provided"), "model_auth_failed"),
-    (RuntimeError("APITimeoutError: Request timed out."), "model_timeout"),
-    (RuntimeError("InternalServerError: Error code: 500 - upstream exploded"), "model_error"),
-    (RuntimeError("APIConnectionError: Connection error."), "model_error"),
-    (ValueError("No more mock responses available"), "agent_error"),
-])
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        (RuntimeError("RateLimitError: Error code: 429 - slow down"), "model_rate_limited"),
+        (RuntimeError("AuthenticationError: Error code: 401 - Incorrect API key provided"), "model_auth_failed"),
+        (RuntimeError("APITimeoutError: Request timed out."), "model_timeout"),
+        (RuntimeError("InternalServerError: Error code: 500 - upstream exploded"), "model_error"),
+        (RuntimeError("APIConnectionError: Connection error."), "model_error"),
+        (ValueError("No more mock responses available"), "agent_error"),
+    ],
+)
 def test_errors_are_classified_for_the_client(error: Exception, code: str) -> None:
     from agents.session import describe_error
 

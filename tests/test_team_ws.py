@@ -99,7 +99,7 @@ async def test_reconnect_after_seq_returns_exactly_the_missed_events(tmp_path: P
         assert hello2["data"]["resumed"] is True and hello2["data"]["session_id"] == session_id
         missed = [await again.recv() for _ in range(len(all_events) - first["seq"])]
         assert [e["seq"] for e in missed] == list(range(first["seq"] + 1, all_events[-1]["seq"] + 1))
-        assert missed == all_events[first["seq"]:]  # byte-for-byte what was stored
+        assert missed == all_events[first["seq"] :]  # byte-for-byte what was stored
         assert [e["type"] for e in missed[-2:]] == ["run_finished", "system"]
         with pytest.raises(asyncio.TimeoutError):
             await again.recv(timeout=0.3)  # nothing more, nothing twice
@@ -119,7 +119,10 @@ async def _stored(server, session_id: str) -> list[dict]:  # type: ignore[no-unt
 async def test_twenty_concurrent_sessions_get_their_own_answers(tmp_path: Path) -> None:
     def script_for(n: int) -> Script:
         return Script(
-            manager=[f"TASK: compute item {n}.\nNEXT AGENT: Developer", f"The answer for item {n} is {n * n}.\nTERMINATE"],
+            manager=[
+                f"TASK: compute item {n}.\nNEXT AGENT: Developer",
+                f"The answer for item {n} is {n * n}.\nTERMINATE",
+            ],
             developer=[f"Computed: item {n} squared is {n * n}."],
         )
 
@@ -146,8 +149,7 @@ async def test_no_api_key_server_starts_and_says_what_to_set(tmp_path: Path) -> 
     from tests.scripted import developer_tools, research_tools
 
     settings = make_settings(tmp_path, openai_api_key=None)
-    app = create_app(settings, researcher_tools=research_tools(), developer_tools=developer_tools,
-                     configure_logs=False)
+    app = create_app(settings, researcher_tools=research_tools(), developer_tools=developer_tools, configure_logs=False)
     async with live_app(app) as server:
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             health = (await http.get("/health")).json()

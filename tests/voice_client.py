@@ -72,16 +72,24 @@ class VoiceClient:
 
 
 def voice_app(tmp_path: Path, fake, book: ScriptBook, **narrator: Any):  # type: ignore[no-untyped-def]
-    settings = make_settings(tmp_path, openai_api_key="sk-fake-test-key", openai_base_url=fake.base_url,
-                             session_rate_per_min=3)
-    narrator_settings = NarratorSettings(reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05,
-                                         **{"max_progress_updates": 0, **narrator})
+    settings = make_settings(
+        tmp_path, openai_api_key="sk-fake-test-key", openai_base_url=fake.base_url, session_rate_per_min=3
+    )
+    narrator_settings = NarratorSettings(
+        reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05, **{"max_progress_updates": 0, **narrator}
+    )
 
     def configure(app, services) -> None:  # type: ignore[no-untyped-def]
         services.extras["narrator_settings"] = narrator_settings
 
-    return create_app(settings, model_clients=book, researcher_tools=research_tools(),
-                      developer_tools=developer_tools, configure_logs=False, on_startup=[configure])
+    return create_app(
+        settings,
+        model_clients=book,
+        researcher_tools=research_tools(),
+        developer_tools=developer_tools,
+        configure_logs=False,
+        on_startup=[configure],
+    )
 
 
 async def open_voice(server) -> VoiceClient:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 if TYPE_CHECKING:
@@ -33,8 +34,9 @@ def build_researcher_tools(settings: ToolSettings) -> list[BaseTool[Any, Any]]:
 
     guard = NetGuard(settings.fetch_allow_hosts, resolve_timeout_s=settings.fetch_connect_timeout_s)
 
-    async def web_search(query: Annotated[str, "What to search for."],
-                         max_results: Annotated[int, "How many results, 1-10."] = 5) -> str:
+    async def web_search(
+        query: Annotated[str, "What to search for."], max_results: Annotated[int, "How many results, 1-10."] = 5
+    ) -> str:
         return await web_module.web_search(query, max_results, settings=settings)
 
     async def fetch_web_content(url: Annotated[str, "The full http(s) URL of the page."]) -> str:
@@ -43,20 +45,27 @@ def build_researcher_tools(settings: ToolSettings) -> list[BaseTool[Any, Any]]:
     async def wikipedia_search(query: Annotated[str, "A topic, name or term, e.g. 'Alan Turing'."]) -> str:
         return await wiki_module.wikipedia_search(query, settings=settings)
 
-    async def arxiv_search(query: Annotated[str, "Keywords (all must match), an arXiv id such as 1706.03762, or "
-                                            "field syntax such as 'ti:transformer AND au:vaswani' (ti: title, "
-                                            "au: author, abs: abstract, cat: category)."],
-                           max_results: Annotated[int, "How many papers, 1-20."] = 5) -> str:
+    async def arxiv_search(
+        query: Annotated[
+            str,
+            "Keywords (all must match), an arXiv id such as 1706.03762, or "
+            "field syntax such as 'ti:transformer AND au:vaswani' (ti: title, "
+            "au: author, abs: abstract, cat: category).",
+        ],
+        max_results: Annotated[int, "How many papers, 1-20."] = 5,
+    ) -> str:
         return await arxiv_module.arxiv_search(query, max_results, settings=settings)
 
-    bound = [
+    bound: list[tuple[Callable[..., Awaitable[str]], Callable[..., Any]]] = [
         (web_search, web_module.web_search),
         (fetch_web_content, fetch_module.fetch_web_content),
         (wikipedia_search, wiki_module.wikipedia_search),
         (arxiv_search, arxiv_module.arxiv_search),
     ]
-    return [FunctionTool(wrapper, description=_model_description(original), name=wrapper.__name__)
-            for wrapper, original in bound]
+    return [
+        FunctionTool(wrapper, description=_model_description(original), name=wrapper.__name__)
+        for wrapper, original in bound
+    ]
 
 
 def _model_description(function: Any) -> str:

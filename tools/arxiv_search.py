@@ -42,7 +42,8 @@ class _TimeoutSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
-        return super().request(method, url, *args, **kwargs)
+        verb = method.decode() if isinstance(method, bytes) else method
+        return super().request(verb, url, *args, **kwargs)
 
 
 async def arxiv_search(query: str, max_results: int = 5, *, settings: ToolSettings) -> str:
@@ -58,15 +59,14 @@ async def arxiv_search(query: str, max_results: int = 5, *, settings: ToolSettin
         return "arxiv_search needs a query: keywords, an arXiv id, or field syntax such as 'au:hinton'."
     count = max(1, min(int(max_results or settings.arxiv_default_results), 20))
     try:
-        results = await asyncio.wait_for(asyncio.to_thread(_search, query, count, settings),
-                                         settings.arxiv_timeout_s)
+        results = await asyncio.wait_for(asyncio.to_thread(_search, query, count, settings), settings.arxiv_timeout_s)
     except TimeoutError:
         return f"arXiv did not answer within {settings.arxiv_timeout_s:g} s. Try again later or use web_search."
     except requests.Timeout:
         return "arXiv did not answer in time. Try again later or use web_search."
     except requests.ConnectionError:
         return "Could not connect to arXiv. Try again later or use web_search."
-    except Exception as exc:  # noqa: BLE001 - arxiv.HTTPError, UnexpectedEmptyPageError, parse errors ...
+    except Exception as exc:
         import arxiv
 
         if isinstance(exc, arxiv.HTTPError):
@@ -76,8 +76,10 @@ async def arxiv_search(query: str, max_results: int = 5, *, settings: ToolSettin
         log.exception("arxiv_search failed")
         return "arXiv search failed because of an internal error. Use web_search instead."
     if not results:
-        return (f'arXiv has no papers matching "{query}". Try fewer or broader keywords, or field syntax '
-                "such as ti:... or au:....")
+        return (
+            f'arXiv has no papers matching "{query}". Try fewer or broader keywords, or field syntax '
+            "such as ti:... or au:...."
+        )
     return _format(query, results, settings.tool_output_max_chars)
 
 
@@ -116,15 +118,19 @@ def _format(query: str, results: list[Any], max_chars: int) -> str:
     lines = [f'arXiv papers for "{query}":']
     for number, paper in enumerate(results, 1):
         names = [author.name for author in paper.authors]
-        authors = ", ".join(names[:MAX_AUTHORS]) + (f" et al. ({len(names)} authors)" if len(names) > MAX_AUTHORS
-                                                    else "")
+        authors = ", ".join(names[:MAX_AUTHORS]) + (
+            f" et al. ({len(names)} authors)" if len(names) > MAX_AUTHORS else ""
+        )
         date = paper.published.date().isoformat() if paper.published else "unknown date"
         updated = paper.updated.date().isoformat() if paper.updated else None
         arxiv_id = paper.get_short_id()
         lines.append(f"{number}. {one_line(paper.title)}")
         lines.append(f"   Authors: {authors or 'unknown'}")
-        lines.append(f"   Published: {date}" + (f" (updated {updated})" if updated and updated != date else "")
-                     + (f"; category {paper.primary_category}" if paper.primary_category else ""))
+        lines.append(
+            f"   Published: {date}"
+            + (f" (updated {updated})" if updated and updated != date else "")
+            + (f"; category {paper.primary_category}" if paper.primary_category else "")
+        )
         lines.append(f"   arXiv id: {arxiv_id}; PDF: {paper.pdf_url or f'https://arxiv.org/pdf/{arxiv_id}'}")
         lines.append(f"   Abstract: {truncate(one_line(paper.summary), ABSTRACT_CHARS)}")
     return truncate("\n".join(lines), max_chars)

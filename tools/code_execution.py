@@ -66,24 +66,34 @@ class LocalScratchExecutor(CodeExecutor):
         self._gate = gate
         self._running: set[int] = set()
         self._limits = RunLimits(
-            timeout_s=settings.code_timeout_s, output_bytes=settings.code_output_max_bytes,
-            memory_mb=settings.code_memory_mb, file_mb=settings.code_file_max_mb, landlock=settings.code_landlock,
+            timeout_s=settings.code_timeout_s,
+            output_bytes=settings.code_output_max_bytes,
+            memory_mb=settings.code_memory_mb,
+            file_mb=settings.code_file_max_mb,
+            landlock=settings.code_landlock,
             require_landlock=settings.code_require_landlock,
         )
 
-    async def execute_code_blocks(self, code_blocks: list[CodeBlock],
-                                  cancellation_token: CancellationToken) -> CodeResult:
+    async def execute_code_blocks(
+        self, code_blocks: list[CodeBlock], cancellation_token: CancellationToken
+    ) -> CodeResult:
         outputs: list[str] = []
         exit_code = 0
         for block in code_blocks:
             if block.language.lower() not in ("python", "py", "python3", ""):
                 return CodeResult(exit_code=1, output=f"Only Python can be run, not {block.language}.")
             async with self._gate:
-                task = asyncio.ensure_future(run_python(
-                    block.code, self.scratch, self._limits, python=self._settings.code_python,
-                    passthrough_env=self._settings.code_env_passthrough,
-                    on_start=self._running.add, on_exit=self._running.discard,
-                ))
+                task = asyncio.ensure_future(
+                    run_python(
+                        block.code,
+                        self.scratch,
+                        self._limits,
+                        python=self._settings.code_python,
+                        passthrough_env=self._settings.code_env_passthrough,
+                        on_start=self._running.add,
+                        on_exit=self._running.discard,
+                    )
+                )
                 cancellation_token.link_future(task)
                 result: RunResult = await task
             outputs.append(result.describe(self._limits.timeout_s))
@@ -115,22 +125,33 @@ class SandboxServiceExecutor(CodeExecutor):
         self._session_id = scratch_name(session_id)  # the service accepts [A-Za-z0-9_.:-] only
         self._settings = settings
 
-    async def execute_code_blocks(self, code_blocks: list[CodeBlock],
-                                  cancellation_token: CancellationToken) -> CodeResult:
+    async def execute_code_blocks(
+        self, code_blocks: list[CodeBlock], cancellation_token: CancellationToken
+    ) -> CodeResult:
         outputs: list[str] = []
         exit_code = 0
         for block in code_blocks:
             if block.language.lower() not in ("python", "py", "python3", ""):
                 return CodeResult(exit_code=1, output=f"Only Python can be run, not {block.language}.")
-            task = asyncio.ensure_future(self._client.post("/run", json={
-                "session_id": self._session_id, "code": block.code, "timeout_s": self._settings.code_timeout_s,
-            }, timeout=self._settings.code_timeout_s + 15))
+            task = asyncio.ensure_future(
+                self._client.post(
+                    "/run",
+                    json={
+                        "session_id": self._session_id,
+                        "code": block.code,
+                        "timeout_s": self._settings.code_timeout_s,
+                    },
+                    timeout=self._settings.code_timeout_s + 15,
+                )
+            )
             cancellation_token.link_future(task)
             try:
                 response = await task
             except httpx.HTTPError as exc:
-                return CodeResult(exit_code=1, output=f"The code sandbox is not reachable ({type(exc).__name__}). "
-                                                      "Code cannot be run right now.")
+                return CodeResult(
+                    exit_code=1,
+                    output=f"The code sandbox is not reachable ({type(exc).__name__}). Code cannot be run right now.",
+                )
             if response.status_code != 200:
                 detail = _error_detail(response)
                 return CodeResult(exit_code=1, output=f"The code sandbox refused the run: {detail}")
@@ -138,12 +159,17 @@ class SandboxServiceExecutor(CodeExecutor):
                 data = response.json()
             except ValueError:
                 return CodeResult(exit_code=1, output="The code sandbox gave an unreadable answer.")
-            result = RunResult(exit_code=data.get("exit_code"), output=str(data.get("output", "")),
-                               timed_out=bool(data.get("timed_out")), omitted_bytes=int(data.get("omitted_bytes", 0)),
-                               duration_s=float(data.get("duration_s", 0.0)))
+            result = RunResult(
+                exit_code=data.get("exit_code"),
+                output=str(data.get("output", "")),
+                timed_out=bool(data.get("timed_out")),
+                omitted_bytes=int(data.get("omitted_bytes", 0)),
+                duration_s=float(data.get("duration_s", 0.0)),
+            )
             applied = data.get("timeout_s")
-            outputs.append(result.describe(float(applied) if isinstance(applied, (int, float))
-                                           else self._settings.code_timeout_s))
+            outputs.append(
+                result.describe(float(applied) if isinstance(applied, (int, float)) else self._settings.code_timeout_s)
+            )
             exit_code = 124 if result.timed_out else (result.exit_code if result.exit_code is not None else 1)
             if exit_code != 0:
                 break
@@ -168,8 +194,9 @@ class RunPythonTool(PythonCodeExecutionTool):
 
     component_provider_override = "tools.code_execution.RunPythonTool"
 
-    def __init__(self, executor: CodeExecutor, *, name: str = TOOL_NAME, description: str = "",
-                 max_chars: int = 4000) -> None:
+    def __init__(
+        self, executor: CodeExecutor, *, name: str = TOOL_NAME, description: str = "", max_chars: int = 4000
+    ) -> None:
         super().__init__(executor)
         self._name = name
         self._description = description or tool_description(30, local=True)
@@ -182,7 +209,7 @@ class RunPythonTool(PythonCodeExecutionTool):
             result = await super().run(args, cancellation_token)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the model gets a message, the log gets the traceback
+        except Exception as exc:
             log.exception("run_python failed")
             return CodeExecutionResult(success=False, output=f"The code could not be run: {type(exc).__name__}.")
         return CodeExecutionResult(success=result.success, output=head_tail(result.output, self._max_chars))
@@ -217,8 +244,11 @@ class CodeSandbox:
             return
         self._gate = asyncio.Semaphore(self.settings.code_max_concurrent)
         if self.mode == "sandbox":
-            self._client = httpx.AsyncClient(base_url=self.settings.sandbox_url, trust_env=False,
-                                             timeout=httpx.Timeout(10.0, read=self.settings.code_timeout_s + 15))
+            self._client = httpx.AsyncClient(
+                base_url=self.settings.sandbox_url,
+                trust_env=False,
+                timeout=httpx.Timeout(10.0, read=self.settings.code_timeout_s + 15),
+            )
             await self._wait_for_sandbox()
             return
         base = self.settings.code_scratch_root or Path(tempfile.gettempdir()) / "research-team-scratch"
@@ -230,9 +260,11 @@ class CodeSandbox:
         if self.landlock_abi:
             log.info("local code execution confined by Landlock", extra={"abi": self.landlock_abi})
         else:
-            log.warning("local code execution without Landlock: runs are limited in time and resources and get "
-                        "no secrets, but can read and write what this server's user can. Use the docker sandbox "
-                        "for untrusted work.")
+            log.warning(
+                "local code execution without Landlock: runs are limited in time and resources and get "
+                "no secrets, but can read and write what this server's user can. Use the docker sandbox "
+                "for untrusted work."
+            )
 
     async def stop(self) -> None:
         for session_id in list(self._executors):
@@ -257,9 +289,11 @@ class CodeSandbox:
             assert self._root is not None and self._gate is not None
             executor = LocalScratchExecutor(self._root / scratch_name(session_id), self.settings, self._gate)
             executor.scratch.mkdir(parents=True, exist_ok=True)
-        tool = RunPythonTool(executor, description=tool_description(self.settings.code_timeout_s,
-                                                                      local=self.mode == "local"),
-                             max_chars=self.settings.tool_output_max_chars)
+        tool = RunPythonTool(
+            executor,
+            description=tool_description(self.settings.code_timeout_s, local=self.mode == "local"),
+            max_chars=self.settings.tool_output_max_chars,
+        )
         self._executors[session_id] = executor
         self._tools[session_id] = tool
         return tool
@@ -288,8 +322,10 @@ class CodeSandbox:
             except httpx.HTTPError:
                 pass
             if asyncio.get_running_loop().time() >= deadline:
-                log.warning("code sandbox not reachable; the Developer's runs will fail until it is",
-                            extra={"url": self.settings.sandbox_url})
+                log.warning(
+                    "code sandbox not reachable; the Developer's runs will fail until it is",
+                    extra={"url": self.settings.sandbox_url},
+                )
                 return
             await asyncio.sleep(0.5)
 
@@ -317,6 +353,8 @@ def _error_detail(response: httpx.Response) -> str:
         data = response.json()
     except ValueError:
         return f"HTTP {response.status_code}"
-    return str(data.get("error") or f"HTTP {response.status_code}") if isinstance(data, dict) else \
-        f"HTTP {response.status_code}"
-
+    return (
+        str(data.get("error") or f"HTTP {response.status_code}")
+        if isinstance(data, dict)
+        else f"HTTP {response.status_code}"
+    )

@@ -28,8 +28,10 @@ class ToolSettings(BaseSettings):
     google_cse_id: str | None = None
     google_cse_url: str = "https://www.googleapis.com/customsearch/v1"
     web_search_primary: Literal["auto", "google", "duckduckgo"] = Field(
-        "auto", description="auto: Google when GOOGLE_API_KEY and GOOGLE_CSE_ID are set, else DuckDuckGo. "
-        "The other engine (when usable) answers if the first one fails or finds nothing.")
+        "auto",
+        description="auto: Google when GOOGLE_API_KEY and GOOGLE_CSE_ID are set, else DuckDuckGo. "
+        "The other engine (when usable) answers if the first one fails or finds nothing.",
+    )
     web_search_timeout_s: float = Field(10.0, gt=0)
     web_search_default_results: int = Field(5, ge=1, le=10)
     ddg_url: str = Field("https://html.duckduckgo.com/html/", description="DuckDuckGo's HTML endpoint (ddgs).")
@@ -46,7 +48,8 @@ class ToolSettings(BaseSettings):
     fetch_max_redirects: int = Field(5, ge=0, le=10)
     fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Test mode only: hosts ('host' or 'host:port') fetched although they are local or private.")
+        description="Test mode only: hosts ('host' or 'host:port') fetched although they are local or private.",
+    )
 
     # --- wikipedia_search ---------------------------------------------------------------------
     wikipedia_api_url: str = "https://en.wikipedia.org/w/api.php"
@@ -62,8 +65,10 @@ class ToolSettings(BaseSettings):
 
     # --- code execution (the Developer) -------------------------------------------------------
     code_executor: Literal["local", "docker", "sandbox"] = Field(
-        "local", description="local: a confined subprocess in a per-session scratch directory; "
-        "docker/sandbox: the sandbox service of docker compose, reached at sandbox_url.")
+        "local",
+        description="local: a confined subprocess in a per-session scratch directory; "
+        "docker/sandbox: the sandbox service of docker compose, reached at sandbox_url.",
+    )
     code_timeout_s: float = Field(30.0, gt=0, le=600)
     code_output_max_bytes: int = Field(64_000, ge=1000, description="Bytes of output kept from one run.")
     code_memory_mb: int = Field(1024, ge=0, description="Address-space limit of a local run (0: none).")
@@ -73,7 +78,8 @@ class ToolSettings(BaseSettings):
     code_require_landlock: bool = Field(False, description="Refuse local runs when Landlock is not available.")
     code_env_passthrough: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["LANG", "LC_ALL", "TZ"],
-        description="Variables copied into a run's environment; names that look like secrets never are.")
+        description="Variables copied into a run's environment; names that look like secrets never are.",
+    )
     code_python: str | None = Field(None, description="Interpreter for local runs (default: the server's own).")
     code_scratch_root: Path | None = Field(None, description="Where per-session scratch dirs go (default: temp dir).")
     sandbox_url: str = "http://sandbox:8080"

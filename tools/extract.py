@@ -24,11 +24,22 @@ Kind = Literal["html", "text", "pdf", "binary"]
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 PDF_TYPES = frozenset({"application/pdf", "application/x-pdf"})
-TEXT_TYPES = frozenset({
-    "application/json", "application/ld+json", "application/xml", "application/rss+xml", "application/atom+xml",
-    "application/javascript", "application/x-javascript", "application/x-yaml", "application/yaml",
-    "application/x-sh", "application/x-tex", "application/csv",
-})
+TEXT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/ld+json",
+        "application/xml",
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/javascript",
+        "application/x-javascript",
+        "application/x-yaml",
+        "application/yaml",
+        "application/x-sh",
+        "application/x-tex",
+        "application/csv",
+    }
+)
 # Types that are binary whatever the bytes look like; anything unknown is sniffed.
 BINARY_PREFIXES = ("image/", "audio/", "video/", "font/", "model/")
 SNIFF_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/unknown"})
@@ -106,8 +117,14 @@ def extract_html(data: bytes, url: str, content_type: str | None = None) -> Extr
     """Main text of an article-like page (navigation, ads and boilerplate dropped), and its title."""
     html = decode(data, content_type) if _CHARSET.search(content_type or "") else data
     document = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=True, include_links=False,
-        include_images=False, deduplicate=True,
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        include_links=False,
+        include_images=False,
+        deduplicate=True,
     )
     title = _clean_title(getattr(document, "title", None)) if document is not None else None
     text = squash_whitespace(getattr(document, "text", None) or "") if document is not None else ""
@@ -133,7 +150,7 @@ def extract_pdf(data: bytes, *, want_chars: int, max_pages: int = 50) -> Extract
         if reader.is_encrypted:
             try:
                 reader.decrypt("")
-            except Exception as exc:  # noqa: BLE001 - pypdf raises several types here
+            except Exception as exc:
                 raise NotReadable("The PDF is encrypted and cannot be read.") from exc
         total = len(reader.pages)
         parts: list[str] = []

@@ -55,15 +55,17 @@ async def fetch_web_content(url: str, *, settings: ToolSettings, guard: NetGuard
     except (FetchProblem, NotReadable) as exc:
         return f"Could not read {target}: {exc}"
     except TimeoutError:
-        return (f"Timed out after {settings.fetch_timeout_s:g} s while fetching {target}. The site is slow or "
-                "not answering; try another source.")
+        return (
+            f"Timed out after {settings.fetch_timeout_s:g} s while fetching {target}. The site is slow or "
+            "not answering; try another source."
+        )
     except httpx.InvalidURL as exc:
         return f"Not fetched: {target} is not a valid URL ({exc})."
     except httpx.TimeoutException:
         return f"Timed out while fetching {target}: the server did not answer in time. Try another source."
     except httpx.HTTPError as exc:
         return f"Could not fetch {target}: {type(exc).__name__}: {exc or 'network error'}."
-    except Exception:  # noqa: BLE001 - the agent gets a message, the log gets the traceback
+    except Exception:
         log.exception("fetch_web_content failed", extra={"url": target})
         return f"Could not fetch {target} because of an internal error."
     return render(page, extracted, settings)
@@ -86,12 +88,17 @@ def render(page: RawPage, extracted: Extracted, settings: ToolSettings) -> str:
 
 
 async def _download(url: str, settings: ToolSettings, guard: NetGuard) -> RawPage:
-    timeout = httpx.Timeout(connect=settings.fetch_connect_timeout_s, read=settings.fetch_read_timeout_s,
-                            write=settings.fetch_read_timeout_s, pool=settings.fetch_connect_timeout_s)
+    timeout = httpx.Timeout(
+        connect=settings.fetch_connect_timeout_s,
+        read=settings.fetch_read_timeout_s,
+        write=settings.fetch_read_timeout_s,
+        pool=settings.fetch_connect_timeout_s,
+    )
     headers = {"User-Agent": settings.http_user_agent, "Accept": ACCEPT, "Accept-Language": "en;q=1.0, *;q=0.5"}
     current = httpx.URL(url)
-    async with httpx.AsyncClient(transport=guarded_transport(guard), timeout=timeout, headers=headers,
-                                 follow_redirects=False, trust_env=False) as client:
+    async with httpx.AsyncClient(
+        transport=guarded_transport(guard), timeout=timeout, headers=headers, follow_redirects=False, trust_env=False
+    ) as client:
         for _hop in range(settings.fetch_max_redirects + 1):
             await guard.check_url(current)
             async with client.stream("GET", current) as response:
@@ -146,15 +153,21 @@ def _extract(page: RawPage, output_chars: int) -> Extracted:
 
 def _status_message(response: httpx.Response) -> str:
     hint = {
-        401: " The page needs a login.", 403: " The site refuses automated readers; try another source.",
-        404: " The page does not exist; check the URL.", 429: " The site is rate limiting; try another source.",
-    }.get(response.status_code, " The server had a problem; try again later or another source."
-          if response.status_code >= 500 else "")
+        401: " The page needs a login.",
+        403: " The site refuses automated readers; try another source.",
+        404: " The page does not exist; check the URL.",
+        429: " The site is rate limiting; try another source.",
+    }.get(
+        response.status_code,
+        " The server had a problem; try again later or another source." if response.status_code >= 500 else "",
+    )
     return f"the server answered HTTP {response.status_code} {response.reason_phrase}.{hint}"
 
 
 def _binary_message(content_type: str, declared: str | None) -> str:
     what = media_type(content_type) or "unknown type"
     size = f", {int(declared):,} bytes" if declared and declared.isdigit() else ""
-    return (f"it is a binary file ({what}{size}), not a text page, so it cannot be read. Look for an HTML or PDF "
-            "version of the content.")
+    return (
+        f"it is a binary file ({what}{size}), not a text page, so it cannot be read. Look for an HTML or PDF "
+        "version of the content."
+    )

@@ -10,8 +10,9 @@ from tools.config import ToolSettings
 def api_client(settings: ToolSettings, timeout_s: float) -> httpx.AsyncClient:
     """A short-lived client: connect within a third of the tool's budget, read within all of it."""
     timeout = httpx.Timeout(timeout_s, connect=max(min(timeout_s / 3, 10.0), 0.5))
-    return httpx.AsyncClient(timeout=timeout, headers={"User-Agent": settings.http_user_agent},
-                             follow_redirects=True, max_redirects=3)
+    return httpx.AsyncClient(
+        timeout=timeout, headers={"User-Agent": settings.http_user_agent}, follow_redirects=True, max_redirects=3
+    )
 
 
 def describe_error(exc: BaseException) -> str:

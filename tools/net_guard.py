@@ -27,15 +27,35 @@ import httpx
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-BLOCKED_HOSTNAMES = frozenset({
-    "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback",
-    "metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal",
-    "metadata.azure.com", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-})
+BLOCKED_HOSTNAMES = frozenset(
+    {
+        "localhost",
+        "localhost.localdomain",
+        "ip6-localhost",
+        "ip6-loopback",
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.azure.com",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+    }
+)
 BLOCKED_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa", ".svc", ".cluster.local")
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "169.254.170.2", "169.254.169.253", "100.100.100.200", "192.0.0.192", "fd00:ec2::254",
-))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "169.254.169.253",
+        "100.100.100.200",
+        "192.0.0.192",
+        "fd00:ec2::254",
+    )
+)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*")
@@ -64,9 +84,12 @@ def ip_problem(ip: IPAddress) -> str | None:
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"
     checks = (
-        ("is_loopback", "a loopback address"), ("is_link_local", "a link-local address"),
-        ("is_multicast", "a multicast address"), ("is_unspecified", "an unspecified address"),
-        ("is_reserved", "a reserved address"), ("is_private", "a private address"),
+        ("is_loopback", "a loopback address"),
+        ("is_link_local", "a link-local address"),
+        ("is_multicast", "a multicast address"),
+        ("is_unspecified", "an unspecified address"),
+        ("is_reserved", "a reserved address"),
+        ("is_private", "a private address"),
     )
     for attribute, reason in checks:
         if getattr(ip, attribute):
@@ -84,8 +107,7 @@ def hostname_problem(host: str) -> str | None:
 
 async def system_resolver(host: str, port: int) -> list[str]:
     """All addresses the system resolver gives for host (A and AAAA)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                         proto=socket.IPPROTO_TCP)
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     seen: dict[str, None] = {}
     for family, _, _, _, sockaddr in infos:
         if family in (socket.AF_INET, socket.AF_INET6):
@@ -96,8 +118,9 @@ async def system_resolver(host: str, port: int) -> list[str]:
 class NetGuard:
     """Decides which hosts and addresses outgoing fetches may reach."""
 
-    def __init__(self, allow_hosts: Iterable[str] = (), *, resolver: Resolver | None = None,
-                 resolve_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, allow_hosts: Iterable[str] = (), *, resolver: Resolver | None = None, resolve_timeout_s: float = 5.0
+    ) -> None:
         self._allowed: set[tuple[str, int | None]] = set()
         for entry in allow_hosts:
             self._allowed.add(_parse_allow_entry(entry))
@@ -154,22 +177,29 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         self._guard = guard
         self._inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         addresses = await self._guard.vetted_addresses(host, port)
         error: Exception | None = None
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                     socket_options=socket_options)
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
         assert error is not None
         raise error
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
         raise BlockedAddressError("Unix sockets cannot be fetched.")
 
     async def sleep(self, seconds: float) -> None:
@@ -182,8 +212,13 @@ def guarded_transport(guard: NetGuard) -> httpx.AsyncHTTPTransport:
     transport = httpx.AsyncHTTPTransport(trust_env=False, retries=0)
     # httpx 0.28 exposes no network_backend option; its pool is the documented httpcore one, so swap in ours.
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=GuardedNetworkBackend(guard),
-        max_connections=10, max_keepalive_connections=5, keepalive_expiry=5.0, http1=True, http2=False,
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        network_backend=GuardedNetworkBackend(guard),
+        max_connections=10,
+        max_keepalive_connections=5,
+        keepalive_expiry=5.0,
+        http1=True,
+        http2=False,
     )
     return transport
 

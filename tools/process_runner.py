@@ -27,8 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 CONFINE_SCRIPT = Path(__file__).with_name("confine.py")
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|PWD|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|DSN|DATABASE|URL",
-                          re.I)
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|PWD|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|DSN|DATABASE|URL", re.I)
 _READ_CHUNK = 65536
 
 
@@ -37,8 +36,9 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
-def child_environment(scratch: Path, python: str, *, passthrough: Iterable[str] = (),
-                      base: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_environment(
+    scratch: Path, python: str, *, passthrough: Iterable[str] = (), base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The whole environment of a run. Built up, never copied from the server: only `passthrough` names are
     taken from `base` (os.environ by default), and never one that looks like a secret."""
     base = os.environ if base is None else base
@@ -46,11 +46,18 @@ def child_environment(scratch: Path, python: str, *, passthrough: Iterable[str] 
     env = {
         "PATH": os.pathsep.join(dict.fromkeys([os.path.dirname(python), "/usr/local/bin", "/usr/bin", "/bin"])),
         "HOME": str(scratch),
-        "TMPDIR": str(scratch / "tmp"), "TMP": str(scratch / "tmp"), "TEMP": str(scratch / "tmp"),
-        "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
-        "XDG_CACHE_HOME": str(scratch / ".cache"), "XDG_CONFIG_HOME": str(scratch / ".config"),
-        "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(scratch / ".config" / "matplotlib"),
-        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "TMPDIR": str(scratch / "tmp"),
+        "TMP": str(scratch / "tmp"),
+        "TEMP": str(scratch / "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONNOUSERSITE": "1",
+        "XDG_CACHE_HOME": str(scratch / ".cache"),
+        "XDG_CONFIG_HOME": str(scratch / ".config"),
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(scratch / ".config" / "matplotlib"),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
     }
     for name in passthrough:
         if name in base and not is_secret_name(name):
@@ -135,19 +142,37 @@ def kill_group(pid: int) -> None:
         pass
 
 
-async def run_python(code: str, scratch: Path, limits: RunLimits, *, python: str | None = None,
-                     passthrough_env: Iterable[str] = (), extra_read_paths: Iterable[str] = (),
-                     on_start: Callable[[int], None] | None = None,
-                     on_exit: Callable[[int], None] | None = None) -> RunResult:
+async def run_python(
+    code: str,
+    scratch: Path,
+    limits: RunLimits,
+    *,
+    python: str | None = None,
+    passthrough_env: Iterable[str] = (),
+    extra_read_paths: Iterable[str] = (),
+    on_start: Callable[[int], None] | None = None,
+    on_exit: Callable[[int], None] | None = None,
+) -> RunResult:
     """Run `code` with `python` (default: this interpreter) in `scratch`. Cancelling the call kills the run."""
     python = python or sys.executable
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "tmp").mkdir(exist_ok=True)
     script = scratch / f"_run_{uuid.uuid4().hex[:12]}.py"
     script.write_text(code, encoding="utf-8")
-    command = [python, "-E", "-s", str(CONFINE_SCRIPT), "--scratch", str(scratch.resolve()),
-               "--memory-mb", str(limits.memory_mb), "--cpu-s", str(math.ceil(limits.timeout_s) + 1),
-               "--file-mb", str(limits.file_mb)]
+    command = [
+        python,
+        "-E",
+        "-s",
+        str(CONFINE_SCRIPT),
+        "--scratch",
+        str(scratch.resolve()),
+        "--memory-mb",
+        str(limits.memory_mb),
+        "--cpu-s",
+        str(math.ceil(limits.timeout_s) + 1),
+        "--file-mb",
+        str(limits.file_mb),
+    ]
     if not limits.landlock:
         command.append("--no-landlock")
     if limits.require_landlock:
@@ -161,8 +186,12 @@ async def run_python(code: str, scratch: Path, limits: RunLimits, *, python: str
     buffer = _OutputBuffer(limits.output_bytes)
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        *command, cwd=scratch, env=child_environment(scratch, python, passthrough=passthrough_env),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        *command,
+        cwd=scratch,
+        env=child_environment(scratch, python, passthrough=passthrough_env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
     )
     if on_start is not None:
@@ -189,8 +218,13 @@ async def run_python(code: str, scratch: Path, limits: RunLimits, *, python: str
         if on_exit is not None:
             on_exit(process.pid)
         script.unlink(missing_ok=True)
-    return RunResult(exit_code=process.returncode, output=buffer.text(), timed_out=timed_out,
-                     omitted_bytes=buffer.omitted, duration_s=round(time.monotonic() - started, 3))
+    return RunResult(
+        exit_code=process.returncode,
+        output=buffer.text(),
+        timed_out=timed_out,
+        omitted_bytes=buffer.omitted,
+        duration_s=round(time.monotonic() - started, 3),
+    )
 
 
 async def _pump(stream: asyncio.StreamReader | None, buffer: _OutputBuffer) -> None:
@@ -205,6 +239,10 @@ def _signal_name(number: int) -> str:
         name = signal.Signals(number).name
     except ValueError:
         return str(number)
-    meaning = {"SIGXCPU": "CPU time limit reached", "SIGKILL": "killed, often for using too much memory",
-               "SIGSEGV": "crashed", "SIGXFSZ": "file size limit reached"}.get(name)
+    meaning = {
+        "SIGXCPU": "CPU time limit reached",
+        "SIGKILL": "killed, often for using too much memory",
+        "SIGSEGV": "crashed",
+        "SIGXFSZ": "file size limit reached",
+    }.get(name)
     return f"{name} ({meaning})" if meaning else name

@@ -49,7 +49,7 @@ def head_tail(text: str, limit: int) -> str:
     tail_len = room - head_len
     omitted = len(text) - head_len - tail_len
     note = f"\n… [{omitted:,} characters omitted] …\n"
-    return text[:head_len] + note + text[len(text) - tail_len:]
+    return text[:head_len] + note + text[len(text) - tail_len :]
 
 
 def _boundary(head: str) -> int:

@@ -36,8 +36,9 @@ class SearchEngineError(Exception):
     """One engine failed; the message is safe to show (no keys, no URLs with keys)."""
 
 
-async def web_search(query: str, max_results: int = 5, *, settings: ToolSettings,
-                     ddg_backend: DdgBackend | None = None) -> str:
+async def web_search(
+    query: str, max_results: int = 5, *, settings: ToolSettings, ddg_backend: DdgBackend | None = None
+) -> str:
     """Search the web. Returns numbered results, each with title, snippet and URL, and names the search engine
     that answered. Use fetch_web_content on a result's URL to read the page itself.
 
@@ -60,20 +61,27 @@ async def web_search(query: str, max_results: int = 5, *, settings: ToolSettings
         except SearchEngineError as exc:
             failures.append(f"{name} failed ({exc})")
             continue
-        except Exception:  # noqa: BLE001 - one engine's bug must not end the search
+        except Exception:
             log.exception("web search engine crashed", extra={"engine": name})
             failures.append(f"{name} failed (internal error)")
             continue
         if hits:
-            return format_hits(query, hits[:count], name, failures + [f"{e} found nothing" for e in empty],
-                               settings.tool_output_max_chars)
+            return format_hits(
+                query,
+                hits[:count],
+                name,
+                failures + [f"{e} found nothing" for e in empty],
+                settings.tool_output_max_chars,
+            )
         empty.append(name)
     tried = ", ".join(engines)
     if empty:
         detail = "; ".join(failures)
-        return (f'No web results for "{query}" ({tried} searched{"; " + detail if detail else ""}). '
-                "Try fewer or different words.")
-    return f'Web search is not available right now: {"; ".join(failures)}. Try again later or use another tool.'
+        return (
+            f'No web results for "{query}" ({tried} searched{"; " + detail if detail else ""}). '
+            "Try fewer or different words."
+        )
+    return f"Web search is not available right now: {'; '.join(failures)}. Try again later or use another tool."
 
 
 def _engine_order(settings: ToolSettings) -> list[str]:
@@ -102,8 +110,13 @@ async def google_search(query: str, count: int, settings: ToolSettings) -> list[
     if not settings.google_configured:
         raise SearchEngineError("GOOGLE_API_KEY and GOOGLE_CSE_ID are not set")
     assert settings.google_api_key is not None
-    params = {"key": settings.google_api_key.get_secret_value(), "cx": settings.google_cse_id, "q": query,
-              "num": str(min(count, 10)), "safe": "active"}
+    params = {
+        "key": settings.google_api_key.get_secret_value(),
+        "cx": settings.google_cse_id,
+        "q": query,
+        "num": str(min(count, 10)),
+        "safe": "active",
+    }
     try:
         async with asyncio.timeout(settings.web_search_timeout_s):
             async with api_client(settings, settings.web_search_timeout_s) as client:
@@ -132,20 +145,21 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _google_error(status: int, data: dict[str, Any]) -> str:
-    error = data.get("error") if isinstance(data.get("error"), dict) else {}
+    raw = data.get("error")
+    error: dict[str, Any] = raw if isinstance(raw, dict) else {}
     message = one_line(str(error.get("message", "")))[:200]
     return f"HTTP {status}{': ' + message if message else ''}"
 
 
-async def duckduckgo_search(query: str, count: int, settings: ToolSettings,
-                            backend: DdgBackend | None = None) -> list[SearchHit]:
+async def duckduckgo_search(
+    query: str, count: int, settings: ToolSettings, backend: DdgBackend | None = None
+) -> list[SearchHit]:
     """DuckDuckGo through ddgs, off the event loop, within the tool's timeout; raises SearchEngineError."""
     from ddgs.exceptions import DDGSException, TimeoutException
 
     run = backend or ddgs_text
     try:
-        rows = await asyncio.wait_for(asyncio.to_thread(run, query, count, settings),
-                                      settings.web_search_timeout_s)
+        rows = await asyncio.wait_for(asyncio.to_thread(run, query, count, settings), settings.web_search_timeout_s)
     except (TimeoutError, TimeoutException) as exc:
         raise SearchEngineError(f"timed out after {settings.web_search_timeout_s:g} s") from exc
     except DDGSException as exc:
@@ -172,6 +186,10 @@ def ddgs_text(query: str, count: int, settings: ToolSettings) -> list[dict[str, 
         engine.search_url = settings.ddg_url
         # DDGS builds one engine per class and caches it here (ddgs 9.x); seeding the cache re-points it.
         client._engines_cache[Duckduckgo] = engine
-    return client.text(query, region=settings.ddg_region, safesearch=settings.ddg_safesearch,
-                       max_results=count, backend=settings.ddg_backend)
-
+    return client.text(
+        query,
+        region=settings.ddg_region,
+        safesearch=settings.ddg_safesearch,
+        max_results=count,
+        backend=settings.ddg_backend,
+    )

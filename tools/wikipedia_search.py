@@ -60,8 +60,9 @@ async def wikipedia_search(query: str, *, settings: ToolSettings, max_results: i
                     searched = suggestion
                     titles, _ = await api.search(suggestion, limit)
                 if not titles:
-                    return (f'Wikipedia has no article matching "{query}". Try other words, a broader term, or '
-                            "web_search.")
+                    return (
+                        f'Wikipedia has no article matching "{query}". Try other words, a broader term, or web_search.'
+                    )
                 articles = await api.articles(titles)
                 options = await api.disambiguation_options(next((a for a in articles if a.disambiguation), None))
     except TimeoutError:
@@ -70,7 +71,7 @@ async def wikipedia_search(query: str, *, settings: ToolSettings, max_results: i
         return f"Wikipedia search failed: {exc}. Try again later or use web_search."
     except httpx.HTTPError as exc:
         return f"Wikipedia search failed: {describe_error(exc)}. Try again later or use web_search."
-    except Exception:  # noqa: BLE001 - the agent gets a message, the log gets the traceback
+    except Exception:
         log.exception("wikipedia_search failed")
         return "Wikipedia search failed because of an internal error. Use web_search instead."
     return _format(query, searched, articles, options, settings.tool_output_max_chars)
@@ -99,8 +100,9 @@ class _Api:
 
     async def search(self, query: str, limit: int) -> tuple[list[str], str | None]:
         """Titles of the best matches, in rank order, and the API's spelling suggestion."""
-        data = await self._get(list="search", srsearch=query, srlimit=str(limit), srprop="",
-                               srinfo="suggestion", srwhat="text")
+        data = await self._get(
+            list="search", srsearch=query, srlimit=str(limit), srprop="", srinfo="suggestion", srwhat="text"
+        )
         block = data.get("query") or {}
         titles = [str(hit["title"]) for hit in block.get("search") or [] if isinstance(hit, dict) and "title" in hit]
         suggestion = (block.get("searchinfo") or {}).get("suggestion")
@@ -108,9 +110,16 @@ class _Api:
 
     async def articles(self, titles: list[str]) -> list[Article]:
         """Intro summaries, canonical URLs and disambiguation flags, in the order of `titles`."""
-        data = await self._get(prop="extracts|info|pageprops", titles="|".join(titles), exintro="1",
-                               explaintext="1", exlimit="max", inprop="url", ppprop="disambiguation",
-                               redirects="1")
+        data = await self._get(
+            prop="extracts|info|pageprops",
+            titles="|".join(titles),
+            exintro="1",
+            explaintext="1",
+            exlimit="max",
+            inprop="url",
+            ppprop="disambiguation",
+            redirects="1",
+        )
         block = data.get("query") or {}
         renamed = {}
         for item in (block.get("normalized") or []) + (block.get("redirects") or []):
@@ -126,20 +135,23 @@ class _Api:
             if page is None or name in seen:
                 continue
             seen.add(name)
-            articles.append(Article(
-                title=str(page.get("title")),
-                url=str(page.get("canonicalurl") or page.get("fullurl") or ""),
-                summary=squash_whitespace(str(page.get("extract") or "")),
-                disambiguation="disambiguation" in (page.get("pageprops") or {}),
-            ))
+            articles.append(
+                Article(
+                    title=str(page.get("title")),
+                    url=str(page.get("canonicalurl") or page.get("fullurl") or ""),
+                    summary=squash_whitespace(str(page.get("extract") or "")),
+                    disambiguation="disambiguation" in (page.get("pageprops") or {}),
+                )
+            )
         return articles
 
     async def disambiguation_options(self, article: Article | None) -> str | None:
         """The list of meanings on a disambiguation page (whole-page extracts come one page per request)."""
         if article is None:
             return None
-        data = await self._get(prop="extracts", titles=article.title, explaintext="1",
-                               exchars=str(DISAMBIGUATION_CHARS * 2))
+        data = await self._get(
+            prop="extracts", titles=article.title, explaintext="1", exchars=str(DISAMBIGUATION_CHARS * 2)
+        )
         pages = (data.get("query") or {}).get("pages") or []
         text = squash_whitespace(str(pages[0].get("extract") or "")) if pages else ""
         text = _HEADING.sub(r"\1:", text).replace("\n\n", "\n")

@@ -17,8 +17,11 @@ from typing import Any
 
 from app.redaction import Redactor
 
-AUDIO_FIELDS = {"response.output_audio.delta": "delta", "response.audio.delta": "delta",
-                "input_audio_buffer.append": "audio"}
+AUDIO_FIELDS = {
+    "response.output_audio.delta": "delta",
+    "response.audio.delta": "delta",
+    "input_audio_buffer.append": "audio",
+}
 AUDIO_ROW_EVERY_S = 1.0
 
 
@@ -61,5 +64,7 @@ class EventMirror:
 
     def _row(self, direction: str, name: str, data_json: str) -> None:
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        self._to_browser(f'{{"type": "realtime.log", "dir": "{direction}", "name": {json.dumps(name)}, '
-                         f'"time": "{now}", "data": {data_json}}}')
+        self._to_browser(
+            f'{{"type": "realtime.log", "dir": "{direction}", "name": {json.dumps(name)}, '
+            f'"time": "{now}", "data": {data_json}}}'
+        )

@@ -46,24 +46,52 @@ PROGRESS_INSTRUCTIONS = (
     "Do not call tools."
 )
 AUDIO_EVENTS = ("response.output_audio.delta", "response.audio.delta")
-TRANSCRIPT_DELTAS = ("response.output_audio_transcript.delta", "response.audio_transcript.delta",
-                     "response.output_text.delta", "response.text.delta")
-TRANSCRIPT_DONE = ("response.output_audio_transcript.done", "response.audio_transcript.done",
-                   "response.output_text.done", "response.text.done")
+TRANSCRIPT_DELTAS = (
+    "response.output_audio_transcript.delta",
+    "response.audio_transcript.delta",
+    "response.output_text.delta",
+    "response.text.delta",
+)
+TRANSCRIPT_DONE = (
+    "response.output_audio_transcript.done",
+    "response.audio_transcript.done",
+    "response.output_text.done",
+    "response.text.done",
+)
 ITEM_EVENTS = ("conversation.item.created", "conversation.item.added", "conversation.item.done")
 # Events we receive and deliberately do nothing with (they are still mirrored to the page's event log).
-IGNORED_EVENTS = frozenset({
-    "rate_limits.updated", "response.output_item.added", "response.content_part.added",
-    "response.content_part.done", "response.function_call_arguments.delta", "response.function_call_arguments.done",
-    "response.output_audio.done", "response.audio.done", "input_audio_buffer.speech_stopped",
-    "input_audio_buffer.cleared", "input_audio_buffer.timeout_triggered", "conversation.item.truncated",
-    "conversation.item.deleted", "conversation.item.retrieved", "conversation.created",
-    "conversation.item.input_audio_transcription.segment", "output_audio_buffer.started",
-    "output_audio_buffer.stopped", "output_audio_buffer.cleared", "transcription_session.updated",
-    "mcp_list_tools.in_progress", "mcp_list_tools.completed", "mcp_list_tools.failed",
-    "response.mcp_call_arguments.delta", "response.mcp_call_arguments.done", "response.mcp_call.in_progress",
-    "response.mcp_call.completed", "response.mcp_call.failed",
-})
+IGNORED_EVENTS = frozenset(
+    {
+        "rate_limits.updated",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.content_part.done",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_audio.done",
+        "response.audio.done",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.cleared",
+        "input_audio_buffer.timeout_triggered",
+        "conversation.item.truncated",
+        "conversation.item.deleted",
+        "conversation.item.retrieved",
+        "conversation.created",
+        "conversation.item.input_audio_transcription.segment",
+        "output_audio_buffer.started",
+        "output_audio_buffer.stopped",
+        "output_audio_buffer.cleared",
+        "transcription_session.updated",
+        "mcp_list_tools.in_progress",
+        "mcp_list_tools.completed",
+        "mcp_list_tools.failed",
+        "response.mcp_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+        "response.mcp_call.in_progress",
+        "response.mcp_call.completed",
+        "response.mcp_call.failed",
+    }
+)
 
 Connect = Callable[[], AbstractAsyncContextManager[Any]]
 ToBrowser = Callable[[dict[str, Any] | bytes | str], None]
@@ -101,8 +129,9 @@ class Narrator:
         self._conn: Any = None
         self._connected = asyncio.Event()
         self._closing = False
-        self._gate = ResponseGate(self._send, max_attempts=settings.response_attempts,
-                                  backoff_s=settings.response_backoff_s)
+        self._gate = ResponseGate(
+            self._send, max_attempts=settings.response_attempts, backoff_s=settings.response_backoff_s
+        )
         self._inbox = Inbox(10_000)
         self._narration: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks = BackgroundTasks()
@@ -177,8 +206,14 @@ class Narrator:
                 self._gate.disconnected()
             if self._closing:
                 return
-            self._to_browser({"type": "voice.state", "state": "reconnecting", "session_id": self._team.session_id,
-                              "message": "Reconnecting to the voice service…"})
+            self._to_browser(
+                {
+                    "type": "voice.state",
+                    "state": "reconnecting",
+                    "session_id": self._team.session_id,
+                    "message": "Reconnecting to the voice service…",
+                }
+            )
             delays = self._settings.reconnect_delays_s
             await asyncio.sleep(delays[min(failures, len(delays) - 1)])
             failures += 1
@@ -187,8 +222,9 @@ class Narrator:
         """Configure the new session; the narrator is ready once the server confirms it (session.updated),
         so nothing runs under the server's defaults (which would create responses on its own)."""
         self._configured = False
-        await self._send(session_update(voice=self._settings.voice,
-                                        transcription_model=self._settings.transcription_model))
+        await self._send(
+            session_update(voice=self._settings.voice, transcription_model=self._settings.transcription_model)
+        )
         if restoring:
             await self._add_system_item(self._restore_summary())
         self._rotate = False
@@ -203,8 +239,11 @@ class Narrator:
 
     def _restore_summary(self) -> str:
         status = self._team.status()
-        lines = ["[CONTEXT] The voice connection was renewed. The conversation so far:", *self._memory,
-                 f"Team state now: {status['state']}" + (f", working on: {status['task']}" if status["task"] else "")]
+        lines = [
+            "[CONTEXT] The voice connection was renewed. The conversation so far:",
+            *self._memory,
+            f"Team state now: {status['state']}" + (f", working on: {status['task']}" if status["task"] else ""),
+        ]
         return "\n".join(lines)[-3000:]
 
     def _request_rotate(self) -> None:
@@ -225,8 +264,12 @@ class Narrator:
         await self._conn.send(event)
 
     async def _add_system_item(self, text: str) -> None:
-        await self._send({"type": "conversation.item.create", "item": {
-            "type": "message", "role": "system", "content": [{"type": "input_text", "text": text}]}})
+        await self._send(
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "message", "role": "system", "content": [{"type": "input_text", "text": text}]},
+            }
+        )
 
     # ---- from the browser -----------------------------------------------------------------------------
     async def audio_in(self, pcm: bytes) -> None:
@@ -238,8 +281,12 @@ class Narrator:
         self._person_turn()
         self._memory.append(f"Person: {text[:300]}")
         await self.wait_connected(10)
-        await self._send({"type": "conversation.item.create", "item": {
-            "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
+        await self._send(
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
+            }
+        )
         await self._gate.request(ResponseRequest("reply"))
 
     async def playback(self, item_id: str, played_ms: int) -> None:
@@ -251,8 +298,9 @@ class Narrator:
         if end_ms >= int(sent_ms):
             return  # played to the end: nothing to truncate
         self._truncated.add(item_id)
-        await self._send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
-                          "audio_end_ms": end_ms})
+        await self._send(
+            {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": end_ms}
+        )
 
     async def team_control(self, action: str) -> dict[str, Any]:
         """Pause, resume or cancel from the page's buttons: the person's own request."""
@@ -302,10 +350,17 @@ class Narrator:
 
     async def _on_error(self, event: dict[str, Any]) -> None:
         error = event.get("error") or {}
-        log.warning("realtime error event", extra={"code": error.get("code"), "error_type": error.get("type"),
-                                                    "param": error.get("param")})
-        self._to_browser({"type": "error", "code": str(error.get("code") or error.get("type") or "realtime_error"),
-                          "message": self._redactor.redact(str(error.get("message") or "Realtime session error"))})
+        log.warning(
+            "realtime error event",
+            extra={"code": error.get("code"), "error_type": error.get("type"), "param": error.get("param")},
+        )
+        self._to_browser(
+            {
+                "type": "error",
+                "code": str(error.get("code") or error.get("type") or "realtime_error"),
+                "message": self._redactor.redact(str(error.get("message") or "Realtime session error")),
+            }
+        )
         await self._gate.on_error(error)
 
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
@@ -318,14 +373,16 @@ class Narrator:
         await self._gate.request(ResponseRequest("reply"))
 
     async def _on_user_transcript_delta(self, event: dict[str, Any]) -> None:
-        self._to_browser({"type": "caption", "role": "user", "item_id": event.get("item_id", ""),
-                          "delta": event.get("delta", "")})
+        self._to_browser(
+            {"type": "caption", "role": "user", "item_id": event.get("item_id", ""), "delta": event.get("delta", "")}
+        )
 
     async def _on_user_transcript(self, event: dict[str, Any]) -> None:
         text = event.get("transcript") or ""
         self._memory.append(f"Person: {text[:300]}")
-        self._to_browser({"type": "caption", "role": "user", "item_id": event.get("item_id", ""), "text": text,
-                          "final": True})
+        self._to_browser(
+            {"type": "caption", "role": "user", "item_id": event.get("item_id", ""), "text": text, "final": True}
+        )
 
     async def _on_transcription_failed(self, event: dict[str, Any]) -> None:
         log.warning("input transcription failed", extra={"item_id": event.get("item_id")})
@@ -351,15 +408,22 @@ class Narrator:
         self._to_browser(pcm)
 
     async def _on_transcript_delta(self, event: dict[str, Any]) -> None:
-        self._to_browser({"type": "caption", "role": "assistant", "item_id": event.get("item_id", ""),
-                          "delta": event.get("delta", "")})
+        self._to_browser(
+            {
+                "type": "caption",
+                "role": "assistant",
+                "item_id": event.get("item_id", ""),
+                "delta": event.get("delta", ""),
+            }
+        )
 
     async def _on_transcript_done(self, event: dict[str, Any]) -> None:
         text = event.get("transcript") or event.get("text") or ""
         self.spoken.append(text)
         self._memory.append(f"Narrator: {text[:300]}")
-        self._to_browser({"type": "caption", "role": "assistant", "item_id": event.get("item_id", ""),
-                          "text": text, "final": True})
+        self._to_browser(
+            {"type": "caption", "role": "assistant", "item_id": event.get("item_id", ""), "text": text, "final": True}
+        )
 
     async def _on_output_item_done(self, event: dict[str, Any]) -> None:
         item = event.get("item") or {}
@@ -373,8 +437,14 @@ class Narrator:
                 await self._function_call(item)
         outcome = await self._gate.on_done(response)
         if outcome.status == "failed" and outcome.request is not None and outcome.request.must_deliver:
-            self._to_browser({"type": "voice.state", "state": "ready", "session_id": self._team.session_id,
-                              "message": "The voice service failed to speak the answer; retrying."})
+            self._to_browser(
+                {
+                    "type": "voice.state",
+                    "state": "ready",
+                    "session_id": self._team.session_id,
+                    "message": "The voice service failed to speak the answer; retrying.",
+                }
+            )
         if self._rotate:
             await self._maybe_rotate()
 
@@ -393,8 +463,12 @@ class Narrator:
             output: dict[str, Any] = {"ok": False, "error": "The arguments are not a JSON object."}
         else:
             output = await self._run_tool(name, arguments)
-        await self._send({"type": "conversation.item.create", "item": {
-            "type": "function_call_output", "call_id": call_id, "output": json.dumps(output)}})
+        await self._send(
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "function_call_output", "call_id": call_id, "output": json.dumps(output)},
+            }
+        )
         await self._gate.request(ResponseRequest("tool_result"))
 
     async def _run_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -406,8 +480,12 @@ class Narrator:
                 result = await self._team.submit_task(task.strip())
                 if result["status"] == "started":
                     self._run_started.setdefault(result["run_id"], time.monotonic())
-                    return {"ok": True, **result, "note": "The team is working. Tell the person in one short "
-                            "sentence. The answer will arrive as [RUN_FINISHED]."}
+                    return {
+                        "ok": True,
+                        **result,
+                        "note": "The team is working. Tell the person in one short "
+                        "sentence. The answer will arrive as [RUN_FINISHED].",
+                    }
                 return {"ok": True, **result, "note": "Queued as a follow-up: it starts when the current run ends."}
             if name == "team_status":
                 return {"ok": True, **self._team.status()}
@@ -421,8 +499,10 @@ class Narrator:
                 return {"ok": True, **(await self._team.resume())}
         except SessionCommandError as refused:
             return {"ok": False, "error": refused.code, "message": refused.message}
-        return {"ok": False, "error": f"Unknown tool '{name[:60]}'. Tools: ask_team, team_status, pause_team, "
-                "resume_team, cancel_team."}
+        return {
+            "ok": False,
+            "error": f"Unknown tool '{name[:60]}'. Tools: ask_team, team_status, pause_team, resume_team, cancel_team.",
+        }
 
     def _person_turn(self) -> None:
         self._last_person_turn = time.monotonic()
@@ -438,8 +518,14 @@ class Narrator:
             _, text = item
             self._to_browser(f'{{"type": "team", "event": {text}}}')
             event = json.loads(text)
-            if event.get("type") in ("run_started", "run_finished", "TextMessage", "ToolCallRequestEvent",
-                                     "ToolCallExecutionEvent", "error"):
+            if event.get("type") in (
+                "run_started",
+                "run_finished",
+                "TextMessage",
+                "ToolCallRequestEvent",
+                "ToolCallExecutionEvent",
+                "error",
+            ):
                 self._narration.put_nowait(event)
 
     async def _narrate(self) -> None:
@@ -466,14 +552,21 @@ class Narrator:
                 self._progress_timer.cancel()
             self._active_run = None
             line = finished_line(event)
-            self._memory.append("Team answer: " + line[len("[RUN_FINISHED] "):][:600])
+            self._memory.append("Team answer: " + line[len("[RUN_FINISHED] ") :][:600])
             await self._add_system_item(line)
-            await self._gate.request(ResponseRequest("final_answer", instructions=FINAL_INSTRUCTIONS,
-                                                     tool_choice="none", must_deliver=True, run_id=run_id))
+            await self._gate.request(
+                ResponseRequest(
+                    "final_answer",
+                    instructions=FINAL_INSTRUCTIONS,
+                    tool_choice="none",
+                    must_deliver=True,
+                    run_id=run_id,
+                )
+            )
             return
-        line = progress_line(event)
-        if line:
-            await self._add_system_item(line)
+        progress = progress_line(event)
+        if progress:
+            await self._add_system_item(progress)
 
     def _arm_progress_timer(self) -> None:
         if self._progress_timer:
@@ -481,7 +574,8 @@ class Narrator:
         if self._settings.max_progress_updates <= 0:
             return
         self._progress_timer = asyncio.get_running_loop().call_later(
-            self._settings.progress_update_after_s, lambda: self._spawn(self._progress_update()))
+            self._settings.progress_update_after_s, lambda: self._spawn(self._progress_update())
+        )
 
     async def _progress_update(self) -> None:
         if self._active_run is None or self._progress_updates >= self._settings.max_progress_updates:

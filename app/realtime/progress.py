@@ -6,6 +6,7 @@ Tool outputs are summarized, never passed whole (the recorded session pushed who
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 MAX_LINE = 300
@@ -24,13 +25,18 @@ def _arguments(raw: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-TOOL_PHRASES = {
-    "web_search": lambda a: f"searching the web for \"{a.get('query', '')}\"",
+TOOL_PHRASES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "web_search": lambda a: f'searching the web for "{a.get("query", "")}"',
     "fetch_web_content": lambda a: f"reading {a.get('url', 'a web page')}",
-    "wikipedia_search": lambda a: f"looking up \"{a.get('query', '')}\" on Wikipedia",
-    "arxiv_search": lambda a: f"searching arXiv for \"{a.get('query', '')}\"",
+    "wikipedia_search": lambda a: f'looking up "{a.get("query", "")}" on Wikipedia',
+    "arxiv_search": lambda a: f'searching arXiv for "{a.get("query", "")}"',
     "run_python": lambda a: "running Python code",
 }
+
+
+def _tool_phrase(name: str, arguments: dict[str, Any]) -> str:
+    phrase = TOOL_PHRASES.get(name)
+    return phrase(arguments) if phrase else f"using {name or 'a tool'}"
 
 
 def progress_line(event: dict[str, Any]) -> str | None:
@@ -40,8 +46,7 @@ def progress_line(event: dict[str, Any]) -> str | None:
     if kind == "TextMessage" and agent != "user":
         return _clip(f"[TEAM {agent}] {data.get('content', '')}", MAX_LINE)
     if kind == "ToolCallRequestEvent":
-        calls = [TOOL_PHRASES.get(c.get("name", ""), lambda a, n=c.get("name", "a tool"): f"using {n}")(
-            _arguments(c.get("arguments", ""))) for c in data.get("content", [])]
+        calls = [_tool_phrase(c.get("name", ""), _arguments(c.get("arguments", ""))) for c in data.get("content", [])]
         return _clip(f"[TEAM {agent}] " + "; ".join(calls), MAX_LINE)
     if kind == "ToolCallExecutionEvent":
         parts = []

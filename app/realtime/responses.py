@@ -142,8 +142,13 @@ class ResponseGate:
                 log.error("response %s failed %d times; giving up", request.purpose, request.attempts)
             return
         delay = self._backoff_s * 2 ** (request.attempts - 1)
-        log.warning("response %s failed (%s); retry %d in %.1fs", request.purpose,
-                    (error or {}).get("code") or (error or {}).get("type"), request.attempts + 1, delay)
+        log.warning(
+            "response %s failed (%s); retry %d in %.1fs",
+            request.purpose,
+            (error or {}).get("code") or (error or {}).get("type"),
+            request.attempts + 1,
+            delay,
+        )
 
         async def requeue() -> None:
             await asyncio.sleep(delay)

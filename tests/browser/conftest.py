@@ -17,8 +17,14 @@ CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 BASE_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -62,18 +68,30 @@ async def browser(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     contexts: list[Any] = []
     async with async_playwright() as playwright:
 
-        async def launch(extra_args: list[str] = (), viewport: dict[str, int] | None = None,
-                         permissions: list[str] | None = None) -> BrowserPage:
+        async def launch(
+            extra_args: list[str] = (), viewport: dict[str, int] | None = None, permissions: list[str] | None = None
+        ) -> BrowserPage:
             profile = tmp_path / f"profile-{len(contexts)}"
             context = await playwright.chromium.launch_persistent_context(
-                str(profile), executable_path=str(CHROMIUM), headless=True, args=[*BASE_ARGS, *extra_args],
-                viewport=viewport or {"width": 1440, "height": 900}, permissions=permissions or [],
-                color_scheme="light", reduced_motion="reduce")
+                str(profile),
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=[*BASE_ARGS, *extra_args],
+                viewport=viewport or {"width": 1440, "height": 900},
+                permissions=permissions or [],
+                color_scheme="light",
+                reduced_motion="reduce",
+            )
             contexts.append(context)
             page = context.pages[0] if context.pages else await context.new_page()
             result = BrowserPage(page, context)
-            page.on("console", lambda m: (result.console.append(f"{m.type}: {m.text}"),
-                                          result.console_errors.append(m.text) if m.type == "error" else None))
+            page.on(
+                "console",
+                lambda m: (
+                    result.console.append(f"{m.type}: {m.text}"),
+                    result.console_errors.append(m.text) if m.type == "error" else None,
+                ),
+            )
             page.on("pageerror", lambda e: result.console_errors.append(f"page error: {e}"))
             return result
 

@@ -23,14 +23,21 @@ from tests.scripted import developer_tools, research_tools
 
 def page_app(tmp_path: Path, book: ScriptBook | None, on_startup: tuple[Any, ...] = (), **settings: Any) -> FastAPI:
     """The real app (create_app serves the page at /) with scripted team models (None: models from settings)."""
-    return create_app(make_settings(tmp_path, **settings), model_clients=book, researcher_tools=research_tools(),
-                      developer_tools=developer_tools, configure_logs=False, on_startup=list(on_startup))
+    return create_app(
+        make_settings(tmp_path, **settings),
+        model_clients=book,
+        researcher_tools=research_tools(),
+        developer_tools=developer_tools,
+        configure_logs=False,
+        on_startup=list(on_startup),
+    )
 
 
 def voice_page_app(tmp_path: Path, fake: Any, book: ScriptBook, **narrator: Any) -> FastAPI:
     """The page's app with the narrator pointed at the fake OpenAI server (chat stays scripted)."""
-    narrator_settings = NarratorSettings(reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05,
-                                         **{"max_progress_updates": 0, **narrator})
+    narrator_settings = NarratorSettings(
+        reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05, **{"max_progress_updates": 0, **narrator}
+    )
 
     def configure(app: FastAPI, services: Any) -> None:
         services.extras["narrator_settings"] = narrator_settings
@@ -45,8 +52,9 @@ def api_key_of(app: FastAPI) -> str:
 @asynccontextmanager
 async def serve(app: FastAPI, port: int = 0) -> AsyncIterator[LiveServer]:
     """Like tests.live_server.live_app, on a given port (so a test can stop the server and start it again)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
-                            ws_max_size=4 * 1024 * 1024)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws_max_size=4 * 1024 * 1024
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(250):

@@ -37,7 +37,8 @@ async def test_helpers_mask_secrets_and_render_text_safely(tmp_path: Path, brows
     ephemeral = "ek_" + "68dc754ca2288191873d46a9b994a3e5"
     async with live_app(page_app(tmp_path, ScriptBook(paris_script))) as server:
         tab = await open_page(browser, server.http_url)
-        result = await tab.page.evaluate("""async ([apiKey, ek]) => {
+        result = await tab.page.evaluate(
+            """async ([apiKey, ek]) => {
           const mask = await import('/static/js/mask.js');
           const fmt = await import('/static/js/format.js');
           mask.registerSecret('my-app-token-1234');
@@ -60,9 +61,12 @@ async def test_helpers_mask_secrets_and_render_text_safely(tmp_path: Path, brows
             links: fmt.extractLinks('a https://x.org/p, b (https://y.org/q) and https://x.org/p again'),
             stripped: fmt.stripTerminate('Answer here.\\nTERMINATE'),
           };
-        }""", [api_key, ephemeral])
+        }""",
+            [api_key, ephemeral],
+        )
         rich_text = result["shown"]
-        log = await tab.page.evaluate("""async (apiKey) => {
+        log = await tab.page.evaluate(
+            """async (apiKey) => {
           const { EventLog } = await import('/static/js/event_log.js');
           const list = document.createElement('ol');
           document.body.append(list);
@@ -87,12 +91,17 @@ async def test_helpers_mask_secrets_and_render_text_safely(tmp_path: Path, brows
           first.open = true;
           await new Promise(r => setTimeout(r, 20));
           return { capped, rows, secret: last.textContent, joined: first.querySelector('.log-joined').textContent };
-        }""", api_key)
+        }""",
+            api_key,
+        )
         tab.assert_no_console_errors()
     assert log["capped"] == 50
     assert log["rows"] == [
-        "received response.output_audio.delta ×5", "received response.output_audio_transcript.delta ×5",
-        "received response.output_audio_transcript.delta ", "sent session.update "]
+        "received response.output_audio.delta ×5",
+        "received response.output_audio_transcript.delta ×5",
+        "received response.output_audio_transcript.delta ",
+        "sent session.update ",
+    ]
     assert "5 deltas joined: “w0 w1 w2 w3 w4 ”" in log["joined"]
     assert api_key not in log["secret"] and '"Authorization": "••••••"' in log["secret"]
     assert api_key not in result["text"] and ephemeral not in result["text"] and "abc.def-123" not in result["text"]
@@ -109,7 +118,8 @@ async def test_helpers_mask_secrets_and_render_text_safely(tmp_path: Path, brows
 
 
 async def test_typed_task_shows_timeline_answer_log_and_history_at_both_sizes(
-        tmp_path: Path, browser: Any, artifacts: Path) -> None:
+    tmp_path: Path, browser: Any, artifacts: Path
+) -> None:
     app = page_app(tmp_path, ScriptBook(lambda: paris_script(researcher_delay=0.4)))
     async with live_app(app) as server:
         tab = await open_page(browser, server.http_url)

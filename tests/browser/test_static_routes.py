@@ -38,10 +38,19 @@ def test_modules_and_worklets_are_javascript(client: TestClient) -> None:
     assert client.get("/favicon.ico").headers["content-type"] == "image/svg+xml"
 
 
-@pytest.mark.parametrize("path", [
-    "/static/../static_routes.py", "/static/%2e%2e/static_routes.py", "/static/..%2fmain.py", "/static/",
-    "/static/js/", "/static/.hidden", "/static/js/missing.js", "/static/js/main.js%00.css",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../static_routes.py",
+        "/static/%2e%2e/static_routes.py",
+        "/static/..%2fmain.py",
+        "/static/",
+        "/static/js/",
+        "/static/.hidden",
+        "/static/js/missing.js",
+        "/static/js/main.js%00.css",
+    ],
+)
 def test_nothing_outside_the_static_folder_or_unknown_is_served(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 404
 

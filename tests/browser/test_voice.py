@@ -36,7 +36,8 @@ async def stats(page: Any) -> dict[str, Any]:
 
 
 async def test_spoken_question_reaches_the_realtime_session_and_the_answer_is_heard(
-        tmp_path: Path, browser: Any, fake_openai: Any, artifacts: Path) -> None:
+    tmp_path: Path, browser: Any, fake_openai: Any, artifacts: Path
+) -> None:
     wav = spoken_wav(tmp_path, QUESTION)
     if wav is None:
         pytest.skip("espeak-ng is not installed (apt-get install -y espeak-ng)")
@@ -51,14 +52,18 @@ async def test_spoken_question_reaches_the_realtime_session_and_the_answer_is_he
         # The microphone's audio reaches the realtime session, and its VAD finds the spoken turn in it.
         await rt.until(lambda rt: rt.audio_bytes_received > 48_000, timeout=10, what="microphone audio")
         await rt.client_event("conversation.item.create", timeout=15)
-        await rt.until(lambda rt: any(name == "ask_team" for name, _ in rt.function_calls()), timeout=15,
-                       what="the narrator's ask_team call")
+        await rt.until(
+            lambda rt: any(name == "ask_team" for name, _ in rt.function_calls()),
+            timeout=15,
+            what="the narrator's ask_team call",
+        )
         # The team works; the timeline and the answer show; the narrator speaks the answer and the page plays it.
         answer = page.locator(".run .answer")
         await answer.wait_for(timeout=20_000)
         assert PARIS_ANSWER in await answer.inner_text()
-        await rt.until(lambda rt: any(first_sentence(PARIS_ANSWER) in t for t in rt.spoken()), timeout=20,
-                       what="the answer spoken")
+        await rt.until(
+            lambda rt: any(first_sentence(PARIS_ANSWER) in t for t in rt.spoken()), timeout=20, what="the answer spoken"
+        )
         await page.wait_for_function("() => window.__voiceStats.bytesPlayed > 24000", timeout=15_000)
         voice = await stats(page)
         assert voice["bytesSent"] > 48_000 and voice["micFramesSent"] > 25 and voice["bytesReceived"] > 0
@@ -66,8 +71,10 @@ async def test_spoken_question_reaches_the_realtime_session_and_the_answer_is_he
         await page.wait_for_selector(".caption[data-role=user]")
         user_caption = await page.inner_text(".caption[data-role=user]")
         assert "weather in Paris" in user_caption
-        narrator_said = ("(s) => [...document.querySelectorAll('.caption[data-role=assistant]')]"
-                         ".some(c => c.textContent.includes(s))")
+        narrator_said = (
+            "(s) => [...document.querySelectorAll('.caption[data-role=assistant]')]"
+            ".some(c => c.textContent.includes(s))"
+        )
         await page.wait_for_function(narrator_said, arg=first_sentence(PARIS_ANSWER), timeout=10_000)
         # The event log mirrors the realtime session: ▲ and ▼ rows, deltas folded, no key anywhere.
         sent = await log_names(page, "#event-log .log-row[data-kind=realtime][data-dir=sent]")
@@ -92,7 +99,8 @@ async def test_spoken_question_reaches_the_realtime_session_and_the_answer_is_he
 
 @pytest.mark.fake_openai(realistic_pacing=True, ms_per_word=400)
 async def test_barge_in_stops_playback_at_once_and_reports_the_played_ms(
-        tmp_path: Path, browser: Any, fake_openai: Any) -> None:
+    tmp_path: Path, browser: Any, fake_openai: Any
+) -> None:
     rt = fake_openai.realtime
     app = voice_page_app(tmp_path, fake_openai, ScriptBook(paris_script))
     async with serve(app) as server:
@@ -102,8 +110,9 @@ async def test_barge_in_stops_playback_at_once_and_reports_the_played_ms(
         await page.fill("#task-input", "Weather in Paris?")
         await page.keyboard.press("Enter")
         assert "Weather in Paris?" in await page.inner_text(".caption[data-role=user]")
-        await page.wait_for_function("() => window.__voiceStats.playing && window.__voiceStats.bytesPlayed > 48000",
-                                     timeout=20_000)
+        await page.wait_for_function(
+            "() => window.__voiceStats.playing && window.__voiceStats.bytesPlayed > 48000", timeout=20_000
+        )
         # The person speaks over the narrator: the server says playback.stop, the page drops its queue at once.
         await rt.aspeak_user("Wait, stop.")
         await page.wait_for_function("() => window.__voiceStats.bargeIns === 1", timeout=5_000)
@@ -116,8 +125,16 @@ async def test_barge_in_stops_playback_at_once_and_reports_the_played_ms(
         sent = await log_names(page, "#event-log .log-row[data-kind=voice][data-dir=sent]")
         assert "playback" in sent and "text" in sent
         # A realtime session error is explained; a dropped realtime connection comes back by itself.
-        await rt.asend_event({"type": "error", "error": {"type": "server_error", "code": "server_error",
-                                                         "message": "The server had an error while processing."}})
+        await rt.asend_event(
+            {
+                "type": "error",
+                "error": {
+                    "type": "server_error",
+                    "code": "server_error",
+                    "message": "The server had an error while processing.",
+                },
+            }
+        )
         notice = page.locator(".notice[data-id=error-voice]")
         await notice.wait_for(timeout=5_000)
         assert "voice session reported a problem" in await notice.inner_text()

@@ -28,6 +28,12 @@ def unauthorized_body(token: str | None) -> dict[str, Any]:
     if token is None:
         return {"error": {"message": NO_KEY_MESSAGE, "type": "invalid_request_error", "param": None, "code": None}}
     shown = token[:3] + "*" * 4 + token[-4:] if len(token) > 8 else "****"
-    return {"error": {"message": f"Incorrect API key provided: {shown}. You can find your API key at "
-                                 "https://platform.openai.com/account/api-keys.",
-                      "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}
+    return {
+        "error": {
+            "message": f"Incorrect API key provided: {shown}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_api_key",
+        }
+    }

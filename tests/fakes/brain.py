@@ -83,24 +83,36 @@ class ResponsePlan:
     delay_s: float = 0.0
 
     @classmethod
-    def speak(cls, text: str, *, delay_s: float = 0.0) -> "ResponsePlan":
+    def speak(cls, text: str, *, delay_s: float = 0.0) -> ResponsePlan:
         return cls([Say(text)], delay_s=delay_s)
 
     @classmethod
-    def call(cls, name: str, arguments: str | Mapping[str, Any] | None = None, *, say_first: str | None = None,
-             delay_s: float = 0.0) -> "ResponsePlan":
+    def call(
+        cls,
+        name: str,
+        arguments: str | Mapping[str, Any] | None = None,
+        *,
+        say_first: str | None = None,
+        delay_s: float = 0.0,
+    ) -> ResponsePlan:
         outputs: list[Output] = [Say(say_first)] if say_first else []
         outputs.append(Call(name, arguments if arguments is not None else {}))
         return cls(outputs, delay_s=delay_s)
 
     @classmethod
-    def fail(cls, *, code: str | None = None, message: str | None = None, partial_text: str | None = None,
-             delay_s: float = 0.0) -> "ResponsePlan":
+    def fail(
+        cls,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+        partial_text: str | None = None,
+        delay_s: float = 0.0,
+    ) -> ResponsePlan:
         outputs: list[Output] = [Say(partial_text)] if partial_text else []
         return cls(outputs, failure=Failure(code=code, message=message), delay_s=delay_s)
 
     @classmethod
-    def wait(cls, seconds: float, then: "ResponsePlan | None" = None) -> "ResponsePlan":
+    def wait(cls, seconds: float, then: ResponsePlan | None = None) -> ResponsePlan:
         plan = then or cls()
         return cls(list(plan.outputs), failure=plan.failure, delay_s=seconds + plan.delay_s)
 
@@ -259,8 +271,9 @@ class NarratorBrain:
         with self._lock:
             self._queue.append(plan)
 
-    def queue_function_call(self, name: str, arguments: Mapping[str, Any] | str | None = None, *,
-                            say_first: str | None = None) -> None:
+    def queue_function_call(
+        self, name: str, arguments: Mapping[str, Any] | str | None = None, *, say_first: str | None = None
+    ) -> None:
         """Make the model call `name` by itself at the next response that may call it."""
         self.queue_plan(ResponsePlan.call(name, arguments, say_first=say_first))
 
@@ -268,8 +281,9 @@ class NarratorBrain:
         """Make the model say `text` at the next response."""
         self.queue_plan(ResponsePlan.speak(text))
 
-    def fail_next(self, n: int = 1, *, code: str | None = None, message: str | None = None,
-                  partial_text: str | None = None) -> None:
+    def fail_next(
+        self, n: int = 1, *, code: str | None = None, message: str | None = None, partial_text: str | None = None
+    ) -> None:
         """Fail the next `n` responses with `status: "failed"` / server_error (optionally after some speech)."""
         with self._lock:
             for _ in range(n):
@@ -326,7 +340,7 @@ class NarratorBrain:
                 continue
             text = view.item_text(item).strip()
             if text.startswith(RUN_FINISHED):
-                return ResponsePlan.speak(self.summary(text[len(RUN_FINISHED):]))
+                return ResponsePlan.speak(self.summary(text[len(RUN_FINISHED) :]))
             if role == "user":
                 return self._answer_person(text, request)
             if text.startswith("[TEAM"):

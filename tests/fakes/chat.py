@@ -102,7 +102,7 @@ class Delay:
     """Wait `seconds`, then answer `then` (None: the next reply queued for the same role)."""
 
     seconds: float
-    then: "Reply | None" = None
+    then: Reply | None = None
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,9 @@ def tool_calls(*calls: ToolCall | tuple[str, Mapping[str, Any] | str], content: 
     return ToolCalls(tuple(c if isinstance(c, ToolCall) else ToolCall(c[0], c[1]) for c in calls), content)
 
 
-def error(status: int = 500, message: str | None = None, *, retry_after: float | None = None,
-          code: str | None = None) -> ErrorReply:
+def error(
+    status: int = 500, message: str | None = None, *, retry_after: float | None = None, code: str | None = None
+) -> ErrorReply:
     return ErrorReply(status, message, retry_after, code)
 
 
@@ -151,8 +152,9 @@ def dynamic(fn: Callable[[dict[str, Any]], Any]) -> Dynamic:
     return Dynamic(fn)
 
 
-_CHAT_PARAMS = frozenset(CompletionCreateParamsBase.__required_keys__ | CompletionCreateParamsBase.__optional_keys__
-                         | {"stream"})
+_CHAT_PARAMS = frozenset(
+    CompletionCreateParamsBase.__required_keys__ | CompletionCreateParamsBase.__optional_keys__ | {"stream"}
+)
 """Top-level parameters of `POST /v1/chat/completions` (from the installed SDK's `CompletionCreateParams`)."""
 
 RESOLVED_MODELS = {
@@ -189,7 +191,7 @@ def message_text(message: Mapping[str, Any]) -> str:
 
 
 def default_role_of(body: Mapping[str, Any]) -> str:
-    """"selector" for AutoGen's selector prompt, else manager/researcher/developer from the first system
+    """ "selector" for AutoGen's selector prompt, else manager/researcher/developer from the first system
     message's "You are the <Name>", else "unknown"."""
     messages = list(body.get("messages") or [])
     if messages and _SELECTOR_RE.search(message_text(messages[0])):
@@ -217,16 +219,16 @@ class ChatScript:
         self._queues: dict[str, deque[Reply]] = defaultdict(deque)
         self._fallbacks: dict[str, Reply] = {}
 
-    def add(self, role: str, *replies: Reply) -> "ChatScript":
+    def add(self, role: str, *replies: Reply) -> ChatScript:
         """Queue replies for `role` (a str is a text reply)."""
         with self._lock:
             self._queues[role.lower()].extend(replies)
         return self
 
-    def extend(self, role: str, replies: Sequence[Reply]) -> "ChatScript":
+    def extend(self, role: str, replies: Sequence[Reply]) -> ChatScript:
         return self.add(role, *replies)
 
-    def fallback(self, role: str, reply: Reply) -> "ChatScript":
+    def fallback(self, role: str, reply: Reply) -> ChatScript:
         """A reply used (again and again) when `role`'s queue is empty."""
         with self._lock:
             self._fallbacks[role.lower()] = reply
@@ -315,8 +317,12 @@ class ChatFake:
         done = [r for r in (self.requests if role is None else self.calls(role)) if r.status == 200]
         prompt = sum(r.prompt_tokens for r in done)
         completion = sum(r.completion_tokens for r in done)
-        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-                "calls": len(done)}
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "calls": len(done),
+        }
 
     def roles(self) -> list[str]:
         """Role of each request, in order."""
@@ -329,23 +335,36 @@ class ChatFake:
             if not isinstance(body, dict):
                 raise ValueError("body is not an object")
         except ValueError as exc:
-            return _error_response(400, f"We could not parse the JSON body of your request. ({exc})",
-                                   "invalid_request_error", None)
+            return _error_response(
+                400, f"We could not parse the JSON body of your request. ({exc})", "invalid_request_error", None
+            )
         for required in ("model", "messages"):
             if required not in body:
-                return _error_response(400, f"Missing required parameter: '{required}'.", "invalid_request_error",
-                                       "missing_required_parameter", param=required)
+                return _error_response(
+                    400,
+                    f"Missing required parameter: '{required}'.",
+                    "invalid_request_error",
+                    "missing_required_parameter",
+                    param=required,
+                )
         unknown = sorted(set(body) - _CHAT_PARAMS)
         if unknown:
             with self._lock:
                 self._rejected.append((copy.deepcopy(body), unknown[0]))
-            return _error_response(400, f"Unrecognized request argument supplied: {unknown[0]}",
-                                   "invalid_request_error", None)
+            return _error_response(
+                400, f"Unrecognized request argument supplied: {unknown[0]}", "invalid_request_error", None
+            )
         role = self.script.role_of(body)
         with self._lock:
-            record = ChatRequest(index=len(self._requests), role=role, model=str(body["model"]),
-                                 messages=copy.deepcopy(body["messages"]), tools=copy.deepcopy(body.get("tools") or []),
-                                 stream=bool(body.get("stream")), body=copy.deepcopy(body))
+            record = ChatRequest(
+                index=len(self._requests),
+                role=role,
+                model=str(body["model"]),
+                messages=copy.deepcopy(body["messages"]),
+                tools=copy.deepcopy(body.get("tools") or []),
+                stream=bool(body.get("stream")),
+                body=copy.deepcopy(body),
+            )
             self._requests.append(record)
         reply = self.script.pop(role)
         return await self._answer(record, body, reply)
@@ -357,9 +376,12 @@ class ChatFake:
                     self._unscripted.append(record)
                 record.status = 500
                 return _error_response(
-                    500, f"FakeOpenAI: no scripted chat reply left for role '{record.role}' (model "
+                    500,
+                    f"FakeOpenAI: no scripted chat reply left for role '{record.role}' (model "
                     f"{record.model!r}, request #{record.index}). Script it with fake.chat.add('{record.role}', ...).",
-                    "server_error", "fake_script_exhausted")
+                    "server_error",
+                    "fake_script_exhausted",
+                )
             record.reply = reply
             if isinstance(reply, Delay):
                 await asyncio.sleep(reply.seconds)
@@ -386,11 +408,17 @@ class ChatFake:
         tool_chars = len(json.dumps(record.tools)) if record.tools else 0
         prompt_chars = sum(len(message_text(m)) for m in record.messages) + tool_chars
         content = reply.content if isinstance(reply, Text) else reply.content
-        calls = [{"id": c.id or new_chat_call_id(), "type": "function",
-                  "function": {"name": c.name, "arguments": c.arguments_json()}}
-                 for c in (reply.calls if isinstance(reply, ToolCalls) else ())]
-        completion_chars = len(content or "") + sum(len(c["function"]["name"]) + len(c["function"]["arguments"])
-                                                    for c in calls)
+        calls = [
+            {
+                "id": c.id or new_chat_call_id(),
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments_json()},
+            }
+            for c in (reply.calls if isinstance(reply, ToolCalls) else ())
+        ]
+        completion_chars = len(content or "") + sum(
+            len(c["function"]["name"]) + len(c["function"]["arguments"]) for c in calls
+        )
         record.prompt_tokens = estimate_tokens(prompt_chars)
         record.completion_tokens = estimate_tokens(completion_chars)
         usage = {
@@ -398,8 +426,12 @@ class ChatFake:
             "completion_tokens": record.completion_tokens,
             "total_tokens": record.prompt_tokens + record.completion_tokens,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
         }
         finish = "tool_calls" if calls else (reply.finish_reason if isinstance(reply, Text) else "stop")
         model = RESOLVED_MODELS.get(record.model, record.model)
@@ -410,28 +442,45 @@ class ChatFake:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(
                 _sse(completion_id, created, model, content, calls, finish, usage, include_usage),
-                media_type="text/event-stream", headers=headers)
+                media_type="text/event-stream",
+                headers=headers,
+            )
         message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None, "annotations": []}
         if calls:
             message["tool_calls"] = calls
-        return JSONResponse({
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-            "usage": usage,
-            "service_tier": "default",
-            "system_fingerprint": "fp_fake",
-        }, headers=headers)
+        return JSONResponse(
+            {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+                "usage": usage,
+                "service_tier": "default",
+                "system_fingerprint": "fp_fake",
+            },
+            headers=headers,
+        )
 
 
-async def _sse(completion_id: str, created: int, model: str, content: str | None, calls: list[dict[str, Any]],
-               finish: str, usage: dict[str, Any], include_usage: bool) -> AsyncIterator[bytes]:
+async def _sse(
+    completion_id: str,
+    created: int,
+    model: str,
+    content: str | None,
+    calls: list[dict[str, Any]],
+    finish: str,
+    usage: dict[str, Any],
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         data: dict[str, Any] = {
-            "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "service_tier": "default", "system_fingerprint": "fp_fake",
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "service_tier": "default",
+            "system_fingerprint": "fp_fake",
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
         }
         if include_usage:
@@ -445,25 +494,57 @@ async def _sse(completion_id: str, created: int, model: str, content: str | None
             yield chunk({"content": word})
             await asyncio.sleep(0)
     for i, call in enumerate(calls):
-        yield chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
-                                     "function": {"name": call["function"]["name"], "arguments": ""}}]})
+        yield chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": i,
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": call["function"]["name"], "arguments": ""},
+                    }
+                ]
+            }
+        )
         arguments = call["function"]["arguments"]
         for start in range(0, len(arguments), 16):
-            yield chunk({"tool_calls": [{"index": i, "function": {"arguments": arguments[start:start + 16]}}]})
+            yield chunk({"tool_calls": [{"index": i, "function": {"arguments": arguments[start : start + 16]}}]})
             await asyncio.sleep(0)
     yield chunk({}, finish)
     if include_usage:
-        yield ("data: " + json.dumps({
-            "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "service_tier": "default", "system_fingerprint": "fp_fake", "choices": [], "usage": usage,
-        }) + "\n\n").encode()
+        yield (
+            "data: "
+            + json.dumps(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "service_tier": "default",
+                    "system_fingerprint": "fp_fake",
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
+            + "\n\n"
+        ).encode()
     yield b"data: [DONE]\n\n"
 
 
-def _error_response(status: int, message: str, type_: str, code: str | None, *, param: str | None = None,
-                    headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": type_, "param": param, "code": code}},
-                        status_code=status, headers=headers)
+def _error_response(
+    status: int,
+    message: str,
+    type_: str,
+    code: str | None,
+    *,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": type_, "param": param, "code": code}},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def _reply_error(reply: ErrorReply, model: str) -> JSONResponse:
@@ -473,12 +554,20 @@ def _reply_error(reply: ErrorReply, model: str) -> JSONResponse:
         headers["retry-after-ms"] = str(int(reply.retry_after * 1000))
     if reply.status == 429:
         wait = f"{reply.retry_after:g}s" if reply.retry_after is not None else "a moment"
-        message = reply.message or (f"Rate limit reached for {model} in organization org-fake on tokens per min "
-                                    f"(TPM): Limit 30000, Used 30000, Requested 1000. Please try again in {wait}.")
-        return _error_response(429, message, reply.type or "tokens", reply.code or "rate_limit_exceeded",
-                               headers=headers)
+        message = reply.message or (
+            f"Rate limit reached for {model} in organization org-fake on tokens per min "
+            f"(TPM): Limit 30000, Used 30000, Requested 1000. Please try again in {wait}."
+        )
+        return _error_response(
+            429, message, reply.type or "tokens", reply.code or "rate_limit_exceeded", headers=headers
+        )
     if reply.status >= 500:
         message = reply.message or ("The server had an error while processing your request. Sorry about that!")
         return _error_response(reply.status, message, reply.type or "server_error", reply.code, headers=headers)
-    return _error_response(reply.status, reply.message or "Invalid request.", reply.type or "invalid_request_error",
-                           reply.code, headers=headers)
+    return _error_response(
+        reply.status,
+        reply.message or "Invalid request.",
+        reply.type or "invalid_request_error",
+        reply.code,
+        headers=headers,
+    )

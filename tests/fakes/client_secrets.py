@@ -6,7 +6,7 @@ import copy
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import pydantic
 from openai.types.realtime.session_update_event import Session as SessionUnion
@@ -21,15 +21,15 @@ __all__ = ["ClientSecretsFake", "ClientSecretCall"]
 
 
 class _ExpiresAfter(pydantic.BaseModel):
-    anchor: Optional[Literal["created_at"]] = None
-    seconds: Optional[int] = None
+    anchor: Literal["created_at"] | None = None
+    seconds: int | None = None
 
 
 class _Body(pydantic.BaseModel):
     """The request body (`ClientSecretCreateParams`), with the session checked against the SDK's models."""
 
-    session: Optional[SessionUnion] = None  # type: ignore[valid-type]
-    expires_after: Optional[_ExpiresAfter] = None
+    session: SessionUnion | None = None  # type: ignore[valid-type]
+    expires_after: _ExpiresAfter | None = None
 
 
 @dataclass
@@ -70,28 +70,59 @@ class ClientSecretsFake:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            return self._answer({}, 400, {"error": {"message": "We could not parse the JSON body of your request.",
-                                                    "type": "invalid_request_error", "param": None, "code": None}})
+            return self._answer(
+                {},
+                400,
+                {
+                    "error": {
+                        "message": "We could not parse the JSON body of your request.",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
         issues: list[Issue] = check_value(body, _Body, "")
         seconds = (body.get("expires_after") or {}).get("seconds", 600)
         if not issues and isinstance(seconds, int) and not 10 <= seconds <= 7200:
-            issues = [Issue("integer_above_max_value" if seconds > 7200 else "integer_below_min_value",
-                            "expires_after.seconds",
-                            f"Invalid 'expires_after.seconds': integer out of range ({seconds}); "
-                            "expected a value between 10 and 7200.")]
+            issues = [
+                Issue(
+                    "integer_above_max_value" if seconds > 7200 else "integer_below_min_value",
+                    "expires_after.seconds",
+                    f"Invalid 'expires_after.seconds': integer out of range ({seconds}); "
+                    "expected a value between 10 and 7200.",
+                )
+            ]
         if issues:
             first = issues[0]
-            return self._answer(body, 400, {"error": {"message": first.message, "type": "invalid_request_error",
-                                                      "param": first.param, "code": first.code}})
+            return self._answer(
+                body,
+                400,
+                {
+                    "error": {
+                        "message": first.message,
+                        "type": "invalid_request_error",
+                        "param": first.param,
+                        "code": first.code,
+                    }
+                },
+            )
         session_in = body.get("session") or {"type": "realtime"}
         expires_at = int(time.time()) + int(seconds)
         if session_in.get("type") == "transcription":
-            session = {**copy.deepcopy(session_in), "object": "realtime.transcription_session",
-                       "id": new_id("sess"), "expires_at": expires_at}
+            session = {
+                **copy.deepcopy(session_in),
+                "object": "realtime.transcription_session",
+                "id": new_id("sess"),
+                "expires_at": expires_at,
+            }
         else:
-            session = merge_session(default_session(session_id=new_id("sess"),
-                                                    model=session_in.get("model", "gpt-realtime"),
-                                                    expires_at=expires_at), session_in)
+            session = merge_session(
+                default_session(
+                    session_id=new_id("sess"), model=session_in.get("model", "gpt-realtime"), expires_at=expires_at
+                ),
+                session_in,
+            )
         value = new_id("ek_fake", 32)
         with self._lock:
             self._minted.add(value)

@@ -17,8 +17,9 @@ from tests.fakes.server import FakeOpenAI
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "fake_openai(**options): FakeOpenAI constructor options for the "
-                                       "fake_openai fixture")
+    config.addinivalue_line(
+        "markers", "fake_openai(**options): FakeOpenAI constructor options for the fake_openai fixture"
+    )
 
 
 @pytest.fixture

@@ -23,11 +23,10 @@ from typing import Any
 from tests.fakes.brain import Brain, NarratorBrain
 from tests.fakes.realtime_session import ConnectionOptions, RealtimeConnection
 from tests.fakes.realtime_stream import ResponseRecord
-from tests.fakes.validation import Issue
 from tests.fakes.vad import EnergyVad
+from tests.fakes.validation import Issue
 
-__all__ = ["RealtimeFake", "ClientEventRecord", "Rejection", "Violation", "Truncation", "poll_until",
-           "apoll_until"]
+__all__ = ["RealtimeFake", "ClientEventRecord", "Rejection", "Violation", "Truncation", "poll_until", "apoll_until"]
 
 
 @dataclass(frozen=True)
@@ -146,8 +145,9 @@ class RealtimeFake:
     def _record_client_event(self, session: int, event: Any) -> None:
         with self._lock:
             kind = event.get("type") if isinstance(event, dict) else None
-            self._client_events.append(ClientEventRecord(session, kind if isinstance(kind, str) else None,
-                                                         copy.deepcopy(event), time.time()))
+            self._client_events.append(
+                ClientEventRecord(session, kind if isinstance(kind, str) else None, copy.deepcopy(event), time.time())
+            )
 
     def _record_server_event(self, session: int, event: dict[str, Any]) -> None:
         with self._lock:
@@ -159,8 +159,11 @@ class RealtimeFake:
 
     def _record_rejected(self, session: int, event: Any, issue: Issue, issues: list[Issue] | None = None) -> None:
         with self._lock:
-            self._rejected.append(Rejection(session, copy.deepcopy(event), issue.code, issue.message, issue.param,
-                                            tuple(issues or [issue])))
+            self._rejected.append(
+                Rejection(
+                    session, copy.deepcopy(event), issue.code, issue.message, issue.param, tuple(issues or [issue])
+                )
+            )
 
     def _record_violation(self, session: int, kind: str, message: str, event: Any) -> None:
         with self._lock:
@@ -219,8 +222,11 @@ class RealtimeFake:
     def client_events_of(self, event_type: str, session: int | None = None) -> list[dict[str, Any]]:
         """The received events of one type (optionally of one session), as dicts."""
         with self._lock:
-            return [copy.deepcopy(r.event) for r in self._client_events
-                    if r.type == event_type and (session is None or r.session == session)]
+            return [
+                copy.deepcopy(r.event)
+                for r in self._client_events
+                if r.type == event_type and (session is None or r.session == session)
+            ]
 
     @property
     def server_events(self) -> list[dict[str, Any]]:
@@ -230,8 +236,11 @@ class RealtimeFake:
 
     def server_events_of(self, event_type: str, session: int | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            return [copy.deepcopy(e) for s, e in self._server_events
-                    if e["type"] == event_type and (session is None or s == session)]
+            return [
+                copy.deepcopy(e)
+                for s, e in self._server_events
+                if e["type"] == event_type and (session is None or s == session)
+            ]
 
     @property
     def invalid_server_events(self) -> list[tuple[int, dict[str, Any], list[str]]]:
@@ -303,8 +312,11 @@ class RealtimeFake:
         """What finished responses said (in order; a cancelled response counts with what it said before the
         cancel). A response still streaming is not included, so its status is final when its text shows here."""
         with self._lock:
-            return [r.transcript for r in self._responses
-                    if r.transcript and r.finished_at is not None and (session is None or r.session == session)]
+            return [
+                r.transcript
+                for r in self._responses
+                if r.transcript and r.finished_at is not None and (session is None or r.session == session)
+            ]
 
     def function_calls(self, session: int | None = None) -> list[tuple[str, dict[str, Any]]]:
         """(name, parsed arguments) of every function call the model made."""
@@ -323,7 +335,9 @@ class RealtimeFake:
         with self._lock:
             if session is not None:
                 if not 1 <= session <= len(self._connections):
-                    raise ValueError(f"no realtime session {session} (sessions are numbered 1..{len(self._connections)})")
+                    raise ValueError(
+                        f"no realtime session {session} (sessions are numbered 1..{len(self._connections)})"
+                    )
                 return self._connections[session - 1]
             for conn in reversed(self._connections):
                 if not conn.closed:
@@ -368,10 +382,12 @@ class RealtimeFake:
             raise RuntimeError("FakeOpenAI is not running")
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
-    def _on_session(self, session: int | None, action: Callable[[RealtimeConnection], Coroutine[Any, Any, Any]],
-                    wait_s: float) -> concurrent.futures.Future[Any]:
+    def _on_session(
+        self, session: int | None, action: Callable[[RealtimeConnection], Coroutine[Any, Any, Any]], wait_s: float
+    ) -> concurrent.futures.Future[Any]:
         """Run `action(conn)` on the server loop once the session exists and is open (waiting up to `wait_s`,
         e.g. while a client reconnects); the future fails with RuntimeError if it never does."""
+
         async def run() -> Any:
             deadline = time.monotonic() + wait_s
             while True:
@@ -388,9 +404,17 @@ class RealtimeFake:
 
         return self._submit(run())
 
-    def speak_user(self, text: str, *, audio_ms: int | None = None, session: int | None = None,
-                   transcribe: bool | None = None, transcript_timing: str = "before_response",
-                   pace: bool | None = None, wait_s: float = 5.0) -> concurrent.futures.Future[None]:
+    def speak_user(
+        self,
+        text: str,
+        *,
+        audio_ms: int | None = None,
+        session: int | None = None,
+        transcribe: bool | None = None,
+        transcript_timing: str = "before_response",
+        pace: bool | None = None,
+        wait_s: float = 5.0,
+    ) -> concurrent.futures.Future[None]:
         """The person says `text` (server VAD): speech_started (barge-in: the active response is cancelled
         with reason turn_detected when interrupt_response is on), speech_stopped, committed, the user item
         added/done with `input_audio` content, the transcription delta/completed (when the session has input
@@ -403,8 +427,11 @@ class RealtimeFake:
         """
         audio = audio_ms if audio_ms is not None else max(500, 300 * len(text.split()))
         paced = self.options.stream.realistic_pacing if pace is None else pace
-        return self._on_session(session, lambda conn: conn.user_turn(
-            text, audio, transcribe=transcribe, timing=transcript_timing, pace=paced), wait_s)
+        return self._on_session(
+            session,
+            lambda conn: conn.user_turn(text, audio, transcribe=transcribe, timing=transcript_timing, pace=paced),
+            wait_s,
+        )
 
     async def aspeak_user(self, text: str, **kwargs: Any) -> None:
         await asyncio.wrap_future(self.speak_user(text, **kwargs))
@@ -420,8 +447,9 @@ class RealtimeFake:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(conn.pending_transcripts.append, text)
 
-    def enable_audio_vad(self, *, threshold_rms: float = 500.0, min_speech_ms: int = 200,
-                         silence_ms: int | None = None) -> None:
+    def enable_audio_vad(
+        self, *, threshold_rms: float = 500.0, min_speech_ms: int = 200, silence_ms: int | None = None
+    ) -> None:
         """Detect speech in appended PCM16 audio (for tests that stream real audio, e.g. a browser fed a WAV
         file): a start/stop triggers the same events as `speak_user`, with words from `queue_transcript`."""
         settings = {"threshold_rms": threshold_rms, "min_speech_ms": min_speech_ms, "silence_ms": silence_ms}
@@ -433,8 +461,15 @@ class RealtimeFake:
             vad.position_ms = int(conn.input_audio_total_ms)  # positions count from the session's first audio
             conn.vad = vad
 
-    def drop_connection(self, *, mode: str = "abort", code: int = 1011, reason: str = "",
-                        session: int | None = None, wait_s: float = 5.0) -> concurrent.futures.Future[None]:
+    def drop_connection(
+        self,
+        *,
+        mode: str = "abort",
+        code: int = 1011,
+        reason: str = "",
+        session: int | None = None,
+        wait_s: float = 5.0,
+    ) -> concurrent.futures.Future[None]:
         """Lose the connection. mode "abort": TCP reset without a close frame (the SDK sees 1006, which its
         reconnect policy treats as recoverable); mode "close": a close frame with `code` (1011 internal error
         and 1001 going away are recoverable too; 1000 is a normal end)."""
@@ -443,8 +478,9 @@ class RealtimeFake:
     async def adrop_connection(self, **kwargs: Any) -> None:
         await asyncio.wrap_future(self.drop_connection(**kwargs))
 
-    def send_event(self, event: dict[str, Any], *, session: int | None = None, validate: bool = True,
-                   wait_s: float = 5.0) -> concurrent.futures.Future[None]:
+    def send_event(
+        self, event: dict[str, Any], *, session: int | None = None, validate: bool = True, wait_s: float = 5.0
+    ) -> concurrent.futures.Future[None]:
         """Push any server event (an `event_id` is added when missing). With `validate`, a shape the SDK would
         not parse is recorded in `invalid_server_events`; pass validate=False for deliberate garbage."""
         return self._on_session(session, lambda conn: conn.send(dict(event), validate=validate), wait_s)
@@ -457,13 +493,15 @@ class RealtimeFake:
         return self._on_session(session, lambda conn: conn.expire(), wait_s)
 
     # ---- waiting ------------------------------------------------------------------------------------
-    def wait_until(self, predicate: Callable[["RealtimeFake"], bool], timeout: float = 5.0,
-                   what: str = "condition") -> None:
+    def wait_until(
+        self, predicate: Callable[[RealtimeFake], bool], timeout: float = 5.0, what: str = "condition"
+    ) -> None:
         """Block until `predicate(self)` holds, e.g. `rt.wait_until(lambda rt: rt.sessions == 2)`."""
         poll_until(lambda: predicate(self), timeout, what)
 
-    async def until(self, predicate: Callable[["RealtimeFake"], bool], timeout: float = 5.0,
-                    what: str = "condition") -> None:
+    async def until(
+        self, predicate: Callable[[RealtimeFake], bool], timeout: float = 5.0, what: str = "condition"
+    ) -> None:
         """Async `wait_until` (keeps the caller's event loop running)."""
         await apoll_until(lambda: predicate(self), timeout, what)
 
@@ -474,13 +512,14 @@ class RealtimeFake:
 
     async def client_event(self, event_type: str, count: int = 1, timeout: float = 5.0) -> dict[str, Any]:
         """Async `wait_for_client_event`."""
-        await apoll_until(lambda: len(self.client_events_of(event_type)) >= count, timeout,
-                          f"{count} x {event_type}")
+        await apoll_until(lambda: len(self.client_events_of(event_type)) >= count, timeout, f"{count} x {event_type}")
         return self.client_events_of(event_type)[count - 1]
 
     async def response_done(self, count: int = 1, timeout: float = 5.0) -> ResponseRecord:
         """Wait until `count` responses have finished; return the `count`-th."""
+
         def finished() -> list[ResponseRecord]:
             return [r for r in self.responses if r.finished_at is not None]
+
         await apoll_until(lambda: len(finished()) >= count, timeout, f"{count} finished responses")
         return finished()[count - 1]

@@ -29,8 +29,8 @@ from tests.fakes.session_config import (
     transcription,
     turn_detection,
 )
-from tests.fakes.validation import Issue, validate_client_event, validate_server_event
 from tests.fakes.vad import EnergyVad
+from tests.fakes.validation import Issue, validate_client_event, validate_server_event
 
 if TYPE_CHECKING:  # pragma: no cover
     from starlette.websockets import WebSocket
@@ -61,8 +61,16 @@ class ConnectionOptions:
 class RealtimeConnection:
     """Server side of one `/v1/realtime` WebSocket."""
 
-    def __init__(self, hub: "RealtimeFake", websocket: "WebSocket", *, index: int, model: str,
-                 transport: Any, options: ConnectionOptions) -> None:
+    def __init__(
+        self,
+        hub: RealtimeFake,
+        websocket: WebSocket,
+        *,
+        index: int,
+        model: str,
+        transport: Any,
+        options: ConnectionOptions,
+    ) -> None:
         self.hub = hub
         self.ws = websocket
         self.index = index
@@ -117,12 +125,25 @@ class RealtimeConnection:
                 self.closed = True
                 raise ConnectionGone(str(exc)) from exc
 
-    async def error(self, code: str | None, message: str, *, param: str | None = None,
-                    client_event: Any = None, echo_event_id: bool = True, kind: str = "rejected") -> None:
+    async def error(
+        self,
+        code: str | None,
+        message: str,
+        *,
+        param: str | None = None,
+        client_event: Any = None,
+        echo_event_id: bool = True,
+        kind: str = "rejected",
+    ) -> None:
         """Send an `error` event shaped like the real one and record it (`rejected` or `violations`)."""
         client_event_id = client_event.get("event_id") if isinstance(client_event, dict) and echo_event_id else None
-        error = {"type": "invalid_request_error", "code": code, "message": message, "param": param,
-                 "event_id": client_event_id}
+        error = {
+            "type": "invalid_request_error",
+            "code": code,
+            "message": message,
+            "param": param,
+            "event_id": client_event_id,
+        }
         if kind == "violation":
             self.hub._record_violation(self.index, code or "error", message, client_event)
         elif kind == "rejected":
@@ -202,9 +223,18 @@ class RealtimeConnection:
             first = issues[0]
             self.hub._record_rejected(self.index, event, first, issues)
             client_event_id = event.get("event_id") if isinstance(event, dict) else None
-            await self.send({"type": "error", "error": {
-                "type": "invalid_request_error", "code": first.code, "message": first.message,
-                "param": first.param, "event_id": client_event_id if isinstance(client_event_id, str) else None}})
+            await self.send(
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": first.code,
+                        "message": first.message,
+                        "param": first.param,
+                        "event_id": client_event_id if isinstance(client_event_id, str) else None,
+                    },
+                }
+            )
             return
         handler = getattr(self, "_on_" + event["type"].replace(".", "_"))
         await handler(event)
@@ -212,14 +242,21 @@ class RealtimeConnection:
     async def _on_session_update(self, event: dict[str, Any]) -> None:
         update = event["session"]
         if update.get("type") != "realtime":
-            await self.error("invalid_value", f"Invalid value: '{update.get('type')}'. Supported values are: "
-                             "'realtime'.", param="session.type", client_event=event)
+            await self.error(
+                "invalid_value",
+                f"Invalid value: '{update.get('type')}'. Supported values are: 'realtime'.",
+                param="session.type",
+                client_event=event,
+            )
             return
         new_voice = ((update.get("audio") or {}).get("output") or {}).get("voice")
         if new_voice is not None and new_voice != output_voice(self.session) and self.output_audio_ms:
-            await self.error("cannot_update_voice",
-                             "Cannot update a conversation's voice if assistant audio is present.",
-                             param="session.audio.output.voice", client_event=event)
+            await self.error(
+                "cannot_update_voice",
+                "Cannot update a conversation's voice if assistant audio is present.",
+                param="session.audio.output.voice",
+                client_event=event,
+            )
             return
         merged = merge_session(self.session, update)
         for fixed in ("id", "object", "expires_at", "model"):
@@ -237,16 +274,22 @@ class RealtimeConnection:
         if item.get("type") == "function_call_output":
             call_id = item.get("call_id")
             if not any(i.get("type") == "function_call" and i.get("call_id") == call_id for i in self.items):
-                await self.error("invalid_tool_call_id", f"Tool call ID '{call_id}' not found in conversation.",
-                                 client_event=event)
+                await self.error(
+                    "invalid_tool_call_id", f"Tool call ID '{call_id}' not found in conversation.", client_event=event
+                )
                 return
         if item.get("id") and self._find(item["id"]) is not None:
-            await self.error("invalid_value", f"Item with id '{item['id']}' already exists.", param="item.id",
-                             client_event=event)
+            await self.error(
+                "invalid_value", f"Item with id '{item['id']}' already exists.", param="item.id", client_event=event
+            )
             return
         if previous not in (None, "root") and self._find(previous) is None:
-            await self.error("invalid_value", f"Previous item with id '{previous}' not found.",
-                             param="previous_item_id", client_event=event)
+            await self.error(
+                "invalid_value",
+                f"Previous item with id '{previous}' not found.",
+                param="previous_item_id",
+                client_event=event,
+            )
             return
         item.setdefault("id", new_id("item"))
         item["object"] = "realtime.item"
@@ -258,8 +301,12 @@ class RealtimeConnection:
     async def _on_conversation_item_delete(self, event: dict[str, Any]) -> None:
         item = self._find(event["item_id"])
         if item is None:
-            await self.error("invalid_value", f"Item with item_id '{event['item_id']}' not found.",
-                             param="item_id", client_event=event)
+            await self.error(
+                "invalid_value",
+                f"Item with item_id '{event['item_id']}' not found.",
+                param="item_id",
+                client_event=event,
+            )
             return
         self.items.remove(item)
         await self.send({"type": "conversation.item.deleted", "item_id": item["id"]})
@@ -267,8 +314,12 @@ class RealtimeConnection:
     async def _on_conversation_item_retrieve(self, event: dict[str, Any]) -> None:
         item = self._find(event["item_id"])
         if item is None:
-            await self.error("invalid_value", f"Item with item_id '{event['item_id']}' not found.",
-                             param="item_id", client_event=event)
+            await self.error(
+                "invalid_value",
+                f"Item with item_id '{event['item_id']}' not found.",
+                param="item_id",
+                client_event=event,
+            )
             return
         await self.send({"type": "conversation.item.retrieved", "item": copy.deepcopy(item)})
 
@@ -276,33 +327,57 @@ class RealtimeConnection:
         item_id, content_index, end_ms = event["item_id"], event["content_index"], event["audio_end_ms"]
         item = self._find(item_id)
         if item is None:
-            await self.error("invalid_value", f"Item with item_id '{item_id}' not found.", param="item_id",
-                             client_event=event)
+            await self.error(
+                "invalid_value", f"Item with item_id '{item_id}' not found.", param="item_id", client_event=event
+            )
             return
         if item.get("role") != "assistant" or item_id not in self.output_audio_ms:
-            await self.error("invalid_value", "Only model output audio messages can be truncated.",
-                             param="item_id", client_event=event)
+            await self.error(
+                "invalid_value",
+                "Only model output audio messages can be truncated.",
+                param="item_id",
+                client_event=event,
+            )
             return
         if content_index != 0:
-            await self.error("invalid_value", f"Invalid value: {content_index}. Content index out of range.",
-                             param="content_index", client_event=event)
+            await self.error(
+                "invalid_value",
+                f"Invalid value: {content_index}. Content index out of range.",
+                param="content_index",
+                client_event=event,
+            )
             return
         duration = int(self.output_audio_ms[item_id])
         if end_ms > duration:
             # Real: the refusal (with error.event_id null) and the truncation applied at the audio's end anyway.
-            await self.error("invalid_value", f"Audio content of {duration}ms is already shorter than {end_ms}ms",
-                             param="audio_end_ms", client_event=event, echo_event_id=False)
+            await self.error(
+                "invalid_value",
+                f"Audio content of {duration}ms is already shorter than {end_ms}ms",
+                param="audio_end_ms",
+                client_event=event,
+                echo_event_id=False,
+            )
             end_ms = duration
         self.hub._record_truncation(self.index, item_id, content_index, end_ms)
-        await self.send({"type": "conversation.item.truncated", "item_id": item_id,
-                         "content_index": content_index, "audio_end_ms": end_ms})
+        await self.send(
+            {
+                "type": "conversation.item.truncated",
+                "item_id": item_id,
+                "content_index": content_index,
+                "audio_end_ms": end_ms,
+            }
+        )
 
     async def _on_input_audio_buffer_append(self, event: dict[str, Any]) -> None:
         try:
             pcm = base64.b64decode(event["audio"], validate=True)
         except (binascii.Error, ValueError):
-            await self.error("invalid_value", "Invalid 'audio'. Expected base64-encoded audio data.",
-                             param="audio", client_event=event)
+            await self.error(
+                "invalid_value",
+                "Invalid 'audio'. Expected base64-encoded audio data.",
+                param="audio",
+                client_event=event,
+            )
             return
         self.hub._record_audio(len(pcm), self.index)
         self.input_buffer_bytes += len(pcm)
@@ -316,8 +391,9 @@ class RealtimeConnection:
                 elif self._speech_item is not None:
                     item_id, self._speech_item = self._speech_item, None
                     words = self.pending_transcripts.popleft() if self.pending_transcripts else ""
-                    await self.end_user_speech(item_id, words, vad_event.ms, None,
-                                               audio_ms=vad_event.ms - self._speech_start_ms)
+                    await self.end_user_speech(
+                        item_id, words, vad_event.ms, None, audio_ms=vad_event.ms - self._speech_start_ms
+                    )
 
     async def _on_input_audio_buffer_commit(self, event: dict[str, Any]) -> None:
         buffered = bytes_to_ms(self.input_buffer_bytes)
@@ -325,7 +401,9 @@ class RealtimeConnection:
             await self.error(
                 "input_audio_buffer_commit_empty",
                 f"Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
-                f"but buffer only has {buffered:.2f}ms of audio.", client_event=event)
+                f"but buffer only has {buffered:.2f}ms of audio.",
+                client_event=event,
+            )
             return
         words = self.pending_transcripts.popleft() if self.pending_transcripts else ""
         await self._commit_user_audio(new_id("item"), words, buffered, transcribe=None, timing="before_response")
@@ -335,8 +413,12 @@ class RealtimeConnection:
         await self.send({"type": "input_audio_buffer.cleared"})
 
     async def _on_output_audio_buffer_clear(self, event: dict[str, Any]) -> None:
-        await self.error("invalid_value", "output_audio_buffer.clear is only supported for WebRTC and SIP "
-                         "connections.", param="type", client_event=event)
+        await self.error(
+            "invalid_value",
+            "output_audio_buffer.clear is only supported for WebRTC and SIP connections.",
+            param="type",
+            client_event=event,
+        )
 
     async def _on_response_create(self, event: dict[str, Any]) -> None:
         params = copy.deepcopy(event.get("response") or {})
@@ -344,7 +426,10 @@ class RealtimeConnection:
             await self.error(
                 "conversation_already_has_active_response",
                 f"Conversation already has an active response in progress: {self.active.id}. Wait until the "
-                "response is finished before creating a new one.", client_event=event, kind="violation")
+                "response is finished before creating a new one.",
+                client_event=event,
+                kind="violation",
+            )
             return
         await self.start_response("client", params, event.get("event_id"))
 
@@ -353,8 +438,9 @@ class RealtimeConnection:
         runs = [r for r in [self.active, *self.out_of_band] if r is not None and not r.cancelled]
         target = next((r for r in runs if wanted is None or r.id == wanted), None)
         if target is None or (wanted is None and target is not self.active):
-            await self.error("response_cancel_not_active", "Cancellation failed: no active response found.",
-                             client_event=event)
+            await self.error(
+                "response_cancel_not_active", "Cancellation failed: no active response found.", client_event=event
+            )
             return
         target.cancel("client_cancelled")
 
@@ -377,11 +463,13 @@ class RealtimeConnection:
     async def emit_item_added(self, item: dict[str, Any], previous_item_id: str | None) -> None:
         legacy = self.options.legacy_item_events
         if legacy != "only":
-            await self.send({"type": "conversation.item.added", "previous_item_id": previous_item_id,
-                             "item": copy.deepcopy(item)})
+            await self.send(
+                {"type": "conversation.item.added", "previous_item_id": previous_item_id, "item": copy.deepcopy(item)}
+            )
         if legacy:
-            await self.send({"type": "conversation.item.created", "previous_item_id": previous_item_id,
-                             "item": copy.deepcopy(item)})
+            await self.send(
+                {"type": "conversation.item.created", "previous_item_id": previous_item_id, "item": copy.deepcopy(item)}
+            )
 
     async def emit_item_done(self, item: dict[str, Any]) -> None:
         if self.options.legacy_item_events != "only":
@@ -389,15 +477,20 @@ class RealtimeConnection:
             for i, candidate in enumerate(self.items):
                 if candidate is item and i > 0:
                     previous = self.items[i - 1]["id"]
-            await self.send({"type": "conversation.item.done", "previous_item_id": previous,
-                             "item": copy.deepcopy(item)})
+            await self.send(
+                {"type": "conversation.item.done", "previous_item_id": previous, "item": copy.deepcopy(item)}
+            )
 
     def add_output_audio(self, item_id: str, ms: float) -> None:
         self.output_audio_ms[item_id] = self.output_audio_ms.get(item_id, 0.0) + ms
 
     def view(self) -> SessionView:
-        return SessionView(session=copy.deepcopy(self.session), items=copy.deepcopy(self.items),
-                           transcripts=dict(self.transcripts), session_number=self.index)
+        return SessionView(
+            session=copy.deepcopy(self.session),
+            items=copy.deepcopy(self.items),
+            transcripts=dict(self.transcripts),
+            session_number=self.index,
+        )
 
     def estimate_input_tokens(self, request: ResponseRequest) -> tuple[int, int]:
         """(text tokens, audio tokens) the model would read for `request` (about 4 characters per token)."""
@@ -407,7 +500,8 @@ class RealtimeConnection:
         for item in view.context(request):
             chars += len(view.item_text(item)) + len(str(item.get("arguments", "")))
             audio_ms += self.user_audio_ms.get(str(item.get("id")), 0.0) + self.output_audio_ms.get(
-                str(item.get("id")), 0.0)
+                str(item.get("id")), 0.0
+            )
         return max(1, math.ceil(chars / 4)), math.ceil(audio_ms / 100)
 
     # ---- responses ----------------------------------------------------------------------------------
@@ -428,8 +522,15 @@ class RealtimeConnection:
     async def start_response(self, trigger: str, params: dict[str, Any], event_id: str | None) -> ResponseRun:
         """Create a response (the caller checked that it may), ask the brain for its plan, and stream it."""
         request = self._request(trigger, params, event_id)
-        record = ResponseRecord(id=new_id("resp"), session=self.index, trigger=trigger, request=params,
-                                instructions=request.instructions, tool_choice=request.tool_choice, plan=None)
+        record = ResponseRecord(
+            id=new_id("resp"),
+            session=self.index,
+            trigger=trigger,
+            request=params,
+            instructions=request.instructions,
+            tool_choice=request.tool_choice,
+            plan=None,
+        )
         run = ResponseRun(self, request, ResponsePlan(), record)
         if run.in_conversation:
             self.active = run
@@ -465,28 +566,54 @@ class RealtimeConnection:
 
     async def begin_user_speech(self, item_id: str, start_ms: int) -> None:
         """`input_audio_buffer.speech_started`, and barge-in: cancel the active response if configured."""
-        await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": start_ms,
-                         "item_id": item_id})
+        await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": start_ms, "item_id": item_id})
         td = turn_detection(self.session) or {}
         if self.active is not None and td.get("interrupt_response", True):
             run = self.active
             run.cancel("turn_detected")
             await run.done.wait()
 
-    async def end_user_speech(self, item_id: str, words: str, end_ms: int, transcribe: bool | None,
-                              timing: str = "before_response", audio_ms: float | None = None) -> None:
+    async def end_user_speech(
+        self,
+        item_id: str,
+        words: str,
+        end_ms: int,
+        transcribe: bool | None,
+        timing: str = "before_response",
+        audio_ms: float | None = None,
+    ) -> None:
         """`speech_stopped`, commit, the user item, its transcription, then the automatic response."""
         await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": end_ms, "item_id": item_id})
-        await self._commit_user_audio(item_id, words, audio_ms if audio_ms is not None else 0.0,
-                                      transcribe=transcribe, timing=timing, auto_response=True)
+        await self._commit_user_audio(
+            item_id,
+            words,
+            audio_ms if audio_ms is not None else 0.0,
+            transcribe=transcribe,
+            timing=timing,
+            auto_response=True,
+        )
 
-    async def _commit_user_audio(self, item_id: str, words: str, audio_ms: float, *, transcribe: bool | None,
-                                 timing: str, auto_response: bool = False) -> None:
+    async def _commit_user_audio(
+        self,
+        item_id: str,
+        words: str,
+        audio_ms: float,
+        *,
+        transcribe: bool | None,
+        timing: str,
+        auto_response: bool = False,
+    ) -> None:
         previous = self.items[-1]["id"] if self.items else None
         self.input_buffer_bytes = 0
         await self.send({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id})
-        item = {"id": item_id, "object": "realtime.item", "type": "message", "status": "completed",
-                "role": "user", "content": [{"type": "input_audio", "transcript": None}]}
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "status": "completed",
+            "role": "user",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
         self.transcripts[item_id] = words
         self.user_audio_ms[item_id] = audio_ms
         prev_id = self.add_item(item)
@@ -507,19 +634,34 @@ class RealtimeConnection:
     async def _transcribe(self, item: dict[str, Any], words: str) -> None:
         item_id = item["id"]
         for i, word in enumerate(words.split()):
-            await self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item_id,
-                             "content_index": 0, "delta": word if i == 0 else " " + word})
+            await self.send(
+                {
+                    "type": "conversation.item.input_audio_transcription.delta",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "delta": word if i == 0 else " " + word,
+                }
+            )
         item["content"][0]["transcript"] = words
         audio_tokens = max(1, math.ceil(self.user_audio_ms.get(item_id, 0.0) / 100))
         text_tokens = max(1, math.ceil(len(words) / 4))
-        await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id,
-                         "content_index": 0, "transcript": words,
-                         "usage": {"type": "tokens", "input_tokens": audio_tokens, "output_tokens": text_tokens,
-                                   "total_tokens": audio_tokens + text_tokens,
-                                   "input_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens}}})
+        await self.send(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": item_id,
+                "content_index": 0,
+                "transcript": words,
+                "usage": {
+                    "type": "tokens",
+                    "input_tokens": audio_tokens,
+                    "output_tokens": text_tokens,
+                    "total_tokens": audio_tokens + text_tokens,
+                    "input_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens},
+                },
+            }
+        )
 
-    async def user_turn(self, words: str, audio_ms: int, *, transcribe: bool | None, timing: str,
-                        pace: bool) -> None:
+    async def user_turn(self, words: str, audio_ms: int, *, transcribe: bool | None, timing: str, pace: bool) -> None:
         """The person says `words` (`audio_ms` long): the full server-VAD sequence and automatic response.
 
         Without turn detection (VAD off) the words are kept for the client's next `input_audio_buffer.commit`.

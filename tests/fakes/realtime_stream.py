@@ -62,8 +62,9 @@ class ResponseRecord:
 class ResponseRun:
     """One active response of a connection; `run()` streams it, `cancel()` stops it like `response.cancel`."""
 
-    def __init__(self, conn: "RealtimeConnection", request: ResponseRequest, plan: ResponsePlan,
-                 record: ResponseRecord) -> None:
+    def __init__(
+        self, conn: RealtimeConnection, request: ResponseRequest, plan: ResponsePlan, record: ResponseRecord
+    ) -> None:
         self.conn = conn
         self.request = request
         self.plan = plan
@@ -93,7 +94,7 @@ class ResponseRun:
             return
         try:
             await asyncio.wait_for(self._cancel.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     # ---- shapes -------------------------------------------------------------------------------------
@@ -110,8 +111,12 @@ class ResponseRun:
             "conversation_id": self.conn.conversation_id if self.in_conversation else None,
             "output_modalities": list(self.request.output_modalities),
             "max_output_tokens": self.request.params.get("max_output_tokens", session.get("max_output_tokens", "inf")),
-            "audio": {"output": {"format": dict(audio_out.get("format") or {"type": "audio/pcm", "rate": 24000}),
-                                 "voice": voice}},
+            "audio": {
+                "output": {
+                    "format": dict(audio_out.get("format") or {"type": "audio/pcm", "rate": 24000}),
+                    "voice": voice,
+                }
+            },
             "usage": usage,
             "metadata": self.request.params.get("metadata"),
         }
@@ -119,7 +124,8 @@ class ResponseRun:
     def _usage(self) -> dict[str, Any]:
         text_in, audio_in = self.conn.estimate_input_tokens(self.request)
         text_out = math.ceil(len(self.record.transcript) / 4) + sum(
-            math.ceil((len(n) + len(a)) / 4) for n, a in self.record.function_calls)
+            math.ceil((len(n) + len(a)) / 4) for n, a in self.record.function_calls
+        )
         audio_out = math.ceil(self.record.audio_ms / 50)
         return {
             "total_tokens": text_in + audio_in + text_out + audio_out,
@@ -175,32 +181,59 @@ class ResponseRun:
         self.conn.response_finished(self)
         await self.conn.send({"type": "response.done", "response": self._response(status, details, usage)})
         if self.conn.stream_options.rate_limits:
-            await self.conn.send({"type": "rate_limits.updated", "rate_limits": [
-                {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
-                {"name": "tokens", "limit": 800000, "remaining": 800000 - usage["total_tokens"],
-                 "reset_seconds": round(usage["total_tokens"] / 800000 * 60, 3)},
-            ]})
+            await self.conn.send(
+                {
+                    "type": "rate_limits.updated",
+                    "rate_limits": [
+                        {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
+                        {
+                            "name": "tokens",
+                            "limit": 800000,
+                            "remaining": 800000 - usage["total_tokens"],
+                            "reset_seconds": round(usage["total_tokens"] / 800000 * 60, 3),
+                        },
+                    ],
+                }
+            )
 
     async def _open_item(self, item: dict[str, Any]) -> int:
         output_index = len(self.output)
         self.output.append(item)
         previous = self.conn.add_item(item) if self.in_conversation else None
-        await self.conn.send({"type": "response.output_item.added", "response_id": self.id,
-                              "output_index": output_index, "item": dict(item)})
+        await self.conn.send(
+            {
+                "type": "response.output_item.added",
+                "response_id": self.id,
+                "output_index": output_index,
+                "item": dict(item),
+            }
+        )
         if self.in_conversation:
             await self.conn.emit_item_added(item, previous)
         return output_index
 
     async def _close_item(self, item: dict[str, Any], output_index: int) -> None:
-        await self.conn.send({"type": "response.output_item.done", "response_id": self.id,
-                              "output_index": output_index, "item": dict(item)})
+        await self.conn.send(
+            {
+                "type": "response.output_item.done",
+                "response_id": self.id,
+                "output_index": output_index,
+                "item": dict(item),
+            }
+        )
         if self.in_conversation:
             await self.conn.emit_item_done(item)
 
     async def _stream_message(self, say: Say) -> None:
         opts = self.conn.stream_options
-        item: dict[str, Any] = {"id": new_id("item"), "object": "realtime.item", "type": "message",
-                                "status": "in_progress", "role": "assistant", "content": []}
+        item: dict[str, Any] = {
+            "id": new_id("item"),
+            "object": "realtime.item",
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
         index = await self._open_item(item)
         ids = {"response_id": self.id, "item_id": item["id"], "output_index": index, "content_index": 0}
         kind = "text" if self.text_only else "audio"
@@ -213,16 +246,18 @@ class ResponseRun:
                 break
             piece = word if i == 0 else " " + word
             spoken += piece
-            self.record.transcript = (self.record.transcript + " " + piece).strip() if i == 0 else \
-                self.record.transcript + piece
+            self.record.transcript = (
+                (self.record.transcript + " " + piece).strip() if i == 0 else self.record.transcript + piece
+            )
             if self.text_only:
                 await self.conn.send({"type": "response.output_text.delta", **ids, "delta": piece})
                 await self._pause(opts.delta_interval_s)
                 continue
             await self.conn.send({"type": "response.output_audio_transcript.delta", **ids, "delta": piece})
             audio = pcm16(opts.ms_per_word, opts.audio_kind)
-            await self.conn.send({"type": "response.output_audio.delta", **ids,
-                                  "delta": base64.b64encode(audio).decode("ascii")})
+            await self.conn.send(
+                {"type": "response.output_audio.delta", **ids, "delta": base64.b64encode(audio).decode("ascii")}
+            )
             self.conn.hub._record_output_audio(self.conn.index, len(audio))
             self.record.audio_ms += opts.ms_per_word
             self.conn.add_output_audio(item["id"], opts.ms_per_word)
@@ -242,8 +277,15 @@ class ResponseRun:
     async def _stream_call(self, call: Call) -> None:
         arguments = call.arguments_json()
         call_id = call.call_id or new_call_id()
-        item: dict[str, Any] = {"id": new_id("item"), "object": "realtime.item", "type": "function_call",
-                                "status": "in_progress", "name": call.name, "call_id": call_id, "arguments": ""}
+        item: dict[str, Any] = {
+            "id": new_id("item"),
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "in_progress",
+            "name": call.name,
+            "call_id": call_id,
+            "arguments": "",
+        }
         index = await self._open_item(item)
         ids = {"response_id": self.id, "item_id": item["id"], "output_index": index, "call_id": call_id}
         sent = ""
@@ -258,8 +300,9 @@ class ResponseRun:
             item["status"], item["arguments"] = "incomplete", sent
             await self._close_item(item, index)
             return
-        await self.conn.send({"type": "response.function_call_arguments.done", **ids, "name": call.name,
-                              "arguments": arguments})
+        await self.conn.send(
+            {"type": "response.function_call_arguments.done", **ids, "name": call.name, "arguments": arguments}
+        )
         item["status"], item["arguments"] = "completed", arguments
         self.record.function_calls.append((call.name, arguments))
         await self._close_item(item, index)

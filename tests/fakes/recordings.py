@@ -38,8 +38,12 @@ class RecordedEvent:
     @property
     def is_server_event(self) -> bool:
         """A realtime API server event: received, JSON, its `type` is the block name, and it has an event_id."""
-        return (self.direction == "received" and isinstance(self.payload, dict)
-                and self.payload.get("type") == self.name and "event_id" in self.payload)
+        return (
+            self.direction == "received"
+            and isinstance(self.payload, dict)
+            and self.payload.get("type") == self.name
+            and "event_id" in self.payload
+        )
 
 
 def recording_path(name: str) -> Path:
@@ -59,7 +63,7 @@ def _payload(lines: list[str]) -> dict[str, Any] | str | None:
 
 
 def _is_header(line: str) -> bool:
-    return bool(line) and not line[0].isspace() and line[0] not in "{}[]\""
+    return bool(line) and not line[0].isspace() and line[0] not in '{}[]"'
 
 
 def _parse_browser(lines: list[str]) -> list[RecordedEvent]:
@@ -100,7 +104,8 @@ def _parse_headed_json(lines: list[str]) -> list[RecordedEvent]:
             i += 1
         payload = _payload(body)
         direction: Literal["sent", "received", "other"] = (
-            "received" if isinstance(payload, dict) and payload.get("type") == name else "other")
+            "received" if isinstance(payload, dict) and payload.get("type") == name else "other"
+        )
         events.append(RecordedEvent(direction, name, None, payload, start + 1))
     return events
 
@@ -121,5 +126,8 @@ def server_events(path: str | Path) -> list[dict[str, Any]]:
 
 def client_events(path: str | Path) -> list[dict[str, Any]]:
     """The blocks the client sent whose payload is a JSON object with a `type` (browser log only)."""
-    return [e.payload for e in parse_recording(path)
-            if e.direction == "sent" and isinstance(e.payload, dict) and "type" in e.payload]
+    return [
+        e.payload
+        for e in parse_recording(path)
+        if e.direction == "sent" and isinstance(e.payload, dict) and "type" in e.payload
+    ]

@@ -72,11 +72,22 @@ class FakeOpenAI:
         self.host = host
         self.chat = ChatFake(chat)
         self.client_secrets = ClientSecretsFake()
-        stream = StreamOptions(delta_interval_s=delta_interval_s, realistic_pacing=realistic_pacing,
-                               ms_per_word=ms_per_word, audio_kind=audio_kind, rate_limits=rate_limits)
-        self.realtime = RealtimeFake(brain, ConnectionOptions(
-            legacy_item_events=legacy_item_events, session_expiry_s=session_expiry_s,
-            validate_server_events=validate_server_events, stream=stream))
+        stream = StreamOptions(
+            delta_interval_s=delta_interval_s,
+            realistic_pacing=realistic_pacing,
+            ms_per_word=ms_per_word,
+            audio_kind=audio_kind,
+            rate_limits=rate_limits,
+        )
+        self.realtime = RealtimeFake(
+            brain,
+            ConnectionOptions(
+                legacy_item_events=legacy_item_events,
+                session_expiry_s=session_expiry_s,
+                validate_server_events=validate_server_events,
+                stream=stream,
+            ),
+        )
         self.unhandled: list[tuple[str, str]] = []
         """(method, path) of requests to endpoints the fake does not implement (answered 404)."""
         self.auth_failures: list[tuple[str, str]] = []
@@ -122,13 +133,23 @@ class FakeOpenAI:
         return OpenAI(base_url=self.base_url, **kwargs)
 
     # ---- lifecycle ----------------------------------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> "FakeOpenAI":
+    def start(self, timeout: float = 10.0) -> FakeOpenAI:
         """Serve on a free port in a background thread; returns when it accepts connections."""
         if self._thread is not None:
             return self
-        config = uvicorn.Config(self._asgi, host=self.host, port=0, log_config=None, access_log=False,
-                                lifespan="off", interface="asgi3", ws="websockets-sansio", ws_max_size=32 * 1024 * 1024,
-                                ws_ping_interval=None, timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            self._asgi,
+            host=self.host,
+            port=0,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            interface="asgi3",
+            ws="websockets-sansio",
+            ws_max_size=32 * 1024 * 1024,
+            ws_ping_interval=None,
+            timeout_graceful_shutdown=2,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="FakeOpenAI", daemon=True)
         self._thread.start()
@@ -190,18 +211,20 @@ class FakeOpenAI:
         for conn in conns:
             await conn.close(1000, "fake server stopped")  # 1000: the SDK does not reconnect
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
-    async def __aenter__(self) -> "FakeOpenAI":
+    async def __aenter__(self) -> FakeOpenAI:
         return await asyncio.to_thread(self.start)
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await asyncio.to_thread(self.stop)
 
     # ---- checks -------------------------------------------------------------------------------------
@@ -253,25 +276,41 @@ class FakeOpenAI:
             if denied:
                 return denied
             names = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-realtime", "gpt-realtime-mini"]
-            return JSONResponse({"object": "list", "data": [
-                {"id": n, "object": "model", "created": 1_700_000_000, "owned_by": "system"} for n in names]})
+            return JSONResponse(
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": n, "object": "model", "created": 1_700_000_000, "owned_by": "system"} for n in names
+                    ],
+                }
+            )
 
         async def client_secrets(request: Request) -> Response:
             return self._check_auth(request.url.path, request.headers) or await self.client_secrets.handle(request)
 
         async def not_found(request: Request) -> Response:
             self.unhandled.append((request.method, request.url.path))
-            return JSONResponse({"error": {"message": f"Invalid URL ({request.method} {request.url.path})",
-                                           "type": "invalid_request_error", "param": None, "code": None}},
-                                status_code=404)
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": f"Invalid URL ({request.method} {request.url.path})",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+                status_code=404,
+            )
 
-        return Starlette(routes=[
-            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-            Route("/v1/models", models, methods=["GET"]),
-            Route("/v1/realtime/client_secrets", client_secrets, methods=["POST"]),
-            WebSocketRoute("/v1/realtime", self._realtime_ws),
-            Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+                Route("/v1/models", models, methods=["GET"]),
+                Route("/v1/realtime/client_secrets", client_secrets, methods=["POST"]),
+                WebSocketRoute("/v1/realtime", self._realtime_ws),
+                Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+            ]
+        )
 
     async def _asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
@@ -286,20 +325,39 @@ class FakeOpenAI:
             return
         model = websocket.query_params.get("model")
         if not model and not websocket.query_params.get("call_id"):
-            await websocket.send_denial_response(JSONResponse(
-                {"error": {"message": "Missing required parameter: 'model'.", "type": "invalid_request_error",
-                           "param": "model", "code": "missing_required_parameter"}}, status_code=400))
+            await websocket.send_denial_response(
+                JSONResponse(
+                    {
+                        "error": {
+                            "message": "Missing required parameter: 'model'.",
+                            "type": "invalid_request_error",
+                            "param": "model",
+                            "code": "missing_required_parameter",
+                        }
+                    },
+                    status_code=400,
+                )
+            )
             return
         hub = self.realtime
         raw_receive = websocket.scope.get(_RAW_RECEIVE)
         transport = getattr(getattr(raw_receive, "__self__", None), "transport", None)
         await websocket.accept()
-        conn = RealtimeConnection(hub, websocket, index=hub._next_index(), model=model or "gpt-realtime",
-                                  transport=transport, options=hub.options)
+        conn = RealtimeConnection(
+            hub,
+            websocket,
+            index=hub._next_index(),
+            model=model or "gpt-realtime",
+            transport=transport,
+            options=hub.options,
+        )
         hub._attach(conn)
         beta = websocket.headers.get("openai-beta", "")
         if "realtime" in beta:
-            hub._record_violation(conn.index, "beta_header",
-                                  f"the client sent 'OpenAI-Beta: {beta}' (beta protocol); use the GA protocol",
-                                  None)
+            hub._record_violation(
+                conn.index,
+                "beta_header",
+                f"the client sent 'OpenAI-Beta: {beta}' (beta protocol); use the GA protocol",
+                None,
+            )
         await conn.run()

@@ -19,7 +19,9 @@ class VadEvent:
 class EnergyVad:
     """Speech starts after `min_speech_ms` of frames above `threshold_rms`; stops after `silence_ms` below it."""
 
-    def __init__(self, *, threshold_rms: float = 500.0, min_speech_ms: int = 200, silence_ms: int | None = None) -> None:
+    def __init__(
+        self, *, threshold_rms: float = 500.0, min_speech_ms: int = 200, silence_ms: int | None = None
+    ) -> None:
         self.threshold_rms = threshold_rms
         self.min_speech_ms = min_speech_ms
         self.silence_ms = silence_ms

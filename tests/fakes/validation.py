@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import types
-from collections import abc
 import typing
+from collections import abc
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, List, Literal, Optional, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 import pydantic
 from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
@@ -49,11 +49,11 @@ class Issue:
 class _ResponseCreateParamsWithReferences(RealtimeResponseCreateParams):
     """`response.input` may also hold `{"type": "item_reference", "id": ...}` (the SDK's *WithReferences* param)."""
 
-    input: Optional[List[Union[ConversationItem, ResponseItemReference]]] = None  # type: ignore[assignment]
+    input: list[ConversationItem | ResponseItemReference] | None = None  # type: ignore[assignment]
 
 
 class _ResponseCreateEventWithReferences(ResponseCreateEvent):
-    response: Optional[_ResponseCreateParamsWithReferences] = None  # type: ignore[assignment]
+    response: _ResponseCreateParamsWithReferences | None = None  # type: ignore[assignment]
 
 
 _CLIENT_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RealtimeClientEvent)
@@ -186,7 +186,7 @@ def _expected_kind(annotation: Any) -> str:
     if annotation is float:
         return "a number"
     origin = get_origin(annotation)
-    if origin in (list, List, tuple) or annotation in (list, tuple):
+    if origin in (list, list, tuple) or annotation in (list, tuple):
         return "an array"
     if origin is dict or annotation is dict or _is_model(annotation):
         return "an object"
@@ -304,14 +304,21 @@ def _check_model_union(value: Any, models: list[type[pydantic.BaseModel]], path:
     for disc in ("type", "role"):
         if len(candidates) == 1 and disc == "role":
             break
-        literal_sets = {m: _literal_values(m.model_fields[disc].annotation) for m in candidates if disc in m.model_fields}
+        literal_sets = {
+            m: _literal_values(m.model_fields[disc].annotation) for m in candidates if disc in m.model_fields
+        }
         if len(literal_sets) != len(candidates) or any(v is None for v in literal_sets.values()):
             continue
         if disc not in value:
             optional = [m for m in candidates if not _required(m, disc)]
             if not optional:
-                return [Issue("missing_required_parameter", _join(path, disc),
-                              f"Missing required parameter: '{_join(path, disc)}'.")]
+                return [
+                    Issue(
+                        "missing_required_parameter",
+                        _join(path, disc),
+                        f"Missing required parameter: '{_join(path, disc)}'.",
+                    )
+                ]
             candidates = optional
             continue
         given = value[disc]
@@ -339,8 +346,11 @@ def _check_model(value: dict[str, Any], model: type[pydantic.BaseModel], path: s
         issues.extend(check_value(element, field.annotation, _join(path, key)))
     for key, field in fields.items():
         if key not in value and field.is_required():
-            issues.append(Issue("missing_required_parameter", _join(path, key),
-                                f"Missing required parameter: '{_join(path, key)}'."))
+            issues.append(
+                Issue(
+                    "missing_required_parameter", _join(path, key), f"Missing required parameter: '{_join(path, key)}'."
+                )
+            )
     return issues
 
 
@@ -350,8 +360,13 @@ def validate_client_event(event: Any) -> list[Issue]:
     The first issue is what the API reports in its `error` event.
     """
     if not isinstance(event, dict):
-        return [Issue("invalid_type", None,
-                      f"Invalid type for event: expected an object, but got {_json_kind(event)} instead.")]
+        return [
+            Issue(
+                "invalid_type",
+                None,
+                f"Invalid type for event: expected an object, but got {_json_kind(event)} instead.",
+            )
+        ]
     event_type = event.get("type")
     if "type" not in event:
         return [Issue("missing_required_parameter", "type", "Missing required parameter: 'type'.")]

@@ -36,19 +36,24 @@ ET.register_namespace("arxiv", "http://arxiv.org/schemas/atom")
 
 def make_pdf(pages: list[str], title: str) -> bytes:
     """A small valid PDF (Helvetica text, one content stream per page) with a document title."""
+
     def escape(text: str) -> str:
         return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
-    objects: dict[int, bytes] = {1: b"<< /Type /Catalog /Pages 2 0 R >>",
-                                 3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"}
+    objects: dict[int, bytes] = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    }
     kids = []
     next_id = 4
     for text in pages:
         ops = " ".join(f"({escape(line)}) Tj T*" for line in text.split("\n"))
         stream = f"BT /F1 11 Tf 72 740 Td 14 TL {ops} ET".encode("latin-1")
         objects[next_id] = b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
-        objects[next_id + 1] = (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-                                f"/Resources << /Font << /F1 3 0 R >> >> /Contents {next_id} 0 R >>").encode()
+        objects[next_id + 1] = (
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << /Font << /F1 3 0 R >> >> /Contents {next_id} 0 R >>"
+        ).encode()
         kids.append(next_id + 1)
         next_id += 2
     objects[2] = f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] /Count {len(kids)} >>".encode()
@@ -72,9 +77,11 @@ PDF_PAGES = [
     "Mean air temperature was 6.1 degrees Celsius.",
     "Section 2: Instruments\nThe barometer was replaced in March.\nHumidity sensors were recalibrated twice.",
 ]
-PNG_BYTES = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
-             b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND"
-             b"\xaeB`\x82")
+PNG_BYTES = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
+    b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND"
+    b"\xaeB`\x82"
+)
 
 
 def weather_page(days: int = 120) -> bytes:
@@ -85,17 +92,21 @@ def weather_page(days: int = 120) -> bytes:
     rows = []
     for day in range(1, days + 1):
         high, low = 12 + (day * 7) % 15, 4 + (day * 5) % 9
-        rows.append(f"<h3>Day {day}</h3><p>On day {day} Paris saw a high of {high} °C and a low of {low} °C, "
-                    f"{skies[day % len(skies)]}, with a {winds[day % len(winds)]} wind of {5 + day % 20} km/h. "
-                    f"Humidity averaged {55 + day % 40}% and {(day * 3) % 11} mm of rain fell at Montsouris. "
-                    f"Sunrise was at 0{6 + day % 3}:{10 + day % 50:02d} and sunset at {19 + day % 3}:{day % 60:02d}."
-                    "</p>")
-    html = ("<html><head><title>Paris weather now and the last 120 days</title></head><body>"
-            "<nav><a href='/'>Home</a> <a href='/maps'>Maps</a> <a href='/news'>News</a></nav><article>"
-            "<h1>Paris weather now</h1><p>Right now it is 18 °C and partly cloudy in Paris, with a light "
-            "south-west wind of 10 km/h. Humidity is 64% and no rain is expected before the evening.</p>"
-            "<h2>The last 120 days</h2>" + "".join(rows) + "</article><footer>Weather archive demo</footer>"
-            "</body></html>")
+        rows.append(
+            f"<h3>Day {day}</h3><p>On day {day} Paris saw a high of {high} °C and a low of {low} °C, "
+            f"{skies[day % len(skies)]}, with a {winds[day % len(winds)]} wind of {5 + day % 20} km/h. "
+            f"Humidity averaged {55 + day % 40}% and {(day * 3) % 11} mm of rain fell at Montsouris. "
+            f"Sunrise was at 0{6 + day % 3}:{10 + day % 50:02d} and sunset at {19 + day % 3}:{day % 60:02d}."
+            "</p>"
+        )
+    html = (
+        "<html><head><title>Paris weather now and the last 120 days</title></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/maps'>Maps</a> <a href='/news'>News</a></nav><article>"
+        "<h1>Paris weather now</h1><p>Right now it is 18 °C and partly cloudy in Paris, with a light "
+        "south-west wind of 10 km/h. Humidity is 64% and no rain is expected before the evening.</p>"
+        "<h2>The last 120 days</h2>" + "".join(rows) + "</article><footer>Weather archive demo</footer>"
+        "</body></html>"
+    )
     return html.encode()
 
 
@@ -138,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     fixture: FixtureServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -165,14 +176,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, data: Any) -> None:
         self._send(status, json.dumps(data).encode(), "application/json; charset=UTF-8")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         path, query = self._record(self.rfile.read(length))
         if path == "/html/":
             return self._duckduckgo(query.get("q", [""])[0])
         self._send(404, b"not found", "text/plain")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path, query = self._record()
         q = {k: v[0] for k, v in query.items()}
         routes = {"/customsearch/v1": self._google, "/w/api.php": self._mediawiki, "/api/query": self._arxiv}
@@ -186,8 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _google(self, q: dict[str, str]) -> None:
         terms = q.get("q", "")
         if not q.get("key") or not q.get("cx"):
-            return self._json(400, {"error": {"code": 400, "message": "Missing key or cx",
-                                              "status": "INVALID_ARGUMENT"}})
+            return self._json(
+                400, {"error": {"code": 400, "message": "Missing key or cx", "status": "INVALID_ARGUMENT"}}
+            )
         if "google-slow" in terms:
             time.sleep(SLOW_S)
         if "google-error" in terms:
@@ -214,8 +226,16 @@ class _Handler(BaseHTTPRequestHandler):
         if "wiki-slow" in terms:
             time.sleep(SLOW_S)
         if "wiki-error" in terms:
-            return self._json(200, {"error": {"code": "internal_api_error_DBQueryError",
-                                              "info": "A database query error has occurred.", "docref": "..."}})
+            return self._json(
+                200,
+                {
+                    "error": {
+                        "code": "internal_api_error_DBQueryError",
+                        "info": "A database query error has occurred.",
+                        "docref": "...",
+                    }
+                },
+            )
         if "wiki-garbage" in terms:
             return self._send(502, b"<html><body>Bad gateway</body></html>", "text/html")
         if q.get("list") == "search":
@@ -249,8 +269,11 @@ class _Handler(BaseHTTPRequestHandler):
         entries = root.findall(f"{{{ATOM}}}entry")
         for entry in entries:
             root.remove(entry)
-        words = [w.split(":", 1)[-1].lower() for w in search.replace("(", " ").replace(")", " ").split()
-                 if w.upper() not in ("AND", "OR", "ANDNOT")]
+        words = [
+            w.split(":", 1)[-1].lower()
+            for w in search.replace("(", " ").replace(")", " ").split()
+            if w.upper() not in ("AND", "OR", "ANDNOT")
+        ]
 
         def matches(entry: ET.Element) -> bool:
             entry_id = entry.findtext(f"{{{ATOM}}}id", "")
@@ -264,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
         root.find(f"{{{OPENSEARCH}}}totalResults").text = str(len(chosen))
         root.find(f"{{{OPENSEARCH}}}startIndex").text = str(start)
         root.find(f"{{{OPENSEARCH}}}itemsPerPage").text = str(count)
-        for entry in chosen[start:start + count]:
+        for entry in chosen[start : start + count]:
             root.append(entry)
         body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
         self._send(200, body, "application/atom+xml; charset=utf-8")
@@ -371,13 +394,22 @@ def start_fixture_server() -> FixtureServer:
 def make_settings(server: FixtureServer, tmp_path: Path, **overrides: object) -> ToolSettings:
     """Tool settings aimed at this fixture server (no Google keys unless given), short timeouts."""
     values: dict[str, object] = dict(
-        google_api_key=None, google_cse_id=None,
-        google_cse_url=server.url("/customsearch/v1"), ddg_url=server.url("/html/"),
-        wikipedia_api_url=server.url("/w/api.php"), arxiv_api_url=server.url("/api/query"),
-        fetch_allow_hosts=[f"127.0.0.1:{server.port}"], arxiv_min_interval_s=0.0,
-        web_search_timeout_s=2.0, wikipedia_timeout_s=2.0, arxiv_timeout_s=2.0,
-        fetch_timeout_s=5.0, fetch_connect_timeout_s=1.0, fetch_read_timeout_s=2.0,
-        code_scratch_root=tmp_path / "scratch", code_timeout_s=5.0,
+        google_api_key=None,
+        google_cse_id=None,
+        google_cse_url=server.url("/customsearch/v1"),
+        ddg_url=server.url("/html/"),
+        wikipedia_api_url=server.url("/w/api.php"),
+        arxiv_api_url=server.url("/api/query"),
+        fetch_allow_hosts=[f"127.0.0.1:{server.port}"],
+        arxiv_min_interval_s=0.0,
+        web_search_timeout_s=2.0,
+        wikipedia_timeout_s=2.0,
+        arxiv_timeout_s=2.0,
+        fetch_timeout_s=5.0,
+        fetch_connect_timeout_s=1.0,
+        fetch_read_timeout_s=2.0,
+        code_scratch_root=tmp_path / "scratch",
+        code_timeout_s=5.0,
     )
     values.update(overrides)
     return ToolSettings(_env_file=None, **values)  # type: ignore[arg-type]

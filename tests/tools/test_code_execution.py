@@ -19,8 +19,8 @@ from autogen_core import CancellationToken
 from tests.tools.conftest import make_settings
 from tests.tools.fixture_server import FixtureServer
 from tools.code_execution import CodeSandbox
-from tools.confine import landlock_abi, python_read_paths
 from tools.config import ToolSettings
+from tools.confine import landlock_abi, python_read_paths
 
 LANDLOCK = landlock_abi()
 needs_landlock = pytest.mark.skipif(LANDLOCK < 1, reason="the kernel has no Landlock: local mode cannot confine")
@@ -73,11 +73,13 @@ async def test_infinite_loop_is_stopped_at_the_timeout(fixture_server: FixtureSe
     box = CodeSandbox.from_settings(make_settings(fixture_server, tmp_path, code_timeout_s=1.0))
     await box.start()
     try:
-        code = ("import subprocess, sys\n"
-                "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
-                "open('child.pid', 'w').write(str(child.pid))\n"
-                "print('looping', flush=True)\n"
-                "while True:\n    pass\n")
+        code = (
+            "import subprocess, sys\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+            "open('child.pid', 'w').write(str(child.pid))\n"
+            "print('looping', flush=True)\n"
+            "while True:\n    pass\n"
+        )
         started = time.monotonic()
         result = await run(box, code)
         assert time.monotonic() - started < 3.0
@@ -90,8 +92,9 @@ async def test_infinite_loop_is_stopped_at_the_timeout(fixture_server: FixtureSe
         await box.stop()
 
 
-async def test_no_secret_reaches_the_code(fixture_server: FixtureServer, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_no_secret_reaches_the_code(
+    fixture_server: FixtureServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name, value in FAKE_SECRETS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("TZ", "Europe/Oslo")
@@ -110,21 +113,26 @@ async def test_no_secret_reaches_the_code(fixture_server: FixtureServer, tmp_pat
 
 
 @needs_landlock
-async def test_server_environment_is_not_readable_through_proc(sandbox: CodeSandbox,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_server_environment_is_not_readable_through_proc(
+    sandbox: CodeSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The server process (here: pytest) has the key in its environment; the code cannot read it from /proc."""
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_SECRETS["OPENAI_API_KEY"])
-    code = (f"try:\n    print(open('/proc/{os.getpid()}/environ', 'rb').read())\n"
-            "except OSError as exc:\n    print('denied', type(exc).__name__)")
+    code = (
+        f"try:\n    print(open('/proc/{os.getpid()}/environ', 'rb').read())\n"
+        "except OSError as exc:\n    print('denied', type(exc).__name__)"
+    )
     result = await run(sandbox, code)
     assert "denied PermissionError" in result and FAKE_SECRETS["OPENAI_API_KEY"] not in result
 
 
 async def test_cwd_home_and_tmp_are_in_the_scratch_dir(sandbox: CodeSandbox) -> None:
-    code = ("import os, tempfile\n"
-            "open('notes.txt', 'w').write('kept')\n"
-            "fd, path = tempfile.mkstemp(); os.close(fd)\n"
-            "print(os.getcwd()); print(os.path.expanduser('~')); print(path)")
+    code = (
+        "import os, tempfile\n"
+        "open('notes.txt', 'w').write('kept')\n"
+        "fd, path = tempfile.mkstemp(); os.close(fd)\n"
+        "print(os.getcwd()); print(os.path.expanduser('~')); print(path)"
+    )
     result = await run(sandbox, code)
     scratch = sandbox.scratch_dir("s1")
     assert scratch is not None
@@ -138,11 +146,13 @@ async def test_cwd_home_and_tmp_are_in_the_scratch_dir(sandbox: CodeSandbox) -> 
 async def test_cannot_write_or_read_outside_the_scratch_dir(sandbox: CodeSandbox, tmp_path: Path) -> None:
     outside = tmp_path / "outside.txt"
     project_file = Path(__file__).resolve()
-    code = (f"for path, mode in (({str(outside)!r}, 'w'), ('/etc/evil.conf', 'w'), ({str(project_file)!r}, 'r')):\n"
-            "    try:\n"
-            "        open(path, mode).close(); print('allowed', path)\n"
-            "    except OSError as exc:\n"
-            "        print('denied', type(exc).__name__, path)\n")
+    code = (
+        f"for path, mode in (({str(outside)!r}, 'w'), ('/etc/evil.conf', 'w'), ({str(project_file)!r}, 'r')):\n"
+        "    try:\n"
+        "        open(path, mode).close(); print('allowed', path)\n"
+        "    except OSError as exc:\n"
+        "        print('denied', type(exc).__name__, path)\n"
+    )
     result = await run(sandbox, code)
     assert "allowed" not in result
     assert result.count("denied PermissionError") == 3
@@ -154,16 +164,22 @@ async def test_sessions_do_not_see_each_other(sandbox: CodeSandbox) -> None:
     await run(sandbox, "open('mine.txt', 'w').write('A')", session="alice")
     alice = sandbox.scratch_dir("alice")
     assert alice is not None
-    result = await run(sandbox, f"import os\ntry:\n    print(os.listdir({str(alice)!r}))\n"
-                                "except OSError as exc:\n    print('denied', type(exc).__name__)", session="bob")
+    result = await run(
+        sandbox,
+        f"import os\ntry:\n    print(os.listdir({str(alice)!r}))\n"
+        "except OSError as exc:\n    print('denied', type(exc).__name__)",
+        session="bob",
+    )
     assert "denied PermissionError" in result and "mine.txt" not in result
 
 
 @needs_landlock_net
 async def test_no_tcp_connections(sandbox: CodeSandbox, fixture_server: FixtureServer) -> None:
-    code = ("import socket\ntry:\n"
-            f"    socket.create_connection(('127.0.0.1', {fixture_server.port}), timeout=2); print('connected')\n"
-            "except OSError as exc:\n    print('denied', type(exc).__name__)")
+    code = (
+        "import socket\ntry:\n"
+        f"    socket.create_connection(('127.0.0.1', {fixture_server.port}), timeout=2); print('connected')\n"
+        "except OSError as exc:\n    print('denied', type(exc).__name__)"
+    )
     before = len(fixture_server.requests)
     result = await run(sandbox, code)
     assert "denied PermissionError" in result and len(fixture_server.requests) == before
@@ -202,8 +218,9 @@ async def test_required_landlock_missing_refuses_to_run(fixture_server: FixtureS
 async def test_cancellation_kills_the_run(sandbox: CodeSandbox) -> None:
     token = CancellationToken()
     sandbox.tool_for("s1")
-    task = asyncio.ensure_future(run(sandbox, "import time, os\nopen('pid', 'w').write(str(os.getpid()))\n"
-                                              "time.sleep(60)", token=token))
+    task = asyncio.ensure_future(
+        run(sandbox, "import time, os\nopen('pid', 'w').write(str(os.getpid()))\ntime.sleep(60)", token=token)
+    )
     scratch = sandbox.scratch_dir("s1")
     assert scratch is not None
     for _ in range(100):
@@ -230,8 +247,9 @@ async def test_release_and_stop_clean_up(fixture_server: FixtureServer, tmp_path
     assert not one.exists() and box.scratch_dir("one") is None
 
     box.tool_for("two")
-    long_run = asyncio.ensure_future(run(box, "import time, os\nopen('pid', 'w').write(str(os.getpid()))\n"
-                                              "time.sleep(60)", session="two"))
+    long_run = asyncio.ensure_future(
+        run(box, "import time, os\nopen('pid', 'w').write(str(os.getpid()))\ntime.sleep(60)", session="two")
+    )
     two = box.scratch_dir("two")
     assert two is not None
     for _ in range(100):

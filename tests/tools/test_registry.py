@@ -13,16 +13,23 @@ from tools.config import ToolSettings
 
 def test_names_and_model_facing_arguments(settings: ToolSettings) -> None:
     tools = build_researcher_tools(settings)
-    assert [tool.name for tool in tools] == list(RESEARCHER_TOOL_NAMES) == [
-        "web_search", "fetch_web_content", "wikipedia_search", "arxiv_search"]
+    assert (
+        [tool.name for tool in tools]
+        == list(RESEARCHER_TOOL_NAMES)
+        == ["web_search", "fetch_web_content", "wikipedia_search", "arxiv_search"]
+    )
     assert all(isinstance(tool, BaseTool) for tool in tools)
     parameters = {tool.name: tool.schema["parameters"] for tool in tools}
     assert {name: sorted(p["properties"]) for name, p in parameters.items()} == {
-        "web_search": ["max_results", "query"], "fetch_web_content": ["url"],
-        "wikipedia_search": ["query"], "arxiv_search": ["max_results", "query"],
+        "web_search": ["max_results", "query"],
+        "fetch_web_content": ["url"],
+        "wikipedia_search": ["query"],
+        "arxiv_search": ["max_results", "query"],
     }
     assert {name: p["required"] for name, p in parameters.items()} == {
-        "web_search": ["query"], "fetch_web_content": ["url"], "wikipedia_search": ["query"],
+        "web_search": ["query"],
+        "fetch_web_content": ["url"],
+        "wikipedia_search": ["query"],
         "arxiv_search": ["query"],
     }
     for tool in tools:

@@ -28,8 +28,14 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def runner(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     scratch = tmp_path / "runner-scratch"
-    config = RunnerConfig(scratch_root=scratch, max_timeout_s=2.0, max_code_bytes=10_000,
-                          limits=RunLimits(memory_mb=512), max_concurrent=1, queue_wait_s=0.2)
+    config = RunnerConfig(
+        scratch_root=scratch,
+        max_timeout_s=2.0,
+        max_code_bytes=10_000,
+        limits=RunLimits(memory_mb=512),
+        max_concurrent=1,
+        queue_wait_s=0.2,
+    )
     server = make_server("127.0.0.1", 0, config)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -39,8 +45,13 @@ def runner(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def sandbox_settings(url: str, **overrides: object) -> ToolSettings:
-    values: dict[str, object] = {"code_executor": "sandbox", "sandbox_url": url, "code_timeout_s": 5.0,
-                                 "sandbox_start_timeout_s": 2.0, **overrides}
+    values: dict[str, object] = {
+        "code_executor": "sandbox",
+        "sandbox_url": url,
+        "code_timeout_s": 5.0,
+        "sandbox_start_timeout_s": 2.0,
+        **overrides,
+    }
     return ToolSettings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
@@ -111,8 +122,7 @@ def test_service_rejects_bad_requests(runner: tuple[str, Path]) -> None:
     with httpx.Client(base_url=url) as client:
         assert client.get("/health").json()["status"] == "ok"
         assert client.get("/nope").status_code == 404
-        assert client.post("/run", content=b"not json", headers={"content-type": "application/json"}
-                           ).status_code == 400
+        assert client.post("/run", content=b"not json", headers={"content-type": "application/json"}).status_code == 400
         assert client.post("/run", json={"code": "print(1)"}).status_code == 400  # no session id
         assert client.post("/run", json={"session_id": "../../etc", "code": "print(1)"}).status_code == 400
         assert client.post("/run", json={"session_id": "a", "code": ""}).status_code == 400
@@ -128,8 +138,11 @@ def test_service_is_busy_past_its_concurrency(runner: tuple[str, Path]) -> None:
 
     def slow() -> None:
         with httpx.Client(base_url=url, timeout=10) as client:
-            results.append(client.post("/run", json={"session_id": "slow", "code": "import time; time.sleep(1.5)",
-                                                     "timeout_s": 2}).status_code)
+            results.append(
+                client.post(
+                    "/run", json={"session_id": "slow", "code": "import time; time.sleep(1.5)", "timeout_s": 2}
+                ).status_code
+            )
 
     thread = threading.Thread(target=slow)
     thread.start()
@@ -146,10 +159,19 @@ def test_runner_script_starts_standalone(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {"PATH": os.environ.get("PATH", ""), "SANDBOX_HOST": "127.0.0.1", "SANDBOX_PORT": str(port),
-           "SANDBOX_SCRATCH": str(tmp_path / "scr")}
-    process = subprocess.Popen([sys.executable, str(ROOT / "sandbox" / "runner.py")], env=env, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "SANDBOX_HOST": "127.0.0.1",
+        "SANDBOX_PORT": str(port),
+        "SANDBOX_SCRATCH": str(tmp_path / "scr"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "sandbox" / "runner.py")],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -160,8 +182,9 @@ def test_runner_script_starts_standalone(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "the runner did not start"
                 time.sleep(0.1)
         assert health.json()["status"] == "ok"
-        result = httpx.post(f"http://127.0.0.1:{port}/run", json={"session_id": "x", "code": "print(40 + 2)"},
-                            timeout=10).json()
+        result = httpx.post(
+            f"http://127.0.0.1:{port}/run", json={"session_id": "x", "code": "print(40 + 2)"}, timeout=10
+        ).json()
         assert json.loads(json.dumps(result))["output"] == "42\n"
     finally:
         process.terminate()

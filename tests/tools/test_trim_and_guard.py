@@ -41,25 +41,50 @@ def test_trimmed_text_never_exceeds_the_limit(text: str, limit: int) -> None:
         assert truncate(text, limit) == text == head_tail(text, limit)
 
 
-@pytest.mark.parametrize(("address", "problem"), [
-    ("127.0.0.1", "a loopback address"), ("127.8.9.10", "a loopback address"), ("::1", "a loopback address"),
-    ("10.1.2.3", "a private address"), ("172.16.0.1", "a private address"), ("192.168.0.1", "a private address"),
-    ("fd12:3456::1", "a private address"), ("169.254.169.254", "a cloud metadata address"),
-    ("169.254.1.1", "a link-local address"), ("fe80::1", "a link-local address"),
-    ("fd00:ec2::254", "a cloud metadata address"), ("100.100.100.200", "a cloud metadata address"),
-    ("224.0.0.251", "a multicast address"), ("ff02::1", "a multicast address"), ("0.0.0.0", "an unspecified address"),
-    ("240.0.0.1", "a reserved address"), ("100.64.1.1", "not a public address"),
-    ("::ffff:10.0.0.1", "a private address (embedded in ::ffff:a00:1)"),
-    ("2002:a00:1::", "a private address (embedded in 2002:a00:1::)"),
-    ("64:ff9b::7f00:1", "a loopback address (embedded in 64:ff9b::7f00:1)"),
-    ("8.8.8.8", None), ("93.184.215.14", None), ("2606:4700:4700::1111", None),
-])
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("127.0.0.1", "a loopback address"),
+        ("127.8.9.10", "a loopback address"),
+        ("::1", "a loopback address"),
+        ("10.1.2.3", "a private address"),
+        ("172.16.0.1", "a private address"),
+        ("192.168.0.1", "a private address"),
+        ("fd12:3456::1", "a private address"),
+        ("169.254.169.254", "a cloud metadata address"),
+        ("169.254.1.1", "a link-local address"),
+        ("fe80::1", "a link-local address"),
+        ("fd00:ec2::254", "a cloud metadata address"),
+        ("100.100.100.200", "a cloud metadata address"),
+        ("224.0.0.251", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+        ("0.0.0.0", "an unspecified address"),
+        ("240.0.0.1", "a reserved address"),
+        ("100.64.1.1", "not a public address"),
+        ("::ffff:10.0.0.1", "a private address (embedded in ::ffff:a00:1)"),
+        ("2002:a00:1::", "a private address (embedded in 2002:a00:1::)"),
+        ("64:ff9b::7f00:1", "a loopback address (embedded in 64:ff9b::7f00:1)"),
+        ("8.8.8.8", None),
+        ("93.184.215.14", None),
+        ("2606:4700:4700::1111", None),
+    ],
+)
 def test_ip_rules(address: str, problem: str | None) -> None:
     assert ip_problem(ipaddress.ip_address(address)) == problem
 
 
-@pytest.mark.parametrize("name", ["localhost", "foo.localhost", "metadata.google.internal", "db.internal",
-                                  "printer.local", "router.home.arpa", "kubernetes.default.svc"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "localhost",
+        "foo.localhost",
+        "metadata.google.internal",
+        "db.internal",
+        "printer.local",
+        "router.home.arpa",
+        "kubernetes.default.svc",
+    ],
+)
 def test_local_names(name: str) -> None:
     assert hostname_problem(name) == "a local or internal host name"
 

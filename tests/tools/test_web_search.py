@@ -34,8 +34,7 @@ async def test_duckduckgo_results_through_real_ddgs(settings: ToolSettings, fixt
     assert sent[0].query["q"] == ["python asyncio event loop"]
 
 
-async def test_google_results_and_key_not_leaked(google_settings: ToolSettings,
-                                                 fixture_server: FixtureServer) -> None:
+async def test_google_results_and_key_not_leaked(google_settings: ToolSettings, fixture_server: FixtureServer) -> None:
     before = len(fixture_server.requests_to("/customsearch/v1"))
     result = await web_search("python asyncio event loop", 2, settings=google_settings)
     assert result.startswith('Web results for "python asyncio event loop" from Google:')
@@ -64,16 +63,23 @@ async def test_google_empty_falls_back_to_duckduckgo(google_settings: ToolSettin
 
 
 async def test_duckduckgo_error_falls_back_to_google(fixture_server: FixtureServer, tmp_path: Path) -> None:
-    settings = make_settings(fixture_server, tmp_path, google_api_key="k", google_cse_id="cx",
-                             web_search_primary="duckduckgo", ddg_url=f"http://127.0.0.1:{closed_port()}/html/")
+    settings = make_settings(
+        fixture_server,
+        tmp_path,
+        google_api_key="k",
+        google_cse_id="cx",
+        web_search_primary="duckduckgo",
+        ddg_url=f"http://127.0.0.1:{closed_port()}/html/",
+    )
     result = await web_search("python asyncio event loop", 3, settings=settings)
     assert "from Google" in result and "DuckDuckGo failed (" in result
     assert "URL: https://docs.python.org/3/library/asyncio-eventloop.html" in result
 
 
 async def test_duckduckgo_empty_falls_back_to_google(fixture_server: FixtureServer, tmp_path: Path) -> None:
-    settings = make_settings(fixture_server, tmp_path, google_api_key="k", google_cse_id="cx",
-                             web_search_primary="duckduckgo")
+    settings = make_settings(
+        fixture_server, tmp_path, google_api_key="k", google_cse_id="cx", web_search_primary="duckduckgo"
+    )
     result = await web_search("ddg-empty asyncio event loop", 3, settings=settings)
     assert "from Google" in result and "DuckDuckGo found nothing" in result
     assert "stackoverflow.com" in result
@@ -86,8 +92,13 @@ async def test_no_results_anywhere_is_a_clear_message(google_settings: ToolSetti
 
 
 async def test_both_engines_failing_is_a_clear_message(fixture_server: FixtureServer, tmp_path: Path) -> None:
-    settings = make_settings(fixture_server, tmp_path, google_api_key="k", google_cse_id="cx",
-                             ddg_url=f"http://127.0.0.1:{closed_port()}/html/")
+    settings = make_settings(
+        fixture_server,
+        tmp_path,
+        google_api_key="k",
+        google_cse_id="cx",
+        ddg_url=f"http://127.0.0.1:{closed_port()}/html/",
+    )
     result = await web_search("google-quota asyncio", 5, settings=settings)
     assert result.startswith("Web search is not available right now:")
     assert "Google failed (HTTP 403: Quota exceeded" in result and "DuckDuckGo failed" in result
@@ -98,13 +109,14 @@ async def test_duckduckgo_timeout(fixture_server: FixtureServer, tmp_path: Path)
     started = time.monotonic()
     result = await web_search("ddg-slow asyncio", 3, settings=settings)
     assert time.monotonic() - started < 2.0
-    assert result == ("Web search is not available right now: DuckDuckGo failed (timed out after 0.5 s). "
-                      "Try again later or use another tool.")
+    assert result == (
+        "Web search is not available right now: DuckDuckGo failed (timed out after 0.5 s). "
+        "Try again later or use another tool."
+    )
 
 
 async def test_google_timeout_falls_back(fixture_server: FixtureServer, tmp_path: Path) -> None:
-    settings = make_settings(fixture_server, tmp_path, google_api_key="k", google_cse_id="cx",
-                             web_search_timeout_s=0.6)
+    settings = make_settings(fixture_server, tmp_path, google_api_key="k", google_cse_id="cx", web_search_timeout_s=0.6)
     started = time.monotonic()
     result = await web_search("google-slow asyncio event loop", 3, settings=settings)
     assert time.monotonic() - started < 2.5
@@ -116,8 +128,10 @@ async def test_crashing_engine_becomes_a_message(settings: ToolSettings) -> None
         raise RuntimeError("parser exploded")
 
     result = await web_search("anything", 3, settings=settings, ddg_backend=broken_backend)
-    assert result == ("Web search is not available right now: DuckDuckGo failed (internal error). "
-                      "Try again later or use another tool.")
+    assert result == (
+        "Web search is not available right now: DuckDuckGo failed (internal error). "
+        "Try again later or use another tool."
+    )
 
 
 async def test_injected_backend_rows_are_formatted_and_capped(settings: ToolSettings) -> None:

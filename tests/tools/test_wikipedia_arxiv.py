@@ -20,8 +20,10 @@ from tools.wikipedia_search import wikipedia_search
 async def test_wikipedia_summaries_with_urls(settings: ToolSettings, fixture_server: FixtureServer) -> None:
     before = len(fixture_server.requests_to("/w/api.php"))
     result = await wikipedia_search("Alan Turing", settings=settings)
-    assert result.startswith('Wikipedia articles for "Alan Turing":\n1. Alan Turing — '
-                             "https://en.wikipedia.org/wiki/Alan_Turing\n   Alan Mathison Turing (23 June 1912")
+    assert result.startswith(
+        'Wikipedia articles for "Alan Turing":\n1. Alan Turing — '
+        "https://en.wikipedia.org/wiki/Alan_Turing\n   Alan Mathison Turing (23 June 1912"
+    )
     assert "2. Turing Award — https://en.wikipedia.org/wiki/Turing_Award" in result
     assert "3. Turing test — https://en.wikipedia.org/wiki/Turing_test" in result
     assert "more characters not shown]" in result  # the long summary is trimmed
@@ -35,8 +37,9 @@ async def test_wikipedia_summaries_with_urls(settings: ToolSettings, fixture_ser
 
 async def test_wikipedia_disambiguation_lists_meanings(settings: ToolSettings) -> None:
     result = await wikipedia_search("Mercury", settings=settings)
-    assert ("1. Mercury (disambiguation: the term has several meanings) — https://en.wikipedia.org/wiki/Mercury"
-            in result)
+    assert (
+        "1. Mercury (disambiguation: the term has several meanings) — https://en.wikipedia.org/wiki/Mercury" in result
+    )
     assert "Mercury (planet), the planet nearest the Sun" in result
     assert "Companies:" in result and "==" not in result
     assert "Ask again with the exact title of the meaning you want." in result
@@ -51,15 +54,19 @@ async def test_wikipedia_spelling_suggestion_is_followed(settings: ToolSettings)
 
 async def test_wikipedia_no_result(settings: ToolSettings) -> None:
     result = await wikipedia_search("qzxqv flurbish", settings=settings)
-    assert result == ('Wikipedia has no article matching "qzxqv flurbish". Try other words, a broader term, or '
-                      "web_search.")
+    assert result == (
+        'Wikipedia has no article matching "qzxqv flurbish". Try other words, a broader term, or web_search.'
+    )
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("wiki-error", "Wikipedia search failed: A database query error has occurred.. Try again later"),
-    ("wiki-garbage", "Wikipedia search failed: HTTP 502. Try again later or use web_search."),
-    ("", "wikipedia_search needs a query: a topic, name or term."),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("wiki-error", "Wikipedia search failed: A database query error has occurred.. Try again later"),
+        ("wiki-garbage", "Wikipedia search failed: HTTP 502. Try again later or use web_search."),
+        ("", "wikipedia_search needs a query: a topic, name or term."),
+    ],
+)
 async def test_wikipedia_errors(settings: ToolSettings, query: str, expected: str) -> None:
     assert (await wikipedia_search(query, settings=settings)).startswith(expected)
 
@@ -85,8 +92,10 @@ async def test_arxiv_papers(settings: ToolSettings, fixture_server: FixtureServe
     before = len(fixture_server.requests_to("/api/query"))
     result = await arxiv_search("transformer architecture", 5, settings=settings)
     assert result.startswith('arXiv papers for "transformer architecture":\n1. Attention Is All You Need\n')
-    assert ("   Authors: Ashish Vaswani, Noam Shazeer, Niki Parmar, Jakob Uszkoreit, Llion Jones, Aidan N. Gomez "
-            "et al. (8 authors)") in result
+    assert (
+        "   Authors: Ashish Vaswani, Noam Shazeer, Niki Parmar, Jakob Uszkoreit, Llion Jones, Aidan N. Gomez "
+        "et al. (8 authors)"
+    ) in result
     assert "   Published: 2017-06-12 (updated 2023-08-02); category cs.CL" in result
     assert "   arXiv id: 1706.03762v7; PDF: http://arxiv.org/pdf/1706.03762v7" in result
     assert "   Abstract: The dominant sequence transduction models" in result
@@ -122,7 +131,8 @@ async def test_arxiv_no_result(settings: ToolSettings) -> None:
 
 async def test_arxiv_http_error(settings: ToolSettings) -> None:
     assert await arxiv_search("arxiv-error", settings=settings) == (
-        "arXiv search failed: HTTP 503. Try again later or use web_search.")
+        "arXiv search failed: HTTP 503. Try again later or use web_search."
+    )
 
 
 async def test_arxiv_timeout(fixture_server: FixtureServer, tmp_path: Path) -> None:
@@ -134,10 +144,10 @@ async def test_arxiv_timeout(fixture_server: FixtureServer, tmp_path: Path) -> N
 
 
 async def test_arxiv_unreachable(fixture_server: FixtureServer, tmp_path: Path) -> None:
-    settings = make_settings(fixture_server, tmp_path, arxiv_api_url="http://127.0.0.1:9/api/query",
-                             arxiv_retries=0)
+    settings = make_settings(fixture_server, tmp_path, arxiv_api_url="http://127.0.0.1:9/api/query", arxiv_retries=0)
     assert await arxiv_search("attention", settings=settings) == (
-        "Could not connect to arXiv. Try again later or use web_search.")
+        "Could not connect to arXiv. Try again later or use web_search."
+    )
 
 
 async def test_arxiv_empty_query(settings: ToolSettings) -> None:
