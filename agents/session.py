@@ -1,17 +1,24 @@
-"""TeamSession: one team per connection, with runs that can be paused, resumed, cancelled and followed up.
+"""TeamSession: one team per session, with runs that can be paused, resumed, cancelled and followed up.
+
+One owner for the session's state: the session lock. Every transition happens while holding it: the commands
+(task, pause, resume, cancel, reset, close) and the ends of a run that the driver task reaches (settle, finish,
+fail). A lock rather than a command queue because every command needs an immediate answer (started, queued,
+refused) and the lock gives that without another task to keep alive; the driver takes it only at a run's end,
+so a command waits at most for one end of run. Team events are emitted without the lock (they change no
+state); a run marked closed emits nothing more, so nothing of a run follows its run_finished.
 
 How the AutoGen 0.7.5 pitfalls are avoided:
 - Pause is graceful: ExternalTermination.set() lets the current agent turn finish; the team keeps its state and
-  resume calls run_stream() without a task.
+  resume calls run_stream() without a task. The pause switch is reset under the lock before a driver starts,
+  never by the driver itself, so a pause sent right after run_started is not lost.
 - Cancel is immediate for the client: the run is closed and announced at once, and the next task runs on a
   new team rebuilt from the state saved after the last finished run (the same team does not resume cleanly
-  after a cancel). The old run task is cancelled in the background and given `cancel_grace_s` to unwind; a
-  tool call can keep it stuck (an AutoGen deadlock), so then its runtime is stopped by force. Agent errors
-  also rebuild the team.
-- A task sent while a run is active is queued as a follow-up and started when the run finishes.
-
-State changes happen without an await between check and change, so the run task and the commands (serialized
-by a lock) never both finish the same run: whoever sets `run.closed` first owns the ending.
+  after a cancel). The old run task is reaped in the background: a tool call can keep it stuck (an AutoGen
+  deadlock), so after `cancel_grace_s` its runtime is stopped by force. Agent errors also rebuild the team.
+- The team's state is saved before a finished run is released, and the next follow-up is picked in the same
+  critical section, so a newer task can never overtake a queued follow-up.
+- A store failure ends the run as `error`; its error and run_finished events are delivered once the store
+  takes them again, and the session accepts the next task at once.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from autogen_agentchat.base import TaskResult
 from autogen_agentchat.teams import SelectorGroupChat
@@ -32,18 +39,41 @@ from autogen_core import CancellationToken
 
 from agents.background import BackgroundTasks
 from agents.events import AgentMessage, final_answer, serialize_message
-from agents.metering import Usage, UsageMeter
+from agents.metering import Usage as MeterUsage
+from agents.metering import UsageMeter
+from agents.runtime import stop_runtime
+from agents.session_errors import EventNotStored, SessionCommandError, describe_error
+from agents.session_events import (
+    ErrorCode,
+    FollowupQueued,
+    RunError,
+    RunFinished,
+    RunStarted,
+    SessionPayload,
+    SessionReset,
+    StateChanged,
+    TeamMessage,
+    Usage,
+)
+from agents.stop import StopReason, TerminationLabel, stop_reason_for
 from agents.team import MANAGER, TeamControls
 
+__all__ = ["SessionCommandError", "SessionLimits", "SessionState", "TeamSession", "describe_error"]
 log = logging.getLogger(__name__)
 
 TeamFactory = Callable[[], tuple[SelectorGroupChat, TeamControls]]
+EventSink = Callable[[SessionPayload, str | None], Awaitable[None]]
+"""Where the session's events go: the app numbers, stores, then sends them (app/event_log.py)."""
 
-
-class EventSink(Protocol):
-    """Where the session's events go (the app stores them, then sends them)."""
-
-    def __call__(self, *, type: str, source: str, data: dict[str, Any], run_id: str | None) -> Awaitable[None]: ...
+KEEPS_STATE = {
+    StopReason.COMPLETED,
+    StopReason.MAX_MESSAGES,
+    StopReason.TIMEOUT,
+    StopReason.STOPPED,
+    StopReason.BUDGET,
+    StopReason.NO_PROGRESS,
+}  # ends after which the team's memory is kept
+MAX_OWED_EVENTS = 32
 
 
 class SessionState(StrEnum):
@@ -51,15 +81,6 @@ class SessionState(StrEnum):
     RUNNING = "running"
     PAUSING = "pausing"
     PAUSED = "paused"
-
-
-class SessionCommandError(Exception):
-    """A command that cannot be carried out now; `code` goes to the client in an error event."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -73,7 +94,7 @@ class SessionLimits:
 class Run:
     run_id: str
     task: str
-    usage_start: Usage
+    usage_start: MeterUsage
     started: float = field(default_factory=time.monotonic)
     messages: list[AgentMessage] = field(default_factory=list)
     driver: asyncio.Task[None] | None = None
@@ -102,7 +123,7 @@ class TeamSession:
         self.session_id = session_id
         self._factory = factory
         self._meter = meter
-        self._emit = emit
+        self._sink = emit
         self._limits = limits
         self._unavailable = unavailable
         self._on_close = on_close
@@ -112,6 +133,9 @@ class TeamSession:
         self._state = SessionState.IDLE
         self._run: Run | None = None
         self._followups: deque[str] = deque()
+        self._owed: deque[tuple[SessionPayload, str | None]] = deque(maxlen=MAX_OWED_EVENTS)
+        self._owed_task: asyncio.Future[None] | None = None
+        self._closed = False
         self._lock = asyncio.Lock()
         self._background = BackgroundTasks()
         self._idle = asyncio.Event()
@@ -161,28 +185,32 @@ class TeamSession:
     async def submit_task(self, text: str) -> dict[str, Any]:
         """Start a run, or queue the task as a follow-up when a run is active."""
         if self._unavailable:
-            raise SessionCommandError("no_model_access", self._unavailable)
+            raise SessionCommandError(ErrorCode.NO_MODEL_ACCESS, self._unavailable)
         async with self._lock:
             if self._run is None:
                 run = await self._start_run(text, followup=False)
                 return {"status": "started", "run_id": run.run_id}
             if len(self._followups) >= self._limits.max_followups:
-                raise SessionCommandError("too_many_followups", "Too many follow-ups are queued; wait for the run.")
+                raise SessionCommandError(
+                    ErrorCode.TOO_MANY_FOLLOWUPS, "Too many follow-ups are queued; wait for the run."
+                )
             self._followups.append(text)
-            await self._emit(
-                type="followup_queued",
-                source="system",
-                data={"text": text, "position": len(self._followups), "state": self._state.value},
-                run_id=self._run.run_id,
-            )
+            payload = FollowupQueued(text=text, position=len(self._followups), state=self._state.value)
+            try:
+                await self._emit(payload, self._run.run_id)
+            except EventNotStored:
+                self._followups.pop()
+                raise SessionCommandError(
+                    ErrorCode.STORE_UNAVAILABLE, "The run store is unavailable, so the follow-up was not queued."
+                ) from None
             return {"status": "queued", "run_id": self._run.run_id, "position": len(self._followups)}
 
     async def pause(self) -> dict[str, Any]:
         async with self._lock:
             if self._state in (SessionState.PAUSING, SessionState.PAUSED):
-                raise SessionCommandError("already_paused", "The run is already paused.")
+                raise SessionCommandError(ErrorCode.ALREADY_PAUSED, "The run is already paused.")
             if self._state != SessionState.RUNNING or self._run is None or self._controls is None:
-                raise SessionCommandError("no_active_run", "There is no run to pause.")
+                raise SessionCommandError(ErrorCode.NO_ACTIVE_RUN, "There is no run to pause.")
             self._controls.pause.set()
             self._state = SessionState.PAUSING
             await self._emit_state("The team will pause after the current step.")
@@ -192,20 +220,20 @@ class TeamSession:
         async with self._lock:
             run = self._run
             if self._state != SessionState.PAUSED or run is None:
-                raise SessionCommandError("not_paused", "The run is not paused.")
+                raise SessionCommandError(ErrorCode.NOT_PAUSED, "The run is not paused.")
             self._state = SessionState.RUNNING
             await self._emit_state("Resumed.")
-            run.driver = asyncio.create_task(self._drive(run, None), name=f"team-run-{run.run_id}")
+            await self._launch(run, None)
             return {"status": "running", "run_id": run.run_id}
 
     async def cancel(self) -> dict[str, Any]:
         async with self._lock:
             run = self._run
             if run is None or run.closed:
-                raise SessionCommandError("no_active_run", "There is no run to cancel.")
+                raise SessionCommandError(ErrorCode.NO_ACTIVE_RUN, "There is no run to cancel.")
             dropped = list(self._followups)
             self._followups.clear()
-            await self._abort(run, "cancelled", dropped_followups=dropped)
+            await self._abort(run, StopReason.CANCELLED, dropped_followups=dropped)
             return {"status": "cancelled", "run_id": run.run_id, "dropped_followups": len(dropped)}
 
     async def reset(self) -> dict[str, Any]:
@@ -213,56 +241,62 @@ class TeamSession:
         async with self._lock:
             self._followups.clear()
             if self._run is not None and not self._run.closed:
-                await self._abort(self._run, "reset", rebuild=False)
+                await self._abort(self._run, StopReason.RESET, rebuild=False)
             self._snapshot = None
             if self._team is not None:
                 self._spawn(stop_runtime(self._team))
             self._team, self._controls = None, None  # built again, empty, by the next task
-            await self._emit(type="system", source="system", data={"event": "reset", "state": "idle"}, run_id=None)
+            await self._emit_quietly(SessionReset(), None)
             return {"status": "reset"}
 
     async def close(self) -> None:
         """End the session: stop any run, release resources."""
         async with self._lock:
+            self._closed = True
             self._followups.clear()
             if self._run is not None and not self._run.closed:
-                await self._abort(self._run, "closed", rebuild=False)
+                await self._abort(self._run, StopReason.CLOSED, rebuild=False)
         if self._on_close is not None:
             await self._on_close()
         # The cancelled run's clean-up (see _reap) is ours to finish: never leave it pending at shutdown.
         await self._background.drain(timeout=2 * self._limits.cancel_grace_s + 1)
 
-    # ---- runs -----------------------------------------------------------------------------------------
+    # ---- runs (every method below runs with the lock held, except _drive's streaming loop) -------------
     def _ensure_team(self) -> tuple[SelectorGroupChat, TeamControls]:
         if self._team is None or self._controls is None:
             self._team, self._controls = self._factory()
         return self._team, self._controls
 
     async def _start_run(self, task: str, *, followup: bool) -> Run:
-        self._ensure_team()
         run = Run(run_id=new_run_id(), task=task, usage_start=self._meter.snapshot())
-        self._run = run
-        self._state = SessionState.RUNNING
+        self._run, self._state = run, SessionState.RUNNING
         self._idle.clear()
-        await self._emit(
-            type="run_started",
-            source="system",
-            data={"task": task, "followup": followup, "session_id": self.session_id},
-            run_id=run.run_id,
-        )
+        try:
+            await self._emit(RunStarted(task=task, followup=followup, session_id=self.session_id), run.run_id)
+        except EventNotStored:
+            self._run, self._state = None, SessionState.IDLE
+            self._idle.set()
+            raise SessionCommandError(
+                ErrorCode.STORE_UNAVAILABLE, "The run store is unavailable, so the task was not started; try again."
+            ) from None
         await self._emit_state("The team is working.")
-        run.driver = asyncio.create_task(self._drive(run, task), name=f"team-run-{run.run_id}")
+        await self._launch(run, task)
         return run
 
-    async def _drive(self, run: Run, task: str | None) -> None:
-        """Run one run_stream() call of `run` (the first, or one after a resume) and settle what follows."""
+    async def _launch(self, run: Run, task: str | None) -> None:
+        """Start one run_stream() call of `run`; the pause switch and stop labels are reset here, not in the
+        driver, so a pause acknowledged before the driver runs is kept."""
         team, controls = self._ensure_team()
         await controls.pause.reset()
         controls.cause.clear()
+        run.driver = asyncio.create_task(self._drive(run, task, team, controls), name=f"team-run-{run.run_id}")
+
+    async def _drive(self, run: Run, task: str | None, team: SelectorGroupChat, controls: TeamControls) -> None:
         run.token = CancellationToken()
         watchdog = asyncio.get_running_loop().call_later(
-            self._limits.hard_timeout_s, lambda: self._spawn(self._abort_if_current(run, "timeout"))
+            self._limits.hard_timeout_s, lambda: self._spawn(self._abort_if_current(run, StopReason.TIMEOUT))
         )
+        failure: Exception | None = None
         try:
             async for item in team.run_stream(task=task, cancellation_token=run.token):
                 if run.closed:
@@ -272,75 +306,84 @@ class TeamSession:
                 run.messages.append(item)
                 run.last_speaker = item.source
                 kind, _, data = serialize_message(item)
-                await self._emit(type=kind, source="team", data=data, run_id=run.run_id)
+                await self._emit(TeamMessage(type=kind, data=data), run.run_id)
         except asyncio.CancelledError:
             if not run.closed:  # cancelled from outside our own abort: treat as a cancel
-                self._spawn(self._abort_if_current(run, "cancelled"))
+                self._spawn(self._abort_if_current(run, StopReason.CANCELLED))
             raise
-        except Exception as exc:  # noqa: BLE001 - an agent or model error ends the run, never the session
-            if not run.closed:
-                await self._fail(run, exc)
-            return
+        except Exception as exc:  # noqa: BLE001 - an agent, model or store error ends the run, never the session
+            failure = exc
         finally:
             watchdog.cancel()
-        if not run.closed:
-            await self._settle(run, set(controls.cause.labels))
+        async with self._lock:
+            if run.closed or self._run is not run:
+                return
+            if failure is not None:
+                await self._fail(run, failure)
+            else:
+                await self._settle(run, set(controls.cause.labels))
 
-    async def _settle(self, run: Run, causes: set[str]) -> None:
+    async def _settle(self, run: Run, labels: set[str]) -> None:
         """After run_stream() ended normally: finished, or paused."""
-        if "completed" in causes:
-            await self._finish(run, "completed")
-        elif "paused" in causes and not causes & {"max_messages", "timeout"}:
+        reason = stop_reason_for(labels)
+        if reason is None and TerminationLabel.PAUSED in labels:
             self._state = SessionState.PAUSED
             await self._emit_state("Paused. Say resume to continue.")
-        elif "max_messages" in causes:
-            await self._finish(run, "max_messages")
-        elif "timeout" in causes:
-            await self._finish(run, "timeout")
-        else:
-            await self._finish(run, "stopped")
+            return
+        await self._finish(run, reason or StopReason.STOPPED)
 
     async def _finish(
-        self, run: Run, stop_reason: str, *, error: str | None = None, dropped_followups: list[str] | None = None
+        self,
+        run: Run,
+        reason: StopReason,
+        *,
+        error: str | None = None,
+        error_code: ErrorCode | None = None,
+        dropped_followups: list[str] | None = None,
     ) -> None:
+        """Close `run`: save the team's state, announce the end, release the run, start the next follow-up."""
         run.closed = True
+        if reason in KEEPS_STATE and self._team is not None:
+            try:
+                self._snapshot = await self._team.save_state()
+            except Exception:
+                log.exception("save_state failed after run %s", run.run_id)
         answer, complete = final_answer(run.messages, MANAGER)
-        data: dict[str, Any] = {
-            "final_answer": answer,
-            "complete": complete and stop_reason == "completed",
-            "stop_reason": stop_reason,
-            "task": run.task,
-            "duration_s": round(time.monotonic() - run.started, 3),
-            "usage": self._meter.snapshot().minus(run.usage_start).as_dict(),
-            "messages": len(run.messages),
-        }
-        if error:
-            data["error"] = error
-        if dropped_followups:
-            data["dropped_followups"] = dropped_followups
-        await self._emit(type="run_finished", source="system", data=data, run_id=run.run_id)
+        usage = self._meter.snapshot().minus(run.usage_start).as_dict()
+        payload = RunFinished(
+            final_answer=answer,
+            complete=complete and reason == StopReason.COMPLETED,
+            stop_reason=reason,
+            task=run.task,
+            duration_s=round(time.monotonic() - run.started, 3),
+            usage=Usage(**usage),
+            messages=len(run.messages),
+            error=error,
+            error_code=error_code,
+            dropped_followups=dropped_followups or None,
+        )
+        await self._emit_quietly(payload, run.run_id, owed=True)
         if self._run is run:
-            self._run = None
-            self._state = SessionState.IDLE
-        if stop_reason not in ("cancelled", "reset", "closed", "error") and self._team is not None:
-            self._snapshot = await self._team.save_state()
-        if self._followups and self._run is None:
-            await self._start_run(self._followups.popleft(), followup=True)
-        elif self._run is None:
+            self._run, self._state = None, SessionState.IDLE
+        while self._followups and self._run is None and not self._closed:
+            try:
+                await self._start_run(self._followups.popleft(), followup=True)
+            except SessionCommandError:
+                log.error("a follow-up of session %s was dropped: the store is unavailable", self.session_id)
+        if self._run is None:
             await self._emit_state("Ready.")
-            if self._run is None:
-                self._idle.set()
+            self._idle.set()
 
     async def _fail(self, run: Run, exc: Exception) -> None:
         run.closed = True
         code, message = describe_error(exc)
         log.warning("run %s failed: %s: %s", run.run_id, code, message)
-        await self._emit(type="error", source="system", data={"code": code, "message": message}, run_id=run.run_id)
+        await self._emit_quietly(RunError(code=code, message=message), run.run_id, owed=True)
         await self._rebuild()
-        await self._finish(run, "error", error=message)
+        await self._finish(run, StopReason.ERROR, error=message, error_code=code)
 
     async def _abort(
-        self, run: Run, reason: str, *, rebuild: bool = True, dropped_followups: list[str] | None = None
+        self, run: Run, reason: StopReason, *, rebuild: bool = True, dropped_followups: list[str] | None = None
     ) -> None:
         """End `run` now (cancel, reset, hard timeout). The end is announced at once; the old run task and its
         team are cleaned up in the background, since a tool call can keep them stuck (see stop_runtime)."""
@@ -374,7 +417,7 @@ class TeamSession:
             await stop_runtime(team)
         await asyncio.wait({driver}, timeout=self._limits.cancel_grace_s)
 
-    async def _abort_if_current(self, run: Run, reason: str) -> None:
+    async def _abort_if_current(self, run: Run, reason: StopReason) -> None:
         async with self._lock:
             if self._run is run and not run.closed:
                 await self._abort(run, reason)
@@ -384,65 +427,49 @@ class TeamSession:
         old = self._team
         self._team, self._controls = self._factory()
         if self._snapshot is not None:
-            await self._team.load_state(self._snapshot)
+            try:
+                await self._team.load_state(self._snapshot)
+            except Exception:
+                log.exception("load_state failed; session %s starts from an empty team", self.session_id)
         if stop_old and old is not None:
             self._spawn(stop_runtime(old))
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        self._background.spawn(coro)
+    # ---- events -----------------------------------------------------------------------------------------
+    async def _emit(self, payload: SessionPayload, run_id: str | None) -> None:
+        """Store, then send; EventNotStored when the store refused it (so it was not sent either)."""
+        try:
+            await self._sink(payload, run_id)
+        except Exception as exc:
+            raise EventNotStored(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _emit_quietly(self, payload: SessionPayload, run_id: str | None, *, owed: bool = False) -> None:
+        """Emit an event whose failure must not stop a transition; `owed` ones are delivered once the store
+        takes them again."""
+        try:
+            await self._emit(payload, run_id)
+        except EventNotStored as exc:
+            log.error("event not stored (%s): %s", type(payload).__name__, exc)
+            if owed:
+                self._owed.append((payload, run_id))
+                if self._owed_task is None or self._owed_task.done():
+                    self._owed_task = self._spawn(self._deliver_owed())
+
+    async def _deliver_owed(self, first_delay_s: float = 0.2, max_delay_s: float = 5.0) -> None:
+        delay = first_delay_s
+        while self._owed and not self._closed:
+            payload, run_id = self._owed[0]
+            try:
+                await self._emit(payload, run_id)
+            except EventNotStored:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_delay_s)
+                continue
+            self._owed.popleft()
+            delay = first_delay_s
 
     async def _emit_state(self, message: str) -> None:
-        await self._emit(
-            type="system",
-            source="system",
-            data={"event": "state", "state": self._state.value, "message": message},
-            run_id=self._run.run_id if self._run else None,
-        )
+        payload = StateChanged(state=self._state.value, message=message)
+        await self._emit_quietly(payload, self._run.run_id if self._run else None)
 
-
-async def stop_runtime(team: SelectorGroupChat) -> None:
-    """Stop the embedded runtime of a team we replaced, so nothing of it lingers.
-
-    A cancel during a tool call leaves an agent handler waiting forever on its tool-result queue (AutoGen 0.7.5
-    deadlock). Cancelling the runtime's background tasks unwinds that handler; then the runtime can stop and
-    the abandoned run task ends too. This reads a private attribute of a library in maintenance mode: the test
-    test_cancel_during_tool_call_then_next_task_works fails if it stops working.
-    """
-    runtime = getattr(team, "_runtime", None)
-    if runtime is None:
-        return
-    for task in list(getattr(runtime, "_background_tasks", ())):
-        task.cancel()
-    try:
-        await asyncio.wait_for(runtime.stop(), timeout=5)
-    except Exception:  # noqa: BLE001 - a runtime that is not running cannot be stopped, which is fine
-        pass
-
-
-def describe_error(exc: BaseException) -> tuple[str, str]:
-    """An error code and a one-line message for the client (no stack, no secrets).
-
-    AutoGen re-raises agent errors as RuntimeError("<OriginalType>: <message>"), so the text is classified,
-    not only the exception type."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    haystack = f"{type(exc).__name__} {text}".lower()
-    if "ratelimit" in haystack or "error code: 429" in haystack or "rate limit" in haystack:
-        return "model_rate_limited", f"The model API is rate limiting us: {text[:300]}"
-    if "authentication" in haystack or "error code: 401" in haystack or "incorrect api key" in haystack:
-        return "model_auth_failed", "The model API refused our credentials: check OPENAI_API_KEY."
-    if "timeout" in haystack or "timed out" in haystack:
-        return "model_timeout", f"The model API did not answer in time: {text[:300]}"
-    if any(
-        name in haystack
-        for name in (
-            "apiconnection",
-            "apistatus",
-            "internalserver",
-            "badrequest",
-            "notfounderror",
-            "permissiondenied",
-            "error code: 5",
-        )
-    ):
-        return "model_error", f"The model API failed: {text[:300]}"
-    return "agent_error", f"The team stopped on an error: {text[:300]}"
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Future[None]:
+        return self._background.spawn(coro)

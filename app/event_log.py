@@ -9,47 +9,63 @@ A subscriber whose inbox overflows (a client that stopped reading) is cut off; i
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import NamedTuple
 
-from app.protocol import printable
+from agents.session_events import SessionPayload
+from app.protocol import AnyServerEvent, ReplyPayload, parse_event, to_json, wrap
 from app.redaction import Redactor
 from app.store import EventRecord, RunStore, now_iso
 
 
+class Delivery(NamedTuple):
+    """One item of a connection's outgoing queue: seq None marks a reply to that connection only."""
+
+    seq: int | None
+    text: str
+    event: AnyServerEvent | None = None
+
+
 class Inbox:
-    """A connection's outgoing queue of (seq, json text); seq None marks a reply to that connection only."""
+    """A connection's outgoing queue, bounded: a client that stops reading overflows it and is cut off."""
 
     def __init__(self, limit: int) -> None:
-        self._items: deque[tuple[int | None, str]] = deque()
+        self._items: deque[Delivery] = deque()
         self._limit = limit
         self._ready = asyncio.Event()
         self.overflowed = False
         self.closed = False
 
-    def offer(self, seq: int | None, text: str) -> None:
+    def offer(self, seq: int | None, text: str, event: AnyServerEvent | None = None) -> None:
         """Add a session event; on overflow the inbox is marked and the connection will be closed."""
         if self.closed:
             return
         if len(self._items) >= self._limit:
             self.overflowed = True
         else:
-            self._items.append((seq, text))
+            self._items.append(Delivery(seq, text, event))
         self._ready.set()
 
     def reply(self, text: str) -> None:
-        """Add a reply for this connection only (never dropped; replies are rate limited upstream)."""
-        if not self.closed:
-            self._items.append((None, text))
-            self._ready.set()
+        """Add a reply for this connection only. Replies count against the same limit: a client that sends
+        bad frames and never reads overflows it and is cut off like a slow reader."""
+        if self.closed:
+            return
+        if len(self._items) >= self._limit:
+            self.overflowed = True
+        else:
+            self._items.append(Delivery(None, text))
+        self._ready.set()
 
     def close(self) -> None:
         self.closed = True
         self._ready.set()
 
-    async def get(self) -> tuple[int | None, str] | None:
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def get(self) -> Delivery | None:
         """Next item, or None when the inbox is closed or has overflowed."""
         while not self._items:
             if self.closed or self.overflowed:
@@ -73,42 +89,40 @@ class SessionEventLog:
     def last_seq(self) -> int:
         return self._seq
 
-    def publish(self, *, type: str, source: str, data: dict[str, Any], run_id: str | None) -> asyncio.Future[None]:
+    def publish(self, payload: SessionPayload, run_id: str | None) -> asyncio.Future[None]:
+        """Number, serialize (once), store; the future resolves when the event is committed and delivered."""
         self._seq += 1
         seq = self._seq
         created = now_iso()
-        envelope = {
-            "source": source,
-            "type": type,
-            "seq": seq,
-            "run_id": run_id,
-            "session_id": self.session_id,
-            "timestamp": created,
-            "data": data,
-        }
-        text = self._to_text(envelope)
+        event, text = self._serialize(
+            wrap(payload, seq=seq, run_id=run_id, session_id=self.session_id, timestamp=created)
+        )
         record = EventRecord(
-            self.session_id, seq, run_id, type, created, text, on_stored=lambda: self._deliver(seq, text)
+            self.session_id,
+            seq,
+            run_id,
+            event.type,
+            created,
+            text,
+            event=event,
+            on_stored=lambda: self._deliver(seq, text, event),
         )
         return self._store.append(record)
 
-    def envelope(self, *, type: str, data: dict[str, Any], run_id: str | None = None) -> str:
-        """A connection-only reply (pong, status, input errors): not numbered, not stored."""
-        reply = {
-            "source": "system",
-            "type": type,
-            "seq": None,
-            "run_id": run_id,
-            "session_id": self.session_id,
-            "timestamp": now_iso(),
-            "data": data,
-        }
-        return self._to_text(reply)
+    def reply(self, payload: ReplyPayload, run_id: str | None = None) -> str:
+        """A connection-only reply (connected, pong, status, input errors): not numbered, not stored."""
+        event = wrap(payload, seq=None, run_id=run_id, session_id=self.session_id, timestamp=now_iso())
+        return self._serialize(event)[1]
 
-    def _to_text(self, message: dict[str, Any]) -> str:
-        """JSON text for the store and the socket: secrets masked, and lone surrogates (a JSON API's "\ud800",
-        decoded) made U+FFFD, since UTF-8 cannot encode them and one would fail the store's commit."""
-        return self._redactor.redact(printable(json.dumps(message, ensure_ascii=False, default=str)))
+    def _serialize(self, event: AnyServerEvent) -> tuple[AnyServerEvent, str]:
+        """The event and its JSON text for the store and the socket: secrets masked, lone surrogates made
+        U+FFFD. In the rare case either changed the text, the model is read back from it, so the model the
+        store and the narrator see is exactly what clients receive."""
+        text, clean = to_json(event)
+        redacted = self._redactor.redact(text)
+        if not clean or (redacted is not text and redacted != text):
+            return parse_event(redacted), redacted
+        return event, text
 
     def subscribe(self, inbox: Inbox) -> None:
         self._subscribers.add(inbox)
@@ -130,6 +144,6 @@ class SessionEventLog:
             if len(rows) < page:
                 return
 
-    def _deliver(self, seq: int, text: str) -> None:
+    def _deliver(self, seq: int, text: str, event: AnyServerEvent) -> None:
         for inbox in tuple(self._subscribers):
-            inbox.offer(seq, text)
+            inbox.offer(seq, text, event)

@@ -12,8 +12,11 @@ from typing import Any
 from autogen_core.tools import BaseTool
 from fastapi import FastAPI
 
-from app import rest, session_route, static_routes, team_ws, voice_ws
+from agents.session_events import ErrorCode, RunFinished, Usage
+from agents.stop import StopReason
+from app import session_route, voice_ws
 from app.access import AccessGuard
+from app.api import meta, runs, static, team_ws
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
 from app.redaction import Redactor
@@ -91,11 +94,8 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.include_router(rest.router)
-    app.include_router(team_ws.router)
-    app.include_router(voice_ws.router)
-    app.include_router(session_route.router)
-    app.include_router(static_routes.router)
+    for module in (meta, runs, team_ws, voice_ws, session_route, static):
+        app.include_router(module.router)
     for router in extra_routers:
         app.include_router(router)
     token = settings.app_token.get_secret_value() if settings.app_token else None
@@ -123,21 +123,18 @@ async def close_interrupted_runs(store: RunStore, redactor: Redactor) -> int:
     for run in active:
         event_log = SessionEventLog(run["session_id"], store, redactor, last_seq=await store.max_seq(run["session_id"]))
         started = datetime.fromisoformat(run["created_at"])
-        await event_log.publish(
-            type="run_finished",
-            source="system",
-            run_id=run["run_id"],
-            data={
-                "final_answer": "",
-                "complete": False,
-                "stop_reason": "interrupted",
-                "task": run["task"],
-                "duration_s": round(time.time() - started.timestamp(), 3),
-                "usage": {"model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0},
-                "messages": 0,
-                "error": "The server stopped while this run was active.",
-            },
+        finished = RunFinished(
+            final_answer="",
+            complete=False,
+            stop_reason=StopReason.INTERRUPTED,
+            task=run["task"],
+            duration_s=round(time.time() - started.timestamp(), 3),
+            usage=Usage(),
+            messages=0,
+            error="The server stopped while this run was active.",
+            error_code=ErrorCode.INTERRUPTED,
         )
+        await event_log.publish(finished, run["run_id"])
     if active:
         log.warning("marked interrupted runs", extra={"count": len(active)})
     return len(active)

@@ -38,6 +38,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from agents.session_events import StateChanged
+from app.protocol import AnyServerEvent, RunFinishedEvent, RunStartedEvent, SystemEvent, parse_event
+
 log = logging.getLogger(__name__)
 
 metadata = MetaData()
@@ -99,8 +102,13 @@ class EventRecord:
     type: str
     created_at: str
     payload: str  # the envelope as sent, JSON, already scrubbed of secrets
+    event: AnyServerEvent | None = None  # the same event as a model: the runs projection reads it, not the JSON
     on_stored: Callable[[], None] | None = None
     done: asyncio.Future[None] | None = field(default=None, repr=False)
+
+
+class StoreError(Exception):
+    """An event could not be stored (the database failed, or the record was refused)."""
 
 
 class RunStore:
@@ -171,6 +179,35 @@ class RunStore:
                 return
 
     async def _commit(self, batch: list[EventRecord]) -> None:
+        """Commit a batch in one transaction; if it fails, retry its records one by one so a single bad record
+        (or one session's conflict) fails only its own emitter, and the other sessions' events land."""
+        try:
+            await self._write(batch)
+        except Exception as exc:  # noqa: BLE001 - isolated below, then reported to the waiting emitters
+            if len(batch) == 1:
+                log.error("run store commit failed", extra={"error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+                self._settle(batch[0], exc)
+                return
+            log.warning("run store batch failed; retrying its %d records one by one", len(batch))
+            for record in batch:
+                await self._commit([record])
+            return
+        for record in batch:
+            self._settle(record, None)
+
+    def _settle(self, record: EventRecord, error: BaseException | None) -> None:
+        if error is None and record.on_stored is not None:
+            try:
+                record.on_stored()
+            except Exception:
+                log.exception("on_stored callback failed")
+        if record.done is not None and not record.done.done():
+            if error is None:
+                record.done.set_result(None)
+            else:
+                record.done.set_exception(StoreError(f"The event could not be stored: {type(error).__name__}"))
+
+    async def _write(self, batch: list[EventRecord]) -> None:
         """One transaction, at most four statements, whatever the batch size: every await here waits for a
         busy event loop, so statements are batched (executemany) rather than issued per event."""
         new_runs: list[dict[str, Any]] = []
@@ -178,13 +215,12 @@ class RunStore:
         finishes: list[dict[str, Any]] = []
         for record in batch:
             change = _run_change(record)
-            if change == "insert":
-                data = json.loads(record.payload)["data"]
+            if isinstance(change, RunStartedEvent):
                 new_runs.append(
                     {
                         "run_id": record.run_id,
                         "session_id": record.session_id,
-                        "task": data.get("task", ""),
+                        "task": change.data.task,
                         "status": "running",
                         "created_at": record.created_at,
                         "first_seq": record.seq,
@@ -192,43 +228,28 @@ class RunStore:
                 )
             elif isinstance(change, dict):
                 (finishes if "last_seq" in change else state_changes).append({"rid": record.run_id, **change})
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(
-                    events.insert(),
-                    [
-                        {
-                            "session_id": r.session_id,
-                            "seq": r.seq,
-                            "run_id": r.run_id,
-                            "type": r.type,
-                            "created_at": r.created_at,
-                            "payload": r.payload,
-                        }
-                        for r in batch
-                    ],
-                )
-                if new_runs:
-                    await conn.execute(runs.insert(), new_runs)
-                if state_changes:  # before finishes: a run's finish is always its last change
-                    await conn.execute(_UPDATE_STATUS, state_changes)
-                if finishes:
-                    await conn.execute(_UPDATE_FINISH, finishes)
-            self.commits += 1
-        except Exception as exc:
-            log.exception("run store commit failed")
-            for record in batch:
-                if record.done is not None and not record.done.done():
-                    record.done.set_exception(exc)
-            return
-        for record in batch:
-            if record.on_stored is not None:
-                try:
-                    record.on_stored()
-                except Exception:
-                    log.exception("on_stored callback failed")
-            if record.done is not None and not record.done.done():
-                record.done.set_result(None)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                events.insert(),
+                [
+                    {
+                        "session_id": r.session_id,
+                        "seq": r.seq,
+                        "run_id": r.run_id,
+                        "type": r.type,
+                        "created_at": r.created_at,
+                        "payload": r.payload,
+                    }
+                    for r in batch
+                ],
+            )
+            if new_runs:
+                await conn.execute(runs.insert(), new_runs)
+            if state_changes:  # before finishes: a run's finish is always its last change
+                await conn.execute(_UPDATE_STATUS, state_changes)
+            if finishes:
+                await conn.execute(_UPDATE_FINISH, finishes)
+        self.commits += 1
 
     # ---- reading ----------------------------------------------------------------------------------------
     async def max_seq(self, session_id: str) -> int:
@@ -296,27 +317,26 @@ _UPDATE_FINISH = (
 )
 
 
-def _run_change(record: EventRecord) -> dict[str, Any] | str | None:
-    """How an event changes its run's row: 'insert', a dict of new values, or None."""
+def _run_change(record: EventRecord) -> dict[str, Any] | RunStartedEvent | None:
+    """How an event changes its run's row: the run_started event (a new row), a dict of new values, or None."""
+    event = record.event if record.event is not None else parse_event(record.payload)
     if record.run_id is None:
         return None
-    if record.type == "run_started":
-        return "insert"
-    if record.type == "run_finished":
-        data = json.loads(record.payload)["data"]
+    if isinstance(event, RunStartedEvent):
+        return event
+    if isinstance(event, RunFinishedEvent):
+        data = event.data
         return {
-            "status": data["stop_reason"],
-            "stop_reason": data["stop_reason"],
-            "final_answer": data.get("final_answer"),
+            "status": data.stop_reason.value,
+            "stop_reason": data.stop_reason.value,
+            "final_answer": data.final_answer,
             "finished_at": record.created_at,
-            "usage": json.dumps(data.get("usage")),
-            "duration_s": data.get("duration_s"),
+            "usage": data.usage.model_dump_json(),
+            "duration_s": data.duration_s,
             "last_seq": record.seq,
         }
-    if record.type == "system":
-        data = json.loads(record.payload)["data"]
-        if data.get("event") == "state" and data.get("state") in ACTIVE_STATUSES:
-            return {"status": data["state"]}
+    if isinstance(event, SystemEvent) and isinstance(event.data, StateChanged) and event.data.state in ACTIVE_STATUSES:
+        return {"status": event.data.state}
     return None
 
 

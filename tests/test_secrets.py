@@ -93,8 +93,8 @@ async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no
             await team.send('{"type": "task", "text": "Print the environment"}')
             while '"run_finished"' not in seen[-1]:
                 seen.append(await team.recv())
-            run_id = next(f for f in seen if '"run_finished"' in f).split('"run_id": "')[1].split('"')[0]
-            session_id = seen[0].split('"session_id": "')[1].split('"')[0]
+            run_id = json.loads(next(f for f in seen if '"run_finished"' in f))["run_id"]
+            session_id = json.loads(seen[0])["session_id"]
             await team.close()
             voice = VoiceClient(await websockets.connect(f"{server.ws_url}/ws/voice?token={APP_TOKEN}", max_size=None))
             await voice.until(lambda m: m["type"] == "voice.state" and m["state"] == "ready")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from agents.session_events import RunFinished, RunStarted, StateChanged, TeamMessage, Usage
+from agents.stop import StopReason
 from app.event_log import Inbox, SessionEventLog
 from app.redaction import Redactor
 from app.store import RunStore, normalize_database_url
@@ -42,19 +44,15 @@ async def test_events_stored_in_order_with_group_commit(store: RunStore) -> None
     inbox = Inbox(10_000)
     log.subscribe(inbox)
     run_id = "run_" + uuid.uuid4().hex[:12]
-    await log.publish(
-        type="run_started", source="system", data={"task": "t", "followup": False, "session_id": session}, run_id=run_id
-    )
-    await asyncio.gather(
-        *(log.publish(type="TextMessage", source="team", data={"n": n}, run_id=run_id) for n in range(500))
-    )
+    await log.publish(RunStarted(task="t", followup=False, session_id=session), run_id)
+    await asyncio.gather(*(log.publish(TeamMessage(type="TextMessage", data={"n": n}), run_id) for n in range(500)))
     commits_before = store.commits
     assert await store.max_seq(session) == 501
     delivered = []
     while len(delivered) < 501:
         item = await inbox.get()
         assert item is not None
-        delivered.append(item[0])
+        delivered.append(item.seq)
     assert delivered == list(range(1, 502))  # delivered in seq order, each once
     rows = [seq async for seq, _ in log.stored_after(0, page=64)]
     assert rows == list(range(1, 502))  # paging crosses page edges cleanly
@@ -68,26 +66,20 @@ async def test_run_row_follows_state_and_finish(store: RunStore) -> None:
     session = "s_" + uuid.uuid4().hex[:12]
     log = SessionEventLog(session, store, Redactor())
     run_id = "run_" + uuid.uuid4().hex[:12]
-    await log.publish(
-        type="run_started", source="system", data={"task": "q", "followup": False, "session_id": session}, run_id=run_id
-    )
-    await log.publish(type="system", source="system", data={"event": "state", "state": "paused"}, run_id=run_id)
+    await log.publish(RunStarted(task="q", followup=False, session_id=session), run_id)
+    await log.publish(StateChanged(state="paused"), run_id)
     assert (await store.get_run(run_id))["status"] == "paused"  # type: ignore[index]
     assert run_id in {r["run_id"] for r in await store.active_runs()}
-    await log.publish(
-        type="run_finished",
-        source="system",
-        run_id=run_id,
-        data={
-            "final_answer": "42",
-            "complete": True,
-            "stop_reason": "completed",
-            "task": "q",
-            "duration_s": 1.5,
-            "usage": {"model_calls": 3, "prompt_tokens": 10, "completion_tokens": 5},
-            "messages": 4,
-        },
+    finished = RunFinished(
+        final_answer="42",
+        complete=True,
+        stop_reason=StopReason.COMPLETED,
+        task="q",
+        duration_s=1.5,
+        usage=Usage(model_calls=3, prompt_tokens=10, completion_tokens=5),
+        messages=4,
     )
+    await log.publish(finished, run_id)
     run = await store.get_run(run_id)
     assert run is not None
     assert (run["status"], run["final_answer"], run["usage"]["model_calls"], run["last_seq"]) == (
@@ -103,15 +95,11 @@ async def test_run_row_follows_state_and_finish(store: RunStore) -> None:
 async def test_secrets_never_stored(store: RunStore) -> None:
     session = "s_" + uuid.uuid4().hex[:12]
     log = SessionEventLog(session, store, Redactor(["my-configured-secret-value"]))
-    await log.publish(
-        type="TextMessage",
-        source="team",
-        run_id=None,
-        data={
-            "content": "key " + "sk-" + "proj-abcdefghijklmnopqrstuvwxyz123456 and my-configured-secret-value and "
-            "Authorization: Bearer abcdefghijklmnop"
-        },
+    content = (
+        "key " + "sk-" + "proj-abcdefghijklmnopqrstuvwxyz123456 and my-configured-secret-value and "
+        "Authorization: Bearer abcdefghijklmnop"
     )
+    await log.publish(TeamMessage(type="TextMessage", data={"content": content}), None)
     ((_, text),) = await store.events_after(session, 0)
     assert "sk-proj" not in text and "my-configured-secret-value" not in text and "abcdefghijklmnop" not in text
     assert json.loads(text)["data"]["content"].count("***") == 3
@@ -131,6 +119,6 @@ async def test_slow_subscriber_is_cut_off_not_blocking(store: RunStore) -> None:
     log.subscribe(slow)
     log.subscribe(fast)
     for n in range(20):
-        await log.publish(type="TextMessage", source="team", data={"n": n}, run_id=None)
+        await log.publish(TeamMessage(type="TextMessage", data={"n": n}), None)
     assert slow.overflowed and await slow.get() is None  # the connection will be closed; it reconnects
-    assert [(await fast.get())[0] for _ in range(20)] == list(range(1, 21))  # type: ignore[index]
+    assert [(await fast.get()).seq for _ in range(20)] == list(range(1, 21))  # type: ignore[union-attr]

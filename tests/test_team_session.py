@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from agents.session import SessionCommandError, SessionLimits, SessionState, TeamSession
+from agents.session_events import SessionPayload, TeamMessage
 from agents.team import TeamLimits, build_team
 from tests.scripted import (
     PARIS_ANSWER,
@@ -29,8 +30,13 @@ class Recorder:
         self.events: list[dict[str, Any]] = []
         self.changed = asyncio.Event()
 
-    async def __call__(self, *, type: str, source: str, data: dict[str, Any], run_id: str | None) -> None:
-        self.events.append({"type": type, "source": source, "data": data, "run_id": run_id})
+    async def __call__(self, payload: SessionPayload, run_id: str | None) -> None:
+        if isinstance(payload, TeamMessage):
+            event = {"type": payload.type, "source": "team", "data": payload.data, "run_id": run_id}
+        else:
+            event = {"type": payload.event_type, "source": "system", "data": payload.model_dump(mode="json")}
+            event["run_id"] = run_id
+        self.events.append(event)
         self.changed.set()
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:

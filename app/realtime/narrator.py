@@ -515,7 +515,7 @@ class Narrator:
     async def _team_events(self) -> None:
         """Every team event goes to the page at once; the narrator handles it when its socket is up."""
         while (item := await self._inbox.get()) is not None:
-            _, text = item
+            text = item.text
             self._to_browser(f'{{"type": "team", "event": {text}}}')
             event = json.loads(text)
             if event.get("type") in (

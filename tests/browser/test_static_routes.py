@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.static_routes import STATIC_DIR, router
+from app.api.static import STATIC_DIR, router
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,8 @@ def test_modules_and_worklets_are_javascript(client: TestClient) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "/static/../static_routes.py",
-        "/static/%2e%2e/static_routes.py",
+        "/static/../api/static.py",
+        "/static/%2e%2e/api/static.py",
         "/static/..%2fmain.py",
         "/static/",
         "/static/js/",

@@ -16,11 +16,31 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from agents.session import SessionCommandError, TeamSession
+from agents.session_events import RunError
+from app.api.deps import ServicesDep
 from app.event_log import Inbox
-from app.protocol import CLIENT_MESSAGE, CLIENT_TYPES, PROTOCOL_VERSION, ErrorCode, TaskMessage
+from app.protocol import (
+    CLIENT_MESSAGE,
+    CLIENT_TYPES,
+    CancelMessage,
+    ClientMessage,
+    Connected,
+    ErrorCode,
+    PauseMessage,
+    PingMessage,
+    Pong,
+    ResetMessage,
+    ResumeMessage,
+    Status,
+    StatusMessage,
+    TaskMessage,
+    to_json,
+    wrap,
+)
 from app.ratelimit import TokenBucket
 from app.services import Services
 from app.sessions import SessionEntry
+from app.store import now_iso
 from app.ws_frames import client_frames
 
 log = logging.getLogger(__name__)
@@ -37,30 +57,26 @@ class BadFrame(Exception):
 
 
 @router.websocket("/ws/team")
-async def team_socket(websocket: WebSocket) -> None:
-    services: Services = websocket.app.state.services
+async def team_socket(websocket: WebSocket, services: ServicesDep) -> None:
     await websocket.accept()
     session_id = websocket.query_params.get("session") or None
     try:
         after = parse_after(websocket.query_params.get("after"))
         entry, resumed = await services.registry.attach(session_id)
     except ValueError as exc:
-        await websocket.send_json(_bare_error(ErrorCode.INVALID_MESSAGE, str(exc)))
+        await websocket.send_text(bare_error(ErrorCode.INVALID_MESSAGE, str(exc)))
         await websocket.close(code=1008)
         return
     inbox = Inbox(services.settings.ws_send_queue)
     entry.log.subscribe(inbox)  # before the replay query, so no event falls between the two
-    hello = entry.log.envelope(
-        type="system",
-        data={
-            "event": "connected",
-            "session_id": entry.log.session_id,
-            "resumed": resumed,
-            "last_seq": entry.log.last_seq,
-            "state": entry.session.state.value,
-            "protocol_version": PROTOCOL_VERSION,
-            "model_access": entry.session.available,
-        },
+    hello = entry.log.reply(
+        Connected(
+            session_id=entry.log.session_id,
+            resumed=resumed,
+            last_seq=entry.log.last_seq,
+            state=entry.session.state.value,
+            model_access=entry.session.available,
+        )
     )
     writer = asyncio.create_task(_write(websocket, inbox, entry, after, hello), name="ws-team-writer")
     try:
@@ -94,7 +110,7 @@ async def _write(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, after:
                 await websocket.send_text(text)
                 last = seq
         while (item := await inbox.get()) is not None:
-            live_seq, text = item
+            live_seq, text = item.seq, item.text
             if live_seq is not None:
                 if live_seq <= last:
                     continue  # already sent from the store
@@ -121,27 +137,13 @@ async def _read(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, service
             message = parse_message(payload, settings.ws_max_task_chars)
             await dispatch(message, entry.session, inbox, entry)
         except BadFrame as bad:
-            inbox.reply(entry.log.envelope(type="error", data=_error_data(bad.code, bad.message, request_id)))
+            inbox.reply(entry.log.reply(_error(bad.code, bad.message, request_id)))
         except SessionCommandError as refused:
-            inbox.reply(
-                entry.log.envelope(
-                    type="error",
-                    data=_error_data(refused.code, refused.message, request_id),
-                    run_id=entry.session.run_id,
-                )
-            )
+            inbox.reply(entry.log.reply(_error(refused.code, refused.message, request_id), entry.session.run_id))
         except Exception:
             log.exception("ws/team command failed")
-            inbox.reply(
-                entry.log.envelope(
-                    type="error",
-                    data=_error_data(
-                        ErrorCode.INTERNAL_ERROR,
-                        "The server failed to handle that message; it was not applied.",
-                        request_id,
-                    ),
-                )
-            )
+            failed = "The server failed to handle that message; it was not applied."
+            inbox.reply(entry.log.reply(_error(ErrorCode.INTERNAL_ERROR, failed, request_id)))
 
 
 def decode_frame(frame: dict[str, Any], max_bytes: int) -> dict[str, Any]:
@@ -162,7 +164,7 @@ def decode_frame(frame: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     return payload
 
 
-def parse_message(payload: dict[str, Any], max_task_chars: int) -> Any:
+def parse_message(payload: dict[str, Any], max_task_chars: int) -> ClientMessage:
     kind = payload.get("type")
     if kind is None:
         raise BadFrame(ErrorCode.INVALID_MESSAGE, "Missing field 'type'.")
@@ -193,41 +195,31 @@ def summarize_validation(exc: ValidationError) -> str:
     return "Invalid message: " + "; ".join(parts)
 
 
-async def dispatch(message: Any, session: TeamSession, inbox: Inbox, entry: SessionEntry) -> None:
-    kind = message.type
-    if kind in ("task", "user_message"):
+async def dispatch(message: ClientMessage, session: TeamSession, inbox: Inbox, entry: SessionEntry) -> None:
+    if isinstance(message, TaskMessage):
         await session.submit_task(message.text)
-    elif kind == "pause":
+    elif isinstance(message, PauseMessage):
         await session.pause()
-    elif kind == "resume":
+    elif isinstance(message, ResumeMessage):
         await session.resume()
-    elif kind == "cancel":
+    elif isinstance(message, CancelMessage):
         await session.cancel()
-    elif kind == "reset":
+    elif isinstance(message, ResetMessage):
         await session.reset()
-    elif kind == "status":
-        inbox.reply(entry.log.envelope(type="status", data=session.status(), run_id=session.run_id))
-    elif kind == "ping":
-        inbox.reply(entry.log.envelope(type="pong", data={"id": message.id}))
+    elif isinstance(message, StatusMessage):
+        inbox.reply(entry.log.reply(Status.model_validate(session.status()), session.run_id))
+    elif isinstance(message, PingMessage):
+        inbox.reply(entry.log.reply(Pong(id=message.id)))
 
 
-def _error_data(code: str, message: str, request_id: str | None) -> dict[str, Any]:
-    data: dict[str, Any] = {"code": str(code), "message": message}
-    if request_id:
-        data["id"] = request_id[:128]
-    return data
+def _error(code: ErrorCode, message: str, request_id: str | None) -> RunError:
+    return RunError(code=code, message=message, id=request_id[:128] if request_id else None)
 
 
-def _bare_error(code: ErrorCode, message: str) -> dict[str, Any]:
-    return {
-        "source": "system",
-        "type": "error",
-        "seq": None,
-        "run_id": None,
-        "session_id": "",
-        "timestamp": "",
-        "data": {"code": code.value, "message": message},
-    }
+def bare_error(code: ErrorCode, message: str) -> str:
+    """An error for a connection refused before it has a session (bad ?session= or ?after=)."""
+    event = wrap(_error(code, message, None), seq=None, run_id=None, session_id="", timestamp=now_iso())
+    return to_json(event)[0]
 
 
 async def _finish(task: asyncio.Task[None]) -> None:
