@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from autogen_agentchat.teams import SelectorGroupChat
+
+log = logging.getLogger(__name__)
 
 
 async def stop_runtime(team: SelectorGroupChat) -> None:
@@ -22,3 +25,15 @@ async def stop_runtime(team: SelectorGroupChat) -> None:
         await asyncio.wait_for(runtime.stop(), timeout=5)
     except Exception:  # noqa: BLE001 - a runtime that is not running cannot be stopped, which is fine
         pass
+
+
+async def reap_cancelled(
+    run_id: str, driver: asyncio.Task[None], team: SelectorGroupChat | None, grace_s: float
+) -> None:
+    """Give a cancelled run task `grace_s` to end by itself, then unstick its runtime (see stop_runtime)."""
+    done, _ = await asyncio.wait({driver}, timeout=grace_s)
+    if not done:
+        log.warning("run %s did not stop within %.1fs of its cancel; stopping its runtime", run_id, grace_s)
+    if team is not None:
+        await stop_runtime(team)
+    await asyncio.wait({driver}, timeout=grace_s)

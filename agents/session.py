@@ -26,11 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from autogen_agentchat.base import TaskResult
@@ -38,10 +35,11 @@ from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core import CancellationToken
 
 from agents.background import BackgroundTasks
-from agents.events import AgentMessage, final_answer, serialize_message
-from agents.metering import Usage as MeterUsage
+from agents.events import final_answer, serialize_message
 from agents.metering import UsageMeter
-from agents.runtime import stop_runtime
+from agents.owed_events import OwedEvents
+from agents.run_state import Run, SessionLimits, SessionState, new_run_id
+from agents.runtime import reap_cancelled, stop_runtime
 from agents.session_errors import EventNotStored, SessionCommandError, describe_error
 from agents.session_events import (
     ErrorCode,
@@ -76,37 +74,6 @@ KEEPS_STATE = {
 MAX_OWED_EVENTS = 32
 
 
-class SessionState(StrEnum):
-    IDLE = "idle"
-    RUNNING = "running"
-    PAUSING = "pausing"
-    PAUSED = "paused"
-
-
-@dataclass(frozen=True)
-class SessionLimits:
-    cancel_grace_s: float = 2.0
-    max_followups: int = 5
-    hard_timeout_s: float = 630.0
-
-
-@dataclass
-class Run:
-    run_id: str
-    task: str
-    usage_start: MeterUsage
-    started: float = field(default_factory=time.monotonic)
-    messages: list[AgentMessage] = field(default_factory=list)
-    driver: asyncio.Task[None] | None = None
-    token: CancellationToken | None = None
-    closed: bool = False
-    last_speaker: str | None = None
-
-
-def new_run_id() -> str:
-    return "run_" + uuid.uuid4().hex[:16]
-
-
 class TeamSession:
     def __init__(
         self,
@@ -133,8 +100,7 @@ class TeamSession:
         self._state = SessionState.IDLE
         self._run: Run | None = None
         self._followups: deque[str] = deque()
-        self._owed: deque[tuple[SessionPayload, str | None]] = deque(maxlen=MAX_OWED_EVENTS)
-        self._owed_task: asyncio.Future[None] | None = None
+        self._owed = OwedEvents(self._emit, self._spawn, limit=MAX_OWED_EVENTS)
         self._closed = False
         self._lock = asyncio.Lock()
         self._background = BackgroundTasks()
@@ -253,12 +219,13 @@ class TeamSession:
         """End the session: stop any run, release resources."""
         async with self._lock:
             self._closed = True
+            self._owed.stop()
             self._followups.clear()
             if self._run is not None and not self._run.closed:
                 await self._abort(self._run, StopReason.CLOSED, rebuild=False)
         if self._on_close is not None:
             await self._on_close()
-        # The cancelled run's clean-up (see _reap) is ours to finish: never leave it pending at shutdown.
+        # The cancelled run's clean-up (reap_cancelled) is ours to finish: never leave it pending at shutdown.
         await self._background.drain(timeout=2 * self._limits.cancel_grace_s + 1)
 
     # ---- runs (every method below runs with the lock held, except _drive's streaming loop) -------------
@@ -395,7 +362,7 @@ class TeamSession:
             if run.token is not None:
                 run.token.cancel()
             driver.cancel()
-            self._spawn(self._reap(run, driver, old_team))
+            self._spawn(reap_cancelled(run.run_id, driver, old_team, self._limits.cancel_grace_s))
         elif old_team is not None:
             self._spawn(stop_runtime(old_team))
         if rebuild:
@@ -403,19 +370,6 @@ class TeamSession:
         else:
             self._team, self._controls = None, None
         await self._finish(run, reason, dropped_followups=dropped_followups)
-
-    async def _reap(self, run: Run, driver: asyncio.Task[None], team: SelectorGroupChat | None) -> None:
-        """Give a cancelled run task `cancel_grace_s` to end by itself, then unstick its runtime."""
-        done, _ = await asyncio.wait({driver}, timeout=self._limits.cancel_grace_s)
-        if not done:
-            log.warning(
-                "run %s did not stop within %.1fs of its cancel; stopping its runtime",
-                run.run_id,
-                self._limits.cancel_grace_s,
-            )
-        if team is not None:
-            await stop_runtime(team)
-        await asyncio.wait({driver}, timeout=self._limits.cancel_grace_s)
 
     async def _abort_if_current(self, run: Run, reason: StopReason) -> None:
         async with self._lock:
@@ -450,22 +404,7 @@ class TeamSession:
         except EventNotStored as exc:
             log.error("event not stored (%s): %s", type(payload).__name__, exc)
             if owed:
-                self._owed.append((payload, run_id))
-                if self._owed_task is None or self._owed_task.done():
-                    self._owed_task = self._spawn(self._deliver_owed())
-
-    async def _deliver_owed(self, first_delay_s: float = 0.2, max_delay_s: float = 5.0) -> None:
-        delay = first_delay_s
-        while self._owed and not self._closed:
-            payload, run_id = self._owed[0]
-            try:
-                await self._emit(payload, run_id)
-            except EventNotStored:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, max_delay_s)
-                continue
-            self._owed.popleft()
-            delay = first_delay_s
+                self._owed.add(payload, run_id)
 
     async def _emit_state(self, message: str) -> None:
         payload = StateChanged(state=self._state.value, message=message)

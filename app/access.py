@@ -20,7 +20,7 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-OPEN_PATHS = ("/health",)
+OPEN_PATHS = ("/health", "/protocol.json")  # the schema is public: the page reads its constants before login
 PAGE_PATHS = ("/", "/index.html", "/favicon.ico")
 
 

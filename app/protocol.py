@@ -37,6 +37,7 @@ from agents.session_events import (
     Usage,
 )
 from agents.stop import StopReason
+from app.realtime.voice_protocol import VOICE_IN, VOICE_OUT
 
 PROTOCOL_VERSION = 2
 __all__ = ["ErrorCode", "StopReason", "Usage"]
@@ -291,6 +292,11 @@ def protocol_schema() -> dict[str, Any]:
             "system_event_types": sorted(
                 {"run_started", "run_finished", "system", "followup_queued", "error", "pong", "status"}
             ),
+        },
+        "voice": {
+            "title": "The voice page's socket (/ws/voice): JSON text frames; binary frames are PCM16 24 kHz audio",
+            "client_to_server": VOICE_IN.json_schema(),
+            "server_to_client": VOICE_OUT.json_schema(),
         },
         "reconnect": "Connect with ?session=<session_id>&after=<last seq seen> to receive missed events first.",
     }

@@ -14,7 +14,7 @@ from agents.session_events import RunFinished, RunStarted, StateChanged, TeamMes
 from agents.stop import StopReason
 from app.event_log import Inbox, SessionEventLog
 from app.redaction import Redactor
-from app.store import RunStore, normalize_database_url
+from app.store import RunStore, StoreError, normalize_database_url
 
 
 def database_urls(tmp_path: Path) -> list[str]:
@@ -122,3 +122,26 @@ async def test_slow_subscriber_is_cut_off_not_blocking(store: RunStore) -> None:
         await log.publish(TeamMessage(type="TextMessage", data={"n": n}), None)
     assert slow.overflowed and await slow.get() is None  # the connection will be closed; it reconnects
     assert [(await fast.get()).seq for _ in range(20)] == list(range(1, 21))  # type: ignore[union-attr]
+
+
+async def test_one_bad_row_fails_only_its_own_event_and_the_batch_lands(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = RunStore(f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}")
+    await store.start()
+    try:
+        good, bad = (
+            SessionEventLog("s_good_session", store, Redactor()),
+            SessionEventLog("s_bad_session", store, Redactor()),
+        )
+        await bad.publish(TeamMessage(type="TextMessage", data={"n": 0}), None)  # seq 1 of the bad session
+        bad._seq = 0  # its next event reuses seq 1: the database refuses that row
+        commits = store.commits
+        futures = [good.publish(TeamMessage(type="TextMessage", data={"n": n}), None) for n in range(3)]
+        futures.insert(1, bad.publish(TeamMessage(type="TextMessage", data={"n": 1}), None))
+        futures.append(bad.publish(TeamMessage(type="TextMessage", data={"n": 2}), None))  # seq 2: fine
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        assert [isinstance(r, StoreError) for r in results] == [False, True, False, False, False]
+        assert store.commits - commits == 4  # the batch failed once, then 4 of its 5 rows landed one by one
+        assert [seq for seq, _ in await store.events_after("s_good_session", 0)] == [1, 2, 3]
+        assert [seq for seq, _ in await store.events_after("s_bad_session", 0)] == [1, 2]
+    finally:
+        await store.stop()

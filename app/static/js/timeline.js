@@ -5,15 +5,15 @@ import { renderAnswer } from "./answer.js";
 import { h, icon } from "./dom.js";
 import { formatDuration, formatElapsed, plural, renderRichText, stripTerminate, truncate } from "./format.js";
 import { maskDeep, maskText } from "./mask.js";
+import { NEXT_AGENT_LINE } from "./protocol.js";
 
 const AGENTS = ["Manager", "Researcher", "Developer"];
 const STATUS_LABEL = {
   running: "Running", pausing: "Pausing…", paused: "Paused", completed: "Completed", cancelled: "Cancelled",
   error: "Error", timeout: "Timed out", max_messages: "Message limit", interrupted: "Interrupted", reset: "Reset",
-  closed: "Closed", stopped: "Stopped",
+  closed: "Closed", stopped: "Stopped", budget: "Budget reached", no_progress: "No progress",
 };
 const TOOL_ICON = ["M14.7 6.3a4 4 0 0 0-5.4 5.4L3 18l3 3 6.3-6.3a4 4 0 0 0 5.4-5.4l-2.5 2.5-2.1-.4-.4-2.1z"];
-const NEXT_AGENT = /^\s*NEXT AGENT:\s*([A-Za-z]+)\s*$/im;
 
 function agentOf(source) {
   if (!source) return "system";
@@ -167,8 +167,8 @@ export class Timeline {
           run.addStep(event, "message", { who: "user", kind: "follow-up" }, renderRichText(maskText(content)));
           return;
         }
-        const handoff = content.match(NEXT_AGENT);
-        const text = stripTerminate(content.replace(NEXT_AGENT, "")).trim();
+        const handoff = NEXT_AGENT_LINE ? content.match(NEXT_AGENT_LINE) : null;
+        const text = stripTerminate(NEXT_AGENT_LINE ? content.replace(NEXT_AGENT_LINE, "") : content).trim();
         run.addStep(event, "message", { who: agent, kind: "" },
           text ? renderRichText(maskText(text)) : null,
           handoff ? h("span", { class: "handoff", dataset: { agent: agentOf(handoff[1]) } }, `→ ${agentOf(handoff[1])}`) : null);
