@@ -25,4 +25,4 @@ RUN pip install --no-deps . \
 
 USER app
 EXPOSE 8000
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["research-team", "serve", "--host", "0.0.0.0", "--port", "8000"]

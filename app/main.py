@@ -99,7 +99,9 @@ def create_app(
     for router in extra_routers:
         app.include_router(router)
     token = settings.app_token.get_secret_value() if settings.app_token else None
-    app.add_middleware(AccessGuard, token=token, allowed_origins=settings.allowed_origins)
+    app.add_middleware(
+        AccessGuard, token=token, allowed_origins=settings.allowed_origins, allowed_hosts=settings.allowed_hosts
+    )
     return app
 
 

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     ws_send_queue: int = 2000
     voice_rate_per_s: float = 100.0  # /ws/voice: audio arrives every 20-100 ms; text far less often
     voice_rate_burst: int = 200
-    session_idle_s: float = 1800.0
+    session_idle_s: float = 300.0  # a session with no connection and no run is closed after this
 
     # --- realtime narrator --------------------------------------------------------------------
     realtime_model: str = "gpt-realtime"
@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         description="Extra browser origins (besides the "
         "server's own host) allowed to call the API and open WebSockets.",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
+        description="Host names this server answers to (DNS-rebinding guard); '*' for any. `research-team serve` "
+        "adds its bind address.",
+    )
+    max_sessions: int = Field(default=1000, ge=1, description="Live sessions in all; more are refused clearly.")
     log_level: str = "INFO"
     log_json: bool = True
 

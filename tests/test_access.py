@@ -59,3 +59,32 @@ async def test_without_app_token_everything_is_open(tmp_path: Path) -> None:
             assert (await http.get("/runs")).status_code == 200
         async with websockets.connect(server.ws_url + "/ws/team") as conn:
             assert await conn.recv()
+
+
+@pytest.mark.parametrize("token", [None, TOKEN])
+async def test_dns_rebinding_is_refused_on_rest_and_both_sockets(tmp_path: Path, token: str | None) -> None:
+    """A page on evil.example rebinds its DNS to 127.0.0.1: foreign Host, matching Origin. Refused, with or
+    without a token configured; the loopback names keep working."""
+    app = scripted_app(tmp_path, ScriptBook(paris_script), app_token=token)
+    auth = {"token": TOKEN} if token else {}
+    async with live_app(app) as server:
+        evil = {"Host": f"evil.example:{server.port}", "Origin": f"http://evil.example:{server.port}"}
+        query = f"?token={TOKEN}" if token else ""
+        for path in ("/ws/team", "/ws/voice"):
+            with pytest.raises(websockets.InvalidStatus):
+                await websockets.connect(
+                    f"{server.ws_url}{path}{query}", origin=evil["Origin"], additional_headers={"Host": evil["Host"]}
+                )
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            for path in ("/runs", "/health", "/", "/protocol.json"):
+                refused = await http.get(path, params=auth, headers=evil)
+                assert refused.status_code == 400 and "Host not allowed" in refused.json()["detail"], path
+            for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}", f"[::1]:{server.port}"):
+                assert (await http.get("/runs", params=auth, headers={"Host": host})).status_code == 200
+
+
+async def test_health_without_the_token_says_only_that_the_server_is_up(guarded) -> None:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(base_url=guarded.http_url) as http:
+        assert (await http.get("/health")).json() == {"status": "ok"}
+        full = (await http.get("/health", headers={"Authorization": f"Bearer {TOKEN}"})).json()
+        assert full["database"] == "ok" and "sessions" in full

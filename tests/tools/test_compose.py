@@ -129,7 +129,7 @@ def test_services_and_keys(compose: dict[str, Any]) -> None:
 def test_app_service(compose: dict[str, Any]) -> None:
     app = compose["services"]["app"]
     assert app["build"] == {"context": ".", "dockerfile": "Dockerfile"}
-    assert app["command"] == ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
+    assert app["command"] == ["research-team", "serve", "--host", "0.0.0.0", "--port", "8000"]
     assert app["env_file"] == [{"path": ".env", "required": False}]
     assert app["environment"]["CODE_EXECUTOR"] == "sandbox"
     assert app["environment"]["SANDBOX_URL"] == "http://sandbox:8080"
@@ -175,7 +175,7 @@ def test_postgres_is_optional(compose: dict[str, Any]) -> None:
 def test_dockerfiles() -> None:
     app = (ROOT / "Dockerfile").read_text()
     assert app.startswith("# ") and "FROM python:3.11-slim" in app and "pip install" in app
-    assert 'CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]' in app
+    assert 'CMD ["research-team", "serve", "--host", "0.0.0.0", "--port", "8000"]' in app
     assert "\nUSER app" in app
     sandbox = (ROOT / "Dockerfile.sandbox").read_text()
     assert "FROM python:3.11-slim" in sandbox and "\nUSER 10001:10001" in sandbox
