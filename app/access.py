@@ -1,11 +1,12 @@
-"""Who may use the server: a Host allowlist, a shared token when APP_TOKEN is set, and an Origin check.
+"""Who may use the server: a Host allowlist, an Origin check, and the caller's identity (app/users.py).
 
 A pure ASGI middleware, so HTTP routes and WebSockets are guarded the same way before any route runs.
 - Host: every request must name one of ALLOWED_HOSTS (default the loopback names; `research-team serve` adds its
   bind address). Checked first: a page on evil.example that rebinds its DNS to 127.0.0.1 sends
   `Host: evil.example` with a matching Origin, and is refused here (DNS rebinding).
-- APP_TOKEN set: every request but /health and the page itself (/, /static/...) needs the token, as
-  `Authorization: Bearer <token>` or `?token=<token>` (browsers cannot set headers on a WebSocket).
+- Users configured (APP_USERS, APP_TOKEN, stored users or a trusted SSO proxy): every request but /health,
+  /protocol.json and the page itself (/, /static/...) needs a user's token, as `Authorization: Bearer <token>`
+  or `?token=<token>` (browsers cannot set headers on a WebSocket). The user goes in the request's state.
 - Origin: a request that carries an Origin header (browsers do) must come from the server's own host or one of
   ALLOWED_ORIGINS; this stops another site's page from driving a user's local server (cross-site WebSocket
   hijacking). Programs send no Origin and are not affected.
@@ -13,11 +14,12 @@ A pure ASGI middleware, so HTTP routes and WebSockets are guarded the same way b
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from app.users import UserDirectory
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -29,10 +31,15 @@ PAGE_PATHS = ("/", "/index.html", "/favicon.ico")
 
 class AccessGuard:
     def __init__(
-        self, app: Any, *, token: str | None, allowed_origins: list[str], allowed_hosts: list[str] | None = None
+        self,
+        app: Any,
+        *,
+        users: UserDirectory,
+        allowed_origins: list[str],
+        allowed_hosts: list[str] | None = None,
     ) -> None:
         self.app = app
-        self.token = token
+        self.users = users
         self.allowed_origins = {o.rstrip("/").lower() for o in allowed_origins if o}
         hosts = {h.strip().lower().strip("[]") for h in (allowed_hosts or ["*"]) if h.strip()}
         self.any_host = "*" in hosts
@@ -42,44 +49,52 @@ class AccessGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        refusal = self.refusal(scope)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        refusal = self.refusal(scope, headers)
+        user: str | None = None
         if refusal is None:
-            scope.setdefault("state", {})["authenticated"] = self._presented_ok(scope)  # /health shows more
+            user = await self.identify(scope, headers)
+            path = scope.get("path", "")
+            is_open = path in OPEN_PATHS or path in PAGE_PATHS or path.startswith("/static/")
+            if user is None and not is_open:
+                refusal = (
+                    401,
+                    "A valid token is required (a user's token, or APP_TOKEN): send 'Authorization: Bearer <token>' or ?token=.",
+                )
+        if refusal is None:
+            state = scope.setdefault("state", {})
+            state["user"] = user  # None only on the open paths; routes take it through app/api/deps.py
+            state["authenticated"] = user is not None
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": refusal[1]})
         else:
             body = json.dumps({"detail": refusal[1]}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": refusal[0],
-                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
-                }
-            )
+            response_headers = [(b"content-type", b"application/json")]
+            if refusal[0] == 401:
+                response_headers.append((b"www-authenticate", b"Bearer"))
+            await send({"type": "http.response.start", "status": refusal[0], "headers": response_headers})
             await send({"type": "http.response.body", "body": body})
 
-    def refusal(self, scope: Scope) -> tuple[int, str] | None:
-        """(status, reason) when the request may not go on, else None."""
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    def refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
+        """(status, reason) when the request may not go on whoever sends it, else None."""
         if not self._host_allowed(headers.get("host", "")):
             return 400, "Host not allowed: this server does not serve that name (ALLOWED_HOSTS)."
         origin = headers.get("origin")
         if origin and not self._origin_allowed(origin, headers.get("host", "")):
             return 403, "Origin not allowed."
-        path = scope.get("path", "")
-        if self.token is None or path in OPEN_PATHS or path in PAGE_PATHS or path.startswith("/static/"):
-            return None
-        if not self._presented_ok(scope):
-            return 401, "A valid token is required (APP_TOKEN): send 'Authorization: Bearer <token>' or ?token=."
         return None
 
-    def _presented_ok(self, scope: Scope) -> bool:
-        if self.token is None:
-            return True
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        presented = _bearer(headers.get("authorization", "")) or _query_token(scope)
-        return presented is not None and hmac.compare_digest(presented.encode(), self.token.encode())
+    async def identify(self, scope: Scope, headers: dict[str, str]) -> str | None:
+        """The calling user: the local owner when no users are configured, else from the trusted proxy's
+        header or the presented token; None when unknown."""
+        if not self.users.enabled:
+            return self.users.local_owner()
+        client = scope.get("client")
+        proxied = self.users.user_for_proxy(client[0] if client else None, headers)
+        if proxied is not None:
+            return proxied
+        return await self.users.user_for_token(_bearer(headers.get("authorization", "")) or _query_token(scope))
 
     def _host_allowed(self, host: str) -> bool:
         if self.any_host:

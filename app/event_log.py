@@ -17,6 +17,7 @@ from agents.session_events import SessionPayload
 from app.protocol import AnyServerEvent, ReplyPayload, parse_event, to_json, wrap
 from app.redaction import Redactor
 from app.store import EventRecord, RunStore, now_iso
+from app.store_schema import LOCAL_OWNER
 
 
 class Delivery(NamedTuple):
@@ -78,8 +79,11 @@ class Inbox:
 
 
 class SessionEventLog:
-    def __init__(self, session_id: str, store: RunStore, redactor: Redactor, *, last_seq: int = 0) -> None:
+    def __init__(
+        self, session_id: str, store: RunStore, redactor: Redactor, *, last_seq: int = 0, owner: str = LOCAL_OWNER
+    ) -> None:
         self.session_id = session_id
+        self.owner = owner
         self._store = store
         self._redactor = redactor
         self._seq = last_seq
@@ -105,6 +109,7 @@ class SessionEventLog:
             created,
             text,
             event=event,
+            owner=self.owner,
             on_stored=lambda: self._deliver(seq, text, event),
         )
         return self._store.append(record)

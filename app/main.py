@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -25,6 +26,7 @@ from app.sessions import SessionRegistry
 from app.settings import Settings
 from app.store import RunStore
 from app.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
+from app.users import TrustedProxy, UserDirectory
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ def create_app(
 ) -> FastAPI:
     """The app. Defaults: models from settings, the real tools, the code sandbox from ToolSettings."""
     settings = settings or Settings()
+    users = user_directory(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,9 +68,18 @@ def create_app(
             configure_logging(settings.log_level, json_lines=settings.log_json, redactor=redactor)
         store = RunStore(settings.database_url)
         await store.start()
+        users.attach(store)
+        await users.load()
         await close_interrupted_runs(store, redactor)
         wiring = TeamWiring(settings, r_tools, d_tools, release_session=release, model_clients=model_clients)
-        registry = SessionRegistry(store, redactor, wiring.build_session, idle_s=settings.session_idle_s)
+        registry = SessionRegistry(
+            store,
+            redactor,
+            wiring.build_session,
+            idle_s=settings.session_idle_s,
+            max_sessions=settings.max_sessions,
+            max_per_user=settings.max_sessions_per_user,
+        )
         registry.start_sweeper()
         services = Services(settings=settings, store=store, registry=registry, redactor=redactor)
         if sandbox is not None:
@@ -98,11 +110,18 @@ def create_app(
         app.include_router(module.router)
     for router in extra_routers:
         app.include_router(router)
-    token = settings.app_token.get_secret_value() if settings.app_token else None
     app.add_middleware(
-        AccessGuard, token=token, allowed_origins=settings.allowed_origins, allowed_hosts=settings.allowed_hosts
+        AccessGuard, users=users, allowed_origins=settings.allowed_origins, allowed_hosts=settings.allowed_hosts
     )
     return app
+
+
+def user_directory(settings: Settings) -> UserDirectory:
+    trusted = None
+    if settings.auth_trusted_header:
+        networks = tuple(ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies)
+        trusted = TrustedProxy(settings.auth_trusted_header, networks)
+    return UserDirectory(None, settings.static_users(), trusted)
 
 
 def realtime_client(settings: Settings) -> Any:
@@ -123,7 +142,8 @@ async def close_interrupted_runs(store: RunStore, redactor: Redactor) -> int:
     store is consistent and a client that reconnects to that session is told."""
     active = await store.active_runs()
     for run in active:
-        event_log = SessionEventLog(run["session_id"], store, redactor, last_seq=await store.max_seq(run["session_id"]))
+        last_seq = await store.max_seq(run["session_id"])
+        event_log = SessionEventLog(run["session_id"], store, redactor, last_seq=last_seq, owner=run["owner"])
         started = datetime.fromisoformat(run["created_at"])
         finished = RunFinished(
             final_answer="",

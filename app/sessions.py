@@ -1,8 +1,11 @@
 """The live sessions of this server, by id: attach on connect, detach on disconnect, expire when idle.
 
-A session outlives its connections (a client that reconnects with ?session=ID finds its run still going) and is
-closed after `idle_s` with no connection and no active run. A session id this process does not know (after a
-restart) is recreated with its seq continuing from the store, so its old events can still be replayed.
+A session belongs to the user who created it. Another user's session id, or an id nobody created, answers as
+if it did not exist: the client gets a fresh session of its own (and is told `not_found`). A session outlives
+its connections (a client that reconnects with ?session=ID finds its run still going) and is closed after
+`idle_s` with no connection and no active run; one that never ran anything is closed as soon as its last
+connection goes, since it holds nothing worth keeping. After a restart a known id is recreated with its seq
+continuing from the store, so its old events can still be replayed. Sessions are capped in all and per user.
 """
 
 from __future__ import annotations
@@ -27,12 +30,24 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 SessionBuilder = Callable[[str, SessionEventLog], Awaitable[TeamSession]]
 
 
+class TooManySessions(Exception):
+    """The server's or the user's cap on live sessions is reached."""
+
+
 @dataclass
 class SessionEntry:
     session: TeamSession
     log: SessionEventLog
+    owner: str
     connections: int = 0
     last_seen: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Attached:
+    entry: SessionEntry
+    resumed: bool  # the session existed (here or in the store) before this connection
+    not_found: bool  # the requested id was unknown or another user's: this is a fresh session instead
 
 
 def new_session_id() -> str:
@@ -40,47 +55,81 @@ def new_session_id() -> str:
 
 
 class SessionRegistry:
-    def __init__(self, store: RunStore, redactor: Redactor, build: SessionBuilder, *, idle_s: float) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        redactor: Redactor,
+        build: SessionBuilder,
+        *,
+        idle_s: float,
+        max_sessions: int = 1000,
+        max_per_user: int = 50,
+    ) -> None:
         self._store = store
         self._redactor = redactor
         self._build = build
         self._idle_s = idle_s
+        self._max_sessions = max_sessions
+        self._max_per_user = max_per_user
         self._entries: dict[str, SessionEntry] = {}
+        self._per_user: dict[str, int] = {}
         self._creating: dict[str, asyncio.Lock] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, session_id: str) -> SessionEntry | None:
-        return self._entries.get(session_id)
+    def get(self, session_id: str, owner: str) -> SessionEntry | None:
+        entry = self._entries.get(session_id)
+        return entry if entry is not None and entry.owner == owner else None
 
-    async def attach(self, session_id: str | None) -> tuple[SessionEntry, bool]:
-        """The session to serve a connection, and whether it already existed (here or in the store)."""
+    async def attach(self, session_id: str | None, owner: str) -> Attached:
+        """The session to serve `owner`'s connection: the requested one if it is theirs, else a fresh one."""
+        if session_id is not None and not SESSION_ID.match(session_id):
+            raise ValueError("session ids are 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
+        not_found = False
+        if session_id is not None:
+            entry = self._entries.get(session_id)
+            known = entry.owner if entry is not None else await self._store.session_owner(session_id)
+            if known != owner:
+                session_id, not_found = None, True
         if session_id is None:
             session_id = new_session_id()
-        elif not SESSION_ID.match(session_id):
-            raise ValueError("session ids are 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
+            self._check_caps(owner)
+            await self._store.create_session(session_id, owner)
         lock = self._creating.setdefault(session_id, asyncio.Lock())
         async with lock:
             entry = self._entries.get(session_id)
             resumed = entry is not None
             if entry is None:
+                self._check_caps(owner)
                 last_seq = await self._store.max_seq(session_id)
                 resumed = last_seq > 0
-                event_log = SessionEventLog(session_id, self._store, self._redactor, last_seq=last_seq)
-                entry = SessionEntry(await self._build(session_id, event_log), event_log)
+                event_log = SessionEventLog(session_id, self._store, self._redactor, last_seq=last_seq, owner=owner)
+                entry = SessionEntry(await self._build(session_id, event_log), event_log, owner)
                 self._entries[session_id] = entry
+                self._per_user[owner] = self._per_user.get(owner, 0) + 1
         self._creating.pop(session_id, None)
         entry.connections += 1
         entry.last_seen = time.monotonic()
-        return entry, resumed
+        return Attached(entry, resumed, not_found)
 
-    def detach(self, entry: SessionEntry) -> None:
+    def _check_caps(self, owner: str) -> None:
+        if len(self._entries) >= self._max_sessions:
+            raise TooManySessions(f"The server has its maximum of {self._max_sessions} sessions; try again later.")
+        if self._per_user.get(owner, 0) >= self._max_per_user:
+            raise TooManySessions(
+                f"You have {self._max_per_user} open sessions, the most allowed; close one or let it expire."
+            )
+
+    async def detach(self, entry: SessionEntry) -> None:
         entry.connections = max(0, entry.connections - 1)
         entry.last_seen = time.monotonic()
+        if entry.connections == 0 and entry.log.last_seq == 0 and entry.session.state == SessionState.IDLE:
+            await self._close(entry)  # it never did anything: nothing to keep, free it now
 
     def start_sweeper(self, every_s: float = 30.0) -> None:
+        every_s = max(0.5, min(every_s, self._idle_s / 4))
         self._sweeper = asyncio.create_task(self._sweep_forever(every_s), name="session-sweeper")
 
     async def _sweep_forever(self, every_s: float) -> None:
@@ -92,19 +141,30 @@ class SessionRegistry:
         """Close sessions idle for longer than idle_s; returns how many were closed."""
         now = time.monotonic()
         idle = [
-            sid
-            for sid, e in self._entries.items()
+            e
+            for e in self._entries.values()
             if e.connections == 0 and e.session.state == SessionState.IDLE and now - e.last_seen > self._idle_s
         ]
-        for sid in idle:
-            entry = self._entries.pop(sid)
-            await entry.session.close()
+        for entry in idle:
+            await self._close(entry)
         if idle:
             log.info("closed idle sessions", extra={"count": len(idle)})
         return len(idle)
+
+    async def _close(self, entry: SessionEntry) -> None:
+        if self._entries.get(entry.log.session_id) is not entry:
+            return
+        del self._entries[entry.log.session_id]
+        left = self._per_user.get(entry.owner, 1) - 1
+        if left > 0:
+            self._per_user[entry.owner] = left
+        else:
+            self._per_user.pop(entry.owner, None)
+        await entry.session.close()
 
     async def close_all(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
         entries, self._entries = list(self._entries.values()), {}
+        self._per_user.clear()
         await asyncio.gather(*(e.session.close() for e in entries), return_exceptions=True)

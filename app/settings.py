@@ -68,6 +68,14 @@ class Settings(BaseSettings):
 
     # --- server -------------------------------------------------------------------------------
     app_token: SecretStr | None = Field(default=None, description="When set, the API and WebSockets need it.")
+    app_users: dict[str, SecretStr] = Field(
+        default_factory=dict, description='Users and their tokens, a JSON object: {"alice": "token", ...}.'
+    )
+    auth_trusted_header: str | None = Field(
+        default=None, description="A header naming the user (SSO proxies), accepted only from trusted_proxies."
+    )
+    trusted_proxies: list[str] = Field(default_factory=list, description="IPs or CIDRs of the SSO proxy.")
+    max_sessions_per_user: int = Field(default=50, ge=1)
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Extra browser origins (besides the "
@@ -84,8 +92,15 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, so logs and events can be scrubbed of them."""
-        secrets = [self.openai_api_key, self.app_token]
+        secrets = [self.openai_api_key, self.app_token, *self.app_users.values()]
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+    def static_users(self) -> dict[str, str]:
+        """APP_USERS, plus APP_TOKEN as the user "owner"."""
+        found = {name: token.get_secret_value() for name, token in self.app_users.items()}
+        if self.app_token is not None and self.app_token.get_secret_value():
+            found.setdefault("owner", self.app_token.get_secret_value())
+        return found
 
     @property
     def has_model_access(self) -> bool:

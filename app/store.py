@@ -18,16 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     bindparam,
     event,
     func,
@@ -40,43 +30,9 @@ from sqlalchemy.pool import StaticPool
 
 from agents.session_events import StateChanged
 from app.protocol import AnyServerEvent, RunFinishedEvent, RunStartedEvent, SystemEvent, parse_event
+from app.store_schema import ACTIVE_STATUSES, LOCAL_OWNER, create_and_migrate, events, runs, sessions
 
 log = logging.getLogger(__name__)
-
-metadata = MetaData()
-
-runs = Table(
-    "runs",
-    metadata,
-    Column("run_id", String(64), primary_key=True),
-    Column("session_id", String(64), nullable=False, index=True),
-    Column("task", Text, nullable=False),
-    Column("status", String(32), nullable=False),
-    Column("created_at", String(40), nullable=False),
-    Column("finished_at", String(40)),
-    Column("final_answer", Text),
-    Column("stop_reason", String(32)),
-    Column("usage", Text),
-    Column("duration_s", Float),
-    Column("first_seq", Integer),
-    Column("last_seq", Integer),
-)
-Index("ix_runs_created_at", runs.c.created_at)
-
-events = Table(
-    "events",
-    metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("session_id", String(64), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("run_id", String(64), index=True),
-    Column("type", String(64), nullable=False),
-    Column("created_at", String(40), nullable=False),
-    Column("payload", Text, nullable=False),
-    UniqueConstraint("session_id", "seq", name="uq_events_session_seq"),
-)
-
-ACTIVE_STATUSES = ("running", "pausing", "paused")
 
 
 def now_iso() -> str:
@@ -103,6 +59,7 @@ class EventRecord:
     created_at: str
     payload: str  # the envelope as sent, JSON, already scrubbed of secrets
     event: AnyServerEvent | None = None  # the same event as a model: the runs projection reads it, not the JSON
+    owner: str = LOCAL_OWNER  # the session's owner, copied to the run's row
     on_stored: Callable[[], None] | None = None
     done: asyncio.Future[None] | None = field(default=None, repr=False)
 
@@ -142,7 +99,7 @@ class RunStore:
         if url.get_backend_name() == "sqlite":
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
         async with self._engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(create_and_migrate)
         self._writer = asyncio.create_task(self._write_loop(), name="run-store-writer")
 
     async def stop(self) -> None:
@@ -224,6 +181,7 @@ class RunStore:
                         "status": "running",
                         "created_at": record.created_at,
                         "first_seq": record.seq,
+                        "owner": record.owner,
                     }
                 )
             elif isinstance(change, dict):
@@ -270,9 +228,21 @@ class RunStore:
         return [(int(seq), payload) for seq, payload in rows]
 
     async def list_runs(
-        self, *, limit: int = 50, offset: int = 0, session_id: str | None = None, status: str | None = None
+        self,
+        *,
+        owner: str,
+        limit: int = 50,
+        offset: int = 0,
+        session_id: str | None = None,
+        status: str | None = None,
     ) -> list[dict[str, Any]]:
-        query = select(runs).order_by(runs.c.created_at.desc(), runs.c.run_id).limit(limit).offset(offset)
+        query = (
+            select(runs)
+            .where(runs.c.owner == owner)
+            .order_by(runs.c.created_at.desc(), runs.c.run_id)
+            .limit(limit)
+            .offset(offset)
+        )
         if session_id:
             query = query.where(runs.c.session_id == session_id)
         if status:
@@ -281,10 +251,24 @@ class RunStore:
             rows = (await conn.execute(query)).mappings().all()
         return [_run_row(row) for row in rows]
 
-    async def get_run(self, run_id: str) -> dict[str, Any] | None:
+    async def get_run(self, run_id: str, *, owner: str | None) -> dict[str, Any] | None:
+        """The run, or None when it does not exist or belongs to someone else (owner None: anyone's)."""
+        query = select(runs).where(runs.c.run_id == run_id)
+        if owner is not None:
+            query = query.where(runs.c.owner == owner)
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(runs).where(runs.c.run_id == run_id))).mappings().first()
+            row = (await conn.execute(query)).mappings().first()
         return _run_row(row) if row else None
+
+    # ---- sessions -----------------------------------------------------------------------------------------
+    async def create_session(self, session_id: str, owner: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(sessions.insert().values(session_id=session_id, owner=owner, created_at=now_iso()))
+
+    async def session_owner(self, session_id: str) -> str | None:
+        async with self.engine.connect() as conn:
+            owner = await conn.scalar(select(sessions.c.owner).where(sessions.c.session_id == session_id))
+        return str(owner) if owner is not None else None
 
     async def run_events(self, run_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         query = (

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
 from agents.session import SessionCommandError
+from app.api.deps import current_user
 from app.protocol import printable
 from app.ratelimit import TokenBucket
 from app.realtime.narrator import Narrator, NarratorSettings
@@ -28,6 +29,7 @@ from app.realtime.voice_protocol import (
     TextIn,
 )
 from app.services import Services
+from app.sessions import TooManySessions
 from app.team_wiring import NO_MODEL_MESSAGE
 from app.ws_frames import client_frames
 
@@ -41,8 +43,9 @@ async def voice_socket(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     await websocket.accept()
     try:
-        entry, _ = await services.registry.attach(websocket.query_params.get("session") or None)
-    except ValueError as exc:
+        user = current_user(websocket)
+        entry = (await services.registry.attach(websocket.query_params.get("session") or None, user)).entry
+    except (ValueError, TooManySessions) as exc:
         await websocket.send_json({"type": "error", "code": "invalid_message", "message": str(exc)})
         await websocket.close(code=1008)
         return
@@ -81,7 +84,7 @@ async def voice_socket(websocket: WebSocket) -> None:
         outbox.put_nowait(None)
         await asyncio.wait({writer}, timeout=2)
         writer.cancel()
-        services.registry.detach(entry)
+        await services.registry.detach(entry)
 
 
 def narrator_settings(services: Services) -> NarratorSettings:

@@ -68,7 +68,7 @@ async def lost_sessions(database_url: str, results: list[SessionResult]) -> list
     try:
         for r in results:
             stored = await store.events_after(r.session_id, 0, limit=10_000)
-            run = await store.get_run(r.run_id)
+            run = await store.get_run(r.run_id, owner=None)
             if (
                 r.seqs != list(range(1, len(r.seqs) + 1))
                 or [seq for seq, _ in stored] != r.seqs

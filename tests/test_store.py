@@ -58,7 +58,7 @@ async def test_events_stored_in_order_with_group_commit(store: RunStore) -> None
     assert rows == list(range(1, 502))  # paging crosses page edges cleanly
     assert store.commits == commits_before
     assert commits_before < 100  # 501 events in far fewer commits than events
-    run = await store.get_run(run_id)
+    run = await store.get_run(run_id, owner=None)
     assert run is not None and run["status"] == "running" and run["first_seq"] == 1
 
 
@@ -68,7 +68,7 @@ async def test_run_row_follows_state_and_finish(store: RunStore) -> None:
     run_id = "run_" + uuid.uuid4().hex[:12]
     await log.publish(RunStarted(task="q", followup=False, session_id=session), run_id)
     await log.publish(StateChanged(state="paused"), run_id)
-    assert (await store.get_run(run_id))["status"] == "paused"  # type: ignore[index]
+    assert (await store.get_run(run_id, owner=None))["status"] == "paused"  # type: ignore[index]
     assert run_id in {r["run_id"] for r in await store.active_runs()}
     finished = RunFinished(
         final_answer="42",
@@ -80,7 +80,7 @@ async def test_run_row_follows_state_and_finish(store: RunStore) -> None:
         messages=4,
     )
     await log.publish(finished, run_id)
-    run = await store.get_run(run_id)
+    run = await store.get_run(run_id, owner=None)
     assert run is not None
     assert (run["status"], run["final_answer"], run["usage"]["model_calls"], run["last_seq"]) == (
         "completed",

@@ -91,7 +91,7 @@ async def test_reconnect_after_seq_returns_exactly_the_missed_events(tmp_path: P
         await client.send({"type": "task", "text": "Weather in Paris?"})
         first = await client.until(lambda e: e["type"] == "ToolCallRequestEvent")
         await client.close()  # the person's network drops mid-run; the run goes on
-        entry = server.services.registry.get(session_id)
+        entry = server.services.registry.get(session_id, "local")
         await entry.session.wait_idle(timeout=10)
         all_events = [e for e in await _stored(server, session_id)]
         again = await server.connect(session=session_id, after=first["seq"])

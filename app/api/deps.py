@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException
 from starlette.requests import HTTPConnection
 
 from app.services import Services
@@ -15,4 +15,13 @@ def get_services(connection: HTTPConnection) -> Services:
     return services
 
 
+def current_user(connection: HTTPConnection) -> str:
+    """The caller, as identified by the access guard (app/access.py): the local owner without users."""
+    user = getattr(connection.state, "user", None)
+    if not isinstance(user, str):
+        raise HTTPException(status_code=401, detail="A valid token is required.")
+    return user
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
+UserDep = Annotated[str, Depends(current_user)]

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from app.api.deps import ServicesDep
+from app.api.deps import ServicesDep, UserDep
 from app.protocol import ServerEvent, Usage
 
 router = APIRouter()
@@ -55,18 +55,19 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": NotFound, "descript
 @router.get("/runs", response_model=RunPage)
 async def list_runs(
     services: ServicesDep,
+    user: UserDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     session_id: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
-    runs = await services.store.list_runs(limit=limit, offset=offset, session_id=session_id, status=status)
+    runs = await services.store.list_runs(owner=user, limit=limit, offset=offset, session_id=session_id, status=status)
     return {"runs": runs, "limit": limit, "offset": offset}
 
 
 @router.get("/runs/{run_id}", response_model=Run, responses=NOT_FOUND)
-async def get_run(services: ServicesDep, run_id: str) -> dict[str, Any]:
-    run = await services.store.get_run(run_id[:64])
+async def get_run(services: ServicesDep, user: UserDep, run_id: str) -> dict[str, Any]:
+    run = await services.store.get_run(run_id[:64], owner=user)
     if run is None:
         raise HTTPException(status_code=404, detail=f"No run with id {run_id[:64]!r}.")
     return run
@@ -75,11 +76,12 @@ async def get_run(services: ServicesDep, run_id: str) -> dict[str, Any]:
 @router.get("/runs/{run_id}/events", response_model=RunEvents, responses=NOT_FOUND)
 async def run_events(
     services: ServicesDep,
+    user: UserDep,
     run_id: str,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> dict[str, Any]:
     store = services.store
-    if await store.get_run(run_id[:64]) is None:
+    if await store.get_run(run_id[:64], owner=user) is None:  # another user's run answers as if absent
         raise HTTPException(status_code=404, detail=f"No run with id {run_id[:64]!r}.")
     return {"run_id": run_id, "events": await store.run_events(run_id[:64], after_seq=after, limit=limit)}

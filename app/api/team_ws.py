@@ -17,7 +17,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from agents.session import SessionCommandError, TeamSession
 from agents.session_events import RunError
-from app.api.deps import ServicesDep
+from app.api.deps import ServicesDep, UserDep
 from app.event_log import Inbox
 from app.protocol import (
     CLIENT_MESSAGE,
@@ -39,7 +39,7 @@ from app.protocol import (
 )
 from app.ratelimit import TokenBucket
 from app.services import Services
-from app.sessions import SessionEntry
+from app.sessions import SessionEntry, TooManySessions
 from app.store import now_iso
 from app.ws_frames import client_frames
 
@@ -57,27 +57,40 @@ class BadFrame(Exception):
 
 
 @router.websocket("/ws/team")
-async def team_socket(websocket: WebSocket, services: ServicesDep) -> None:
+async def team_socket(websocket: WebSocket, services: ServicesDep, user: UserDep) -> None:
     await websocket.accept()
     session_id = websocket.query_params.get("session") or None
     try:
         after = parse_after(websocket.query_params.get("after"))
-        entry, resumed = await services.registry.attach(session_id)
+        attached = await services.registry.attach(session_id, user)
     except ValueError as exc:
         await websocket.send_text(bare_error(ErrorCode.INVALID_MESSAGE, str(exc)))
         await websocket.close(code=1008)
         return
+    except TooManySessions as exc:
+        await websocket.send_text(bare_error(ErrorCode.TOO_MANY_SESSIONS, str(exc)))
+        await websocket.close(code=CLOSE_TRY_AGAIN)
+        return
+    entry, resumed = attached.entry, attached.resumed
+    if attached.not_found:
+        after = None  # nothing of another session may be replayed into this one
     inbox = Inbox(services.settings.ws_send_queue)
     entry.log.subscribe(inbox)  # before the replay query, so no event falls between the two
-    hello = entry.log.reply(
-        Connected(
-            session_id=entry.log.session_id,
-            resumed=resumed,
-            last_seq=entry.log.last_seq,
-            state=entry.session.state.value,
-            model_access=entry.session.available,
+    hello = [
+        entry.log.reply(
+            Connected(
+                session_id=entry.log.session_id,
+                resumed=resumed,
+                last_seq=entry.log.last_seq,
+                state=entry.session.state.value,
+                model_access=entry.session.available,
+                user=user,
+            )
         )
-    )
+    ]
+    if attached.not_found:
+        missing = f"No session {session_id!r} of yours: this is a new session."
+        hello.append(entry.log.reply(_error(ErrorCode.NOT_FOUND, missing, None)))
     writer = asyncio.create_task(_write(websocket, inbox, entry, after, hello), name="ws-team-writer")
     try:
         await _read(websocket, inbox, entry, services)
@@ -85,7 +98,7 @@ async def team_socket(websocket: WebSocket, services: ServicesDep) -> None:
         entry.log.unsubscribe(inbox)
         inbox.close()
         await _finish(writer)
-        services.registry.detach(entry)
+        await services.registry.detach(entry)
 
 
 def parse_after(raw: str | None) -> int | None:
@@ -100,9 +113,10 @@ def parse_after(raw: str | None) -> int | None:
     return value
 
 
-async def _write(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, after: int | None, hello: str) -> None:
+async def _write(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, after: int | None, hello: list[str]) -> None:
     try:
-        await websocket.send_text(hello)
+        for frame in hello:
+            await websocket.send_text(frame)
         last: int = -1
         if after is not None:
             last = after
