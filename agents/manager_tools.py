@@ -10,7 +10,7 @@ text grammar ("... NEXT AGENT: Researcher"), so the page, the selector model and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from autogen_core import FunctionCall
 from autogen_core.models import FunctionExecutionResult
@@ -23,24 +23,20 @@ def manager_tools(workers: Sequence[str]) -> tuple[FunctionTool, FunctionTool]:
     """(delegate, finish) for a team with these workers."""
     worker_names: Any = Literal[tuple(workers)]  # an enum in the JSON schema: the model can only name a worker
 
-    async def delegate(
-        agent: str,
-        instructions: Annotated[str, "What exactly to do: self-contained, the agent sees nothing else."],
-    ) -> str:
+    async def delegate(agent: str, instructions: str) -> str:
         return f"{agent} is on it."
 
     # Set at run time (annotations are strings under `from __future__ import annotations`).
-    delegate.__annotations__["agent"] = Annotated[worker_names, "Who works next."]
+    delegate.__annotations__["agent"] = worker_names
 
-    async def finish(
-        answer: Annotated[str, "The final answer for the person: direct, complete, a few sentences."],
-        sources: Annotated[list[str], "The URLs the answer rests on (may be empty)."],
-    ) -> str:
+    async def finish(answer: str, sources: list[str]) -> str:
         return "Answer delivered."
 
     return (
-        FunctionTool(delegate, name=DELEGATE, description="Give the next step to one worker.", strict=True),
-        FunctionTool(finish, name=FINISH, description="Give the person the final answer; ends the run.", strict=True),
+        FunctionTool(delegate, name=DELEGATE, description="Give one worker the next step.", strict=True),
+        FunctionTool(
+            finish, name=FINISH, description="The final answer and its source URLs; ends the run.", strict=True
+        ),
     )
 
 

@@ -1,8 +1,11 @@
-"""A model client wrapper that sets `tool_choice` from the run's state (AssistantAgent always sends "auto").
+"""A model client wrapper that sets `tool_choice` from the run's state (AssistantAgent always sends "auto"),
+and sends tool definitions without the noise pydantic adds.
 
 - The Manager, when forced (see agents/run_control.py): "required" (delegate or finish), or the finish tool.
 - A worker, once the run's budget is reached: "none", so it reports what it has instead of calling more tools.
 Calls without tools pass unchanged (tool_choice only means something with tools).
+- Every property of a tool schema loses its "title" (the property name again, capitalised) and a description
+  that only repeats the name: tool definitions are a third of the team's prompt tokens.
 """
 
 from __future__ import annotations
@@ -31,12 +34,40 @@ def _name(tool: Tool | ToolSchema) -> str:
     return tool.schema["name"] if isinstance(tool, Tool) else tool["name"]
 
 
+def compact_schema(tool: Tool | ToolSchema) -> ToolSchema:
+    """The tool's schema without property titles and without descriptions that only repeat the name."""
+    schema = tool.schema if isinstance(tool, Tool) else tool
+    parameters = schema.get("parameters")
+    if parameters is None:
+        return schema
+    properties = {
+        name: {
+            key: value
+            for key, value in spec.items()
+            if key != "title" and not (key == "description" and str(value).lower() == name.lower())
+        }
+        for name, spec in parameters.get("properties", {}).items()
+    }
+    compact = ToolSchema(name=schema["name"], parameters={**parameters, "properties": properties})
+    if "description" in schema:
+        compact["description"] = schema["description"]
+    if "strict" in schema:
+        compact["strict"] = schema["strict"]
+    return compact
+
+
 class SteeredChatCompletionClient(ChatCompletionClient):
-    def __init__(self, inner: ChatCompletionClient, control: RunControl, *, finish_tool: Tool | None = None) -> None:
-        """`finish_tool` given: this is the Manager's client; else a worker's."""
+    def __init__(
+        self, inner: ChatCompletionClient, control: RunControl, *, finish_tool: Tool | None = None, compact: bool = True
+    ) -> None:
+        """`finish_tool` given: this is the Manager's client; else a worker's. `compact`: compact tool schemas."""
         self._inner = inner
         self._control = control
         self._finish = finish_tool
+        self._compact = compact
+
+    def _tools(self, tools: Sequence[Tool | ToolSchema]) -> Sequence[Tool | ToolSchema]:
+        return [compact_schema(t) for t in tools] if self._compact else tools
 
     def choose(self, tools: Sequence[Tool | ToolSchema], asked: ToolChoice) -> ToolChoice:
         if not tools or asked != "auto":
@@ -62,7 +93,7 @@ class SteeredChatCompletionClient(ChatCompletionClient):
     ) -> CreateResult:
         return await self._inner.create(
             messages,
-            tools=tools,
+            tools=self._tools(tools),
             tool_choice=self.choose(tools, tool_choice),
             json_output=json_output,
             extra_create_args=extra_create_args,
@@ -81,7 +112,7 @@ class SteeredChatCompletionClient(ChatCompletionClient):
     ) -> AsyncGenerator[str | CreateResult, None]:
         async for chunk in self._inner.create_stream(
             messages,
-            tools=tools,
+            tools=self._tools(tools),
             tool_choice=self.choose(tools, tool_choice),
             json_output=json_output,
             extra_create_args=extra_create_args,

@@ -68,36 +68,36 @@ def build_team(
     limits: TeamLimits = TeamLimits(),
     prices: Mapping[str, TokenPrice] | None = None,
     manager_uses_tools: bool = True,
-    lean_contexts: bool = True,
+    lean_prompts: bool = True,
 ) -> tuple[SelectorGroupChat, TeamControls]:
     """A fresh team and its controls. Called again after a cancel or an error (AutoGen 0.7.5 teams do not
     resume cleanly after a cancel), then the session loads the saved state into it.
 
     `prices` (role -> USD per million tokens) enables `max_usd`. `manager_uses_tools=False` and
-    `lean_contexts=False` give the team as it was before (text conventions, every agent sees everything):
-    bench/cost.py measures both."""
+    `lean_prompts=False` give the team as it was before (text conventions; every agent sees everything, tool
+    schemas as pydantic makes them, the selector reads the whole history): bench/cost.py measures both."""
     run = RunControl(BudgetTracker(clients.meter, limits.budget, prices or {}), max_stalls=limits.max_stalls)
     controls = TeamControls(run=run)
     delegate, finish = manager_tools(WORKERS)
     manager = AssistantAgent(
         MANAGER,
-        model_client=SteeredChatCompletionClient(clients.manager, run, finish_tool=finish),
+        model_client=SteeredChatCompletionClient(clients.manager, run, finish_tool=finish, compact=lean_prompts),
         system_message=prompts.MANAGER if manager_uses_tools else prompts.MANAGER_TEXT,
         description=prompts.DESCRIPTIONS[MANAGER],
         tools=[delegate, finish] if manager_uses_tools else None,
         tool_call_summary_formatter=summarize_call,
-        model_context=ManagerContext(MANAGER, control=run, lean=lean_contexts),
+        model_context=ManagerContext(MANAGER, control=run, lean=lean_prompts),
     )
     workers = [
         AssistantAgent(
             name,
-            model_client=SteeredChatCompletionClient(client, run),
+            model_client=SteeredChatCompletionClient(client, run, compact=lean_prompts),
             system_message=system_message,
             description=prompts.DESCRIPTIONS[name],
             tools=list(tools),
             reflect_on_tool_use=True,
             max_tool_iterations=limits.max_tool_iterations,
-            model_context=WorkerContext(name, manager=MANAGER, workers=WORKERS, lean=lean_contexts),
+            model_context=WorkerContext(name, manager=MANAGER, workers=WORKERS, lean=lean_prompts),
         )
         for name, client, system_message, tools in (
             (RESEARCHER, clients.researcher, prompts.RESEARCHER, researcher_tools),
@@ -121,6 +121,6 @@ def build_team(
         selector_func=make_selector(MANAGER, WORKERS, run, deterministic=limits.deterministic_selector),
         allow_repeated_speaker=True,
         emit_team_events=True,
-        model_context=BufferedChatCompletionContext(SELECTOR_HISTORY) if lean_contexts else None,
+        model_context=BufferedChatCompletionContext(SELECTOR_HISTORY) if lean_prompts else None,
     )
     return team, controls
