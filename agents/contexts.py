@@ -5,9 +5,10 @@ the model sees. The choice keeps the order the messages arrived in, and only eve
 consecutive calls of one agent share a long prefix (the system message and tools come first) and the
 provider's prompt cache applies.
 
-- A worker sees: the reports the workers made so far (the facts), the person's latest task, the Manager's
-  current instruction, and its own tool loop for that instruction. Not: older instructions, older tool loops
-  (calls and their long results), the Manager's answers.
+- A worker sees: the reports the workers made so far (the facts), the Manager's current instruction (the
+  person's task when no instruction came after it), and its own tool loop for it. Not: the person's words
+  (the Manager's instruction is self-contained), older instructions, older tool loops (calls and their long
+  results), the Manager's answers.
 - The Manager sees: earlier runs of the session as question and answer, and the current run in full (its own
   decisions and the workers' reports). On a forced turn (agents/run_control.py) a closing note says why.
 `lean=False` gives the old view (everything stored), still with the note.
@@ -73,8 +74,8 @@ class WorkerContext(_StoredContext):
         task = _last_index(messages, _is_task)
         turn_start = max(instruction, task)  # my current turn: the instruction (or the task) and what follows
         facts = [i for i in range(turn_start) if _is_report(messages[i], self._workers, self._name)]
-        keep = set(facts[-self._max_facts :]) | ({task} if task >= 0 else set())
-        return [m for i, m in enumerate(messages) if i in keep or (turn_start >= 0 and i >= turn_start)]
+        keep = facts[-self._max_facts :]
+        return [messages[i] for i in keep] + (messages[turn_start:] if turn_start >= 0 else [])
 
 
 class ManagerContext(_StoredContext):

@@ -71,9 +71,9 @@ def _from_calls(message: ToolCallSummaryMessage, workers: Sequence[str]) -> Mana
         args = call_arguments(call)
         if call.id in failed or args is None:
             continue
-        if call.name == FINISH:
+        if call.name == FINISH and str(args.get("answer", "")).strip():  # an empty answer finishes nothing
             sources = tuple(str(s) for s in args.get("sources") or [] if str(s).strip())
-            return ManagerMove(MoveKind.FINISH, Via.TOOL, str(args.get("answer", "")).strip(), sources=sources)
+            return ManagerMove(MoveKind.FINISH, Via.TOOL, str(args["answer"]).strip(), sources=sources)
         if call.name == DELEGATE and args.get("agent") in workers:
             delegation = ManagerMove(
                 MoveKind.DELEGATE, Via.TOOL, str(args.get("instructions", "")).strip(), agent=str(args["agent"])
