@@ -95,3 +95,20 @@ def test_usd_is_known_only_with_a_price_for_every_role_that_spent() -> None:
     meter.record("researcher", RequestUsage(prompt_tokens=10, completion_tokens=1))
     assert priced.spent()["usd"] is None  # the researcher has no price: unknown, and not enforced
     assert priced.spent()["model_calls"] == 3 and priced.spent()["tokens"] == 41_011
+
+
+async def test_budget_wrap_up_skips_the_selector_model_when_every_turn_asks_it(fake_openai: Any) -> None:
+    chat = fake_openai.chat
+    chat.add(
+        "manager",
+        tool_call("delegate", {"agent": "Researcher", "instructions": "Find the current weather in Paris."}),
+        WRAP_UP,
+    )
+    chat.add("selector", "Manager", "Researcher")
+    chat.add("researcher", tool_call("web_search", {"query": "weather Paris"}), REPORT)
+    team, controls = openai_team(fake_openai, TeamLimits(deterministic_selector=False))
+    outcome = await run_task(team, controls, "Weather in Paris?", RunBudget(max_model_calls=4, max_tokens=None))
+    assert outcome.stop_reason == StopReason.BUDGET
+    # selector, Manager, selector, Researcher x2 (budget reached), then the Manager without asking the selector.
+    assert chat.roles() == ["selector", "manager", "selector", "researcher", "researcher", "manager"]
+    fake_openai.assert_clean()

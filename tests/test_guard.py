@@ -140,3 +140,31 @@ async def test_task_text_with_control_words_does_not_route_or_end(fake_openai: A
     outcome = await run_task(team, controls, task)
     assert outcome.stop_reason == StopReason.COMPLETED and outcome.answer.text == PARIS_ANSWER
     assert chat.count("developer") == 0 and chat.count() == 4
+
+
+async def test_guard_state_survives_a_pause(fake_openai: Any) -> None:
+    """A pause ends one run_stream() call; the resumed run still forces the undecided Manager's next turn."""
+    chat = fake_openai.chat
+    chat.add(
+        "manager",
+        DELEGATE,
+        SLOPPY_ANSWER,
+        tool_call("finish", {"answer": PARIS_ANSWER, "sources": [PARIS_SOURCE]}),
+    )
+    researcher_finds_paris(chat)
+    team, controls = openai_team(fake_openai)
+    controls.begin_run(controls.budget)
+    seen: list[Any] = []
+    async for item in team.run_stream(task="Weather in Paris?"):
+        seen.append(item)
+        if getattr(item, "content", None) == SLOPPY_ANSWER:
+            controls.pause.set()  # the turn after the undecided answer waits for the resume
+    assert controls.cause.labels == ["paused"] and controls.run.stalls == 1
+    controls.cause.clear()
+    await controls.pause.reset()
+    async for item in team.run_stream():
+        seen.append(item)
+    assert controls.cause.labels == ["completed"]
+    assert chat.calls("manager")[-1].body["tool_choice"] == "required"
+    assert controls.spent()["model_calls"] == 5
+    fake_openai.assert_clean()
