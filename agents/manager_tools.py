@@ -9,6 +9,7 @@ text grammar ("... NEXT AGENT: Researcher"), so the page, the selector model and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -56,8 +57,6 @@ def summarize_call(call: FunctionCall, result: FunctionExecutionResult) -> str:
 
 def call_arguments(call: FunctionCall) -> dict[str, Any] | None:
     """The call's arguments as a dict, or None when they are not a JSON object."""
-    import json
-
     try:
         args = json.loads(call.arguments)
     except ValueError:
