@@ -33,7 +33,8 @@ PERSON = "user"
 
 
 class _StoredContext(ChatCompletionContext):
-    """Stores at most `max_stored` messages; when over, drops whole oldest tasks (never half a tool call)."""
+    """Stores about `max_stored` messages: when over, the oldest go, cut before a user message so that a tool
+    call is never separated from its result (only one tool loop can hold it over the limit)."""
 
     def __init__(self, *, max_stored: int) -> None:
         super().__init__()
@@ -41,8 +42,11 @@ class _StoredContext(ChatCompletionContext):
 
     async def add_message(self, message: LLMMessage) -> None:
         await super().add_message(message)
-        while len(self._messages) > self._max_stored:
-            cut = next((i for i, m in enumerate(self._messages) if i > 0 and _is_task(m)), len(self._messages))
+        overflow = len(self._messages) - self._max_stored
+        if overflow > 0:
+            cut = next(
+                (i for i in range(overflow, len(self._messages)) if isinstance(self._messages[i], UserMessage)), 0
+            )
             del self._messages[:cut]
 
 

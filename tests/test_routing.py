@@ -186,14 +186,15 @@ async def test_manager_context_folds_past_runs_and_says_why_a_turn_is_forced() -
     assert forced[:-1] == view  # the note only appends: the prefix stays cacheable
 
 
-async def test_stored_context_is_bounded_and_cuts_at_a_task() -> None:
+async def test_stored_context_is_bounded_and_never_splits_a_tool_call_from_its_result() -> None:
     context = WorkerContext("Researcher", manager="Manager", workers=WORKERS, max_stored=10, lean=False)
-    for run in range(5):
+    for run in range(6):
         await context.add_message(UserMessage(content=f"task {run}", source="user"))
-        for i in range(3):
-            await context.add_message(UserMessage(content=f"fact {run}.{i}", source="Developer"))
+        await context.add_message(AssistantMessage(content=[call("web_search", q=run)], source="Researcher"))
+        await context.add_message(result("web_search", f"result {run}"))
     stored = await context.get_messages()
-    assert len(stored) <= 10 and stored[0].content.startswith("task ")  # type: ignore[union-attr]
+    assert len(stored) <= 10 and isinstance(stored[0], UserMessage)
+    assert stored[-1] == result("web_search", "result 5")
 
 
 def test_extract_answer_prefers_finish_then_terminate_then_best_text() -> None:
