@@ -44,12 +44,13 @@ class RunControl:
     force: Force | None = None
     reason: str | None = None  # key of NOTES: why the Manager is forced
     wrap_up: bool = False  # the budget is reached and the Manager was asked to finish
+    detail: str | None = None  # for the person: why the run is being stopped (budget, no progress)
     _seen: deque[str] = field(default_factory=lambda: deque(maxlen=64))
 
     def begin(self, budget: RunBudget | None = None) -> None:
         """A new run: fresh counters and guard (the budget stays unless a new one is given)."""
         self.tracker.begin(budget if budget is not None else self.tracker.budget)
-        self.stalls, self.force, self.reason, self.wrap_up = 0, None, None, False
+        self.stalls, self.force, self.reason, self.wrap_up, self.detail = 0, None, None, False, None
         self._seen.clear()
 
     def note_move(self, move: ManagerMove) -> None:
@@ -64,13 +65,23 @@ class RunControl:
 
     @property
     def stalled(self) -> bool:
-        return self.stalls >= self.max_stalls
+        """The guard gives up: the run stops with the best answer so far."""
+        if self.stalls < self.max_stalls:
+            return False
+        what = "repeated an earlier step" if self.reason == "repeated" else "neither delegated nor finished"
+        self.detail = f"The Manager {what} {self.stalls} times in a row, even when asked to decide."
+        return True
 
     def check_budget(self) -> bool:
         """True the first time the budget is found reached: the Manager is then asked to finish."""
-        if self.wrap_up or self.tracker.exhausted() is None:
+        limit = None if self.wrap_up else self.tracker.exhausted()
+        if limit is None:
             return False
         self.wrap_up, self.force, self.reason = True, Force.FINISH, "budget"
+        budget, spent = self.tracker.budget.as_dict(), self.tracker.spent()
+        self.detail = (
+            f"The run's budget of {budget['max_' + limit]} {limit.replace('_', ' ')} was reached ({spent[limit]} used)."
+        )
         return True
 
     def note(self) -> str | None:

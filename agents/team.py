@@ -59,6 +59,11 @@ class TeamControls:
     def budget(self) -> RunBudget:
         return self.run.tracker.budget
 
+    @property
+    def stop_detail(self) -> str | None:
+        """Why the guard or the budget stopped the run, in a sentence (None otherwise)."""
+        return self.run.detail
+
 
 def build_team(
     clients: TeamModelClients,

@@ -32,6 +32,7 @@ async def test_budget_of_calls_ends_the_run_with_an_answer_from_what_was_found(f
     team, controls = openai_team(fake_openai)
     outcome = await run_task(team, controls, "Weather in Paris?", RunBudget(max_model_calls=2, max_tokens=None))
     assert outcome.stop_reason == StopReason.BUDGET
+    assert controls.stop_detail == "The run's budget of 2 model calls was reached (3 used)."
     assert outcome.answer.text.startswith(PARIS_ANSWER) and outcome.answer.sources == [PARIS_SOURCE]
     assert chat.calls("researcher")[1].body["tool_choice"] == "none"
     finish_only = chat.calls("manager")[1]

@@ -90,6 +90,7 @@ async def test_manager_repeating_itself_is_stopped_with_the_best_answer_so_far(f
     team, controls = openai_team(fake_openai, TeamLimits(max_messages=40))
     outcome = await run_task(team, controls, "Weather in Paris?")
     assert outcome.stop_reason == StopReason.NO_PROGRESS
+    assert controls.stop_detail == "The Manager repeated an earlier step 2 times in a row, even when asked to decide."
     assert chat.count() == 5  # M, R, M (repeat), R, M (forced, repeat): stopped there
     assert [r.body.get("tool_choice") for r in chat.calls("manager")] == ["auto", "auto", "required"]
     assert "repeating" in chat.calls("manager")[-1].messages[-1]["content"]
