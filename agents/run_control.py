@@ -63,9 +63,8 @@ class RunControl:
         else:
             self.stalls, self.force, self.reason = 0, None, None
 
-    @property
-    def stalled(self) -> bool:
-        """The guard gives up: the run stops with the best answer so far."""
+    def gives_up(self) -> bool:
+        """Whether the guard stops the run now (with the best answer so far); says why in `detail`."""
         if self.stalls < self.max_stalls:
             return False
         what = "repeated an earlier step" if self.reason == "repeated" else "neither delegated nor finished"

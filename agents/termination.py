@@ -101,7 +101,7 @@ class RunSupervisor(TerminationCondition):
                 label = TerminationLabel.COMPLETED
             else:
                 control.note_move(move)
-                if control.stalled:
+                if control.gives_up():
                     label = TerminationLabel.NO_PROGRESS
         if label is None:
             control.check_budget()
