@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, TextMessage
 
-from agents.termination import is_final_answer, strip_control_words
+from agents.grammar import strip_control_words, urls_in
+from agents.moves import MoveKind, read_move
 
 AgentMessage = BaseAgentEvent | BaseChatMessage
+
+
+@dataclass(frozen=True)
+class FinalAnswer:
+    text: str
+    sources: list[str] = field(default_factory=list)
+    complete: bool = False  # the Manager gave it (finish() or TERMINATE), not the best text found so far
 
 
 def serialize_message(message: AgentMessage) -> tuple[str, str, dict[str, Any]]:
@@ -18,16 +27,38 @@ def serialize_message(message: AgentMessage) -> tuple[str, str, dict[str, Any]]:
     return str(data.get("type", type(message).__name__)), message.source, data
 
 
-def final_answer(messages: Sequence[AgentMessage], manager: str) -> tuple[str, bool]:
-    """The answer for the person and whether the Manager actually gave it.
+def extract_answer(messages: Sequence[AgentMessage], manager: str, workers: Sequence[str] = ()) -> FinalAnswer:
+    """The answer for the person.
 
-    Prefers the Manager's final message; if that is only "TERMINATE", the last agent message with content.
-    Without a final message (message cap, timeout) it is the last agent text, marked incomplete.
+    The Manager's finish() call gives it exactly (text and sources from its arguments); the text fallback is
+    its message ending with TERMINATE (sources: the URLs in it). Without either (no progress, budget, message
+    cap, timeout) it is the best text so far, marked incomplete: the last agent text that is not a delegation.
+    `workers` only matters for telling prose delegations apart; by default any name addressed counts.
     """
-    texts = [m for m in messages if isinstance(m, TextMessage) and m.source != "user"]
-    complete = any(is_final_answer(m, manager) for m in texts)
-    for message in reversed(texts):
-        answer = strip_control_words(message.content)
-        if answer:
-            return answer, complete
-    return "", complete
+    chat = [m for m in messages if isinstance(m, BaseChatMessage) and m.source != "user"]
+    names = list(workers) or sorted({m.source for m in chat if m.source != manager})
+    finished = False
+    for message in reversed(chat):
+        if message.source != manager:
+            continue
+        move = read_move(message, names)
+        if move.kind == MoveKind.FINISH:
+            if move.text:
+                return FinalAnswer(move.text, list(move.sources) or urls_in(move.text), complete=True)
+            finished = True  # a bare TERMINATE: the answer is the text before it
+            break
+    for message in reversed(chat):
+        if not isinstance(message, TextMessage):
+            continue  # tool-call summaries: a delegation, a failed call, or a worker's raw tool output
+        if message.source == manager and read_move(message, names).kind == MoveKind.DELEGATE:
+            continue
+        text = strip_control_words(message.content)
+        if text:
+            return FinalAnswer(text, urls_in(text), complete=finished)
+    return FinalAnswer("", [], complete=finished)
+
+
+def final_answer(messages: Sequence[AgentMessage], manager: str) -> tuple[str, bool]:
+    """(text, complete): the older interface of extract_answer, kept while the session still calls it."""
+    answer = extract_answer(messages, manager)
+    return answer.text, answer.complete

@@ -2,48 +2,70 @@
 
 Rules, in order:
 1. The person just spoke (new task or follow-up): the Manager plans.
-2. The last message is a tool-call summary: the same agent speaks again to use the tool results.
-3. The Manager named the next agent ("NEXT AGENT: Researcher"): that agent.
-4. A worker (Researcher, Developer) just reported: back to the Manager.
-5. Anything else (the Manager named nobody): None, and SelectorGroupChat asks the selector model.
+2. The run's budget is spent: the Manager, to finish with what it has (agents/run_control.py).
+3. The last message is a worker's tool-call summary: the same worker speaks again to use the results.
+4. The Manager decided (agents/moves.py): delegate() or NEXT AGENT or "Researcher, please ...": that worker.
+5. The Manager decided nothing: in its opening move, before any worker reported, the choice is open: None,
+   and SelectorGroupChat asks the selector model. Later (most often a final answer without finish() or
+   TERMINATE): the Manager again, and that turn is forced to call delegate() or finish().
+6. A worker just reported: back to the Manager.
+
+The text grammar (`NEXT_AGENT_PATTERN`, re-exported here) lives in agents/grammar.py with TERMINATE, so
+routing, termination and the page share one definition.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
-from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, ToolCallSummaryMessage
+from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, TextMessage, ToolCallSummaryMessage
 
-NEXT_AGENT = re.compile(r"NEXT\s+AGENT\s*:\s*[*_`\"']*\s*([A-Za-z][\w-]*)", re.IGNORECASE)
+from agents.grammar import NEXT_AGENT, NEXT_AGENT_FLAGS, NEXT_AGENT_PATTERN, named_next_agent
+from agents.moves import MoveKind, read_move
+from agents.run_control import RunControl
+
+__all__ = ["NEXT_AGENT", "NEXT_AGENT_FLAGS", "NEXT_AGENT_PATTERN", "make_selector", "named_next_agent"]
 
 SelectorFunc = Callable[[Sequence[BaseAgentEvent | BaseChatMessage]], str | None]
 
 
-def named_next_agent(text: str, participants: Sequence[str]) -> str | None:
-    """The participant named on the last "NEXT AGENT:" line of text, if it is a real participant."""
-    by_lower = {name.lower(): name for name in participants}
-    for match in reversed(NEXT_AGENT.findall(text)):
-        if match.lower() in by_lower:
-            return by_lower[match.lower()]
-    return None
-
-
-def make_selector(manager: str, workers: Sequence[str]) -> SelectorFunc:
-    """Build the selector_func for a team with one manager and some workers."""
+def make_selector(
+    manager: str, workers: Sequence[str], control: RunControl | None = None, *, deterministic: bool = True
+) -> SelectorFunc:
+    """The selector_func for a team with one manager and some workers. With `deterministic=False` only the
+    budget wrap-up is routed by rule; every other turn asks the selector model."""
     participants = [manager, *workers]
 
     def select(thread: Sequence[BaseAgentEvent | BaseChatMessage]) -> str | None:
         chat = [m for m in thread if isinstance(m, BaseChatMessage)]
         if not chat:
             return manager
+        if control is not None and control.wrap_up:
+            return manager
+        if not deterministic:
+            return None
         last = chat[-1]
         if isinstance(last, ToolCallSummaryMessage) and last.source in workers:
             return last.source
         if last.source not in participants:  # the person (source "user") spoke
             return manager
-        if last.source == manager:
-            return named_next_agent(last.to_text(), workers)
+        if last.source != manager:
+            return manager
+        move = read_move(last, workers)
+        if move.kind == MoveKind.DELEGATE:
+            return move.agent
+        if move.kind == MoveKind.NONE and isinstance(last, TextMessage) and not _worker_reported(chat, workers):
+            return None
         return manager
 
     return select
+
+
+def _worker_reported(chat: Sequence[BaseChatMessage], workers: Sequence[str]) -> bool:
+    """Whether a worker spoke since the person's last message."""
+    for message in reversed(chat):
+        if message.source in workers:
+            return True
+        if message.source == "user":
+            return False
+    return False

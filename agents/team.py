@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.conditions import ExternalTermination
 from autogen_agentchat.teams import SelectorGroupChat
+from autogen_core.model_context import BufferedChatCompletionContext
 from autogen_core.tools import BaseTool
 
 from agents import prompts
+from agents.budget import BudgetTracker, RunBudget, TokenPrice
+from agents.contexts import ManagerContext, WorkerContext
+from agents.manager_tools import manager_tools, summarize_call
 from agents.model_clients import TeamModelClients
 from agents.routing import make_selector
+from agents.run_control import RunControl
+from agents.steering import SteeredChatCompletionClient
 from agents.termination import StopCause, build_termination
 
 MANAGER, RESEARCHER, DEVELOPER = "Manager", "Researcher", "Developer"
 WORKERS = (RESEARCHER, DEVELOPER)
+SELECTOR_HISTORY = 6  # messages the selector model sees when contexts are lean: who speaks next is decided late
 
 
 @dataclass(frozen=True)
@@ -26,14 +33,36 @@ class TeamLimits:
     run_timeout_s: float = 600.0
     max_tool_iterations: int = 4
     deterministic_selector: bool = True
+    budget: RunBudget = field(default_factory=RunBudget)  # the default budget of a run
+    max_stalls: int = 2  # Manager turns in a row without progress before the run stops (NO_PROGRESS)
 
 
 @dataclass
 class TeamControls:
-    """Handles a session keeps on its current team: the pause switch and what stopped the last run."""
+    """Handles a session keeps on its current team: the pause switch, what stopped the last run, and the run's
+    guard and budget."""
 
+    run: RunControl
     pause: ExternalTermination = field(default_factory=ExternalTermination)
     cause: StopCause = field(default_factory=StopCause)
+
+    def begin_run(self, budget: RunBudget) -> None:
+        """Before each NEW run (not on resume): this run's budget, counters from zero."""
+        self.run.begin(budget)
+
+    def spent(self) -> dict[str, Any]:
+        """What the current (or last) run used: model_calls, prompt/completion tokens, tokens, usd (None when
+        no price is known)."""
+        return self.run.tracker.spent()
+
+    @property
+    def budget(self) -> RunBudget:
+        return self.run.tracker.budget
+
+    @property
+    def stop_detail(self) -> str | None:
+        """Why the guard or the budget stopped the run, in a sentence (None otherwise)."""
+        return self.run.detail
 
 
 def build_team(
@@ -42,48 +71,61 @@ def build_team(
     researcher_tools: Sequence[BaseTool[Any, Any]] = (),
     developer_tools: Sequence[BaseTool[Any, Any]] = (),
     limits: TeamLimits = TeamLimits(),
+    prices: Mapping[str, TokenPrice] | None = None,
+    manager_uses_tools: bool = True,
+    lean_prompts: bool = True,
 ) -> tuple[SelectorGroupChat, TeamControls]:
     """A fresh team and its controls. Called again after a cancel or an error (AutoGen 0.7.5 teams do not
-    resume cleanly after a cancel), then the session loads the saved state into it."""
-    controls = TeamControls()
+    resume cleanly after a cancel), then the session loads the saved state into it.
+
+    `prices` (role -> USD per million tokens) enables `max_usd`. `manager_uses_tools=False` and
+    `lean_prompts=False` give the team as it was before (text conventions; every agent sees everything, tool
+    schemas as pydantic makes them, the selector reads the whole history): bench/cost.py measures both."""
+    run = RunControl(BudgetTracker(clients.meter, limits.budget, prices or {}), max_stalls=limits.max_stalls)
+    controls = TeamControls(run=run)
+    delegate, finish = manager_tools(WORKERS)
     manager = AssistantAgent(
         MANAGER,
-        model_client=clients.manager,
-        system_message=prompts.MANAGER,
+        model_client=SteeredChatCompletionClient(clients.manager, run, finish_tool=finish, compact=lean_prompts),
+        system_message=prompts.MANAGER if manager_uses_tools else prompts.MANAGER_TEXT,
         description=prompts.DESCRIPTIONS[MANAGER],
+        tools=[delegate, finish] if manager_uses_tools else None,
+        tool_call_summary_formatter=summarize_call,
+        model_context=ManagerContext(MANAGER, control=run, lean=lean_prompts),
     )
-    researcher = AssistantAgent(
-        RESEARCHER,
-        model_client=clients.researcher,
-        system_message=prompts.RESEARCHER,
-        description=prompts.DESCRIPTIONS[RESEARCHER],
-        tools=list(researcher_tools),
-        reflect_on_tool_use=True,
-        max_tool_iterations=limits.max_tool_iterations,
-    )
-    developer = AssistantAgent(
-        DEVELOPER,
-        model_client=clients.developer,
-        system_message=prompts.DEVELOPER,
-        description=prompts.DESCRIPTIONS[DEVELOPER],
-        tools=list(developer_tools),
-        reflect_on_tool_use=True,
-        max_tool_iterations=limits.max_tool_iterations,
-    )
+    workers = [
+        AssistantAgent(
+            name,
+            model_client=SteeredChatCompletionClient(client, run, compact=lean_prompts),
+            system_message=system_message,
+            description=prompts.DESCRIPTIONS[name],
+            tools=list(tools),
+            reflect_on_tool_use=True,
+            max_tool_iterations=limits.max_tool_iterations,
+            model_context=WorkerContext(name, manager=MANAGER, workers=WORKERS, lean=lean_prompts),
+        )
+        for name, client, system_message, tools in (
+            (RESEARCHER, clients.researcher, prompts.RESEARCHER, researcher_tools),
+            (DEVELOPER, clients.developer, prompts.DEVELOPER, developer_tools),
+        )
+    ]
     termination = build_termination(
         manager=MANAGER,
+        workers=WORKERS,
+        control=run,
         max_messages=limits.max_messages,
         timeout_s=limits.run_timeout_s,
         pause=controls.pause,
         cause=controls.cause,
     )
     team = SelectorGroupChat(
-        [manager, researcher, developer],
+        [manager, *workers],
         model_client=clients.selector,
         termination_condition=termination,
         selector_prompt=prompts.SELECTOR_PROMPT,
-        selector_func=make_selector(MANAGER, WORKERS) if limits.deterministic_selector else None,
+        selector_func=make_selector(MANAGER, WORKERS, run, deterministic=limits.deterministic_selector),
         allow_repeated_speaker=True,
         emit_team_events=True,
+        model_context=BufferedChatCompletionContext(SELECTOR_HISTORY) if lean_prompts else None,
     )
     return team, controls

@@ -1,26 +1,33 @@
 """When a run ends, and why.
 
-Only the Manager ends a run, and only with TERMINATE on the last line of its message. We do not use
-TextMentionTermination: a Manager that quotes the task ("the user wrote TERMINATE ...") would end the run, and
-its config drops `sources`. The task text itself never ends a run because it comes from the source "user".
+Only the Manager ends a run: by calling finish(), or (fallback) with TERMINATE on the last line of its message.
+The task text never ends a run (it comes from the source "user"), nor does a worker writing TERMINATE. We do
+not use TextMentionTermination (a Manager quoting the task would end the run) nor FunctionCallTermination
+(it also fires on a finish() call whose arguments failed validation, which leaves no answer to deliver).
+
+RunSupervisor also ends a run that makes no progress (NO_PROGRESS) and one whose budget is spent, after the
+Manager was asked to finish (BUDGET); see agents/run_control.py. Each condition records its TerminationLabel
+in StopCause, since AutoGen resets the conditions before the session can look.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from autogen_agentchat.base import TerminatedException, TerminationCondition
 from autogen_agentchat.conditions import ExternalTermination, MaxMessageTermination, TimeoutTermination
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, StopMessage, TextMessage
 
-TERMINATE_AT_END = re.compile(r"\bTERMINATE\W*\s*$")
-TERMINATE_ANYWHERE = re.compile(r"\s*\bTERMINATE\b[.!]?\s*")
-NEXT_AGENT_LINE = re.compile(r"^\s*NEXT\s+AGENT\s*:.*$", re.IGNORECASE | re.MULTILINE)
+from agents.grammar import TERMINATE_AT_END, strip_control_words
+from agents.moves import MoveKind, manager_moves
+from agents.run_control import RunControl
+from agents.stop import TerminationLabel
+
+__all__ = ["StopCause", "build_termination", "is_final_answer", "strip_control_words", "RunSupervisor"]
 
 
 def is_final_answer(message: BaseAgentEvent | BaseChatMessage, manager: str) -> bool:
-    """True for a Manager text message whose last line ends with TERMINATE."""
+    """True for a Manager text message whose last line ends with TERMINATE (the text fallback of finish())."""
     return (
         isinstance(message, TextMessage)
         and message.source == manager
@@ -28,17 +35,11 @@ def is_final_answer(message: BaseAgentEvent | BaseChatMessage, manager: str) -> 
     )
 
 
-def strip_control_words(text: str) -> str:
-    """Remove TERMINATE and NEXT AGENT lines: what is left is meant for the person."""
-    text = NEXT_AGENT_LINE.sub("", text)
-    return TERMINATE_ANYWHERE.sub(" ", text).strip()
-
-
 class StopCause:
     """Which of our conditions stopped the last run_stream() call (AutoGen resets them before we can look)."""
 
     def __init__(self) -> None:
-        self.labels: list[str] = []
+        self.labels: list[TerminationLabel] = []
 
     def clear(self) -> None:
         self.labels.clear()
@@ -47,7 +48,7 @@ class StopCause:
 class LabelledTermination(TerminationCondition):
     """Wraps a condition and records its label in a StopCause when it fires."""
 
-    def __init__(self, inner: TerminationCondition, label: str, cause: StopCause) -> None:
+    def __init__(self, inner: TerminationCondition, label: TerminationLabel, cause: StopCause) -> None:
         self._inner = inner
         self._label = label
         self._cause = cause
@@ -66,11 +67,18 @@ class LabelledTermination(TerminationCondition):
         await self._inner.reset()
 
 
-class ManagerFinalAnswer(TerminationCondition):
-    """Fires when the Manager writes its final answer (TERMINATE on the last line)."""
+class RunSupervisor(TerminationCondition):
+    """Reads every Manager decision once: finish ends the run (COMPLETED), stalls feed the no-progress guard
+    (NO_PROGRESS), and the budget triggers the wrap-up turn, after which the run ends (BUDGET).
 
-    def __init__(self, manager: str) -> None:
+    A new task from the person starts the run's counters afresh, so the team is bounded even when nobody calls
+    TeamControls.begin_run (which also sets that run's budget)."""
+
+    def __init__(self, *, manager: str, workers: Sequence[str], control: RunControl, cause: StopCause) -> None:
         self._manager = manager
+        self._workers = list(workers)
+        self._control = control
+        self._cause = cause
         self._terminated = False
 
     @property
@@ -80,22 +88,46 @@ class ManagerFinalAnswer(TerminationCondition):
     async def __call__(self, messages: Sequence[BaseAgentEvent | BaseChatMessage]) -> StopMessage | None:
         if self._terminated:
             raise TerminatedException("Termination condition has already been reached")
-        if any(is_final_answer(m, self._manager) for m in messages):
-            self._terminated = True
-            return StopMessage(content="The Manager gave the final answer", source="ManagerFinalAnswer")
-        return None
+        control = self._control
+        if any(isinstance(m, BaseChatMessage) and m.source == "user" for m in messages):
+            control.begin()
+        label: TerminationLabel | None = None
+        moves = manager_moves(messages, self._manager, self._workers)
+        if moves:
+            move = moves[-1]
+            if control.wrap_up:
+                label = TerminationLabel.BUDGET  # the Manager had its turn to finish within the budget
+            elif move.kind == MoveKind.FINISH:
+                label = TerminationLabel.COMPLETED
+            else:
+                control.note_move(move)
+                if control.gives_up():
+                    label = TerminationLabel.NO_PROGRESS
+        if label is None:
+            control.check_budget()
+            return None
+        self._terminated = True
+        self._cause.labels.append(label)
+        return StopMessage(content=f"Run ended: {label.value}", source="RunSupervisor")
 
     async def reset(self) -> None:
         self._terminated = False
 
 
 def build_termination(
-    *, manager: str, max_messages: int, timeout_s: float, pause: ExternalTermination, cause: StopCause
+    *,
+    manager: str,
+    workers: Sequence[str],
+    control: RunControl,
+    max_messages: int,
+    timeout_s: float,
+    pause: ExternalTermination,
+    cause: StopCause,
 ) -> TerminationCondition:
-    """Final answer OR message cap OR run timeout OR pause, each labelled for StopCause."""
+    """Finish, no progress or budget (RunSupervisor) OR message cap OR run timeout OR pause, each labelled."""
     return (
-        LabelledTermination(ManagerFinalAnswer(manager), "completed", cause)
-        | LabelledTermination(MaxMessageTermination(max_messages), "max_messages", cause)
-        | LabelledTermination(TimeoutTermination(timeout_s), "timeout", cause)
-        | LabelledTermination(pause, "paused", cause)
+        RunSupervisor(manager=manager, workers=workers, control=control, cause=cause)
+        | LabelledTermination(MaxMessageTermination(max_messages), TerminationLabel.MAX_MESSAGES, cause)
+        | LabelledTermination(TimeoutTermination(timeout_s), TerminationLabel.TIMEOUT, cause)
+        | LabelledTermination(pause, TerminationLabel.PAUSED, cause)
     )

@@ -1,4 +1,6 @@
-"""What a research task costs in model calls and prompt tokens, with the deterministic selector on and off,
+"""What a research task costs in model calls and prompt tokens: the team before issue 17 (text conventions,
+every agent sees the whole transcript) and after (delegate/finish tool calls, each agent sees what it needs),
+each with the deterministic selector on and off; how much of each prompt is a prefix the provider can cache;
 and what tool-output trimming saves.
 
 Five scripted tasks run through the whole server: /ws/team, the real AutoGen team with AutoGen's real
@@ -9,7 +11,14 @@ messages plus tool definitions, as the real API counts them). The fifth task is 
 session, so it pays for the history it carries.
 
 With the deterministic selector off, every turn asks the selector model; the fake answers it as a perfect
-selector would, so both modes run the same conversation and only the selector's own cost differs.
+selector would, so both modes run the same conversation and only the selector's own cost differs. "Before"
+is today's code with the old behaviour switched back on (build_team(manager_uses_tools=False,
+lean_prompts=False)) and the Manager scripted in the text conventions; "after" scripts the same decisions as
+delegate()/finish() calls.
+
+"Cacheable prefix": the part of a prompt (tools, then messages, in whole messages) that an earlier request to
+the same model began with; "cached" is what OpenAI's cache would serve of it (only prompts of 1,024 tokens or
+more, in steps of 128). See tests/fakes/chat.py PromptCache.
 Run: .venv/bin/python -m bench.cost
 """
 
@@ -17,20 +26,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import json
 import re
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agents.team import build_team  # noqa: E402
 from app.main import create_app  # noqa: E402
-from tests.fakes.chat import dynamic, tool_call  # noqa: E402
+from tests.fakes.chat import ChatRequest, dynamic, estimate_tokens, tool_call  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
 from tests.live_server import live_app, make_settings  # noqa: E402
 from tests.tools.fixture_server import FixtureServer, start_fixture_server, weather_page  # noqa: E402
@@ -48,6 +61,7 @@ class Task:
     question: str
     replies: dict[str, list[Reply]]  # role -> replies in order
     follow_up: bool = False  # asked in the previous task's session
+    extra: bool = False  # not one of the five tasks: a longer one, reported apart
 
 
 def tasks(pages: str) -> list[Task]:
@@ -126,10 +140,46 @@ def tasks(pages: str) -> list[Task]:
             },
             follow_up=True,
         ),
+        Task(
+            "longer (3 steps)",
+            "How many years passed between Alan Turing's birth and the paper that introduced the Transformer?",
+            {
+                "manager": [
+                    "TASK: Find Alan Turing's date of birth on Wikipedia.\nNEXT AGENT: Researcher",
+                    "TASK: Find the year the arXiv paper that introduced the Transformer was published.\n"
+                    "NEXT AGENT: Researcher",
+                    "TASK: Compute 2017 - 1912.\nNEXT AGENT: Developer",
+                    "Alan Turing was born on 23 June 1912; the Transformer paper (Vaswani et al.) appeared in "
+                    "2017, 105 years later. Source: https://arxiv.org/abs/1706.03762\nTERMINATE",
+                ],
+                "researcher": [
+                    tool_call("wikipedia_search", {"query": "Alan Turing"}),
+                    "Alan Turing was born 23 June 1912 (Wikipedia: Alan Turing).",
+                    tool_call("arxiv_search", {"query": "attention is all you need"}),
+                    '"Attention Is All You Need", Vaswani et al., arXiv:1706.03762, 2017.',
+                ],
+                "developer": [tool_call("run_python", {"code": "print(2017 - 1912)"}), "2017 - 1912 = 105."],
+            },
+            extra=True,
+        ),
     ]
 
 
 _ENTRY = re.compile(r"^(\w+): ", re.MULTILINE)
+_SOURCE = re.compile(r"\s*Source: (\S+)\s*$")
+
+
+def as_tool_calls(reply: Reply) -> Reply:
+    """A text-convention Manager reply as the delegate()/finish() call that says the same."""
+    if not isinstance(reply, str):
+        return reply
+    body, _, agent = reply.partition("\nNEXT AGENT: ")
+    if agent:
+        return tool_call("delegate", {"agent": agent.strip(), "instructions": body.removeprefix("TASK: ").strip()})
+    answer = reply.removesuffix("TERMINATE").strip()
+    source = _SOURCE.search(answer)
+    sources = [source.group(1)] if source else []
+    return tool_call("finish", {"answer": _SOURCE.sub("", answer).strip(), "sources": sources})
 
 
 def perfect_selector(body: dict[str, Any]) -> str:
@@ -150,25 +200,60 @@ class TaskCost:
     calls: int
     prompt_tokens: int
     answer: str
+    prefix_tokens: int = 0  # prompt tokens an earlier request (same model) already began with
+    cached_tokens: int = 0  # what OpenAI's prompt cache would serve of them
+    by_role: dict[str, int] = field(default_factory=dict)  # prompt tokens per role
+    tool_definitions: int = 0  # prompt tokens spent on tool definitions
 
 
-async def run_tasks(
-    fake: FakeOpenAI, fixtures: FixtureServer, data: Path, *, deterministic: bool, output_cap: int
-) -> list[TaskCost]:
+@dataclass(frozen=True)
+class Config:
+    before: bool  # the team before issue 17
+    deterministic: bool
+    output_cap: int = 4000
+
+
+CONFIGS = {
+    "before, selector on": Config(before=True, deterministic=True),
+    "before, selector off": Config(before=True, deterministic=False),
+    "after, selector on": Config(before=False, deterministic=True),
+    "after, selector off": Config(before=False, deterministic=False),
+    "after, untrimmed": Config(before=False, deterministic=True, output_cap=1_000_000),
+}
+
+
+def cost_of(requests: list[ChatRequest], calls: int, prompt_tokens: int, answer: str) -> TaskCost:
+    by_role: dict[str, int] = {}
+    for r in requests:
+        by_role[r.role] = by_role.get(r.role, 0) + r.prompt_tokens
+    return TaskCost(
+        calls,
+        prompt_tokens,
+        answer,
+        prefix_tokens=sum(r.prefix_tokens for r in requests),
+        cached_tokens=sum(r.cached_tokens for r in requests),
+        by_role=by_role,
+        tool_definitions=sum(estimate_tokens(len(json.dumps(r.tools))) for r in requests if r.tools),
+    )
+
+
+async def run_tasks(fake: FakeOpenAI, fixtures: FixtureServer, data: Path, config: Config) -> list[TaskCost]:
     """Run the five tasks on a fresh server; the cost of each comes from the run's own usage report."""
     chosen = tasks(fixtures.base)
     for task in chosen:
         for role, replies in task.replies.items():
+            if role == "manager" and not config.before:
+                replies = [as_tool_calls(r) for r in replies]
             fake.chat.add(role, *replies)
     fake.chat.fallback("selector", dynamic(perfect_selector))
-    t_settings = tool_settings(fixtures, data, tool_output_max_chars=output_cap)
+    t_settings = tool_settings(fixtures, data, tool_output_max_chars=config.output_cap)
     sandbox = CodeSandbox.from_settings(t_settings)
     await sandbox.start()
     settings = make_settings(
         data,
         openai_api_key="sk-" + "bench-not-a-real-key",
         openai_base_url=fake.base_url,
-        deterministic_selector=deterministic,
+        deterministic_selector=config.deterministic,
         model_max_retries=0,
     )
     app = create_app(
@@ -177,24 +262,30 @@ async def run_tasks(
         developer_tools=lambda sid: [sandbox.tool_for(sid)],
         configure_logs=False,
     )
+    old_team = functools.partial(build_team, manager_uses_tools=False, lean_prompts=False)
     costs: list[TaskCost] = []
     try:
-        async with live_app(app) as server:
-            client = None
-            for task in chosen:
-                if client is None or not task.follow_up:
-                    if client is not None:
-                        await client.close()
-                    client = await server.connect()
-                    await client.recv()
-                await client.send({"type": "task", "text": task.question})
-                done = await client.until(lambda e: e["type"] == "run_finished", timeout=60)
-                if done["data"]["stop_reason"] != "completed":
-                    raise RuntimeError(f"{task.name}: {done['data']}")
-                usage = done["data"]["usage"]
-                costs.append(TaskCost(usage["model_calls"], usage["prompt_tokens"], done["data"]["final_answer"]))
-            assert client is not None
-            await client.close()
+        with mock.patch("app.team_wiring.build_team", old_team if config.before else build_team):
+            async with live_app(app) as server:
+                client = None
+                for task in chosen:
+                    if client is None or not task.follow_up:
+                        if client is not None:
+                            await client.close()
+                        client = await server.connect()
+                        await client.recv()
+                    first = fake.chat.count()
+                    await client.send({"type": "task", "text": task.question})
+                    done = await client.until(lambda e: e["type"] == "run_finished", timeout=60)
+                    if done["data"]["stop_reason"] != "completed":
+                        raise RuntimeError(f"{task.name}: {done['data']}")
+                    usage = done["data"]["usage"]
+                    requests = fake.chat.requests[first:]
+                    costs.append(
+                        cost_of(requests, usage["model_calls"], usage["prompt_tokens"], done["data"]["final_answer"])
+                    )
+                assert client is not None
+                await client.close()
     finally:
         await sandbox.stop()
     problems = fake.problems()
@@ -213,42 +304,66 @@ def fakes() -> Iterator[tuple[FakeOpenAI, FixtureServer]]:
         fixtures.close()
 
 
-async def measure(output_cap: int = 4000, uncapped: int = 1_000_000) -> dict[str, list[TaskCost]]:
-    """Cost per task in three configurations, each on its own fresh fakes and server."""
-    configs = {"selector on": (True, output_cap), "selector off": (False, output_cap), "untrimmed": (True, uncapped)}
+async def measure() -> dict[str, list[TaskCost]]:
+    """Cost per task in every configuration, each on its own fresh fakes and server."""
     results = {}
-    for label, (deterministic, cap) in configs.items():
+    for label, config in CONFIGS.items():
         with fakes() as (fake, fixtures), tempfile.TemporaryDirectory() as tmp:
-            results[label] = await run_tasks(fake, fixtures, Path(tmp), deterministic=deterministic, output_cap=cap)
+            results[label] = await run_tasks(fake, fixtures, Path(tmp), config)
     return results
 
 
-def report(results: dict[str, list[TaskCost]]) -> None:
-    on, off, untrimmed = results["selector on"], results["selector off"], results["untrimmed"]
-    names = [t.name for t in tasks("")]
+def _total(costs: list[TaskCost], attr: str) -> int:
+    return sum(int(getattr(c, attr)) for c in costs)
+
+
+def report(all_results: dict[str, list[TaskCost]]) -> None:
+    extra = [t.extra for t in tasks("")]
+    names = [t.name for t in tasks("") if not t.extra]
+    results = {k: [c for c, x in zip(v, extra, strict=True) if not x] for k, v in all_results.items()}
+    longer = {k: [c for c, x in zip(v, extra, strict=True) if x] for k, v in all_results.items()}
+    columns = ["before, selector on", "before, selector off", "after, selector on", "after, selector off"]
     print("model calls and prompt tokens per task (tool output capped at 4,000 characters)")
-    print(f"{'task':<24}{'selector on':>22}{'selector off':>22}{'saved':>10}")
-    for name, a, b in zip(names, on, off, strict=True):
-        print(
-            f"{name:<24}{a.calls:>6} calls {a.prompt_tokens:>6} tok{b.calls:>6} calls {b.prompt_tokens:>6} tok"
-            f"{1 - a.prompt_tokens / b.prompt_tokens:>9.0%}"
-        )
-    total = [
-        sum(c.calls for c in on),
-        sum(c.prompt_tokens for c in on),
-        sum(c.calls for c in off),
-        sum(c.prompt_tokens for c in off),
-    ]
-    print(
-        f"{'total':<24}{total[0]:>6} calls {total[1]:>6} tok{total[2]:>6} calls {total[3]:>6} tok"
-        f"{1 - total[1] / total[3]:>9.0%}"
+    print(f"{'task':<22}" + "".join(f"{c:>22}" for c in columns) + f"{'after on / before off':>23}")
+    rows = [*zip(names, *(results[c] for c in columns), strict=True)]
+    for name, *costs in rows:
+        cells = "".join(f"{c.calls:>7} calls {c.prompt_tokens:>6} tok" for c in costs)
+        print(f"{name:<22}{cells}{costs[2].prompt_tokens / costs[1].prompt_tokens:>23.0%}")
+    totals = "".join(
+        f"{_total(results[c], 'calls'):>7} calls {_total(results[c], 'prompt_tokens'):>6} tok" for c in columns
     )
+    after_on, before_off = results["after, selector on"], results["before, selector off"]
+    ratio = _total(after_on, "prompt_tokens") / _total(before_off, "prompt_tokens")
+    print(f"{'total':<22}{totals}{ratio:>23.0%}")
+    for index, name in enumerate(t.name for t in tasks("") if t.extra):
+        costs = [longer[c][index] for c in columns]
+        cells = "".join(f"{c.calls:>7} calls {c.prompt_tokens:>6} tok" for c in costs)
+        print(f"{name:<22}{cells}{costs[2].prompt_tokens / costs[1].prompt_tokens:>23.0%}  (not in the five)")
     print()
-    print("tool-output trimming (selector on): prompt tokens with the 4,000-character cap vs without")
+    print("where the prompt tokens go, all five tasks")
+    print(f"{'configuration':<24}{'manager':>9}{'researcher':>12}{'developer':>11}{'selector':>10}{'tool defs':>11}")
+    for label in columns:
+        by_role = {r: sum(c.by_role.get(r, 0) for c in results[label]) for r in ("manager", "researcher", "developer")}
+        selector = sum(c.by_role.get("selector", 0) for c in results[label])
+        tool_defs = _total(results[label], "tool_definitions")
+        print(
+            f"{label:<24}{by_role['manager']:>9}{by_role['researcher']:>12}{by_role['developer']:>11}"
+            f"{selector:>10}{tool_defs:>11}"
+        )
+    print()
+    print("prompt tokens in a cacheable prefix (shared with an earlier request), and what OpenAI would cache")
+    print(f"{'configuration':<24}{'prompt tok':>11}{'prefix':>9}{'share':>7}{'cached':>9}{'share':>7}")
+    for label in columns:
+        prompt, prefix = _total(results[label], "prompt_tokens"), _total(results[label], "prefix_tokens")
+        cached = _total(results[label], "cached_tokens")
+        print(f"{label:<24}{prompt:>11}{prefix:>9}{prefix / prompt:>7.0%}{cached:>9}{cached / prompt:>7.0%}")
+    print()
+    on, untrimmed = results["after, selector on"], results["after, untrimmed"]
+    print("tool-output trimming (after, selector on): prompt tokens with the 4,000-character cap vs without")
     print(f"{'task':<24}{'trimmed':>10}{'untrimmed':>12}{'saved':>10}")
     for name, a, u in zip(names, on, untrimmed, strict=True):
         print(f"{name:<24}{a.prompt_tokens:>10}{u.prompt_tokens:>12}{1 - a.prompt_tokens / u.prompt_tokens:>10.0%}")
-    trimmed, raw = sum(c.prompt_tokens for c in on), sum(c.prompt_tokens for c in untrimmed)
+    trimmed, raw = _total(on, "prompt_tokens"), _total(untrimmed, "prompt_tokens")
     print(f"{'total':<24}{trimmed:>10}{raw:>12}{1 - trimmed / raw:>10.0%}")
     page = weather_page()
     text = extract_html(page, "https://weather.example/paris").text

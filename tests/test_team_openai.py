@@ -68,3 +68,29 @@ async def test_model_api_error_ends_the_run_and_session_stays_usable(tmp_path: P
         ok = await client.until(lambda e: e["type"] == "run_finished" and e["run_id"] != failed["run_id"], timeout=20)
         assert ok["data"]["final_answer"] == "Paris is sunny."
         await client.close()
+
+
+async def test_sloppy_manager_is_answered_within_six_calls_through_the_server(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    """The recorded failure: a Manager that writes its answer in prose and forgets TERMINATE took 76 calls."""
+    chat = fake_openai.chat
+    chat.add(
+        "manager",
+        "TASK: Find the current weather in Paris.\nNEXT AGENT: Researcher",
+        f"Here is the answer: 18°C and partly cloudy. Source: {PARIS_SOURCE}",
+        tool_call("finish", {"answer": PARIS_ANSWER, "sources": [PARIS_SOURCE]}),
+    )
+    chat.add(
+        "researcher",
+        tool_call("web_search", {"query": "current weather in Paris"}),
+        f"Paris now: 18°C, partly cloudy ({PARIS_SOURCE}).",
+    )
+    async with live_app(openai_app(tmp_path, fake_openai)) as server:
+        client = await server.connect()
+        await client.recv()
+        await client.send({"type": "task", "text": "What's the weather in Paris?"})
+        done = await client.until(lambda e: e["type"] == "run_finished", timeout=20)
+        assert done["data"]["stop_reason"] == "completed" and done["data"]["complete"] is True
+        assert done["data"]["final_answer"] == PARIS_ANSWER
+        assert done["data"]["usage"]["model_calls"] == 5 <= 6
+        await client.close()
+    fake_openai.assert_clean()

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import inspect
 import json
 import math
 import re
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -264,6 +265,8 @@ class ChatRequest:
     status: int = 200
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    prefix_tokens: int = 0  # tokens at the start of the prompt already sent in an earlier request (same model)
+    cached_tokens: int = 0  # what OpenAI's prompt cache would serve of them (see PromptCache)
     time: float = field(default_factory=time.time)
 
     @property
@@ -280,6 +283,7 @@ class ChatFake:
         self._requests: list[ChatRequest] = []
         self._unscripted: list[ChatRequest] = []
         self._rejected: list[tuple[dict[str, Any], str]] = []
+        self.cache = PromptCache()
 
     # ---- scripting shortcuts ------------------------------------------------------------------------
     def add(self, role: str, *replies: Reply) -> ChatScript:
@@ -354,6 +358,11 @@ class ChatFake:
             return _error_response(
                 400, f"Unrecognized request argument supplied: {unknown[0]}", "invalid_request_error", None
             )
+        invalid = tool_choice_error(body)
+        if invalid is not None:
+            with self._lock:
+                self._rejected.append((copy.deepcopy(body), f"tool_choice: {invalid}"))
+            return _error_response(400, invalid, "invalid_request_error", None, param="tool_choice")
         role = self.script.role_of(body)
         with self._lock:
             record = ChatRequest(
@@ -401,6 +410,14 @@ class ChatFake:
                 record.status = reply.status
                 return _reply_error(reply, record.model)
             assert isinstance(reply, (Text, ToolCalls)), f"unsupported scripted reply {reply!r}"
+            impossible = reply_violation(body, reply)
+            if impossible is not None:
+                with self._lock:
+                    self._rejected.append((copy.deepcopy(body), f"scripted reply: {impossible}"))
+                record.status = 500
+                return _error_response(
+                    500, f"FakeOpenAI: the scripted reply is impossible here: {impossible}", "server_error", None
+                )
             return self._completion(record, body, reply)
 
     def _completion(self, record: ChatRequest, body: dict[str, Any], reply: Text | ToolCalls) -> Response:
@@ -421,11 +438,15 @@ class ChatFake:
         )
         record.prompt_tokens = estimate_tokens(prompt_chars)
         record.completion_tokens = estimate_tokens(completion_chars)
+        with self._lock:
+            record.prefix_tokens, record.cached_tokens = self.cache.lookup(record.model, record.tools, record.messages)
+        record.prefix_tokens = min(record.prefix_tokens, record.prompt_tokens)
+        record.cached_tokens = min(record.cached_tokens, record.prompt_tokens)
         usage = {
             "prompt_tokens": record.prompt_tokens,
             "completion_tokens": record.completion_tokens,
             "total_tokens": record.prompt_tokens + record.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": record.cached_tokens, "audio_tokens": 0},
             "completion_tokens_details": {
                 "reasoning_tokens": 0,
                 "audio_tokens": 0,
@@ -461,6 +482,102 @@ class ChatFake:
             },
             headers=headers,
         )
+
+
+# ---- tool_choice, strict tools and the prompt cache, as the real API has them ------------------------------
+
+
+def tool_choice_error(body: Mapping[str, Any]) -> str | None:
+    """The 400 message the real API gives for this request's tool_choice, or None when it is valid."""
+    if "tool_choice" not in body:
+        return None
+    choice, names = body["tool_choice"], _tool_names(body)
+    if not names:
+        return "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified."
+    if choice in ("none", "auto", "required"):
+        return None
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        name = (choice.get("function") or {}).get("name")
+        if name in names:
+            return None
+        return f"Invalid value for 'tool_choice': no function named {name!r} was specified in the 'tools' parameter."
+    return f"Invalid value for 'tool_choice': {choice!r}."
+
+
+def reply_violation(body: Mapping[str, Any], reply: Text | ToolCalls) -> str | None:
+    """Why the real API could never answer this request with `reply` (tool_choice, strict schemas), or None."""
+    choice = body.get("tool_choice", "auto")
+    calls = reply.calls if isinstance(reply, ToolCalls) else ()
+    if choice == "none" and calls:
+        return "tool calls although tool_choice is 'none'"
+    if choice == "required" and not calls:
+        return "a text reply although tool_choice is 'required'"
+    if isinstance(choice, Mapping):
+        forced = (choice.get("function") or {}).get("name")
+        if [c.name for c in calls] != [forced]:
+            return f"tool_choice forces one call of {forced!r}, the script answers {[c.name for c in calls]}"
+    tools = {str((t.get("function") or {}).get("name")): t.get("function") or {} for t in body.get("tools") or []}
+    for call in calls:
+        problem = _strict_violation(tools.get(call.name) or {}, call.arguments_json())
+        if problem:
+            return f"{call.name}: {problem}"
+    return None
+
+
+def _tool_names(body: Mapping[str, Any]) -> set[str]:
+    return {str((t.get("function") or {}).get("name")) for t in body.get("tools") or []}
+
+
+def _strict_violation(function: Mapping[str, Any], arguments: str) -> str | None:
+    """A strict tool's arguments always match its schema: every property present, no other, enums obeyed."""
+    if not function.get("strict"):
+        return None
+    try:
+        args = json.loads(arguments)
+    except ValueError:
+        return "arguments are not JSON, impossible with strict: true"
+    properties = (function.get("parameters") or {}).get("properties") or {}
+    if not isinstance(args, dict) or set(args) != set(properties):
+        return f"arguments {sorted(args) if isinstance(args, dict) else args!r} differ from {sorted(properties)}"
+    for name, spec in properties.items():
+        if "enum" in spec and args[name] not in spec["enum"]:
+            return f"{name}={args[name]!r} is not one of {spec['enum']}"
+    return None
+
+
+class PromptCache:
+    """Which part of a prompt an earlier request (same model) already began with, and what OpenAI's prompt
+    cache would serve of it: nothing under 1024 tokens, then in steps of 128 tokens.
+
+    A prompt is its tool definitions, then its messages; the shared prefix is counted in whole messages (a
+    little less than the token-level truth). Bounded: it remembers the last `max_prefixes` prefixes per model.
+    """
+
+    MIN_TOKENS, STEP = 1024, 128
+
+    def __init__(self, max_prefixes: int = 20_000) -> None:
+        self._seen: dict[str, OrderedDict[str, None]] = defaultdict(OrderedDict)
+        self._max = max_prefixes
+
+    def lookup(self, model: str, tools: Sequence[Any], messages: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+        """(prefix_tokens, cached_tokens) of this prompt; then remember its prefixes."""
+        parts = [(json.dumps(tools) if tools else "", len(json.dumps(tools)) if tools else 0)]
+        parts += [(json.dumps([m.get("role"), m.get("name"), message_text(m)]), len(message_text(m))) for m in messages]
+        seen, digest, shared_chars, matching = self._seen[model], hashlib.sha256(), 0, True
+        for key, chars in parts:
+            digest.update(key.encode())
+            prefix = digest.hexdigest()
+            if matching and prefix in seen:
+                shared_chars += chars
+                seen.move_to_end(prefix)
+            else:
+                matching = False
+                seen[prefix] = None
+        while len(seen) > self._max:
+            seen.popitem(last=False)
+        tokens = estimate_tokens(shared_chars) if shared_chars else 0
+        cached = 0 if tokens < self.MIN_TOKENS else tokens - (tokens - self.MIN_TOKENS) % self.STEP
+        return tokens, cached
 
 
 async def _sse(

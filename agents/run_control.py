@@ -1,0 +1,88 @@
+"""The state that keeps one run moving and bounded: the no-progress guard and the budget wrap-up.
+
+Termination (agents/termination.py) feeds it every Manager decision; routing (agents/routing.py) reads it to
+send the turn back to the Manager; the Manager's model client (agents/steering.py) reads it to force a tool
+call; the Manager's model context (agents/contexts.py) reads it to say why.
+
+- A Manager turn that neither delegates nor finishes, or that repeats an earlier decision of the run, is a
+  stall: the Manager's next call is forced to decide (tool_choice "required": delegate or finish). After
+  `max_stalls` stalls in a row the run stops (NO_PROGRESS) with the best answer so far.
+- When the budget is reached, the Manager is asked once to finish (tool_choice: finish) and workers are told to
+  report without more tools (tool_choice "none"); after that Manager turn the run stops (BUDGET).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from agents.budget import BudgetTracker, RunBudget
+from agents.moves import ManagerMove, MoveKind
+
+
+class Force(StrEnum):
+    DECIDE = "decide"  # call delegate or finish
+    FINISH = "finish"  # call finish
+
+
+NOTES = {
+    "undecided": "Your last message neither delegated nor finished. Call delegate() for the next step, or "
+    "finish() with the answer and its sources.",
+    "repeated": "You are repeating an earlier step. Do not repeat it: call finish() with what the team found, or "
+    "delegate() something new.",
+    "budget": "This run's budget is spent. Call finish() now with the best answer from what the team found, and "
+    "say what is missing.",
+}
+
+
+@dataclass
+class RunControl:
+    tracker: BudgetTracker
+    max_stalls: int = 2
+    stalls: int = 0
+    force: Force | None = None
+    reason: str | None = None  # key of NOTES: why the Manager is forced
+    wrap_up: bool = False  # the budget is reached and the Manager was asked to finish
+    detail: str | None = None  # for the person: why the run is being stopped (budget, no progress)
+    _seen: deque[str] = field(default_factory=lambda: deque(maxlen=64))
+
+    def begin(self, budget: RunBudget | None = None) -> None:
+        """A new run: fresh counters and guard (the budget stays unless a new one is given)."""
+        self.tracker.begin(budget if budget is not None else self.tracker.budget)
+        self.stalls, self.force, self.reason, self.wrap_up, self.detail = 0, None, None, False, None
+        self._seen.clear()
+
+    def note_move(self, move: ManagerMove) -> None:
+        """Count a Manager decision that did not finish the run."""
+        repeated = move.key in self._seen
+        self._seen.append(move.key)
+        if move.kind == MoveKind.NONE or repeated:
+            self.stalls += 1
+            self.force, self.reason = Force.DECIDE, "repeated" if repeated else "undecided"
+        else:
+            self.stalls, self.force, self.reason = 0, None, None
+
+    def gives_up(self) -> bool:
+        """Whether the guard stops the run now (with the best answer so far); says why in `detail`."""
+        if self.stalls < self.max_stalls:
+            return False
+        what = "repeated an earlier step" if self.reason == "repeated" else "neither delegated nor finished"
+        self.detail = f"The Manager {what} {self.stalls} times in a row, even when asked to decide."
+        return True
+
+    def check_budget(self) -> bool:
+        """True the first time the budget is found reached: the Manager is then asked to finish."""
+        limit = None if self.wrap_up else self.tracker.exhausted()
+        if limit is None:
+            return False
+        self.wrap_up, self.force, self.reason = True, Force.FINISH, "budget"
+        budget, spent = self.tracker.budget.as_dict(), self.tracker.spent()
+        self.detail = (
+            f"The run's budget of {budget['max_' + limit]} {limit.replace('_', ' ')} was reached ({spent[limit]} used)."
+        )
+        return True
+
+    def note(self) -> str | None:
+        """What the Manager is told on a forced turn."""
+        return NOTES[self.reason] if self.force is not None and self.reason else None
