@@ -35,7 +35,8 @@ from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core import CancellationToken
 
 from agents.background import BackgroundTasks
-from agents.events import final_answer, serialize_message
+from agents.budget import RunBudget
+from agents.events import extract_answer, serialize_message
 from agents.metering import UsageMeter
 from agents.owed_events import OwedEvents
 from agents.run_state import Run, SessionLimits, SessionState, new_run_id
@@ -54,7 +55,7 @@ from agents.session_events import (
     Usage,
 )
 from agents.stop import StopReason, TerminationLabel, stop_reason_for
-from agents.team import MANAGER, TeamControls
+from agents.team import MANAGER, WORKERS, TeamControls
 
 __all__ = ["SessionCommandError", "SessionLimits", "SessionState", "TeamSession", "describe_error"]
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ KEEPS_STATE = {
     StopReason.BUDGET,
     StopReason.NO_PROGRESS,
 }  # ends after which the team's memory is kept
+STOPPED_BY_GUARD = {StopReason.BUDGET, StopReason.NO_PROGRESS}  # run_finished.error says why, in a sentence
 MAX_OWED_EVENTS = 32
 
 
@@ -83,6 +85,7 @@ class TeamSession:
         meter: UsageMeter,
         emit: EventSink,
         limits: SessionLimits = SessionLimits(),
+        default_budget: RunBudget | None = None,
         unavailable: str | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -92,6 +95,7 @@ class TeamSession:
         self._meter = meter
         self._sink = emit
         self._limits = limits
+        self._default_budget = default_budget or RunBudget()
         self._unavailable = unavailable
         self._on_close = on_close
         self._team: SelectorGroupChat | None = None
@@ -148,13 +152,14 @@ class TeamSession:
         await asyncio.wait_for(self._idle.wait(), timeout)
 
     # ---- commands -------------------------------------------------------------------------------------
-    async def submit_task(self, text: str) -> dict[str, Any]:
-        """Start a run, or queue the task as a follow-up when a run is active."""
+    async def submit_task(self, text: str, budget: RunBudget | None = None) -> dict[str, Any]:
+        """Start a run, or queue the task as a follow-up when a run is active. `budget`: this task's own
+        budget (a follow-up keeps the budget of the run it joins)."""
         if self._unavailable:
             raise SessionCommandError(ErrorCode.NO_MODEL_ACCESS, self._unavailable)
         async with self._lock:
             if self._run is None:
-                run = await self._start_run(text, followup=False)
+                run = await self._start_run(text, followup=False, budget=budget)
                 return {"status": "started", "run_id": run.run_id}
             if len(self._followups) >= self._limits.max_followups:
                 raise SessionCommandError(
@@ -234,12 +239,15 @@ class TeamSession:
             self._team, self._controls = self._factory()
         return self._team, self._controls
 
-    async def _start_run(self, task: str, *, followup: bool) -> Run:
+    async def _start_run(self, task: str, *, followup: bool, budget: RunBudget | None = None) -> Run:
         run = Run(run_id=new_run_id(), task=task, usage_start=self._meter.snapshot())
         self._run, self._state = run, SessionState.RUNNING
         self._idle.clear()
+        _, controls = self._ensure_team()
+        controls.begin_run(budget or self._default_budget)
+        started = RunStarted(task=task, followup=followup, session_id=self.session_id, budget=controls.budget.as_dict())
         try:
-            await self._emit(RunStarted(task=task, followup=followup, session_id=self.session_id), run.run_id)
+            await self._emit(started, run.run_id)
         except EventNotStored:
             self._run, self._state = None, SessionState.IDLE
             self._idle.set()
@@ -315,18 +323,21 @@ class TeamSession:
                 self._snapshot = await self._team.save_state()
             except Exception:
                 log.exception("save_state failed after run %s", run.run_id)
-        answer, complete = final_answer(run.messages, MANAGER)
+        answer = extract_answer(run.messages, MANAGER, WORKERS)
         usage = self._meter.snapshot().minus(run.usage_start).as_dict()
+        controls = self._controls
         payload = RunFinished(
-            final_answer=answer,
-            complete=complete and reason == StopReason.COMPLETED,
+            final_answer=answer.text,
+            sources=answer.sources,
+            complete=answer.complete and reason == StopReason.COMPLETED,
             stop_reason=reason,
             task=run.task,
             duration_s=round(time.monotonic() - run.started, 3),
             usage=Usage(**usage),
             messages=len(run.messages),
-            error=error,
+            error=error or (controls.stop_detail if controls and reason in STOPPED_BY_GUARD else None),
             error_code=error_code,
+            spent=controls.spent() if controls is not None else None,
             dropped_followups=dropped_followups or None,
         )
         await self._emit_quietly(payload, run.run_id, owed=True)

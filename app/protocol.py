@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticSerializationError
 
-from agents.routing import NEXT_AGENT
+from agents.routing import NEXT_AGENT_FLAGS, NEXT_AGENT_PATTERN
 from agents.session_events import (
     ErrorCode,
     FollowupQueued,
@@ -274,9 +274,6 @@ def validate_server_event(event: dict[str, Any]) -> AnyServerEvent:
     return SERVER_EVENT.validate_python(event)
 
 
-NEXT_AGENT_JS = NEXT_AGENT.pattern
-
-
 def protocol_schema() -> dict[str, Any]:
     """JSON Schema of both directions, served at GET /protocol.json, and the constants the page reads."""
     return {
@@ -287,8 +284,8 @@ def protocol_schema() -> dict[str, Any]:
         "error_codes": [code.value for code in ErrorCode],
         "stop_reasons": [reason.value for reason in StopReason],
         "constants": {
-            "next_agent_pattern": NEXT_AGENT_JS,
-            "next_agent_flags": "i",
+            "next_agent_pattern": NEXT_AGENT_PATTERN,
+            "next_agent_flags": NEXT_AGENT_FLAGS,
             "system_event_types": sorted(
                 {"run_started", "run_finished", "system", "followup_queued", "error", "pong", "status"}
             ),

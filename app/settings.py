@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agents.budget import RunBudget
+
+T = TypeVar("T", int, float)
+
+
+class TaskBudgetLike(Protocol):
+    max_model_calls: int | None
+    max_tokens: int | None
+    max_usd: float | None
 
 
 class Settings(BaseSettings):
@@ -39,6 +50,10 @@ class Settings(BaseSettings):
     max_tool_iterations: int = 4
     cancel_grace_s: float = 2.0
     max_followups: int = 5
+    run_max_model_calls: int | None = Field(default=30, ge=1, description="Model calls a run may make (budget).")
+    run_max_tokens: int | None = Field(default=150_000, ge=1, description="Prompt + completion tokens per run.")
+    run_max_usd: float | None = Field(default=None, gt=0, description="USD per run; enforced once prices are set.")
+    manager_max_stalls: int = Field(default=2, ge=1, description="Manager turns without progress before a stop.")
     deterministic_selector: bool = Field(
         default=True,
         description="Route turns by rule (agents/routing.py) and "
@@ -89,6 +104,20 @@ class Settings(BaseSettings):
     max_sessions: int = Field(default=1000, ge=1, description="Live sessions in all; more are refused clearly.")
     log_level: str = "INFO"
     log_json: bool = True
+
+    def run_budget(self, task: TaskBudgetLike | None = None) -> RunBudget:
+        """The server's budget per run, narrowed by a task's own (a task may ask for less, never for more)."""
+
+        def narrower(server: T | None, asked: T | None) -> T | None:
+            if asked is None:
+                return server
+            return asked if server is None else min(server, asked)
+
+        return RunBudget(
+            max_model_calls=narrower(self.run_max_model_calls, task.max_model_calls if task else None),
+            max_tokens=narrower(self.run_max_tokens, task.max_tokens if task else None),
+            max_usd=narrower(self.run_max_usd, task.max_usd if task else None),
+        )
 
     def secret_values(self) -> list[str]:
         """Every configured secret, so logs and events can be scrubbed of them."""

@@ -50,6 +50,8 @@ class TeamWiring:
             run_timeout_s=self.settings.run_timeout_s,
             max_tool_iterations=self.settings.max_tool_iterations,
             deterministic_selector=self.settings.deterministic_selector,
+            budget=self.settings.run_budget(),
+            max_stalls=self.settings.manager_max_stalls,
         )
         researcher_tools = list(self.researcher_tools)
         developer_tools = list(self.developer_tools(session_id)) if clients is not None else []
@@ -76,6 +78,7 @@ class TeamWiring:
                 max_followups=self.settings.max_followups,
                 hard_timeout_s=self.settings.run_timeout_s + 30.0,
             ),
+            default_budget=limits.budget,
             unavailable=unavailable,
             on_close=on_close,
         )

@@ -40,6 +40,7 @@ from app.protocol import (
 from app.ratelimit import TokenBucket
 from app.services import Services
 from app.sessions import SessionEntry, TooManySessions
+from app.settings import Settings
 from app.store import now_iso
 from app.ws_frames import client_frames
 
@@ -149,7 +150,7 @@ async def _read(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, service
             payload = decode_frame(frame, settings.ws_max_frame_bytes)
             request_id = payload.get("id") if isinstance(payload.get("id"), str) else None
             message = parse_message(payload, settings.ws_max_task_chars)
-            await dispatch(message, entry.session, inbox, entry)
+            await dispatch(message, entry.session, inbox, entry, settings)
         except BadFrame as bad:
             inbox.reply(entry.log.reply(_error(bad.code, bad.message, request_id)))
         except SessionCommandError as refused:
@@ -209,9 +210,12 @@ def summarize_validation(exc: ValidationError) -> str:
     return "Invalid message: " + "; ".join(parts)
 
 
-async def dispatch(message: ClientMessage, session: TeamSession, inbox: Inbox, entry: SessionEntry) -> None:
+async def dispatch(
+    message: ClientMessage, session: TeamSession, inbox: Inbox, entry: SessionEntry, settings: Settings
+) -> None:
     if isinstance(message, TaskMessage):
-        await session.submit_task(message.text)
+        budget = settings.run_budget(message.budget) if message.budget is not None else None
+        await session.submit_task(message.text, budget)
     elif isinstance(message, PauseMessage):
         await session.pause()
     elif isinstance(message, ResumeMessage):
