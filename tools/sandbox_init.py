@@ -174,6 +174,9 @@ def main() -> None:
     close_other_fds({state_in, state_out, status_fd} - {-1})
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     status = os.fdopen(status_fd, "w")
+    if os.getpid() > 2:  # bwrap's init is 1 and this is its first child: kill(-1) must reach only this run
+        report(status, exit_code=125, timed_out=False, error="the supervisor is not in its own pid namespace")
+        sys.exit(125)
     restore_error = restore(state_in)
     os.makedirs(os.path.join(SCRATCH, PRIVATE_TMP), exist_ok=True)
     set_run_limits(config)

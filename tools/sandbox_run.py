@@ -142,7 +142,7 @@ class BwrapRunner:
         if status:
             exit_code = status.get("exit_code")
             timed_out = bool(status.get("timed_out"))
-            note = status.get("restore_error")
+            note = status.get("error") or status.get("restore_error")
         else:  # the supervisor died (killed by the code, or by us at the outer deadline)
             exit_code, timed_out = process.returncode, killed
             note = None if killed else "the sandbox ended before reporting (its supervisor was killed)"
