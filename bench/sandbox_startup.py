@@ -31,11 +31,12 @@ ATTACKS = {
         "print(made, 'forks succeeded')"
     ),
     "4 x 700 MB children": (
-        "import os\nkids = []\nfor _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n        try:\n"
+        "import os\nkids = []\nfor _ in range(4):\n    try:\n        pid = os.fork()\n    except OSError:\n"
+        "        break\n    if pid == 0:\n        try:\n"
         "            b = bytearray(700 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); os._exit(0)\n"
         "        except MemoryError:\n            os._exit(3)\n    kids.append(pid)\n"
         "codes = [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in kids]\n"
-        "print(sum(700 for c in codes if c == 0), 'MB held by the children')"
+        "print(len(kids), 'children started,', sum(700 for c in codes if c == 0), 'MB held by them')"
     ),
     "fill the disk": (
         "n = 0\ntry:\n    while n < 100_000:\n        with open(f'f{n % 50}', 'ab') as f:\n"
