@@ -84,6 +84,7 @@ class Runner:
         self._slots = threading.BoundedSemaphore(config.max_concurrent)
         self._lock = threading.Lock()
         self._running: dict[str, set[int]] = {}
+        self._session_locks: dict[str, threading.Lock] = {}  # one run at a time per session (its archive)
         config.scratch_root.mkdir(parents=True, exist_ok=True)
         self.isolation: Isolation
         self._bwrap: BwrapRunner | None
@@ -101,7 +102,12 @@ class Runner:
         """Run one snippet; None when every slot stayed busy for queue_wait_s."""
         if self._bwrap is None:
             raise RuntimeError("no isolation")
+        with self._lock:
+            session_lock = self._session_locks.setdefault(session_id, threading.Lock())
+        if not session_lock.acquire(timeout=self.config.queue_wait_s):
+            return None
         if not self._slots.acquire(timeout=self.config.queue_wait_s):
+            session_lock.release()
             return None
         try:
             scratch = self.scratch_for(session_id)
@@ -118,10 +124,12 @@ class Runner:
             return {**result.to_json(), "timeout_s": timeout_s}
         finally:
             self._slots.release()
+            session_lock.release()
 
     def release(self, session_id: str) -> bool:
         with self._lock:
             pids = self._running.pop(session_id, set())
+            self._session_locks.pop(session_id, None)
         for pid in pids:
             kill_group(pid)
         scratch = self.scratch_for(session_id)

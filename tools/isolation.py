@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.confine import landlock_abi
 from tools.sandbox_budget import RunBudget
 from tools.sandbox_bwrap import SANDBOX_UID, SandboxPython, find_python
 from tools.sandbox_run import BwrapRunner
@@ -98,6 +99,7 @@ async def probe_bubblewrap(
     detail = (
         f"{bwrap_version(bwrap)}: each run in its own user, pid, network, IPC and UTS namespaces as uid "
         f"{SANDBOX_UID} ({who}), read-only system paths, {interpreter.executable}; budget per run: "
-        f"{budget.describe()}; memory enforced per process ({cgroup_v2_status()})"
+        f"{budget.describe()}; memory enforced per process ({cgroup_v2_status()}); "
+        + (f"Landlock ABI {landlock_abi()} as an extra layer" if landlock and landlock_abi() else "no Landlock")
     )
     return Isolation("bubblewrap", True, detail), BwrapRunner(bwrap, interpreter, budget, landlock=landlock)

@@ -76,6 +76,7 @@ class BubblewrapExecutor(_BlockExecutor):
         self._runner = runner
         self._gate = gate
         self._running: set[int] = set()
+        self._session_lock = asyncio.Lock()  # parallel tool calls of one session must not share its archive
 
     @property
     def state_file(self) -> Path:
@@ -83,7 +84,7 @@ class BubblewrapExecutor(_BlockExecutor):
 
     async def run_block(self, code: str, cancellation_token: CancellationToken) -> tuple[RunResult, float]:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        async with self._gate:
+        async with self._session_lock, self._gate:
             task = asyncio.ensure_future(
                 self._runner.run(code, self.state_file, on_start=self._running.add, on_exit=self._running.discard)
             )

@@ -165,6 +165,16 @@ async def test_files_stay_for_the_session_and_only_for_it(sandbox: CodeSandbox) 
 
 
 @needs_bwrap
+async def test_parallel_calls_of_one_session_keep_both_runs_files(sandbox: CodeSandbox) -> None:
+    """AutoGen may run a turn's tool calls concurrently: the session's runs take turns, so neither run's files
+    are lost to the other's archive."""
+    code = "import time\nopen('{0}.txt', 'w').write('{0}')\ntime.sleep(0.3)"
+    await asyncio.gather(run(sandbox, code.format("first")), run(sandbox, code.format("second")))
+    listing = await run(sandbox, "import os\nprint(sorted(set(os.listdir('.')) - {'.tmp'}))")
+    assert output_of(listing).strip() == "['first.txt', 'second.txt']"
+
+
+@needs_bwrap
 async def test_output_is_capped_keeping_start_and_end(sandbox: CodeSandbox) -> None:
     result = await run(sandbox, "print('START'); print('x' * 1_000_000); print('END')")
     assert result.startswith("Exit code 0 (success).\nOutput:\nSTART")
