@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -127,6 +128,7 @@ async def main(runs: int) -> None:
             await box.stop()
         server.shutdown()
         server.server_close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
