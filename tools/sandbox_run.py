@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from tools import confine, sandbox_init
 from tools.process_runner import OutputBuffer, RunResult
@@ -106,15 +106,15 @@ class BwrapRunner:
                 on_start(process.pid)
             output = OutputBuffer(budget.output_bytes)
             state_cap = budget.disk_mb * 1024 * 1024 + _STATE_OVERHEAD
-            status_task = asyncio.ensure_future(_read_fd(fds.status_parent, _STATUS_MAX))
-            state_task = asyncio.ensure_future(_read_fd_to_file(fds.state_out_parent, _part_path(state), state_cap))
+            status_pipe, state_out, state_in = fds.take_parent_ends()  # file objects: closed even if never read
+            status_task = asyncio.ensure_future(_read_fd(status_pipe, _STATUS_MAX))
+            state_task = asyncio.ensure_future(_read_fd_to_file(state_out, _part_path(state), state_cap))
             tasks: list[asyncio.Future[Any]] = [
                 asyncio.ensure_future(_pump_output(process.stdout, output)),
                 status_task,
                 state_task,
-                asyncio.ensure_future(_write_fd(fds.state_in_parent, state)),
+                asyncio.ensure_future(_write_fd(state_in, state)),
             ]
-            fds.forget_parent_ends()  # the tasks own and close them now
             killed = False
             try:
                 try:
@@ -130,6 +130,11 @@ class BwrapRunner:
                 _kill(process.pid)
                 for task in tasks:
                     task.cancel()
+                for pipe in (status_pipe, state_out, state_in):
+                    if pipe is not None:
+                        pipe.close()
+                if state is not None:
+                    _keep_state(state, False)
                 raise
             finally:
                 if on_exit is not None:
@@ -181,8 +186,15 @@ class _Descriptors:
         self.data = {}
         self.status_child = self.state_out_child = self.state_in_child = -1
 
-    def forget_parent_ends(self) -> None:
+    def take_parent_ends(self) -> tuple[BinaryIO, BinaryIO | None, BinaryIO | None]:
+        """The parent's ends as unbuffered file objects, which the caller now owns."""
+        ends = (
+            os.fdopen(self.status_parent, "rb", buffering=0),
+            os.fdopen(self.state_out_parent, "rb", buffering=0) if self.state_out_parent >= 0 else None,
+            os.fdopen(self.state_in_parent, "wb", buffering=0) if self.state_in_parent >= 0 else None,
+        )
         self.status_parent = self.state_out_parent = self.state_in_parent = -1
+        return ends
 
     def close_all(self) -> None:
         for fd in [*self.child_ends(), self.status_parent, self.state_out_parent, self.state_in_parent]:
@@ -220,17 +232,15 @@ async def _pump_output(stream: asyncio.StreamReader | None, buffer: OutputBuffer
         buffer.add(chunk)
 
 
-async def _reader(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+async def _reader(pipe: BinaryIO) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=_CHUNK)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
-    )
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     return reader, transport
 
 
-async def _read_fd(fd: int, limit: int) -> bytes:
-    reader, transport = await _reader(fd)
+async def _read_fd(pipe: BinaryIO, limit: int) -> bytes:
+    reader, transport = await _reader(pipe)
     data = bytearray()
     try:
         while chunk := await reader.read(_CHUNK):
@@ -240,11 +250,11 @@ async def _read_fd(fd: int, limit: int) -> bytes:
     return bytes(data)
 
 
-async def _read_fd_to_file(fd: int, path: Path | None, limit: int) -> int | None:
+async def _read_fd_to_file(pipe: BinaryIO | None, path: Path | None, limit: int) -> int | None:
     """Copy the state stream into `path`; its size, or None when there is none or it went over `limit`."""
-    if fd < 0 or path is None:
+    if pipe is None or path is None:
         return None
-    reader, transport = await _reader(fd)
+    reader, transport = await _reader(pipe)
     size = 0
     try:
         with await asyncio.to_thread(path.open, "wb") as sink:
@@ -257,11 +267,10 @@ async def _read_fd_to_file(fd: int, path: Path | None, limit: int) -> int | None
     return size if size <= limit else None
 
 
-async def _write_fd(fd: int, state: Path | None) -> None:
-    if fd < 0 or state is None:
+async def _write_fd(pipe: BinaryIO | None, state: Path | None) -> None:
+    if pipe is None or state is None:
         return
     loop = asyncio.get_running_loop()
-    pipe = os.fdopen(fd, "wb", buffering=0)
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     try:

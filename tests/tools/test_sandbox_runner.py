@@ -194,6 +194,8 @@ def test_runner_script_starts_standalone(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(5)
+        assert process.stdout is not None
+        process.stdout.close()
 
 
 def test_service_without_bubblewrap_refuses_to_run(tmp_path: Path) -> None:
