@@ -3,7 +3,8 @@ attack works: the host-side evidence (a file's mode, a listener that got a conne
 bytes allocated) is checked, not only what the code printed.
 
 Every attack runs on both paths: the app's own bubblewrap executor and the sandbox service (sandbox/runner.py,
-which the docker compose `sandbox` service runs), with the same budget."""
+which the docker compose `sandbox` service runs), with the same budget; and once more with Landlock switched off
+(as on kernels before 5.13), to show the namespaces hold on their own."""
 
 from __future__ import annotations
 
@@ -44,14 +45,15 @@ def budget_settings(**extra: object) -> dict[str, object]:
     }
 
 
-@pytest.fixture(params=["bubblewrap", "service"])
+@pytest.fixture(params=["bubblewrap", "bubblewrap-without-landlock", "service"])
 async def box(
     request: pytest.FixtureRequest, fixture_server: FixtureServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[CodeSandbox]:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # the server's environment holds the key, as in production
     server = None
-    if request.param == "bubblewrap":
-        settings = make_settings(fixture_server, tmp_path, **budget_settings())
+    if request.param.startswith("bubblewrap"):
+        landlock = request.param == "bubblewrap"
+        settings = make_settings(fixture_server, tmp_path, **budget_settings(code_landlock=landlock))
     else:
         config = RunnerConfig(scratch_root=tmp_path / "service", max_timeout_s=BUDGET.timeout_s, budget=BUDGET)
         server = make_server("127.0.0.1", 0, config)
@@ -67,6 +69,8 @@ async def box(
     sandbox = CodeSandbox.from_settings(settings)
     await sandbox.start()
     assert sandbox.isolation.ok, sandbox.isolation.detail
+    if request.param == "bubblewrap-without-landlock":
+        assert "no Landlock" in sandbox.isolation.detail
     yield sandbox
     await sandbox.stop()
     if server is not None:
