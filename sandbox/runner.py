@@ -1,16 +1,21 @@
 """The code sandbox service: runs the Developer's Python snippets inside the `sandbox` container.
 
-Standard library only (plus tools/process_runner.py and tools/confine.py, copied into the image). The container
-gives the isolation (no network, read-only root, no secrets, CPU/memory/pid limits, tmpfs scratch); this service
-adds per-session scratch directories under SANDBOX_SCRATCH, a timeout, an output cap and a concurrency limit.
+Standard library only (plus the stdlib-only sandbox modules of tools/, copied into the image). Each run goes
+through the same bubblewrap runner as the app's own default executor (tools/sandbox_run.py), with the same
+budget read from the same CODE_* variables; the container (no network, read-only root, no secrets) is a second
+wall around it. The session's files are kept between runs as one archive per session under SANDBOX_SCRATCH.
 
     POST /run      {"session_id": str, "code": str, "timeout_s": float}  -> RunResult as JSON
     POST /release  {"session_id": str}                                   -> {"released": bool}
-    GET  /health                                                         -> {"status": "ok", ...}
+    GET  /health                                                         -> {"status", "ok", "executor", "detail"}
+
+Without a working bubblewrap /health says so (ok: false) and /run answers 503: the service never runs code
+unconfined.
 
 Environment: SANDBOX_HOST (0.0.0.0), SANDBOX_PORT (8080), SANDBOX_SCRATCH (/scratch), SANDBOX_MAX_TIMEOUT_S (120),
-SANDBOX_MAX_CODE_BYTES (200000), SANDBOX_OUTPUT_BYTES (64000), SANDBOX_MEMORY_MB (0: the container's limit),
-SANDBOX_FILE_MB (64), SANDBOX_MAX_CONCURRENT (2), SANDBOX_LANDLOCK (1).
+SANDBOX_MAX_CODE_BYTES (200000), SANDBOX_MAX_CONCURRENT (2), SANDBOX_LANDLOCK (1), CODE_BWRAP_PATH (bwrap),
+CODE_PYTHON (this interpreter), and the run budget: CODE_TIMEOUT_S, CODE_MEMORY_MB, CODE_MAX_PROCESSES,
+CODE_DISK_MB, CODE_OUTPUT_MAX_BYTES (tools/sandbox_budget.py).
 """
 
 from __future__ import annotations
@@ -24,18 +29,22 @@ import shutil
 import signal
 import sys
 import threading
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 if __package__ in (None, ""):  # run as a script: make `tools` importable from the directory above
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.confine import landlock_abi
-from tools.process_runner import RunLimits, kill_group, run_python
+from tools.isolation import Isolation, probe_bubblewrap
+from tools.process_runner import kill_group
+from tools.sandbox_budget import RunBudget
+from tools.sandbox_run import BwrapRunner
 
+T = TypeVar("T")
 MAX_BODY_BYTES = 1_000_000
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
@@ -45,9 +54,12 @@ class RunnerConfig:
     scratch_root: Path
     max_timeout_s: float = 120.0
     max_code_bytes: int = 200_000
-    limits: RunLimits = RunLimits(memory_mb=0)
+    budget: RunBudget = RunBudget()
     max_concurrent: int = 2
     queue_wait_s: float = 30.0
+    bwrap_path: str = "bwrap"
+    python: str | None = None
+    landlock: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> RunnerConfig:
@@ -56,25 +68,31 @@ class RunnerConfig:
             scratch_root=Path(env.get("SANDBOX_SCRATCH", "/scratch")),
             max_timeout_s=float(env.get("SANDBOX_MAX_TIMEOUT_S", "120")),
             max_code_bytes=int(env.get("SANDBOX_MAX_CODE_BYTES", "200000")),
-            limits=RunLimits(
-                output_bytes=int(env.get("SANDBOX_OUTPUT_BYTES", "64000")),
-                memory_mb=int(env.get("SANDBOX_MEMORY_MB", "0")),
-                file_mb=int(env.get("SANDBOX_FILE_MB", "64")),
-                landlock=env.get("SANDBOX_LANDLOCK", "1") not in ("0", "false", "no"),
-            ),
+            budget=RunBudget.from_env(env),
             max_concurrent=int(env.get("SANDBOX_MAX_CONCURRENT", "2")),
+            bwrap_path=env.get("CODE_BWRAP_PATH", "bwrap"),
+            python=env.get("CODE_PYTHON") or None,
+            landlock=env.get("SANDBOX_LANDLOCK", "1") not in ("0", "false", "no"),
         )
 
 
 class Runner:
-    """Session bookkeeping shared by the request threads."""
+    """Session bookkeeping shared by the request threads; `isolation` found once at start."""
 
     def __init__(self, config: RunnerConfig) -> None:
         self.config = config
         self._slots = threading.BoundedSemaphore(config.max_concurrent)
         self._lock = threading.Lock()
         self._running: dict[str, set[int]] = {}
+        self._session_locks: dict[str, threading.Lock] = {}  # one run at a time per session (its archive)
         config.scratch_root.mkdir(parents=True, exist_ok=True)
+        self.isolation: Isolation
+        self._bwrap: BwrapRunner | None
+        self.isolation, self._bwrap = _in_own_thread(
+            lambda: asyncio.run(
+                probe_bubblewrap(config.bwrap_path, config.python, config.budget, landlock=config.landlock)
+            )
+        )
 
     def scratch_for(self, session_id: str) -> Path:
         digest = hashlib.sha256(session_id.encode()).hexdigest()[:16]
@@ -82,15 +100,23 @@ class Runner:
 
     def run(self, session_id: str, code: str, timeout_s: float) -> dict[str, Any] | None:
         """Run one snippet; None when every slot stayed busy for queue_wait_s."""
+        if self._bwrap is None:
+            raise RuntimeError("no isolation")
+        with self._lock:
+            session_lock = self._session_locks.setdefault(session_id, threading.Lock())
+        if not session_lock.acquire(timeout=self.config.queue_wait_s):
+            return None
         if not self._slots.acquire(timeout=self.config.queue_wait_s):
+            session_lock.release()
             return None
         try:
-            limits = replace(self.config.limits, timeout_s=timeout_s)
+            scratch = self.scratch_for(session_id)
+            scratch.mkdir(parents=True, exist_ok=True)
             result = asyncio.run(
-                run_python(
+                self._bwrap.run(
                     code,
-                    self.scratch_for(session_id),
-                    limits,
+                    scratch / "files.tar",
+                    budget=self.config.budget.with_timeout(timeout_s),
                     on_start=lambda pid: self._track(session_id, pid, True),
                     on_exit=lambda pid: self._track(session_id, pid, False),
                 )
@@ -98,10 +124,12 @@ class Runner:
             return {**result.to_json(), "timeout_s": timeout_s}
         finally:
             self._slots.release()
+            session_lock.release()
 
     def release(self, session_id: str) -> bool:
         with self._lock:
             pids = self._running.pop(session_id, set())
+            self._session_locks.pop(session_id, None)
         for pid in pids:
             kill_group(pid)
         scratch = self.scratch_for(session_id)
@@ -118,6 +146,17 @@ class Runner:
                 pids.discard(pid)
 
 
+def _in_own_thread(work: Callable[[], T]) -> T:
+    """Run `work` on a new thread and wait: asyncio.run works there even when the caller has a running loop."""
+    box: list[T] = []
+    thread = threading.Thread(target=lambda: box.append(work()), name="sandbox-probe")
+    thread.start()
+    thread.join()
+    if not box:
+        raise RuntimeError("the bubblewrap probe failed")
+    return box[0]
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "sandbox-runner/1"
     runner: Runner  # set on the subclass make_server builds
@@ -129,8 +168,15 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path.split("?", 1)[0] != "/health":
             return self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
+        isolation = self.runner.isolation
         self._reply(
-            HTTPStatus.OK, {"status": "ok", "landlock_abi": landlock_abi() if self.runner.config.limits.landlock else 0}
+            HTTPStatus.OK,
+            {
+                "status": "ok" if isolation.ok else "degraded",
+                "ok": isolation.ok,
+                "executor": isolation.executor,
+                "detail": isolation.detail,
+            },
         )
 
     def do_POST(self) -> None:
@@ -156,6 +202,10 @@ class Handler(BaseHTTPRequestHandler):
         timeout = body.get("timeout_s", 30)
         if not isinstance(timeout, (int, float)) or timeout <= 0:
             return self._reply(HTTPStatus.BAD_REQUEST, {"error": "timeout_s: a positive number"})
+        if not self.runner.isolation.ok:
+            return self._reply(
+                HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"no isolation: {self.runner.isolation.detail}"}
+            )
         result = self.runner.run(session_id, code, min(float(timeout), self.runner.config.max_timeout_s))
         if result is None:
             return self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "the sandbox is busy; try again"})
@@ -196,9 +246,10 @@ def main() -> None:
     config = RunnerConfig.from_env()
     server = make_server(os.environ.get("SANDBOX_HOST", "0.0.0.0"), int(os.environ.get("SANDBOX_PORT", "8080")), config)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    isolation = server.RequestHandlerClass.runner.isolation  # type: ignore[attr-defined]  # set by make_server
     print(
         f"sandbox runner on {server.server_address}, scratch {config.scratch_root}, "
-        f"landlock ABI {landlock_abi() if config.limits.landlock else 0}",
+        f"{'isolated' if isolation.ok else 'NOT ISOLATED, runs refused'}: {isolation.detail}",
         flush=True,
     )
     try:

@@ -5,15 +5,17 @@ AssistantAgent like the others, so the selector, the routing and the tool-call e
 worker; the model decides when to run code through an ordinary function call (no fenced-block parsing of its
 prose); and the tool's result goes through the same reflection and trimming as any other tool's.
 
-Two executors behind the same tool, chosen by CODE_EXECUTOR:
-- local (default): a confined subprocess per run in a per-session scratch directory (tools/process_runner.py).
-- docker / sandbox: the compose `sandbox` service (sandbox/runner.py), over HTTP on an internal network. The
-  container has no network, no secrets, a read-only root, CPU/memory/pid limits, and a tmpfs scratch.
+Executors behind the same tool, chosen by CODE_EXECUTOR (tools/sandbox_executors.py):
+- bubblewrap (default; `local` means the same): each run in its own namespaces with one budget
+  (tools/sandbox_run.py); refused, with the reason, when bubblewrap cannot run here.
+- docker / sandbox: the compose `sandbox` service (sandbox/runner.py), which runs the same bubblewrap runner.
+- unsafe-local: a subprocess with rlimits and Landlock only, when the operator opts in explicitly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import os
@@ -25,13 +27,21 @@ from typing import Any
 
 import httpx
 from autogen_core import CancellationToken
-from autogen_core.code_executor import CodeBlock, CodeExecutor, CodeResult
+from autogen_core.code_executor import CodeExecutor
 from autogen_core.tools import BaseTool
 from autogen_ext.tools.code_execution import CodeExecutionInput, CodeExecutionResult, PythonCodeExecutionTool
 
 from tools.config import ToolSettings
 from tools.confine import landlock_abi
-from tools.process_runner import RunLimits, RunResult, kill_group, run_python
+from tools.isolation import NOT_STARTED, Isolation, probe_bubblewrap, refusal_message
+from tools.sandbox_executors import (
+    BubblewrapExecutor,
+    RefusingExecutor,
+    SandboxServiceExecutor,
+    UnsafeLocalExecutor,
+    passthrough_env,
+)
+from tools.sandbox_run import BwrapRunner
 from tools.trim import head_tail
 
 log = logging.getLogger(__name__)
@@ -39,8 +49,8 @@ log = logging.getLogger(__name__)
 TOOL_NAME = "run_python"
 
 
-def tool_description(timeout_s: float, local: bool) -> str:
-    where = "a confined local process" if local else "an isolated sandbox container"
+def tool_description(timeout_s: float, isolated: bool = True) -> str:
+    where = "an isolated sandbox" if isolated else "a local process"
     return (
         f"Run a Python 3 script in {where} and return its exit code and everything it printed (stdout and "
         f"stderr). Give the complete script in `code`; print() every result you need. Each call is a new process "
@@ -57,137 +67,6 @@ def scratch_name(session_id: str) -> str:
     return f"{readable}-{hashlib.sha256(session_id.encode()).hexdigest()[:10]}"
 
 
-class LocalScratchExecutor(CodeExecutor):
-    """Runs Python blocks with tools.process_runner in one session's scratch directory."""
-
-    def __init__(self, scratch: Path, settings: ToolSettings, gate: asyncio.Semaphore) -> None:
-        self.scratch = scratch
-        self._settings = settings
-        self._gate = gate
-        self._running: set[int] = set()
-        self._limits = RunLimits(
-            timeout_s=settings.code_timeout_s,
-            output_bytes=settings.code_output_max_bytes,
-            memory_mb=settings.code_memory_mb,
-            file_mb=settings.code_file_max_mb,
-            landlock=settings.code_landlock,
-            require_landlock=settings.code_require_landlock,
-        )
-
-    async def execute_code_blocks(
-        self, code_blocks: list[CodeBlock], cancellation_token: CancellationToken
-    ) -> CodeResult:
-        outputs: list[str] = []
-        exit_code = 0
-        for block in code_blocks:
-            if block.language.lower() not in ("python", "py", "python3", ""):
-                return CodeResult(exit_code=1, output=f"Only Python can be run, not {block.language}.")
-            async with self._gate:
-                task = asyncio.ensure_future(
-                    run_python(
-                        block.code,
-                        self.scratch,
-                        self._limits,
-                        python=self._settings.code_python,
-                        passthrough_env=self._settings.code_env_passthrough,
-                        on_start=self._running.add,
-                        on_exit=self._running.discard,
-                    )
-                )
-                cancellation_token.link_future(task)
-                result: RunResult = await task
-            outputs.append(result.describe(self._limits.timeout_s))
-            exit_code = 124 if result.timed_out else (result.exit_code if result.exit_code is not None else 1)
-            if exit_code != 0:
-                break
-        return CodeResult(exit_code=exit_code, output="\n\n".join(outputs))
-
-    def kill_running(self) -> None:
-        for pid in list(self._running):
-            kill_group(pid)
-
-    async def start(self) -> None:
-        self.scratch.mkdir(parents=True, exist_ok=True)
-
-    async def stop(self) -> None:
-        self.kill_running()
-        await asyncio.to_thread(shutil.rmtree, self.scratch, True)
-
-    async def restart(self) -> None:
-        self.kill_running()
-
-
-class SandboxServiceExecutor(CodeExecutor):
-    """Runs Python blocks in the sandbox service (sandbox/runner.py) for one session."""
-
-    def __init__(self, client: httpx.AsyncClient, session_id: str, settings: ToolSettings) -> None:
-        self._client = client
-        self._session_id = scratch_name(session_id)  # the service accepts [A-Za-z0-9_.:-] only
-        self._settings = settings
-
-    async def execute_code_blocks(
-        self, code_blocks: list[CodeBlock], cancellation_token: CancellationToken
-    ) -> CodeResult:
-        outputs: list[str] = []
-        exit_code = 0
-        for block in code_blocks:
-            if block.language.lower() not in ("python", "py", "python3", ""):
-                return CodeResult(exit_code=1, output=f"Only Python can be run, not {block.language}.")
-            task = asyncio.ensure_future(
-                self._client.post(
-                    "/run",
-                    json={
-                        "session_id": self._session_id,
-                        "code": block.code,
-                        "timeout_s": self._settings.code_timeout_s,
-                    },
-                    timeout=self._settings.code_timeout_s + 15,
-                )
-            )
-            cancellation_token.link_future(task)
-            try:
-                response = await task
-            except httpx.HTTPError as exc:
-                return CodeResult(
-                    exit_code=1,
-                    output=f"The code sandbox is not reachable ({type(exc).__name__}). Code cannot be run right now.",
-                )
-            if response.status_code != 200:
-                detail = _error_detail(response)
-                return CodeResult(exit_code=1, output=f"The code sandbox refused the run: {detail}")
-            try:
-                data = response.json()
-            except ValueError:
-                return CodeResult(exit_code=1, output="The code sandbox gave an unreadable answer.")
-            result = RunResult(
-                exit_code=data.get("exit_code"),
-                output=str(data.get("output", "")),
-                timed_out=bool(data.get("timed_out")),
-                omitted_bytes=int(data.get("omitted_bytes", 0)),
-                duration_s=float(data.get("duration_s", 0.0)),
-            )
-            applied = data.get("timeout_s")
-            outputs.append(
-                result.describe(float(applied) if isinstance(applied, (int, float)) else self._settings.code_timeout_s)
-            )
-            exit_code = 124 if result.timed_out else (result.exit_code if result.exit_code is not None else 1)
-            if exit_code != 0:
-                break
-        return CodeResult(exit_code=exit_code, output="\n\n".join(outputs))
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        try:
-            await self._client.post("/release", json={"session_id": self._session_id}, timeout=5.0)
-        except httpx.HTTPError as exc:
-            log.warning("sandbox release failed", extra={"error": type(exc).__name__})
-
-    async def restart(self) -> None:
-        return None
-
-
 class RunPythonTool(PythonCodeExecutionTool):
     """AutoGen's PythonCodeExecutionTool under our name and description, its output capped for the model and
     its failures returned as text (never raised into the agent)."""
@@ -199,7 +78,7 @@ class RunPythonTool(PythonCodeExecutionTool):
     ) -> None:
         super().__init__(executor)
         self._name = name
-        self._description = description or tool_description(30, local=True)
+        self._description = description or tool_description(30)
         self._max_chars = max_chars
 
     async def run(self, args: CodeExecutionInput, cancellation_token: CancellationToken) -> CodeExecutionResult:
@@ -216,16 +95,19 @@ class RunPythonTool(PythonCodeExecutionTool):
 
 
 class CodeSandbox:
-    """Owns code execution for the app: started and stopped by the lifespan, one tool and scratch per session."""
+    """Owns code execution for the app: started and stopped by the lifespan, one tool and one set of files per
+    session. `isolation` says what confines the runs (the lead logs it at start-up and shows it in /health)."""
 
     def __init__(self, settings: ToolSettings) -> None:
         self.settings = settings
-        self._executors: dict[str, LocalScratchExecutor | SandboxServiceExecutor] = {}
+        self.isolation: Isolation = NOT_STARTED
+        self._executors: dict[str, CodeExecutor] = {}
         self._tools: dict[str, BaseTool[Any, Any]] = {}
         self._root: Path | None = None
         self._client: httpx.AsyncClient | None = None
         self._gate: asyncio.Semaphore | None = None
-        self.landlock_abi = 0
+        self._runner: BwrapRunner | None = None
+        self._started = False
 
     @classmethod
     def from_settings(cls, settings: ToolSettings) -> CodeSandbox:
@@ -233,38 +115,51 @@ class CodeSandbox:
 
     @property
     def mode(self) -> str:
-        return "sandbox" if self.settings.uses_sandbox_service else "local"
+        """sandbox (the compose service), unsafe-local, or bubblewrap (also for CODE_EXECUTOR=local)."""
+        if self.settings.uses_sandbox_service:
+            return "sandbox"
+        return "unsafe-local" if self.settings.code_executor == "unsafe-local" else "bubblewrap"
 
     @property
     def started(self) -> bool:
-        return self._root is not None or self._client is not None
+        return self._started
 
     async def start(self) -> None:
-        if self.started:
+        if self._started:
             return
         self._gate = asyncio.Semaphore(self.settings.code_max_concurrent)
         if self.mode == "sandbox":
             self._client = httpx.AsyncClient(
                 base_url=self.settings.sandbox_url,
                 trust_env=False,
-                timeout=httpx.Timeout(10.0, read=self.settings.code_timeout_s + 15),
+                timeout=httpx.Timeout(10.0, read=self.settings.code_timeout_s + 30),
             )
-            await self._wait_for_sandbox()
-            return
-        base = self.settings.code_scratch_root or Path(tempfile.gettempdir()) / "research-team-scratch"
-        base.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(_remove_orphans, base)
-        self._root = Path(tempfile.mkdtemp(prefix=f"sandbox-{os.getpid()}-", dir=base))
-        self._root.chmod(0o700)
-        self.landlock_abi = landlock_abi() if self.settings.code_landlock else 0
-        if self.landlock_abi:
-            log.info("local code execution confined by Landlock", extra={"abi": self.landlock_abi})
+            self.isolation = await self._wait_for_sandbox()
         else:
-            log.warning(
-                "local code execution without Landlock: runs are limited in time and resources and get "
-                "no secrets, but can read and write what this server's user can. Use the docker sandbox "
-                "for untrusted work."
-            )
+            base = self.settings.code_scratch_root or Path(tempfile.gettempdir()) / "research-team-scratch"
+            base.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(_remove_orphans, base)
+            self._root = Path(tempfile.mkdtemp(prefix=f"sandbox-{os.getpid()}-", dir=base))
+            self._root.chmod(0o700)
+            if self.mode == "unsafe-local":
+                self.isolation = _unsafe_local_isolation(self.settings)
+            else:
+                self.isolation, runner = await probe_bubblewrap(
+                    self.settings.code_bwrap_path,
+                    self.settings.code_python,
+                    self.settings.code_budget,
+                    landlock=self.settings.code_landlock,
+                )
+                if runner is not None:
+                    env = passthrough_env(self.settings.code_env_passthrough)
+                    self._runner = dataclasses.replace(runner, passthrough_env=env)
+        self._started = True
+        if self.isolation.ok:
+            log.info("code execution isolated", extra={"executor": self.isolation.executor})
+        elif self.isolation.runs_code:
+            log.warning("code execution is NOT isolated (CODE_EXECUTOR=unsafe-local): %s", self.isolation.detail)
+        else:
+            log.error("code execution refused: no isolation available: %s", self.isolation.detail)
 
     async def stop(self) -> None:
         for session_id in list(self._executors):
@@ -275,59 +170,87 @@ class CodeSandbox:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        self._runner = None
+        self._started = False
 
     def tool_for(self, session_id: str) -> BaseTool[Any, Any]:
         """The Developer's code tool for this session (the same object for repeated calls)."""
-        if not self.started:
+        if not self._started:
             raise RuntimeError("CodeSandbox.start() must be called before tool_for()")
         if session_id in self._tools:
             return self._tools[session_id]
-        executor: LocalScratchExecutor | SandboxServiceExecutor
-        if self._client is not None:
-            executor = SandboxServiceExecutor(self._client, session_id, self.settings)
-        else:
-            assert self._root is not None and self._gate is not None
-            executor = LocalScratchExecutor(self._root / scratch_name(session_id), self.settings, self._gate)
-            executor.scratch.mkdir(parents=True, exist_ok=True)
+        executor = self._new_executor(session_id)
         tool = RunPythonTool(
             executor,
-            description=tool_description(self.settings.code_timeout_s, local=self.mode == "local"),
+            description=tool_description(self.settings.code_timeout_s, isolated=self.isolation.ok),
             max_chars=self.settings.tool_output_max_chars,
         )
         self._executors[session_id] = executor
         self._tools[session_id] = tool
         return tool
 
+    def _new_executor(self, session_id: str) -> CodeExecutor:
+        assert self._gate is not None
+        if self._client is not None:
+            return SandboxServiceExecutor(self._client, scratch_name(session_id), self.settings)
+        if not self.isolation.runs_code:
+            return RefusingExecutor(refusal_message(self.isolation))
+        assert self._root is not None
+        if self._runner is not None:
+            return BubblewrapExecutor(self._root / scratch_name(session_id), self._runner, self._gate)
+        scratch = self._root / scratch_name(session_id)
+        scratch.mkdir(parents=True, exist_ok=True)
+        return UnsafeLocalExecutor(scratch, self.settings, self._gate)
+
     def scratch_dir(self, session_id: str) -> Path | None:
-        """Where a local session's files are (None in sandbox mode or for an unknown session)."""
+        """Where a session's files are on this host: the scratch directory (unsafe-local) or the directory of
+        its files' archive (bubblewrap); None for the sandbox service or an unknown session."""
         executor = self._executors.get(session_id)
-        return executor.scratch if isinstance(executor, LocalScratchExecutor) else None
+        if isinstance(executor, UnsafeLocalExecutor):
+            return executor.scratch
+        if isinstance(executor, BubblewrapExecutor):
+            return executor.state_dir
+        return None
 
     async def release(self, session_id: str) -> None:
-        """End the session's running code and delete its scratch directory."""
+        """End the session's running code and delete its files."""
         self._tools.pop(session_id, None)
         executor = self._executors.pop(session_id, None)
         if executor is not None:
             await executor.stop()
 
-    async def _wait_for_sandbox(self) -> None:
+    async def _wait_for_sandbox(self) -> Isolation:
         assert self._client is not None
         deadline = asyncio.get_running_loop().time() + self.settings.sandbox_start_timeout_s
         while True:
             try:
                 response = await self._client.get("/health", timeout=2.0)
                 if response.status_code == 200:
+                    data = response.json()
                     log.info("code sandbox ready", extra={"url": self.settings.sandbox_url})
-                    return
-            except httpx.HTTPError:
+                    ok = bool(data.get("ok")) if isinstance(data, dict) else False
+                    detail = str(data.get("detail", "")) if isinstance(data, dict) else ""
+                    return Isolation("sandbox-service", ok, f"{self.settings.sandbox_url}: {detail}")
+            except (httpx.HTTPError, ValueError):
                 pass
             if asyncio.get_running_loop().time() >= deadline:
                 log.warning(
                     "code sandbox not reachable; the Developer's runs will fail until it is",
                     extra={"url": self.settings.sandbox_url},
                 )
-                return
+                return Isolation("sandbox-service", False, f"{self.settings.sandbox_url} is not reachable")
             await asyncio.sleep(0.5)
+
+
+def _unsafe_local_isolation(settings: ToolSettings) -> Isolation:
+    abi = landlock_abi() if settings.code_landlock else 0
+    layer = f"Landlock ABI {abi}" if abi else "no Landlock: the code can read and write what this server's user can"
+    return Isolation(
+        "unsafe-local",
+        False,
+        f"CODE_EXECUTOR=unsafe-local: a subprocess with rlimits and {layer}; no namespaces, so no isolation "
+        "from this server's processes and sockets",
+    )
 
 
 def _remove_orphans(base: Path) -> None:
@@ -346,15 +269,3 @@ def _process_exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _error_detail(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}"
-    return (
-        str(data.get("error") or f"HTTP {response.status_code}")
-        if isinstance(data, dict)
-        else f"HTTP {response.status_code}"
-    )

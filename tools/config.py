@@ -12,6 +12,15 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tools.sandbox_budget import (
+    DEFAULT_DISK_MB,
+    DEFAULT_MAX_PROCESSES,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_OUTPUT_BYTES,
+    DEFAULT_TIMEOUT_S,
+    RunBudget,
+)
+
 # Wikimedia's policy asks API clients for a User-Agent with a contact; deployments set HTTP_USER_AGENT to one.
 DEFAULT_USER_AGENT = "TalkingResearchTeam/0.1 (AutoGen research assistant)"
 
@@ -64,24 +73,34 @@ class ToolSettings(BaseSettings):
     arxiv_min_interval_s: float = Field(3.0, ge=0, description="Spacing of arXiv API calls (arXiv asks for 3 s).")
 
     # --- code execution (the Developer) -------------------------------------------------------
-    code_executor: Literal["local", "docker", "sandbox"] = Field(
-        "local",
-        description="local: a confined subprocess in a per-session scratch directory; "
-        "docker/sandbox: the sandbox service of docker compose, reached at sandbox_url.",
+    code_executor: Literal["bubblewrap", "local", "sandbox", "docker", "unsafe-local"] = Field(
+        "bubblewrap",
+        description="bubblewrap (local is the same): each run in its own namespaces (tools/sandbox_run.py); "
+        "sandbox/docker: the sandbox service of docker compose at sandbox_url, which runs the same; "
+        "unsafe-local: a subprocess with rlimits and Landlock only, for operators who accept the risk.",
     )
-    code_timeout_s: float = Field(30.0, gt=0, le=600)
-    code_output_max_bytes: int = Field(64_000, ge=1000, description="Bytes of output kept from one run.")
-    code_memory_mb: int = Field(1024, ge=0, description="Address-space limit of a local run (0: none).")
-    code_file_max_mb: int = Field(64, ge=1)
+    code_timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0, le=600, description="Wall time of a run, all included.")
+    code_output_max_bytes: int = Field(DEFAULT_OUTPUT_BYTES, ge=1000, description="Bytes of output kept from one run.")
+    code_memory_mb: int = Field(DEFAULT_MEMORY_MB, ge=64, description="Memory of a whole run, all its processes.")
+    code_max_processes: int = Field(
+        DEFAULT_MAX_PROCESSES, ge=1, le=1024, description="Processes (threads included) a run may have at once."
+    )
+    code_disk_mb: int = Field(DEFAULT_DISK_MB, ge=1, description="Size of a session's scratch tmpfs.")
+    code_file_max_mb: int = Field(64, ge=1, description="unsafe-local only: largest file a run may write.")
     code_max_concurrent: int = Field(2, ge=1)
-    code_landlock: bool = Field(True, description="Confine local runs with Linux Landlock where the kernel has it.")
-    code_require_landlock: bool = Field(False, description="Refuse local runs when Landlock is not available.")
+    code_bwrap_path: str = Field("bwrap", description="The bubblewrap binary (a name on PATH or a path).")
+    code_landlock: bool = Field(True, description="Landlock as an extra layer where the kernel has it.")
+    code_require_landlock: bool = Field(False, description="unsafe-local only: refuse runs without Landlock.")
     code_env_passthrough: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["LANG", "LC_ALL", "TZ"],
         description="Variables copied into a run's environment; names that look like secrets never are.",
     )
-    code_python: str | None = Field(None, description="Interpreter for local runs (default: the server's own).")
-    code_scratch_root: Path | None = Field(None, description="Where per-session scratch dirs go (default: temp dir).")
+    code_python: str | None = Field(
+        None, description="Interpreter for runs (default: the server's own if the sandbox user can read it)."
+    )
+    code_scratch_root: Path | None = Field(
+        None, description="Where sessions' files are kept between runs (default: temp dir)."
+    )
     sandbox_url: str = "http://sandbox:8080"
     sandbox_start_timeout_s: float = Field(20.0, ge=0, description="How long start() waits for the sandbox.")
 
@@ -102,6 +121,17 @@ class ToolSettings(BaseSettings):
     @property
     def uses_sandbox_service(self) -> bool:
         return self.code_executor in ("docker", "sandbox")
+
+    @property
+    def code_budget(self) -> RunBudget:
+        """One run's budget, as the sandbox service reads it from the same CODE_* variables."""
+        return RunBudget(
+            timeout_s=self.code_timeout_s,
+            memory_mb=self.code_memory_mb,
+            max_processes=self.code_max_processes,
+            disk_mb=self.code_disk_mb,
+            output_bytes=self.code_output_max_bytes,
+        )
 
     def secret_values(self) -> list[str]:
         """Every configured secret, so logs and events can be scrubbed of them."""

@@ -102,8 +102,11 @@ def _fs_rights_for(abi: int) -> int:
     return rights
 
 
-def apply_landlock(scratch: str, read_paths: Iterable[str], *, allow_network: bool = False) -> int:
-    """Restrict this process (and everything it execs or forks) for good. Returns the ABI used, 0 if none."""
+def apply_landlock(
+    scratch: str, read_paths: Iterable[str], *, allow_network: bool = False, extra_write: Iterable[str] = ()
+) -> int:
+    """Restrict this process (and everything it execs or forks) for good. Returns the ABI used, 0 if none.
+    Reads beneath `read_paths`, everything beneath `scratch` and `extra_write`, device files read and write."""
     abi = landlock_abi()
     if abi < 1:
         return 0
@@ -148,6 +151,8 @@ def apply_landlock(scratch: str, read_paths: Iterable[str], *, allow_network: bo
         for path in DEVICE_FILES:
             allow(path, _FS_READ_FILE | _FS_WRITE_FILE)
         allow(scratch, handled_fs)
+        for path in extra_write:
+            allow(path, handled_fs)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
         if libc.syscall(ctypes.c_long(_SYS_RESTRICT_SELF), ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:

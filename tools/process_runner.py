@@ -103,7 +103,7 @@ class RunResult:
         return f"{status}\nOutput:\n{output}"
 
 
-class _OutputBuffer:
+class OutputBuffer:
     """Keeps the first `limit` bytes and the last `limit // 4`, counting what falls in between."""
 
     def __init__(self, limit: int) -> None:
@@ -183,7 +183,7 @@ async def run_python(
         command += ["--read", str(path)]
     command += ["--", python, "-E", "-s", "-u", "-B", "-X", "utf8", script.name]
 
-    buffer = _OutputBuffer(limits.output_bytes)
+    buffer = OutputBuffer(limits.output_bytes)
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         *command,
@@ -227,7 +227,7 @@ async def run_python(
     )
 
 
-async def _pump(stream: asyncio.StreamReader | None, buffer: _OutputBuffer) -> None:
+async def _pump(stream: asyncio.StreamReader | None, buffer: OutputBuffer) -> None:
     if stream is None:
         return
     while chunk := await stream.read(_READ_CHUNK):

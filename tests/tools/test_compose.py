@@ -156,6 +156,19 @@ def test_sandbox_is_isolated_and_limited(compose: dict[str, Any]) -> None:
     assert sandbox["read_only"] is True
     assert sandbox["cap_drop"] == ["ALL"] and "cap_add" not in sandbox and not sandbox.get("privileged")
     assert "no-new-privileges:true" in sandbox["security_opt"]
+    # relaxed for this service only, so bubblewrap can make each run's namespaces (see the compose comment)
+    assert set(sandbox["security_opt"]) == {
+        "no-new-privileges:true",
+        "seccomp:unconfined",
+        "apparmor:unconfined",
+        "systempaths=unconfined",
+    }
+    assert not any(
+        "unconfined" in opt
+        for s in compose["services"].values()
+        if s is not sandbox
+        for opt in s.get("security_opt", [])
+    )
     assert sandbox["user"].split(":")[0] not in ("0", "root")
     scratch = [v for v in sandbox["volumes"] if isinstance(v, dict) and v.get("target") == "/scratch"]
     assert scratch and scratch[0]["type"] == "tmpfs" and int(scratch[0]["tmpfs"]["size"]) > 0
@@ -181,8 +194,59 @@ def test_dockerfiles() -> None:
     assert "FROM python:3.11-slim" in sandbox and "\nUSER 10001:10001" in sandbox
     copied = [line.split()[1:-1] for line in sandbox.splitlines() if line.startswith("COPY ")]
     sources = [source for group in copied for source in group]
-    assert sorted(sources) == ["sandbox/runner.py", "tools/confine.py", "tools/process_runner.py"]
+    assert sorted(sources) == [
+        "sandbox/runner.py",
+        "tools/confine.py",
+        "tools/isolation.py",
+        "tools/process_runner.py",
+        "tools/sandbox_budget.py",
+        "tools/sandbox_bwrap.py",
+        "tools/sandbox_init.py",
+        "tools/sandbox_run.py",
+    ]
+    assert "apt-get install -y --no-install-recommends bubblewrap" in sandbox
     assert all((ROOT / source).is_file() for source in sources)
     assert 'CMD ["python", "-m", "sandbox.runner"]' in sandbox
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".env" in ignored and ".venv" in ignored and ".git" in ignored
+
+
+def test_the_runner_modules_in_the_image_are_standard_library_only() -> None:
+    """The sandbox image installs no project dependencies: every module it copies imports only the standard
+    library and each other."""
+    import ast
+    import sys
+
+    sandbox = (ROOT / "Dockerfile.sandbox").read_text()
+    copied = [s for line in sandbox.splitlines() if line.startswith("COPY ") for s in line.split()[1:-1]]
+    shipped = {Path(source).stem for source in copied}
+    for source in copied:
+        tree = ast.parse((ROOT / source).read_text())
+        for node in ast.walk(tree):
+            modules: list[str] = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                ours = node.module in ("tools", "sandbox")
+                modules = [f"{node.module}.{alias.name}" for alias in node.names] if ours else [node.module]
+            for module in modules:
+                top = module.split(".")[0]
+                if top in ("tools", "sandbox"):
+                    assert module.split(".")[1] in shipped, f"{source} imports {module}, not in the image"
+                else:
+                    assert top in sys.stdlib_module_names or top in shipped, f"{source} imports {module}"
+
+
+def test_the_sandbox_container_holds_every_concurrent_run_budget(compose: dict[str, Any]) -> None:
+    """The container's limits are the outer wall, never the first to hit: they hold the budgets of every run it
+    may carry at once (memory, the run's tmpfs and /dev/shm are all charged to the container)."""
+    from tools.sandbox_budget import SHM_MB, SUPERVISOR_PROCESSES, RunBudget
+
+    sandbox = compose["services"]["sandbox"]
+    env = {k: str(v) for k, v in sandbox["environment"].items()}
+    budget = RunBudget.from_env(env)
+    runs = int(env["SANDBOX_MAX_CONCURRENT"])
+    scratch = next(v for v in sandbox["volumes"] if isinstance(v, dict) and v.get("target") == "/scratch")
+    needed = runs * (budget.memory_mb + budget.disk_mb + SHM_MB) * 1024**2 + int(scratch["tmpfs"]["size"])
+    assert needed < _memory_bytes(sandbox["mem_limit"])
+    assert runs * (budget.max_processes + SUPERVISOR_PROCESSES + 2) < int(sandbox["pids_limit"])

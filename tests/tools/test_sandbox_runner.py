@@ -1,5 +1,6 @@
 """The sandbox service (sandbox/runner.py) run locally, and CodeSandbox in docker/sandbox mode talking to it over
-HTTP, as the app does inside docker compose."""
+HTTP, as the app does inside docker compose. The service runs the same bubblewrap runner as the app's default
+executor (the escape attempts against both are in test_sandbox_escapes.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from autogen_core import CancellationToken
 from sandbox.runner import RunnerConfig, make_server
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
-from tools.process_runner import RunLimits
+from tools.sandbox_budget import RunBudget
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +33,7 @@ def runner(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         scratch_root=scratch,
         max_timeout_s=2.0,
         max_code_bytes=10_000,
-        limits=RunLimits(memory_mb=512),
+        budget=RunBudget(memory_mb=512),
         max_concurrent=1,
         queue_wait_s=0.2,
     )
@@ -67,11 +68,14 @@ async def test_code_runs_in_the_service(runner: tuple[str, Path], monkeypatch: p
     await box.start()
     try:
         assert box.mode == "sandbox" and box.tool_for("sess-1").name == "run_python"
+        assert box.isolation.executor == "sandbox-service" and box.isolation.ok, box.isolation
+        assert "bubblewrap" in box.isolation.detail
         assert await run(box, "print(2 ** 10)") == "Exit code 0 (success).\nOutput:\n1024"
         result = await run(box, "import os; print(sorted(os.environ)); open('f.txt', 'w').write('x')")
         assert "OPENAI_API_KEY" not in result and "sk-fake-runner-key" not in result
         session_dirs = list(scratch.iterdir())
-        assert len(session_dirs) == 1 and (session_dirs[0] / "f.txt").exists()
+        assert len(session_dirs) == 1 and (session_dirs[0] / "files.tar").exists()
+        assert "['f.txt']" in await run(box, "import os; print(sorted(set(os.listdir()) - {'.tmp'}))")
         await box.release("sess-1")
         assert not session_dirs[0].exists()
     finally:
@@ -120,7 +124,8 @@ async def test_unreachable_sandbox_is_a_message_not_a_crash() -> None:
 def test_service_rejects_bad_requests(runner: tuple[str, Path]) -> None:
     url, _ = runner
     with httpx.Client(base_url=url) as client:
-        assert client.get("/health").json()["status"] == "ok"
+        health = client.get("/health").json()
+        assert health["status"] == "ok" and health["ok"] is True and health["executor"] == "bubblewrap"
         assert client.get("/nope").status_code == 404
         assert client.post("/run", content=b"not json", headers={"content-type": "application/json"}).status_code == 400
         assert client.post("/run", json={"code": "print(1)"}).status_code == 400  # no session id
@@ -181,7 +186,7 @@ def test_runner_script_starts_standalone(tmp_path: Path) -> None:
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "the runner did not start"
                 time.sleep(0.1)
-        assert health.json()["status"] == "ok"
+        assert health.json()["status"] == "ok", health.json()
         result = httpx.post(
             f"http://127.0.0.1:{port}/run", json={"session_id": "x", "code": "print(40 + 2)"}, timeout=10
         ).json()
@@ -189,3 +194,30 @@ def test_runner_script_starts_standalone(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(5)
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def test_service_without_bubblewrap_refuses_to_run(tmp_path: Path) -> None:
+    config = RunnerConfig(scratch_root=tmp_path / "s", bwrap_path=str(tmp_path / "missing-bwrap"))
+    server = make_server("127.0.0.1", 0, config)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.server_address[1]}") as client:
+            health = client.get("/health").json()
+            assert health["ok"] is False and health["status"] == "degraded" and health["executor"] == "unavailable"
+            refused = client.post("/run", json={"session_id": "a", "code": f"open({str(tmp_path / 'x')!r}, 'w')"})
+            assert refused.status_code == 503 and "no isolation" in refused.json()["error"]
+            assert not (tmp_path / "x").exists()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_budget_comes_from_the_same_variables_as_the_app() -> None:
+    env = {"CODE_TIMEOUT_S": "12", "CODE_MEMORY_MB": "2048", "CODE_MAX_PROCESSES": "16", "CODE_DISK_MB": "100"}
+    config = RunnerConfig.from_env(env)
+    app = ToolSettings(_env_file=None, code_timeout_s=12, code_memory_mb=2048, code_max_processes=16, code_disk_mb=100)
+    assert config.budget == app.code_budget
+    assert RunnerConfig.from_env({}).budget == ToolSettings(_env_file=None).code_budget
