@@ -81,9 +81,7 @@ def create_app(
             max_per_user=settings.max_sessions_per_user,
         )
         registry.start_sweeper()
-        services = Services(settings=settings, store=store, registry=registry, redactor=redactor)
-        if sandbox is not None:
-            services.extras["sandbox"] = sandbox
+        services = Services(settings=settings, store=store, registry=registry, redactor=redactor, sandbox=sandbox)
         openai_client = realtime_client(settings)
         if openai_client is not None:
             services.extras["openai_client"] = openai_client
@@ -91,7 +89,15 @@ def create_app(
         app.state.services = services
         for hook in on_startup:
             hook(app, services)
-        log.info("server ready", extra={"database": store.dialect, "model_access": settings.has_model_access})
+        isolation = sandbox.isolation if sandbox is not None else None
+        log.info(
+            "server ready",
+            extra={
+                "database": store.dialect,
+                "model_access": settings.has_model_access,
+                "code_isolation": f"{isolation.executor}: {isolation.detail}" if isolation else "test tools",
+            },
+        )
         try:
             yield
         finally:

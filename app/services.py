@@ -9,6 +9,7 @@ from app.redaction import Redactor
 from app.sessions import SessionRegistry
 from app.settings import Settings
 from app.store import RunStore
+from tools.code_execution import CodeSandbox
 
 
 @dataclass
@@ -17,4 +18,5 @@ class Services:
     store: RunStore
     registry: SessionRegistry
     redactor: Redactor
-    extras: dict[str, Any] = field(default_factory=dict)  # e.g. the code sandbox, the realtime factory
+    sandbox: CodeSandbox | None = None  # None when tests supply their own Developer tools
+    extras: dict[str, Any] = field(default_factory=dict)  # the voice front's factories (typed when it moves)

@@ -81,7 +81,22 @@ async def probe_bubblewrap(
     bwrap_path: str, python: str | None, budget: RunBudget, *, landlock: bool
 ) -> tuple[Isolation, BwrapRunner | None]:
     """Find bwrap and an interpreter the sandbox can read, then run one snippet the real way; the runner only
-    when all of that worked."""
+    when all of that worked. Every refusal says what to do about it."""
+    isolation, runner = await _probe(bwrap_path, python, budget, landlock=landlock)
+    if not isolation.ok:
+        isolation = Isolation(isolation.executor, False, isolation.detail + NO_ISOLATION_HINT)
+    return isolation, runner
+
+
+NO_ISOLATION_HINT = (
+    ". Code runs are refused: install bubblewrap (Debian: apt-get install bubblewrap), use the sandbox service "
+    "(CODE_EXECUTOR=sandbox), or accept unconfined runs with CODE_EXECUTOR=unsafe-local (see the README's risks)."
+)
+
+
+async def _probe(
+    bwrap_path: str, python: str | None, budget: RunBudget, *, landlock: bool
+) -> tuple[Isolation, BwrapRunner | None]:
     bwrap = shutil.which(bwrap_path)
     if bwrap is None:
         return Isolation("unavailable", False, f"bubblewrap not found at {bwrap_path!r}"), None

@@ -10,8 +10,18 @@ from sqlalchemy import text
 
 from app.api.deps import ServicesDep
 from app.protocol import protocol_schema
+from app.services import Services
 
 router = APIRouter()
+
+
+class CodeExecution(BaseModel):
+    """How the Developer's code runs: isolated (bubblewrap, the sandbox service), or why it cannot."""
+
+    executor: str
+    isolated: bool
+    runs_code: bool
+    detail: str
 
 
 class Health(BaseModel):
@@ -22,6 +32,7 @@ class Health(BaseModel):
     database_backend: str | None = None
     model_access: bool | None = None
     sessions: int | None = None
+    code_execution: CodeExecution | None = None
 
 
 @router.get("/health", response_model=Health, response_model_exclude_none=True)
@@ -32,7 +43,9 @@ async def health(services: ServicesDep, request: Request) -> Health:
         database: Literal["ok", "unavailable"] = "ok"
     except Exception:  # noqa: BLE001 - health reports, it does not fail
         database = "unavailable"
-    status: Literal["ok", "degraded"] = "ok" if database == "ok" else "degraded"
+    code = _code_execution(services)
+    healthy = database == "ok" and (code is None or code.runs_code)
+    status: Literal["ok", "degraded"] = "ok" if healthy else "degraded"
     if not getattr(request.state, "authenticated", True):
         return Health(status=status)
     return Health(
@@ -41,6 +54,16 @@ async def health(services: ServicesDep, request: Request) -> Health:
         database_backend=services.store.dialect,
         model_access=services.settings.has_model_access,
         sessions=len(services.registry),
+        code_execution=code,
+    )
+
+
+def _code_execution(services: Services) -> CodeExecution | None:
+    if services.sandbox is None:
+        return None
+    isolation = services.sandbox.isolation
+    return CodeExecution(
+        executor=isolation.executor, isolated=isolation.ok, runs_code=isolation.runs_code, detail=isolation.detail
     )
 
 
