@@ -1,0 +1,64 @@
+"""Building the voice front of one /ws/voice connection: which backend speaks, and how it connects.
+
+`build_connectors` is the one place the Realtime and GPT-Live sockets are made from the OpenAI client and the
+settings; `build_voice_front` picks the backend from `VOICE_API`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.event_log import SessionEventLog
+from app.realtime.config import VoiceSettings
+from app.realtime.live_narrator import LiveNarrator
+from app.realtime.narrator import Narrator, NarratorSettings
+from app.realtime.team_control import TeamControl
+from app.realtime.transport import Connect
+from app.realtime.voice_front import ToBrowser, VoiceFront
+from app.redaction import Redactor
+
+
+@dataclass(frozen=True)
+class VoiceConnectors:
+    realtime: Connect
+    live: Connect
+
+
+def build_connectors(openai_client: Any, *, realtime_model: str) -> VoiceConnectors:
+    """Realtime: `client.realtime.connect(model=...)`; GPT-Live: `client.live.connect()` (the model goes in
+    session.start, not in the URL)."""
+    return VoiceConnectors(
+        realtime=lambda: openai_client.realtime.connect(model=realtime_model),
+        live=lambda: openai_client.live.connect(),
+    )
+
+
+def build_voice_front(
+    *,
+    voice: VoiceSettings,
+    connectors: VoiceConnectors,
+    team: TeamControl,
+    team_log: SessionEventLog,
+    to_browser: ToBrowser,
+    redactor: Redactor,
+    narrator_settings: NarratorSettings,
+) -> VoiceFront:
+    if voice.voice_api == "live":
+        return LiveNarrator(
+            connect=connectors.live,
+            team=team,
+            team_log=team_log,
+            to_browser=to_browser,
+            redactor=redactor,
+            settings=voice,
+            reconnect_delays_s=narrator_settings.reconnect_delays_s,
+        )
+    return Narrator(
+        connect=connectors.realtime,
+        team=team,
+        team_log=team_log,
+        to_browser=to_browser,
+        redactor=redactor,
+        settings=narrator_settings,
+    )
