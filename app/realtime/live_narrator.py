@@ -40,6 +40,7 @@ PENDING_MAX_CHARS = 4000
 TRANSCRIPT_GRACE_S = 0.5  # a delegation may come a moment before the last words' transcript
 MAX_DELEGATIONS = 256
 SPEECH_QUIET_S = 0.6
+MAX_ANSWER_ATTEMPTS = 3
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Owed:
     connection: int  # the connection its delegation belongs to
     sent_on: int = 0  # the connection it was last sent on (0: not sent)
     event_id: str = ""
+    attempts: int = 0
 
 
 class LiveNarrator(VoiceFront):
@@ -318,6 +320,11 @@ class LiveNarrator(VoiceFront):
 
     def _on_error(self, event: dict[str, Any]) -> None:
         error = event.get("error") or {}
+        refused = error.get("client_event_id") or event.get("client_event_id")
+        for owed in self._owed.values():
+            if refused and owed.event_id == refused and owed.attempts < MAX_ANSWER_ATTEMPTS:
+                owed.delegation_id, owed.sent_on = None, 0  # e.g. the delegation ended: say it as general context
+                self._spawn(self._redeliver())
         log.warning("GPT-Live error event", extra={"code": error.get("code"), "param": error.get("param")})
         self._to_browser(
             {
@@ -359,6 +366,12 @@ class LiveNarrator(VoiceFront):
         delegation_id, connection = self._run_delegation.get(run_id, (None, 0))
         return delegation_id if connection == self._transport.connections else None
 
+    async def _redeliver(self) -> None:
+        try:
+            await self._deliver_owed()
+        except TransportClosed:
+            pass  # delivered again when the next session starts
+
     async def _deliver_owed(self) -> None:
         """Send every owed answer not yet sent on this connection (for its delegation if that is still valid)."""
         current = self._transport.connections
@@ -366,8 +379,9 @@ class LiveNarrator(VoiceFront):
             if owed.sent_on == current:
                 continue
             delegation_id = owed.delegation_id if owed.connection == current else None
-            owed.event_id = f"evt_answer_{run_id[-24:]}_{current}"
+            owed.event_id = f"evt_answer_{run_id[-24:]}_{current}_{owed.attempts}"
             owed.sent_on = current  # before the await: the reader and narration may both deliver
+            owed.attempts += 1
             try:
                 await self._send(commentary(owed.content, delegation_id, owed.event_id))
             except TransportClosed:
