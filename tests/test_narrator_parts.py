@@ -283,3 +283,30 @@ async def test_live_audio_reaches_the_page_and_speech_over_it_stops_playback() -
         assert {"type": "playback.stop"} in browser and team.commands == []  # barge-in never cancels work
     finally:
         await narrator.close()
+
+
+async def test_live_session_is_renewed_before_its_limit_with_the_conversation_as_history() -> None:
+    sockets, team, browser = Sockets(live=True), FakeTeam(), []
+    settings = VoiceSettings(_env_file=None, voice_api="live", live_session_max_s=0.3)  # type: ignore[call-arg]
+    narrator = LiveNarrator(
+        connect=sockets.connect,
+        team=team,
+        team_log=None,
+        to_browser=browser.append,
+        redactor=Redactor(),
+        settings=settings,
+        session_id="s_renew",
+        reconnect_delays_s=(0.01,),
+    )
+    await narrator.start()
+    try:
+        await narrator.wait_connected()
+        for event in [*said("What's the weather in Paris?"), delegation("dlg_1")]:
+            sockets.current.push(event)
+        await sockets.current.wait_sent(lambda e: e["type"] == "session.thinking.append")
+        second = await sockets.wait_opened(2)
+        history = second.sent[0]["session"]["input"][0]["content"][0]["text"]
+        assert "What's the weather in Paris?" in history and "running" in history
+        assert sockets.opened[0].closed
+    finally:
+        await narrator.close()
