@@ -28,6 +28,7 @@ from tests.voice_client import SPOKEN_ANSWER, VoiceClient, live_settings, voice_
 
 handed_over: list[float] = []  # function call / delegation received, in order
 answer_sent: dict[str, float] = {}  # run_id -> response.create / commentary sent
+answer_requested: dict[str, float] = {}  # run_id -> final response queued at the gate (Realtime)
 published: dict[tuple[str, str], float] = {}  # (type, run_id) -> when the event was created
 
 
@@ -75,6 +76,16 @@ def instrument() -> None:
         await original_narrate_live(self, event)
 
     Narrator.narrate, LiveNarrator.narrate = narrate_rt, narrate_live  # type: ignore[method-assign]
+    from app.realtime.responses import ResponseGate
+
+    original_request = ResponseGate.request
+
+    async def timed_request(self: Any, request: Any) -> None:
+        if request.purpose == "final_answer" and request.run_id:
+            answer_requested.setdefault(request.run_id, time.time())
+        await original_request(self, request)
+
+    ResponseGate.request = timed_request  # type: ignore[method-assign]
     original_publish = SessionEventLog.publish
 
     def timed_publish(self: Any, *, type: str, source: str, data: dict[str, Any], run_id: str | None) -> Any:
@@ -88,6 +99,7 @@ def instrument() -> None:
 async def one_backend(api: str, runs: int) -> dict[str, Any]:
     handed_over.clear()
     answer_sent.clear()
+    answer_requested.clear()
     with FakeOpenAI() as fake, tempfile.TemporaryDirectory() as tmp:
         book = ScriptBook(lambda: paris_script())
         voice_settings = live_settings() if api == "live" else None
@@ -122,6 +134,9 @@ async def one_backend(api: str, runs: int) -> dict[str, Any]:
             elapsed = time.perf_counter() - started
             to_start = [(published[("run_started", r)] - h) * 1000 for r, h in zip(run_ids, handed_over, strict=True)]
             to_answer = [(answer_sent[r] - published[("run_finished", r)]) * 1000 for r in run_ids]
+            to_request = [
+                (answer_requested.get(r, answer_sent[r]) - published[("run_finished", r)]) * 1000 for r in run_ids
+            ]
             rejected = len(fake.live.rejected) if api == "live" else len(fake.realtime.rejected)
             return {
                 "api": api,
@@ -129,6 +144,7 @@ async def one_backend(api: str, runs: int) -> dict[str, Any]:
                 "spoken": spoken,
                 "to_start": percentiles(to_start),
                 "to_answer": percentiles(to_answer),
+                "to_request": percentiles(to_request),
                 "rejected": rejected,
                 "problems": len(fake.problems()),
             }
@@ -143,6 +159,8 @@ async def main(runs: int, apis: list[str]) -> None:
         answer = "commentary.append" if r["api"] == "live" else "response.create"
         print(f"[{r['api']}] {runs} spoken questions in {r['elapsed']:.1f} s, answers spoken {r['spoken']}/{runs}")
         print(f"  {handover} -> run started        {r['to_start']}")
+        if r["api"] == "realtime":
+            print(f"  run finished -> answer queued at the gate  {r['to_request']}")
         print(f"  run finished -> {answer} sent  {r['to_answer']}")
         print(f"  rejected client events {r['rejected']}, fake problems {r['problems']}")
 
