@@ -105,3 +105,20 @@ async def test_interrupting_speech_never_cancels_team_work(tmp_path: Path, fake_
         assert voice.team_events("run_finished")[0]["data"]["stop_reason"] == "completed"
         fake_openai.assert_clean()
         await voice.close()
+
+
+async def test_a_long_stop_request_is_understood_by_the_intent_model(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    book = ScriptBook(lambda: paris_script(researcher_delay=2.0))
+    fake_openai.chat.add("unknown", '{"kind": "cancel"}')  # the structured-output intent call
+    async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
+        voice = await open_voice(server)
+        live = fake_openai.live
+        await live.asay(QUESTION)
+        await voice.until(lambda m: m["type"] == "team" and m["event"]["type"] == "ToolCallRequestEvent")
+        await live.asay("Could you please stop what the team is doing right now?")
+        finished = await voice.until(lambda m: m["type"] == "team" and m["event"]["type"] == "run_finished", timeout=10)
+        assert finished["event"]["data"]["stop_reason"] == "cancelled"
+        assert fake_openai.chat.count("unknown") == 1
+        assert not voice.team_events("followup_queued")  # not mistaken for a follow-up task
+        fake_openai.assert_clean()
+        await voice.close()

@@ -310,3 +310,38 @@ async def test_live_session_is_renewed_before_its_limit_with_the_conversation_as
         assert sockets.opened[0].closed
     finally:
         await narrator.close()
+
+
+class _Completions:
+    def __init__(self, reply: str | Exception) -> None:
+        self.reply, self.calls = reply, []  # type: ignore[var-annotated]
+
+    async def create(self, **body: Any) -> Any:
+        self.calls.append(body)
+        if isinstance(self.reply, Exception):
+            raise self.reply
+        message = type("M", (), {"content": self.reply})()
+        return type("C", (), {"choices": [type("Ch", (), {"message": message})()]})()
+
+
+def _client(reply: str | Exception) -> Any:
+    completions = _Completions(reply)
+    return type("Client", (), {"chat": type("Chat", (), {"completions": completions})()})(), completions
+
+
+async def test_intent_model_is_asked_only_for_a_long_turn_with_a_control_word_during_a_run() -> None:
+    from app.realtime.live_intent_model import IntentClassifier
+
+    client, completions = _client('{"kind": "cancel"}')
+    intents = IntentClassifier(client, "gpt-4.1-nano")
+    assert (await intents.classify("What's the weather in Paris?", run_active=True)).kind == "task"
+    assert (await intents.classify("Stop that.", run_active=True)).kind == "cancel"  # the rule decides
+    long_stop = "Could you please stop what the team is doing right now?"
+    assert (await intents.classify(long_stop, run_active=False)).kind == "task"  # no run: nothing to stop
+    assert completions.calls == []
+    assert (await intents.classify(long_stop, run_active=True)).kind == "cancel"
+    assert completions.calls[0]["response_format"]["json_schema"]["strict"] is True
+    failing, _ = _client(TimeoutError())
+    assert (await IntentClassifier(failing, "m").classify(long_stop, run_active=True)).kind == "task"
+    odd, _ = _client('{"kind": "self_destruct"}')
+    assert (await IntentClassifier(odd, "m").classify(long_stop, run_active=True)).kind == "task"

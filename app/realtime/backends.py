@@ -23,6 +23,7 @@ from app.redaction import Redactor
 class VoiceConnectors:
     realtime: Connect
     live: Connect
+    openai_client: Any = None  # for GPT-Live's intent model (a chat completion with structured output)
 
 
 def build_connectors(openai_client: Any, *, realtime_model: str) -> VoiceConnectors:
@@ -31,6 +32,7 @@ def build_connectors(openai_client: Any, *, realtime_model: str) -> VoiceConnect
     return VoiceConnectors(
         realtime=lambda: openai_client.realtime.connect(model=realtime_model),
         live=lambda: openai_client.live.connect(),
+        openai_client=openai_client,
     )
 
 
@@ -53,6 +55,7 @@ def build_voice_front(
             redactor=redactor,
             settings=voice,
             reconnect_delays_s=narrator_settings.reconnect_delays_s,
+            openai_client=connectors.openai_client,
         )
     return Narrator(
         connect=connectors.realtime,

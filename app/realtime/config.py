@@ -23,3 +23,6 @@ class VoiceSettings(BaseSettings):
     """GPT-Live sessions end after about 2 h: renew (with context) before that, at a quiet moment."""
     live_progress_every_s: float = 8.0
     """At most one silent progress note (session.thinking.append) per this many seconds of a run."""
+    live_intent_model: str = "gpt-4.1-nano"
+    """Asked (structured output) only when a delegated turn during a run looks like a task but holds a control
+    word; plain questions and the short control phrases are decided by rule."""

@@ -1,11 +1,12 @@
 """What the person's pending turn asks for, when GPT-Live delegates it: a task (or follow-up) for the team, or a
 control request (status, pause, resume, cancel).
 
-A rule, not a model call: a control request is a short utterance (at most eight words) made of one of the
+The rule: a control request is a short utterance (at most eight words) made of one of the
 phrases below; everything else is a task. The rule costs no time and no tokens on the delegation → team path,
 never turns a question into a cancel (a question that mentions "stop" is longer or is not one of the phrases),
 and guards pause/cancel the way the Realtime backend does: they happen only on the person's own words, never on
 the Live model's initiative (a delegation whose transcript is empty or a task starts nothing of the kind).
+A longer turn with a control word during a run gets a second opinion from a small model (live_intent_model).
 """
 
 from __future__ import annotations

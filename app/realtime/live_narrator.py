@@ -27,7 +27,8 @@ from agents.session import SessionCommandError
 from app.event_log import SessionEventLog
 from app.realtime.config import VoiceSettings
 from app.realtime.live_config import commentary, session_start, thinking
-from app.realtime.live_intent import Intent, classify
+from app.realtime.live_intent import Intent
+from app.realtime.live_intent_model import IntentClassifier
 from app.realtime.progress import progress_line, spoken_answer
 from app.realtime.team_control import TeamControl, TeamEvent
 from app.realtime.transport import Connect, TransportClosed
@@ -69,6 +70,7 @@ class LiveNarrator(VoiceFront):
         settings: VoiceSettings,
         session_id: str | None = None,
         reconnect_delays_s: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0),
+        openai_client: Any | None = None,
     ) -> None:
         super().__init__(
             connect=connect,
@@ -80,6 +82,7 @@ class LiveNarrator(VoiceFront):
             front=FrontSettings(reconnect_delays_s, settings.live_session_max_s),
         )
         self._settings = settings
+        self._intents = IntentClassifier(openai_client, settings.live_intent_model)
         self._pending: list[str] = []
         self._pending_changed = asyncio.Event()
         self._narrator_spoke = False
@@ -143,7 +146,8 @@ class LiveNarrator(VoiceFront):
         self._person_turn()
         self._remember(f"Person (typed): {text[:300]}")
         await self.wait_connected(10)
-        note = await self._act(classify(text), delegation_id=None, connection=self._transport.connections)
+        intent = await self._intents.classify(text, run_active=self._team.run_id is not None)
+        note = await self._act(intent, delegation_id=None, connection=self._transport.connections)
         await self._send(thinking(f"The person typed: {text[:400]}. {note}", None))
 
     async def playback(self, item_id: str, played_ms: int) -> None:
@@ -261,7 +265,7 @@ class LiveNarrator(VoiceFront):
         text = "".join(self._pending).strip()
         self._pending.clear()
         self._narrator_spoke = False
-        intent = classify(text)
+        intent = await self._intents.classify(text, run_active=self._team.run_id is not None)
         self.intents.append(intent)
         if text:
             self._remember(f"Person: {text[:300]}")
