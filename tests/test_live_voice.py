@@ -122,3 +122,23 @@ async def test_a_long_stop_request_is_understood_by_the_intent_model(tmp_path: P
         assert not voice.team_events("followup_queued")  # not mistaken for a follow-up task
         fake_openai.assert_clean()
         await voice.close()
+
+
+async def test_typed_question_and_page_buttons_over_gpt_live(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    book = ScriptBook(lambda: paris_script(researcher_delay=0.5))
+    async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
+        voice = await open_voice(server)
+        live = fake_openai.live
+        await voice.send({"type": "text", "text": QUESTION})  # no delegation comes for typed text
+        await voice.until(lambda m: m["type"] == "team" and m["event"]["type"] == "ToolCallRequestEvent")
+        await voice.send({"type": "team.pause"})
+        await voice.until(lambda m: m["type"] == "team" and m["event"]["data"].get("state") == "paused", timeout=10)
+        await voice.send({"type": "team.resume"})
+        await live.until(live_spoke_answer, timeout=15, what="the answer spoken")
+        assert live.delegations == []
+        notes = [text for _, d, text in live.thinking if d is None]
+        assert any(QUESTION in n for n in notes) and any("pressed pause" in n for n in notes)
+        assert live.commentary[-1][1] is None  # general commentary: no delegation to answer
+        assert voice.team_events("run_finished")[0]["data"]["stop_reason"] == "completed"
+        fake_openai.assert_clean()
+        await voice.close()
