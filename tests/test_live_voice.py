@@ -15,7 +15,7 @@ QUESTION = "What's the weather in Paris right now?"
 
 
 async def test_spoken_question_answered_over_gpt_live(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
-    book = ScriptBook(lambda: paris_script(researcher_delay=0.1))
+    book = ScriptBook(lambda: paris_script(researcher_delay=0.4))  # the run outlasts the acknowledgement window
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
         voice = await open_voice(server)
         assert voice.of_type("voice.state")[-1]["backend"] == "live"
@@ -28,7 +28,9 @@ async def test_spoken_question_answered_over_gpt_live(tmp_path: Path, fake_opena
         # The delegation's pending transcript became the team's task; progress went in silently for it.
         assert voice.team_events("run_started")[0]["data"]["task"] == QUESTION
         assert all(d == delegation_id for _, d, _ in live.thinking)
-        assert any("searching the web" in text for _, _, text in live.thinking)
+        assert any("[TEAM Researcher]" in text for _, _, text in live.thinking)
+        # GPT-Live spoke its own acknowledgement: nothing of ours came inside its acknowledgement window.
+        assert [s.delegation_id for s in live.spoken if s.cause == "acknowledgement"] == [delegation_id]
         # The answer went in as commentary for that delegation: a spoken summary, the sources stay on the page.
         (session, answer_for, content), *_ = live.commentary
         assert answer_for == delegation_id and PARIS_ANSWER in content and "https://" not in content

@@ -166,7 +166,9 @@ def test_spoken_answer_fits_commentary_and_drops_sources() -> None:
 
 
 # ---- GPT-Live ------------------------------------------------------------------------------------------
-LIVE = VoiceSettings(_env_file=None, voice_api="live", live_progress_every_s=0.0)  # type: ignore[call-arg]
+LIVE = VoiceSettings(  # type: ignore[call-arg]
+    _env_file=None, voice_api="live", live_progress_every_s=0.0, live_acknowledgement_delay_ms=0
+)
 
 
 def live(sockets: Sockets, team: FakeTeam, browser: list[Any]) -> LiveNarrator:
@@ -287,7 +289,9 @@ async def test_live_audio_reaches_the_page_and_speech_over_it_stops_playback() -
 
 async def test_live_session_is_renewed_before_its_limit_with_the_conversation_as_history() -> None:
     sockets, team, browser = Sockets(live=True), FakeTeam(), []
-    settings = VoiceSettings(_env_file=None, voice_api="live", live_session_max_s=0.3)  # type: ignore[call-arg]
+    settings = VoiceSettings(  # type: ignore[call-arg]
+        _env_file=None, voice_api="live", live_session_max_s=0.3, live_acknowledgement_delay_ms=0
+    )
     narrator = LiveNarrator(
         connect=sockets.connect,
         team=team,

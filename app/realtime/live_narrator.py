@@ -93,6 +93,7 @@ class LiveNarrator(VoiceFront):
         self._delivered: deque[str] = deque(maxlen=256)  # runs whose answer the Live session acknowledged
         self._last_progress: dict[str, float] = {}
         self._renew = False
+        self._quiet_until = 0.0  # no thinking before this (a delegation's acknowledgement window)
         self._playing = False
         self._quiet: asyncio.TimerHandle | None = None
         self._answers = 0
@@ -256,6 +257,8 @@ class LiveNarrator(VoiceFront):
         self._spawn(self._handle_delegation(delegation_id, connection))  # off the reader
 
     async def _handle_delegation(self, delegation_id: str, connection: int) -> None:
+        ack_window_ends = time.monotonic() + self._settings.live_acknowledgement_delay_ms / 1000
+        self._quiet_until = ack_window_ends  # progress notes wait too: any thinking cancels the acknowledgement
         if not "".join(self._pending).strip():
             self._pending_changed.clear()
             try:
@@ -272,7 +275,12 @@ class LiveNarrator(VoiceFront):
         note = await self._act(intent, delegation_id=delegation_id, connection=connection)
         if connection != self._transport.connections:
             return  # the delegation died with its connection; the owed answer (if any) still arrives
-        reply = commentary if intent.kind in ("status", "pause", "resume", "cancel") else thinking
+        control = intent.kind in ("status", "pause", "resume", "cancel")
+        reply = commentary if control else thinking
+        if not control:  # let GPT-Live speak its acknowledgement first: a silent note now would cancel it
+            await asyncio.sleep(max(0.0, ack_window_ends - time.monotonic()))
+            if connection != self._transport.connections:
+                return
         try:
             await self._send(reply(note, delegation_id))
         except TransportClosed:
@@ -361,6 +369,8 @@ class LiveNarrator(VoiceFront):
         if not line or not event.run_id:
             return
         now = time.monotonic()
+        if now < self._quiet_until:
+            return  # inside a delegation's acknowledgement window: later progress will be told
         if now - self._last_progress.get(event.run_id, -1e9) < self._settings.live_progress_every_s:
             return
         self._last_progress[event.run_id] = now
