@@ -34,7 +34,7 @@ from app.realtime.realtime_events import (
     TRANSCRIPT_DONE,
 )
 from app.realtime.responses import ResponseGate, ResponseRequest
-from app.realtime.session_config import session_update
+from app.realtime.session_config import FINAL_INSTRUCTIONS, PROGRESS_INSTRUCTIONS, session_update
 from app.realtime.team_control import TeamControl, TeamEvent
 from app.realtime.transport import Connect, TransportClosed
 from app.realtime.voice_front import FrontSettings, ToBrowser, VoiceFront
@@ -46,14 +46,6 @@ log = logging.getLogger(__name__)
 
 BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
 MAX_CALL_IDS = 1000
-FINAL_INSTRUCTIONS = (
-    "The team has finished; its final answer is the latest system message. Tell the person that answer in at "
-    "most three short spoken sentences, key facts first. Do not read URLs. Do not call tools."
-)
-PROGRESS_INSTRUCTIONS = (
-    "In one short sentence, tell the person what the team is doing right now, from the latest [TEAM] messages. "
-    "Do not call tools."
-)
 
 
 @dataclass(frozen=True)
