@@ -86,6 +86,7 @@ class LiveNarrator(VoiceFront):
         self._pending: list[str] = []
         self._pending_changed = asyncio.Event()
         self._narrator_spoke = False
+        self._user_turns = 0
         self._delegations: OrderedDict[str, int] = OrderedDict()  # id -> connection number
         self._run_delegation: dict[str, tuple[str, int]] = {}  # run_id -> (delegation id, connection)
         self._queued: deque[tuple[str | None, int]] = deque(maxlen=16)  # follow-ups' delegations, in order
@@ -215,15 +216,20 @@ class LiveNarrator(VoiceFront):
         if self._playing:  # the person speaks over the narrator: the page drops queued audio (work goes on)
             self._to_browser({"type": "playback.stop"})
             self._end_speech()
-        if self._narrator_spoke:  # a new turn of the person's
+        if self._narrator_spoke or not self._pending:  # a new turn of the person's
             self._pending.clear()
             self._narrator_spoke = False
+            self._user_turns += 1
         delta = str(event.get("delta") or "")
         if sum(map(len, self._pending)) < PENDING_MAX_CHARS:
             self._pending.append(delta)
         self._pending_changed.set()
         self._person_turn()
-        self._to_browser({"type": "caption", "role": "user", "item_id": "live_user", "delta": delta})
+        self._to_browser({"type": "caption", "role": "user", "item_id": self._user_item, "delta": delta})
+
+    @property
+    def _user_item(self) -> str:
+        return f"live_user_{self._user_turns}"
 
     def _end_speech(self) -> None:
         if self._quiet is not None:
@@ -266,6 +272,10 @@ class LiveNarrator(VoiceFront):
             except TimeoutError:
                 pass
         text = "".join(self._pending).strip()
+        if text:
+            self._to_browser(
+                {"type": "caption", "role": "user", "item_id": self._user_item, "text": text, "final": True}
+            )
         self._pending.clear()
         self._narrator_spoke = False
         intent = await self._intents.classify(text, run_active=self._team.run_id is not None)
