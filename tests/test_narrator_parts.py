@@ -349,3 +349,46 @@ async def test_intent_model_is_asked_only_for_a_long_turn_with_a_control_word_du
     assert (await IntentClassifier(failing, "m").classify(long_stop, run_active=True)).kind == "task"
     odd, _ = _client('{"kind": "self_destruct"}')
     assert (await IntentClassifier(odd, "m").classify(long_stop, run_active=True)).kind == "task"
+
+
+async def test_every_socket_failure_on_send_is_one_transport_closed() -> None:
+    import pytest
+    from openai import WebSocketConnectionClosedError
+
+    from app.realtime.transport import Transport, TransportClosed
+    from tests.narrator_doubles import connection_closed
+
+    failures: list[BaseException] = [
+        connection_closed(),
+        ConnectionResetError("reset"),
+        OSError("broken pipe"),
+        WebSocketConnectionClosedError("closed with unsent messages", unsent_messages=[]),
+    ]
+
+    class Failing:
+        def __init__(self, exc: BaseException) -> None:
+            self.exc = exc
+
+        async def send(self, event: dict[str, Any]) -> None:
+            raise self.exc
+
+    async def nothing(*_: Any) -> None:
+        return None
+
+    transport = Transport(
+        lambda: None,  # type: ignore[arg-type,return-value]
+        on_open=nothing,
+        on_event=nothing,
+        on_lost=lambda: None,
+        on_session_limit=lambda: None,
+        mirror=lambda direction, event: None,
+    )
+    with pytest.raises(TransportClosed):
+        await transport.send({"type": "x"})  # not open yet
+    for exc in failures:
+        transport._conn = Failing(exc)
+        with pytest.raises(TransportClosed):
+            await transport.send({"type": "x"})
+    transport._conn = Failing(TypeError("a bug of ours"))
+    with pytest.raises(TypeError):  # not a socket failure: not hidden as one
+        await transport.send({"type": "x"})
