@@ -144,3 +144,28 @@ async def test_typed_question_and_page_buttons_over_gpt_live(tmp_path: Path, fak
         assert voice.team_events("run_finished")[0]["data"]["stop_reason"] == "completed"
         fake_openai.assert_clean()
         await voice.close()
+
+
+async def test_three_pages_at_once_each_get_their_own_answer_and_every_audio_byte(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    """Three voice pages on GPT-Live at once, typed questions: each page's microphone bytes reach its own Live
+    session (told apart by how much each page sends) and every byte that session speaks reaches that page."""
+    book = ScriptBook(lambda: paris_script(researcher_delay=0.2))
+    async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
+        pages = [await open_voice(server) for _ in range(3)]
+        live = fake_openai.live
+        for i, page in enumerate(pages):
+            for _ in range(i + 1):
+                await page.send(b"\x01\x00" * 480)  # page i sends (i + 1) frames of 960 bytes
+            await page.send({"type": "text", "text": f"{QUESTION} ({i})"})
+        await live.until(lambda lv: len(lv.spoken_text()) >= 3, timeout=20, what="three answers spoken")
+        for page in pages:
+            await page.until(lambda m: m["type"] == "caption" and m.get("final") and SPOKEN_ANSWER in m["text"])
+        by_bytes = {live.input_audio_bytes(s): s for s in (1, 2, 3)}
+        assert sorted(by_bytes) == [960, 1920, 2880]
+        for i, page in enumerate(pages):
+            session = by_bytes[960 * (i + 1)]
+            assert page.audio_bytes == live.output_audio_bytes(session) > 0
+            assert [t for s, _, t in live.commentary if s == session] and page.team_events("run_finished")
+        fake_openai.assert_clean()
+        for page in pages:
+            await page.close()

@@ -104,9 +104,13 @@ class LiveFake:
     def dropped_events(self) -> list[tuple[int, dict[str, Any]]]:
         return self._get("dropped_events")
 
-    def input_audio_bytes(self) -> int:
+    def input_audio_bytes(self, session: int | None = None) -> int:
         with self._lock:
-            return sum(self._audio_in.values())
+            return sum(n for s, n in self._audio_in.items() if session is None or s == session)
+
+    def output_audio_bytes(self, session: int | None = None) -> int:
+        """Audio the Live "model" finished speaking (acknowledgements and commentary)."""
+        return sum(s.audio_bytes for s in self.spoken if session is None or s.session == session)
 
     def problems(self) -> list[str]:
         out = [f"rejected live event: {i.code}: {i.message} ({e!r:.200})" for _, e, i in self._get("rejected")]
