@@ -19,7 +19,7 @@ from agents.session import SessionCommandError
 from app.protocol import printable
 from app.ratelimit import TokenBucket
 from app.realtime.backends import VoiceConnectors, build_connectors, build_voice_front
-from app.realtime.config import VoiceSettings
+from app.realtime.config import VoiceSettings, voice_settings
 from app.realtime.narrator import NarratorSettings
 from app.realtime.voice_front import VoiceFront
 from app.realtime.voice_protocol import (
@@ -95,8 +95,12 @@ def voice_dependencies(services: Services) -> tuple[VoiceSettings, VoiceConnecto
     openai_client = services.extras.get("openai_client")
     if openai_client is None:
         return None
-    voice = services.extras.get("voice_settings") or VoiceSettings()
-    connectors = build_connectors(openai_client, realtime_model=services.settings.realtime_model)
+    voice = services.extras.get("voice_settings") or voice_settings()
+    connectors = build_connectors(
+        openai_client,
+        realtime_model=services.settings.realtime_model,
+        realtime_connect=services.extras.get("realtime_connect"),
+    )
     return voice, connectors, narrator_settings(services)
 
 

@@ -26,11 +26,13 @@ class VoiceConnectors:
     openai_client: Any = None  # for GPT-Live's intent model (a chat completion with structured output)
 
 
-def build_connectors(openai_client: Any, *, realtime_model: str) -> VoiceConnectors:
-    """Realtime: `client.realtime.connect(model=...)`; GPT-Live: `client.live.connect()` (the model goes in
-    session.start, not in the URL)."""
+def build_connectors(
+    openai_client: Any, *, realtime_model: str, realtime_connect: Connect | None = None
+) -> VoiceConnectors:
+    """Realtime: `client.realtime.connect(model=...)` (or the app's own `realtime_connect`, as app/main.py
+    builds it today); GPT-Live: `client.live.connect()` (the model goes in session.start, not in the URL)."""
     return VoiceConnectors(
-        realtime=lambda: openai_client.realtime.connect(model=realtime_model),
+        realtime=realtime_connect or (lambda: openai_client.realtime.connect(model=realtime_model)),
         live=lambda: openai_client.live.connect(),
         openai_client=openai_client,
     )

@@ -4,6 +4,7 @@ owns them."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,3 +27,9 @@ class VoiceSettings(BaseSettings):
     live_intent_model: str = "gpt-4.1-nano"
     """Asked (structured output) only when a delegated turn during a run looks like a task but holds a control
     word; plain questions and the short control phrases are decided by rule."""
+
+
+@lru_cache(maxsize=1)
+def voice_settings() -> VoiceSettings:
+    """The process's voice settings, read once from the environment and `.env`."""
+    return VoiceSettings()
