@@ -98,8 +98,8 @@ class LiveNarrator(VoiceFront):
         self._playing = False
         self._quiet: asyncio.TimerHandle | None = None
         self._answers = 0
-        self.spoken: list[str] = []  # the narrator's speech, one entry per stretch of output transcript
-        self.intents: list[Intent] = []
+        self.spoken: deque[str] = deque(maxlen=100)  # the narrator's speech, one entry per stretch of output
+        self.intents: deque[Intent] = deque(maxlen=100)
 
     # ---- connection -----------------------------------------------------------------------------------
     async def _on_open(self, restoring: bool) -> None:

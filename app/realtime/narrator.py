@@ -19,7 +19,7 @@ import asyncio
 import base64
 import json
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
 MAX_CALL_IDS = 1000
+MAX_ITEMS = 256
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class Narrator(VoiceFront):
         self._truncated: set[str] = set()
         self._rotate = False
         self._configured = False
-        self.spoken: list[str] = []  # final transcripts of the narrator's responses
+        self.spoken: deque[str] = deque(maxlen=100)  # final transcripts of the narrator's responses
         self._handler_table = self._handlers()
 
     async def close(self) -> None:
@@ -197,6 +198,8 @@ class Narrator(VoiceFront):
         end_ms = int(min(played_ms, sent_ms))
         if end_ms >= int(sent_ms):
             return  # played to the end: nothing to truncate
+        if len(self._truncated) >= MAX_ITEMS:
+            self._truncated.clear()
         self._truncated.add(item_id)
         await self._send(
             {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": end_ms}
@@ -295,6 +298,8 @@ class Narrator(VoiceFront):
             self._playing_item = item_id
             self._to_browser({"type": "audio.start", "item_id": item_id})
         self._audio_ms[item_id] += len(pcm) / BYTES_PER_MS
+        while len(self._audio_ms) > MAX_ITEMS:  # only recent items can still be cut short by barge-in
+            self._audio_ms.pop(next(iter(self._audio_ms)))
         self._to_browser(pcm)
 
     async def _on_transcript_delta(self, event: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 ToBrowser = Callable[[dict[str, Any] | bytes | str], None]
 NARRATION_LIMIT = 500  # team events waiting for narration; beyond it the oldest progress events are dropped
 INBOX_LIMIT = 10_000
+MAX_RUNS = 64
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class VoiceFront:
         self._narration: deque[TeamEvent] = deque()
         self._narration_ready = asyncio.Event()
         self._tasks = BackgroundTasks()
-        self._run_started: dict[str, float] = {}
+        self._run_started: dict[str, float] = {}  # the latest MAX_RUNS runs
         self._last_person_turn = 0.0
         self._memory: deque[str] = deque(maxlen=16)
         self._closing = False
@@ -143,6 +144,8 @@ class VoiceFront:
     def _note_run_started(self, run_id: str | None) -> None:
         if run_id:
             self._run_started.setdefault(run_id, time.monotonic())
+            while len(self._run_started) > MAX_RUNS:
+                self._run_started.pop(next(iter(self._run_started)))
 
     def person_spoke_during_run(self) -> bool:
         started = self._run_started.get(self._team.run_id or "")
