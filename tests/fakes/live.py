@@ -76,6 +76,13 @@ class LiveFake:
     def client_event_times(self, kind: str) -> list[tuple[dict[str, Any], float]]:
         return [(e, t) for _, e, t in self._get("client_events") if e.get("type") == kind]
 
+    def client_event_records(self) -> list[tuple[int, dict[str, Any], float]]:
+        """(session, event, receipt time) of every client event, in arrival order."""
+        return self._get("client_events")
+
+    def server_events_of(self, kind: str, session: int | None = None) -> list[dict[str, Any]]:
+        return [e for s, e in self._get("server_events") if e["type"] == kind and (session is None or s == session)]
+
     @property
     def starts(self) -> list[tuple[int, dict[str, Any]]]:
         return self._get("starts")
@@ -131,15 +138,22 @@ class LiveFake:
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     def _on_open(
-        self, action: Callable[[LiveConnection], Coroutine[Any, Any, Any]], wait_s: float = 5.0
+        self,
+        action: Callable[[LiveConnection], Coroutine[Any, Any, Any]],
+        wait_s: float = 5.0,
+        session: int | None = None,
     ) -> concurrent.futures.Future[Any]:
-        """Run `action(conn)` on the server loop on the latest open, started session (waiting for one)."""
+        """Run `action(conn)` on the server loop on session `session` (default: the latest), once it is open and
+        started (waiting up to `wait_s`)."""
 
         async def run() -> Any:
             deadline = time.monotonic() + wait_s
             while True:
                 with self._lock:
-                    conn = self._connections[-1] if self._connections else None
+                    if session is None:
+                        conn = self._connections[-1] if self._connections else None
+                    else:
+                        conn = self._connections[session - 1] if len(self._connections) >= session else None
                 if conn is not None and not conn.closed and conn.config is not None:
                     return await action(conn)
                 if time.monotonic() > deadline:
@@ -148,12 +162,12 @@ class LiveFake:
 
         return self._submit(run())
 
-    def say(self, text: str, *, delegate: bool = True) -> concurrent.futures.Future[Any]:
+    def say(self, text: str, *, delegate: bool = True, session: int | None = None) -> concurrent.futures.Future[Any]:
         """The person says `text`: input transcript deltas, then (delegate) a client delegation."""
-        return self._on_open(lambda conn: conn.person_says(text, delegate=delegate))
+        return self._on_open(lambda conn: conn.person_says(text, delegate=delegate), session=session)
 
-    async def asay(self, text: str, *, delegate: bool = True) -> str | None:
-        return await asyncio.wrap_future(self.say(text, delegate=delegate))
+    async def asay(self, text: str, *, delegate: bool = True, session: int | None = None) -> str | None:
+        return await asyncio.wrap_future(self.say(text, delegate=delegate, session=session))
 
     def drop_connection(self) -> concurrent.futures.Future[Any]:
         return self._on_open(lambda conn: conn.drop())

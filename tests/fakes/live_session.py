@@ -39,6 +39,10 @@ class Gone(Exception):
 class LiveOptions:
     ms_per_word: int = 60
     delta_interval_s: float = 0.002
+    realistic_pacing: bool = False
+    """Stream speech at about real time (one chunk per chunk_ms) instead of delta_interval_s."""
+    chunk_ms: int = CHUNK_MS
+    ack_text: str = ACK_TEXT
     session_expiry_s: float | None = None
     """Close each session (session.closed, reason "expired") this long after it starts, like the 2 h limit."""
 
@@ -173,7 +177,7 @@ class LiveConnection:
             self.hub._record("dropped_events", (self.index, event))
             await self.drop()
             return
-        self.hub._record("client_events", (self.index, event, time.monotonic()))
+        self.hub._record("client_events", (self.index, event, time.time()))  # wall clock, like the clients
         issues = validate_live_client_event(event)
         if issues:
             await self.error(event, issues[0])
@@ -276,7 +280,7 @@ class LiveConnection:
         delay = ((self.config or {}).get("delegation") or {}).get("acknowledgement_delay_ms") or 0
         loop = asyncio.get_running_loop()
         self.pending_ack[delegation_id] = loop.call_later(
-            delay / 1000, lambda: self.spawn(self.speak(ACK_TEXT, "acknowledgement", delegation_id))
+            delay / 1000, lambda: self.spawn(self.speak(self.options.ack_text, "acknowledgement", delegation_id))
         )
         return delegation_id
 
@@ -285,12 +289,14 @@ class LiveConnection:
         async with self._speech_lock:
             record = Spoken(self.index, text, cause, delegation_id)
             words = text.split()
+            chunk_ms = self.options.chunk_ms
             total_ms = max(1, len(words)) * self.options.ms_per_word
-            chunks = max(1, total_ms // CHUNK_MS)
+            chunks = max(1, total_ms // chunk_ms)
+            pause = chunk_ms / 1000 if self.options.realistic_pacing else self.options.delta_interval_s
             try:
                 for i in range(chunks):
-                    await self.send({"type": "session.output_audio.delta", "delta": pcm16_b64(CHUNK_MS)})
-                    record.audio_bytes += CHUNK_MS * BYTES_PER_MS
+                    await self.send({"type": "session.output_audio.delta", "delta": pcm16_b64(chunk_ms)})
+                    record.audio_bytes += chunk_ms * BYTES_PER_MS
                     share = words[i * len(words) // chunks : (i + 1) * len(words) // chunks]
                     if share:
                         now = self.clock_ms()
@@ -300,10 +306,10 @@ class LiveConnection:
                                 "event_id": new_id("event"),
                                 "delta": " ".join(share) + " ",
                                 "start_ms": now,
-                                "end_ms": now + CHUNK_MS,
+                                "end_ms": now + chunk_ms,
                             }
                         )
-                    await asyncio.sleep(self.options.delta_interval_s)
+                    await asyncio.sleep(pause)
             except Gone:
                 return
             self.hub._record("spoken", record)

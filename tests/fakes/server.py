@@ -97,7 +97,10 @@ class FakeOpenAI:
         )
         self.live = LiveFake(
             LiveOptions(
-                ms_per_word=ms_per_word, delta_interval_s=delta_interval_s, session_expiry_s=live_session_expiry_s
+                ms_per_word=ms_per_word,
+                delta_interval_s=delta_interval_s,
+                realistic_pacing=realistic_pacing,
+                session_expiry_s=live_session_expiry_s,
             )
         )
         self.unhandled: list[tuple[str, str]] = []
