@@ -19,7 +19,10 @@ from agents.session import SessionCommandError
 from app.api.deps import current_user
 from app.protocol import printable
 from app.ratelimit import TokenBucket
-from app.realtime.narrator import Narrator, NarratorSettings
+from app.realtime.backends import VoiceConnectors, build_connectors, build_voice_front
+from app.realtime.config import VoiceSettings, voice_settings
+from app.realtime.narrator import NarratorSettings
+from app.realtime.voice_front import VoiceFront
 from app.realtime.voice_protocol import (
     MAX_AUDIO_FRAME_BYTES,
     VOICE_IN,
@@ -61,19 +64,21 @@ async def voice_socket(websocket: WebSocket) -> None:
     session_id = entry.log.session_id
     to_browser({"type": "voice.state", "state": "connecting", "session_id": session_id})
     writer = asyncio.create_task(_write(websocket, outbox, overflow))
-    narrator: Narrator | None = None
-    connect = services.extras.get("realtime_connect")
-    if connect is None or not services.settings.has_model_access:
+    narrator: VoiceFront | None = None
+    deps = voice_dependencies(services)
+    if deps is None or not services.settings.has_model_access:
         to_browser({"type": "error", "code": "no_model_access", "message": NO_MODEL_MESSAGE})
         to_browser({"type": "voice.state", "state": "error", "session_id": session_id, "message": NO_MODEL_MESSAGE})
     else:
-        narrator = Narrator(
-            connect=connect,
+        voice, connectors, settings = deps
+        narrator = build_voice_front(
+            voice=voice,
+            connectors=connectors,
             team=entry.session,
             team_log=entry.log,
             to_browser=to_browser,
             redactor=services.redactor,
-            settings=narrator_settings(services),
+            narrator_settings=settings,
         )
         await narrator.start()
     try:
@@ -85,6 +90,21 @@ async def voice_socket(websocket: WebSocket) -> None:
         await asyncio.wait({writer}, timeout=2)
         writer.cancel()
         await services.registry.detach(entry)
+
+
+def voice_dependencies(services: Services) -> tuple[VoiceSettings, VoiceConnectors, NarratorSettings] | None:
+    """The one lookup of what the voice front needs from the app's services (None: no model configured).
+    Tests put a `VoiceSettings` in extras["voice_settings"]; otherwise it is read from the environment."""
+    openai_client = services.extras.get("openai_client")
+    if openai_client is None:
+        return None
+    voice = services.extras.get("voice_settings") or voice_settings()
+    connectors = build_connectors(
+        openai_client,
+        realtime_model=services.settings.realtime_model,
+        realtime_connect=services.extras.get("realtime_connect"),
+    )
+    return voice, connectors, narrator_settings(services)
 
 
 def narrator_settings(services: Services) -> NarratorSettings:
@@ -112,7 +132,7 @@ async def _write(websocket: WebSocket, outbox: asyncio.Queue[Any], overflow: asy
         return
 
 
-async def _read(websocket: WebSocket, narrator: Narrator | None, to_browser: Any, services: Services) -> None:
+async def _read(websocket: WebSocket, narrator: VoiceFront | None, to_browser: Any, services: Services) -> None:
     settings = services.settings
     bucket = TokenBucket(rate=settings.voice_rate_per_s, burst=settings.voice_rate_burst)
     async for frame in client_frames(websocket):
@@ -144,7 +164,7 @@ class VoiceInputError(Exception):
         self.code, self.message = code, message
 
 
-async def _handle_json(text: str, narrator: Narrator | None, to_browser: Any) -> None:
+async def _handle_json(text: str, narrator: VoiceFront | None, to_browser: Any) -> None:
     if len(text) > 64 * 1024:
         raise VoiceInputError("frame_too_large", "Frame larger than 65536 bytes.")
     try:

@@ -240,7 +240,7 @@ async def test_recorded_server_events_are_handled_or_logged(tmp_path: Path, reco
         narrator: Narrator = harness.narrator
         handled = set(narrator._handlers())
         for event in events:
-            await narrator.handle_server_event(event)  # raises nothing
+            await harness.server(event)  # raises nothing (tool calls: waits for their output)
         unknown = {e["type"] for e in events} - handled - IGNORED_EVENTS
         assert not unknown, f"event types neither handled nor deliberately ignored: {unknown}"
         if recording.startswith("narrated"):

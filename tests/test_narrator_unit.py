@@ -115,7 +115,13 @@ class Harness:
         await self.store.stop()
 
     async def server(self, event: dict[str, Any]) -> None:
-        await self.narrator.handle_server_event(event)
+        await self.narrator.receive(event)
+        item = event.get("item") or {}
+        answered = event["type"] == "response.output_item.done" or item.get("status") == "completed"
+        if item.get("type") == "function_call" and answered:  # tools run off the reader: wait for the output
+            await self.conn.wait_sent(
+                lambda e: e["type"] == "conversation.item.create" and e["item"].get("call_id") == item["call_id"]
+            )
 
     async def finish_response(
         self, status: str = "completed", output: list[dict[str, Any]] | None = None, error: dict[str, Any] | None = None

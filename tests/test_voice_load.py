@@ -27,3 +27,25 @@ async def test_voice_audio_both_ways_without_dropped_frames(tmp_path: Path) -> N
         assert session.answer_heard and session.errors == [], summary
     assert result.dropped_in == result.dropped_out == 0 and result.answers_heard == 3
     assert result.server_cpu_s is not None and result.server_cpu_s > 0
+
+
+async def test_gpt_live_audio_both_ways_without_dropped_frames(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The same on GPT-Live (bench/voice_load_live.py): the server process inherits VOICE_API=live."""
+    from bench.voice_load_live import make_live_fake, run_live_load
+
+    monkeypatch.setenv("VOICE_API", "live")
+    config = LoadConfig(sessions=3, seconds=2.0, answer_timeout_s=15.0)
+    async with (
+        make_live_fake(config) as fake,
+        ServerProcess(tmp_path, model_delay=0.3, openai_base_url=fake.base_url) as server,
+    ):
+        result = await run_live_load(server.ws_url, fake, config, usage=server.usage)
+    summary = "\n".join(report(result))
+    assert result.problems == [] and result.rejected == 0, summary
+    assert [len(s.sessions) for s in result.sessions] == [1, 1, 1], summary  # one Live session each
+    for session in result.sessions:
+        assert session.frames_sent == config.frames and session.missing_seqs == [], summary
+        assert session.bytes_received_by_fake == session.bytes_sent, summary
+        assert session.deltas_sent == session.frames_received > 0, summary
+        assert session.bytes_received == session.bytes_sent_by_fake, summary
+        assert session.answer_heard and session.errors == [], summary

@@ -11,6 +11,7 @@ from typing import Any
 import websockets
 
 from app.main import create_app
+from app.realtime.config import VoiceSettings
 from app.realtime.narrator import NarratorSettings
 from tests.fakes.brain import first_sentence
 from tests.live_server import ScriptBook, make_settings
@@ -71,7 +72,13 @@ class VoiceClient:
         await asyncio.wait({self._reader}, timeout=2)
 
 
-def voice_app(tmp_path: Path, fake, book: ScriptBook, **narrator: Any):  # type: ignore[no-untyped-def]
+def live_settings(**overrides: Any) -> VoiceSettings:
+    """GPT-Live as the voice backend, with test pacing."""
+    values: dict[str, Any] = {"voice_api": "live", "live_acknowledgement_delay_ms": 400, "live_progress_every_s": 0.0}
+    return VoiceSettings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
+
+
+def voice_app(tmp_path: Path, fake, book: ScriptBook, *, voice: VoiceSettings | None = None, **narrator: Any):  # type: ignore[no-untyped-def]
     settings = make_settings(
         tmp_path, openai_api_key="sk-fake-test-key", openai_base_url=fake.base_url, session_rate_per_min=3
     )
@@ -81,6 +88,7 @@ def voice_app(tmp_path: Path, fake, book: ScriptBook, **narrator: Any):  # type:
 
     def configure(app, services) -> None:  # type: ignore[no-untyped-def]
         services.extras["narrator_settings"] = narrator_settings
+        services.extras["voice_settings"] = voice or VoiceSettings(_env_file=None, voice_api="realtime")  # type: ignore[call-arg]
 
     return create_app(
         settings,
@@ -96,6 +104,10 @@ async def open_voice(server) -> VoiceClient:  # type: ignore[no-untyped-def]
     client = VoiceClient(await websockets.connect(server.ws_url + "/ws/voice", max_size=None))
     await client.until(lambda m: m["type"] == "voice.state" and m["state"] == "ready")
     return client
+
+
+def live_spoke_answer(live) -> bool:  # type: ignore[no-untyped-def]
+    return any(SPOKEN_ANSWER in text for text in live.spoken_text())
 
 
 def spoken_with_answer(realtime) -> bool:  # type: ignore[no-untyped-def]

@@ -88,9 +88,10 @@ class BwrapRunner:
                 env=sandbox_environment(self.python, dict(self.passthrough_env or {})),
                 supervisor_config=config,
             )
-            switch: dict[str, object] = {}
             if self.drops_to_sandbox_uid:
-                switch = {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
+                # setpriv (util-linux), not Popen's user=/group=: uvloop, which uvicorn runs on, refuses those.
+                uid = str(SANDBOX_UID)
+                command = ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--", *command]
             process = await asyncio.create_subprocess_exec(
                 *command,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -99,7 +100,6 @@ class BwrapRunner:
                 env=_BWRAP_ENV,
                 pass_fds=fds.child_ends(),
                 start_new_session=True,
-                **switch,  # type: ignore[arg-type]  # user/group/extra_groups are subprocess.Popen keywords
             )
             fds.close_child_ends()
             if on_start is not None:

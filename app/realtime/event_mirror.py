@@ -21,6 +21,8 @@ AUDIO_FIELDS = {
     "response.output_audio.delta": "delta",
     "response.audio.delta": "delta",
     "input_audio_buffer.append": "audio",
+    "session.output_audio.delta": "delta",  # GPT-Live
+    "session.input_audio.append": "audio",
 }
 AUDIO_ROW_EVERY_S = 1.0
 

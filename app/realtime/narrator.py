@@ -1,14 +1,15 @@
-"""The narrator: one OpenAI Realtime session (GA protocol, openai SDK) in front of one TeamSession.
+"""The Realtime backend: one OpenAI Realtime session (GA protocol, openai SDK) in front of one team.
 
-What it guarantees, each against a failure of the recorded sessions in shared/recordings:
-- Every function call is answered with a `function_call_output` item, then a response (never `tool.output`).
+What it guarantees, each against a failure of the recorded sessions in shared/recordings or of issue 13:
+- Every function call is answered with a `function_call_output` item, then a response (never `tool.output`);
+  the tool runs off the socket's reader, so audio keeps flowing while ask_team waits on the store.
 - Team progress goes in as short system message items (never `input_text` client events), without a response.
 - The team's answer arrives as `[RUN_FINISHED] <answer>` and is spoken through a response that is retried
   until it is delivered; it is also always on the page as text (the run_finished team event).
-- pause_team / cancel_team from the model are refused unless the person spoke after the run began, and a
-  pause never destroys a run: the team pauses gracefully and keeps its answer.
-- One response in flight (ResponseGate). The socket is ours to reconnect: on a drop or before the 60-minute
-  session limit it reconnects, restores instructions, tools and a summary, and re-asks an undelivered answer.
+- pause_team / cancel_team from the model are refused unless the person spoke after the run began.
+- One response in flight (ResponseGate), matched without relying on the server echoing metadata.
+- The socket is the transport's: on a drop or before the 60-minute limit it reconnects, and this restores
+  instructions, tools, a summary and any answer still owed.
 Server events are read as plain JSON, so both GA and older event names are understood.
 """
 
@@ -18,83 +19,34 @@ import asyncio
 import base64
 import json
 import logging
-import time
 from collections import defaultdict, deque
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from agents.background import BackgroundTasks
-from agents.session import SessionCommandError, TeamSession
-from app.event_log import Inbox, SessionEventLog
-from app.realtime.event_mirror import EventMirror
+from app.event_log import SessionEventLog
+from app.realtime.narrator_tools import NarratorTools
 from app.realtime.progress import finished_line, progress_line
+from app.realtime.realtime_events import (
+    AUDIO_EVENTS,
+    IGNORED_EVENTS,
+    ITEM_EVENTS,
+    TRANSCRIPT_DELTAS,
+    TRANSCRIPT_DONE,
+)
 from app.realtime.responses import ResponseGate, ResponseRequest
-from app.realtime.session_config import session_update
+from app.realtime.session_config import FINAL_INSTRUCTIONS, PROGRESS_INSTRUCTIONS, session_update
+from app.realtime.team_control import TeamControl, TeamEvent
+from app.realtime.transport import Connect, TransportClosed
+from app.realtime.voice_front import FrontSettings, ToBrowser, VoiceFront
 from app.redaction import Redactor
+
+__all__ = ["IGNORED_EVENTS", "Narrator", "NarratorSettings"]
 
 log = logging.getLogger(__name__)
 
 BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
-FINAL_INSTRUCTIONS = (
-    "The team has finished; its final answer is the latest system message. Tell the person that answer in at "
-    "most three short spoken sentences, key facts first. Do not read URLs. Do not call tools."
-)
-PROGRESS_INSTRUCTIONS = (
-    "In one short sentence, tell the person what the team is doing right now, from the latest [TEAM] messages. "
-    "Do not call tools."
-)
-AUDIO_EVENTS = ("response.output_audio.delta", "response.audio.delta")
-TRANSCRIPT_DELTAS = (
-    "response.output_audio_transcript.delta",
-    "response.audio_transcript.delta",
-    "response.output_text.delta",
-    "response.text.delta",
-)
-TRANSCRIPT_DONE = (
-    "response.output_audio_transcript.done",
-    "response.audio_transcript.done",
-    "response.output_text.done",
-    "response.text.done",
-)
-ITEM_EVENTS = ("conversation.item.created", "conversation.item.added", "conversation.item.done")
-# Events we receive and deliberately do nothing with (they are still mirrored to the page's event log).
-IGNORED_EVENTS = frozenset(
-    {
-        "rate_limits.updated",
-        "response.output_item.added",
-        "response.content_part.added",
-        "response.content_part.done",
-        "response.function_call_arguments.delta",
-        "response.function_call_arguments.done",
-        "response.output_audio.done",
-        "response.audio.done",
-        "input_audio_buffer.speech_stopped",
-        "input_audio_buffer.cleared",
-        "input_audio_buffer.timeout_triggered",
-        "conversation.item.truncated",
-        "conversation.item.deleted",
-        "conversation.item.retrieved",
-        "conversation.created",
-        "conversation.item.input_audio_transcription.segment",
-        "output_audio_buffer.started",
-        "output_audio_buffer.stopped",
-        "output_audio_buffer.cleared",
-        "transcription_session.updated",
-        "mcp_list_tools.in_progress",
-        "mcp_list_tools.completed",
-        "mcp_list_tools.failed",
-        "response.mcp_call_arguments.delta",
-        "response.mcp_call_arguments.done",
-        "response.mcp_call.in_progress",
-        "response.mcp_call.completed",
-        "response.mcp_call.failed",
-    }
-)
-
-Connect = Callable[[], AbstractAsyncContextManager[Any]]
-ToBrowser = Callable[[dict[str, Any] | bytes | str], None]
+MAX_CALL_IDS = 1000
+MAX_ITEMS = 256
 
 
 @dataclass(frozen=True)
@@ -107,134 +59,84 @@ class NarratorSettings:
     reconnect_delays_s: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0)
     response_backoff_s: float = 0.5
     response_attempts: int = 5
+    response_start_timeout_s: float = 15.0
 
 
-class Narrator:
+class Narrator(VoiceFront):
+    backend = "realtime"
+
     def __init__(
         self,
         *,
         connect: Connect,
-        team: TeamSession,
-        team_log: SessionEventLog,
+        team: TeamControl,
+        team_log: SessionEventLog | None,
         to_browser: ToBrowser,
         redactor: Redactor,
         settings: NarratorSettings = NarratorSettings(),
+        session_id: str | None = None,
     ) -> None:
-        self._connect = connect
-        self._team = team
-        self._team_log = team_log
-        self._to_browser = to_browser
-        self._redactor = redactor
-        self._settings = settings
-        self._conn: Any = None
-        self._connected = asyncio.Event()
-        self._closing = False
-        self._gate = ResponseGate(
-            self._send, max_attempts=settings.response_attempts, backoff_s=settings.response_backoff_s
+        super().__init__(
+            connect=connect,
+            team=team,
+            session_id=session_id or (team_log.session_id if team_log else ""),
+            team_log=team_log,
+            to_browser=to_browser,
+            redactor=redactor,
+            front=FrontSettings(settings.reconnect_delays_s, settings.session_max_s),
         )
-        self._inbox = Inbox(10_000)
-        self._narration: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._tasks = BackgroundTasks()
+        self._settings = settings
+        self._gate = ResponseGate(
+            self._send,
+            max_attempts=settings.response_attempts,
+            backoff_s=settings.response_backoff_s,
+            start_timeout_s=settings.response_start_timeout_s,
+        )
+        self._tools = NarratorTools(team, person_asked=self.person_spoke_during_run, on_started=self._note_run_started)
         self._handled_calls: set[str] = set()
-        self._run_started: dict[str, float] = {}
         self._active_run: str | None = None
-        self._last_person_turn = 0.0
-        self._progress_timer: asyncio.TimerHandle | None = None
+        self._owed_answer: str | None = None  # [RUN_FINISHED] text whose response has not completed yet
+        self._progress_timer: Any = None
         self._progress_updates = 0
         self._playing_item: str | None = None
         self._audio_ms: dict[str, float] = defaultdict(float)
         self._truncated: set[str] = set()
-        self._memory: deque[str] = deque(maxlen=16)
         self._rotate = False
         self._configured = False
+        self.spoken: deque[str] = deque(maxlen=100)  # final transcripts of the narrator's responses
         self._handler_table = self._handlers()
-        self.connections = 0
-        self.spoken: list[str] = []  # final transcripts of the narrator's responses
-        self._log_mirror = EventMirror(redactor, to_browser)
-
-    # ---- lifecycle ------------------------------------------------------------------------------------
-    async def start(self) -> None:
-        self._team_log.subscribe(self._inbox)
-        for loop in (self._connection_loop(), self._team_events(), self._narrate()):
-            self._tasks.spawn(loop)
 
     async def close(self) -> None:
-        self._closing = True
-        self._team_log.unsubscribe(self._inbox)
-        self._inbox.close()
         self._gate.close()
         if self._progress_timer:
             self._progress_timer.cancel()
-        if self._conn is not None:
-            try:
-                await self._conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-        await asyncio.gather(*self._tasks.cancel_all(), return_exceptions=True)
-        self._log_mirror.flush()
+        await super().close()
 
     @property
     def gate(self) -> ResponseGate:
         return self._gate
 
-    async def wait_connected(self, timeout: float = 5.0) -> None:
-        await asyncio.wait_for(self._connected.wait(), timeout)
-
-    async def _connection_loop(self) -> None:
-        failures = 0
-        while not self._closing:
-            try:
-                async with self._connect() as conn:
-                    self._conn = conn
-                    failures = 0
-                    await self._on_open(restoring=self.connections > 0)
-                    self.connections += 1
-                    rotate = asyncio.get_running_loop().call_later(self._settings.session_max_s, self._request_rotate)
-                    try:
-                        while True:
-                            await self.handle_server_event(json.loads(await conn.recv_bytes()))
-                    finally:
-                        rotate.cancel()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any loss of the socket leads to a reconnect
-                if not self._closing:
-                    log.warning("realtime connection ended: %s", type(exc).__name__)
-            finally:
-                self._conn = None
-                self._connected.clear()
-                self._gate.disconnected()
-            if self._closing:
-                return
-            self._to_browser(
-                {
-                    "type": "voice.state",
-                    "state": "reconnecting",
-                    "session_id": self._team.session_id,
-                    "message": "Reconnecting to the voice service…",
-                }
-            )
-            delays = self._settings.reconnect_delays_s
-            await asyncio.sleep(delays[min(failures, len(delays) - 1)])
-            failures += 1
-
-    async def _on_open(self, *, restoring: bool) -> None:
+    # ---- connection -----------------------------------------------------------------------------------
+    async def _on_open(self, restoring: bool) -> None:
         """Configure the new session; the narrator is ready once the server confirms it (session.updated),
-        so nothing runs under the server's defaults (which would create responses on its own)."""
+        so nothing runs under the server's defaults (which would create responses on their own)."""
         self._configured = False
+        self._rotate = False
         await self._send(
             session_update(voice=self._settings.voice, transcription_model=self._settings.transcription_model)
         )
         if restoring:
             await self._add_system_item(self._restore_summary())
-        self._rotate = False
+
+    def _lost(self) -> None:
+        self._gate.disconnected()
+        super()._lost()
 
     async def _on_session_updated(self, event: dict[str, Any]) -> None:
         if self._configured:
             return
         self._configured = True
-        self._connected.set()
-        self._to_browser({"type": "voice.state", "state": "ready", "session_id": self._team.session_id})
+        self._became_ready()
         await self._gate.connected()
 
     def _restore_summary(self) -> str:
@@ -242,26 +144,22 @@ class Narrator:
         lines = [
             "[CONTEXT] The voice connection was renewed. The conversation so far:",
             *self._memory,
-            f"Team state now: {status['state']}" + (f", working on: {status['task']}" if status["task"] else ""),
+            f"Team state now: {status['state']}" + (f", working on: {status['task']}" if status.get("task") else ""),
         ]
-        return "\n".join(lines)[-3000:]
+        summary = "\n".join(lines)[-2500:]
+        if self._owed_answer:  # the answer was not spoken yet: it must be in the new session
+            summary += "\nNot yet told to the person:\n" + self._owed_answer[:3000]
+        return summary
 
-    def _request_rotate(self) -> None:
+    def _session_limit(self) -> None:
         self._rotate = True
         self._spawn(self._maybe_rotate())
 
     async def _maybe_rotate(self) -> None:
         """Renew the session before OpenAI's 60-minute limit, at a quiet moment."""
-        if self._rotate and not self._gate.busy and self._conn is not None:
+        if self._rotate and not self._gate.busy:
             log.info("renewing the realtime session before its time limit")
-            await self._conn.close()
-
-    # ---- sending --------------------------------------------------------------------------------------
-    async def _send(self, event: dict[str, Any]) -> None:
-        if self._conn is None:
-            raise ConnectionError("realtime connection is not open")
-        self._log_mirror.mirror("sent", event)
-        await self._conn.send(event)
+            await self._transport.renew()
 
     async def _add_system_item(self, text: str) -> None:
         await self._send(
@@ -273,13 +171,16 @@ class Narrator:
 
     # ---- from the browser -----------------------------------------------------------------------------
     async def audio_in(self, pcm: bytes) -> None:
-        if self._conn is not None and pcm:
-            await self._send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})
+        if self._ready.is_set() and pcm:
+            try:
+                await self._send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})
+            except TransportClosed:
+                pass  # audio spoken while the socket is down is lost, like on a phone line
 
     async def text_in(self, text: str) -> None:
         """Typed text from the page: a user message item, then a response."""
         self._person_turn()
-        self._memory.append(f"Person: {text[:300]}")
+        self._remember(f"Person: {text[:300]}")
         await self.wait_connected(10)
         await self._send(
             {
@@ -292,11 +193,13 @@ class Narrator:
     async def playback(self, item_id: str, played_ms: int) -> None:
         """The page says how much of an item it played; truncate the item if it was cut short (barge-in)."""
         sent_ms = self._audio_ms.get(item_id)
-        if sent_ms is None or item_id in self._truncated or self._conn is None:
+        if sent_ms is None or item_id in self._truncated or not self._ready.is_set():
             return
         end_ms = int(min(played_ms, sent_ms))
         if end_ms >= int(sent_ms):
             return  # played to the end: nothing to truncate
+        if len(self._truncated) >= MAX_ITEMS:
+            self._truncated.clear()
         self._truncated.add(item_id)
         await self._send(
             {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": end_ms}
@@ -307,46 +210,39 @@ class Narrator:
         self._person_turn()
         command = {"pause": self._team.pause, "resume": self._team.resume, "cancel": self._team.cancel}[action]
         result = await command()
-        if self._connected.is_set():
-            await self._add_system_item(f"[TEAM control] The person pressed {action}.")
+        if self._ready.is_set():
+            try:
+                await self._add_system_item(f"[TEAM control] The person pressed {action}.")
+            except TransportClosed:
+                pass
         return result
 
     # ---- from the realtime server ---------------------------------------------------------------------
     async def handle_server_event(self, event: dict[str, Any]) -> None:
         kind = str(event.get("type", ""))
-        self._log_mirror.mirror("received", event)
         handler = self._handler_table.get(kind)
         if handler is not None:
             await handler(event)
         elif kind not in IGNORED_EVENTS:
             log.debug("unhandled realtime event type %s", kind)
 
-    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "session.created": self._on_session_created,
+    def _handlers(self) -> dict[str, Any]:
+        handlers: dict[str, Any] = {
             "session.updated": self._on_session_updated,
             "error": self._on_error,
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.committed": self._on_committed,
             "conversation.item.input_audio_transcription.delta": self._on_user_transcript_delta,
             "conversation.item.input_audio_transcription.completed": self._on_user_transcript,
-            "conversation.item.input_audio_transcription.failed": self._on_transcription_failed,
             "response.created": self._on_response_created,
             "response.output_item.done": self._on_output_item_done,
             "response.done": self._on_response_done,
         }
-        for name in AUDIO_EVENTS:
-            handlers[name] = self._on_audio
-        for name in TRANSCRIPT_DELTAS:
-            handlers[name] = self._on_transcript_delta
-        for name in TRANSCRIPT_DONE:
-            handlers[name] = self._on_transcript_done
-        for name in ITEM_EVENTS:
-            handlers[name] = self._on_item
+        handlers.update(dict.fromkeys(AUDIO_EVENTS, self._on_audio))
+        handlers.update(dict.fromkeys(TRANSCRIPT_DELTAS, self._on_transcript_delta))
+        handlers.update(dict.fromkeys(TRANSCRIPT_DONE, self._on_transcript_done))
+        handlers.update(dict.fromkeys(ITEM_EVENTS, self._on_item))
         return handlers
-
-    async def _on_session_created(self, event: dict[str, Any]) -> None:
-        log.info("realtime session created", extra={"model": (event.get("session") or {}).get("model")})
 
     async def _on_error(self, event: dict[str, Any]) -> None:
         error = event.get("error") or {}
@@ -379,18 +275,15 @@ class Narrator:
 
     async def _on_user_transcript(self, event: dict[str, Any]) -> None:
         text = event.get("transcript") or ""
-        self._memory.append(f"Person: {text[:300]}")
+        self._remember(f"Person: {text[:300]}")
         self._to_browser(
             {"type": "caption", "role": "user", "item_id": event.get("item_id", ""), "text": text, "final": True}
         )
 
-    async def _on_transcription_failed(self, event: dict[str, Any]) -> None:
-        log.warning("input transcription failed", extra={"item_id": event.get("item_id")})
-
     async def _on_item(self, event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         if item.get("type") == "function_call" and item.get("status") == "completed":
-            await self._function_call(item)
+            self._function_call(item)
 
     async def _on_response_created(self, event: dict[str, Any]) -> None:
         self._gate.on_created(event.get("response") or {})
@@ -405,6 +298,8 @@ class Narrator:
             self._playing_item = item_id
             self._to_browser({"type": "audio.start", "item_id": item_id})
         self._audio_ms[item_id] += len(pcm) / BYTES_PER_MS
+        while len(self._audio_ms) > MAX_ITEMS:  # only recent items can still be cut short by barge-in
+            self._audio_ms.pop(next(iter(self._audio_ms)))
         self._to_browser(pcm)
 
     async def _on_transcript_delta(self, event: dict[str, Any]) -> None:
@@ -420,7 +315,7 @@ class Narrator:
     async def _on_transcript_done(self, event: dict[str, Any]) -> None:
         text = event.get("transcript") or event.get("text") or ""
         self.spoken.append(text)
-        self._memory.append(f"Narrator: {text[:300]}")
+        self._remember(f"Narrator: {text[:300]}")
         self._to_browser(
             {"type": "caption", "role": "assistant", "item_id": event.get("item_id", ""), "text": text, "final": True}
         )
@@ -428,131 +323,68 @@ class Narrator:
     async def _on_output_item_done(self, event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         if item.get("type") == "function_call":
-            await self._function_call(item)
+            self._function_call(item)
 
     async def _on_response_done(self, event: dict[str, Any]) -> None:
         response = event.get("response") or {}
         for item in response.get("output") or []:  # a call whose output_item.done we missed
             if item.get("type") == "function_call" and item.get("status") == "completed":
-                await self._function_call(item)
+                self._function_call(item)
         outcome = await self._gate.on_done(response)
-        if outcome.status == "failed" and outcome.request is not None and outcome.request.must_deliver:
-            self._to_browser(
-                {
-                    "type": "voice.state",
-                    "state": "ready",
-                    "session_id": self._team.session_id,
-                    "message": "The voice service failed to speak the answer; retrying.",
-                }
-            )
+        if outcome.request is not None and outcome.request.purpose == "final_answer":
+            if outcome.status == "completed":
+                self._owed_answer = None
+            elif outcome.status == "failed":
+                self._state("ready", "The voice service failed to speak the answer; retrying.")
         if self._rotate:
             await self._maybe_rotate()
 
-    # ---- tools ----------------------------------------------------------------------------------------
-    async def _function_call(self, item: dict[str, Any]) -> None:
+    # ---- tools (off the reader) -----------------------------------------------------------------------
+    def _function_call(self, item: dict[str, Any]) -> None:
         call_id = item.get("call_id")
         if not call_id or call_id in self._handled_calls:
             return
+        if len(self._handled_calls) >= MAX_CALL_IDS:
+            self._handled_calls.clear()
         self._handled_calls.add(call_id)
-        name = str(item.get("name") or "")
+        self._spawn(self._answer_call(call_id, str(item.get("name") or ""), item.get("arguments") or "{}"))
+
+    async def _answer_call(self, call_id: str, name: str, raw_arguments: str) -> None:
         try:
-            arguments = json.loads(item.get("arguments") or "{}")
+            arguments = json.loads(raw_arguments)
             if not isinstance(arguments, dict):
                 raise ValueError
         except ValueError:
             output: dict[str, Any] = {"ok": False, "error": "The arguments are not a JSON object."}
         else:
-            output = await self._run_tool(name, arguments)
-        await self._send(
-            {
-                "type": "conversation.item.create",
-                "item": {"type": "function_call_output", "call_id": call_id, "output": json.dumps(output)},
-            }
-        )
+            output = await self._tools.run(name, arguments)
+        try:
+            await self._send(
+                {
+                    "type": "conversation.item.create",
+                    "item": {"type": "function_call_output", "call_id": call_id, "output": json.dumps(output)},
+                }
+            )
+        except TransportClosed:
+            log.warning("the socket dropped before %s could be answered; the new session gets a summary", name)
+            return
         await self._gate.request(ResponseRequest("tool_result"))
 
-    async def _run_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        try:
-            if name == "ask_team":
-                task = arguments.get("task")
-                if not isinstance(task, str) or not task.strip():
-                    return {"ok": False, "error": "ask_team needs a non-empty 'task' string."}
-                result = await self._team.submit_task(task.strip())
-                if result["status"] == "started":
-                    self._run_started.setdefault(result["run_id"], time.monotonic())
-                    return {
-                        "ok": True,
-                        **result,
-                        "note": "The team is working. Tell the person in one short "
-                        "sentence. The answer will arrive as [RUN_FINISHED].",
-                    }
-                return {"ok": True, **result, "note": "Queued as a follow-up: it starts when the current run ends."}
-            if name == "team_status":
-                return {"ok": True, **self._team.status()}
-            if name in ("pause_team", "cancel_team"):
-                verb = "paused" if name == "pause_team" else "cancelled"
-                if not self._person_spoke_during_run():
-                    return {"ok": False, "refused": f"not {verb}: the person did not ask. The team keeps working."}
-                result = await (self._team.pause() if name == "pause_team" else self._team.cancel())
-                return {"ok": True, **result}
-            if name == "resume_team":
-                return {"ok": True, **(await self._team.resume())}
-        except SessionCommandError as refused:
-            return {"ok": False, "error": refused.code, "message": refused.message}
-        return {
-            "ok": False,
-            "error": f"Unknown tool '{name[:60]}'. Tools: ask_team, team_status, pause_team, resume_team, cancel_team.",
-        }
-
-    def _person_turn(self) -> None:
-        self._last_person_turn = time.monotonic()
-
-    def _person_spoke_during_run(self) -> bool:
-        started = self._run_started.get(self._team.run_id or "")
-        return started is not None and self._last_person_turn > started
-
-    # ---- team events ----------------------------------------------------------------------------------
-    async def _team_events(self) -> None:
-        """Every team event goes to the page at once; the narrator handles it when its socket is up."""
-        while (item := await self._inbox.get()) is not None:
-            text = item.text
-            self._to_browser(f'{{"type": "team", "event": {text}}}')
-            event = json.loads(text)
-            if event.get("type") in (
-                "run_started",
-                "run_finished",
-                "TextMessage",
-                "ToolCallRequestEvent",
-                "ToolCallExecutionEvent",
-                "error",
-            ):
-                self._narration.put_nowait(event)
-
-    async def _narrate(self) -> None:
-        while True:
-            event = await self._narration.get()
-            while True:
-                await self._connected.wait()
-                try:
-                    await self._on_team_event(event)
-                    break
-                except ConnectionError:
-                    continue  # the socket dropped mid-way: try again once it is back
-
-    async def _on_team_event(self, event: dict[str, Any]) -> None:
-        kind, run_id = event.get("type"), event.get("run_id")
-        if kind == "run_started":
-            self._run_started.setdefault(run_id or "", time.monotonic())
-            self._active_run = run_id
+    # ---- narration ------------------------------------------------------------------------------------
+    async def narrate(self, event: TeamEvent) -> None:
+        if event.type == "run_started":
+            self._note_run_started(event.run_id)
+            self._active_run = event.run_id
             self._progress_updates = 0
             self._arm_progress_timer()
             return
-        if kind == "run_finished":
+        if event.type == "run_finished":
             if self._progress_timer:
                 self._progress_timer.cancel()
             self._active_run = None
-            line = finished_line(event)
-            self._memory.append("Team answer: " + line[len("[RUN_FINISHED] ") :][:600])
+            line = finished_line(event.as_dict())
+            self._owed_answer = line
+            self._remember("Team answer: " + line[len("[RUN_FINISHED] ") :])
             await self._add_system_item(line)
             await self._gate.request(
                 ResponseRequest(
@@ -560,11 +392,11 @@ class Narrator:
                     instructions=FINAL_INSTRUCTIONS,
                     tool_choice="none",
                     must_deliver=True,
-                    run_id=run_id,
+                    run_id=event.run_id,
                 )
             )
             return
-        progress = progress_line(event)
+        progress = progress_line(event.as_dict())
         if progress:
             await self._add_system_item(progress)
 
@@ -584,6 +416,3 @@ class Narrator:
         await self._gate.request(ResponseRequest("progress", instructions=PROGRESS_INSTRUCTIONS, tool_choice="none"))
         if self._progress_updates < self._settings.max_progress_updates:
             self._arm_progress_timer()
-
-    def _spawn(self, coro: Any) -> None:
-        self._tasks.spawn(coro)

@@ -6,6 +6,7 @@ Tool outputs are summarized, never passed whole (the recorded session pushed who
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -71,3 +72,19 @@ def finished_line(event: dict[str, Any]) -> str:
     if reason == "error":
         return f"[RUN_FINISHED] (the team hit an error: {data.get('error', 'unknown')}.) {answer}".strip()
     return f"[RUN_FINISHED] (stopped early: {reason}; best answer so far:) {answer}".strip()
+
+
+SPOKEN_MAX_CHARS = 1200  # well under GPT-Live's 500-token commentary limit even for dense text (~2.4 chars/token)
+_URL = re.compile(r"\(?https?://\S+\)?|\[(\d+)\]")
+_SOURCES = re.compile(r"\n\s*(sources?|references?)\s*:.*", re.IGNORECASE | re.DOTALL)
+
+
+def spoken_answer(event: dict[str, Any]) -> str:
+    """The team's answer as GPT-Live commentary: what to say, without URLs, source lists or markdown, within
+    the 500-token limit. The full answer with its sources stays on the page (the run_finished event)."""
+    line = finished_line(event).removeprefix("[RUN_FINISHED] ")
+    text = _SOURCES.sub("", line)
+    text = _URL.sub("", text)
+    text = re.sub(r"[*_`#>|]+", "", text)
+    text = _clip(text, SPOKEN_MAX_CHARS)
+    return "The team has finished. Tell the person, briefly, in your own words. Answer: " + text

@@ -1,9 +1,16 @@
-"""One response in flight at a time, and a retried final answer.
+"""One response in flight at a time, and a retried final answer (Realtime backend).
 
 Every response.create goes through ResponseGate: queued until the previous response is done
-(`conversation_already_has_active_response` cannot happen), tagged with metadata so its response.done is
-matched, retried with backoff when it fails and must be delivered (the team's answer), and put back in the
-queue when the connection drops while it was in flight.
+(`conversation_already_has_active_response` cannot happen), retried with backoff when it fails and must be
+delivered (the team's answer), and put back in the queue when the connection drops while it was in flight.
+
+Matching a response to its request does not depend on the server echoing `response.metadata` (some
+Realtime-compatible servers do not): the first `response.created` after our `response.create` is ours unless its
+metadata names another request, and from then on its response id identifies it. Turn detection never creates
+responses on its own (session_config), so an unasked-for response is rare; it is tracked by id and waited out.
+
+A start watch (no `response.created` within `start_timeout_s`: the request was lost) belongs to one attempt:
+re-sending, a drop, or the start itself ends it, so an old watch can never fire a second response.create.
 """
 
 from __future__ import annotations
@@ -17,8 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.background import BackgroundTasks
+from app.realtime.transport import TransportClosed
 
 log = logging.getLogger(__name__)
+MAX_PENDING = 64  # requests waiting their turn; beyond this the oldest progress/reply requests are dropped
+RESEND_ON_DROP = ("final_answer", "tool_result", "reply")
 
 
 @dataclass
@@ -62,8 +72,9 @@ class ResponseGate:
         self._start_timeout_s = start_timeout_s
         self._pending: deque[ResponseRequest] = deque()
         self._in_flight: ResponseRequest | None = None
-        self._in_flight_started = False
+        self._in_flight_id: str | None = None  # the server's id for it, once response.created named it
         self._server_response: str | None = None  # id of a response we did not ask for
+        self._watch: asyncio.TimerHandle | None = None
         self._connected = False
         self._timers = BackgroundTasks()
         self.sent: list[ResponseRequest] = []
@@ -77,7 +88,16 @@ class ResponseGate:
     def pending(self) -> int:
         return len(self._pending)
 
+    def owes(self, purpose: str) -> bool:
+        """A request of this purpose is waiting or in flight (e.g. an answer not spoken yet)."""
+        requests = [*self._pending, *([self._in_flight] if self._in_flight else [])]
+        return any(r.purpose == purpose for r in requests)
+
     async def request(self, request: ResponseRequest) -> None:
+        if len(self._pending) >= MAX_PENDING:
+            droppable = [r for r in self._pending if not r.must_deliver]
+            if droppable:
+                self._pending.remove(droppable[0])
         self._pending.append(request)
         await self.pump()
 
@@ -88,8 +108,9 @@ class ResponseGate:
     def disconnected(self) -> None:
         """The socket dropped: a response in flight is lost; ask again on the new connection if it matters."""
         self._connected = False
-        lost, self._in_flight, self._server_response = self._in_flight, None, None
-        if lost is not None and lost.purpose in ("final_answer", "tool_result", "reply"):
+        self._end_watch()
+        lost, self._in_flight, self._in_flight_id, self._server_response = self._in_flight, None, None, None
+        if lost is not None and lost.purpose in RESEND_ON_DROP:
             lost.attempts = max(0, lost.attempts - 1)
             self._pending.appendleft(lost)
 
@@ -98,28 +119,41 @@ class ResponseGate:
             return
         request = self._pending.popleft()
         request.attempts += 1
-        self._in_flight = request
-        self._in_flight_started = False
+        self._in_flight, self._in_flight_id = request, None
         self.sent.append(request)
-        await self._send(request.event())
-        self._start_timer(request)
+        try:
+            await self._send(request.event())
+        except TransportClosed:  # the socket is gone: the request waits for the next connection
+            self.disconnected()
+            return
+        self._start_watch(request)
 
     def on_created(self, response: dict[str, Any]) -> None:
         key = (response.get("metadata") or {}).get("key")
-        if self._in_flight is not None and key == self._in_flight.key:
-            self._in_flight_started = True
+        request = self._in_flight
+        if request is not None and self._in_flight_id is None and key in (request.key, None):
+            self._in_flight_id = response.get("id") or "?"
+            self._end_watch()
         else:
             self._server_response = response.get("id")
 
     async def on_done(self, response: dict[str, Any]) -> Outcome:
         key = (response.get("metadata") or {}).get("key")
+        response_id = response.get("id")
         status = response.get("status") or "completed"
         error = ((response.get("status_details") or {}).get("error")) if status == "failed" else None
-        request = None
-        if self._in_flight is not None and key == self._in_flight.key:
-            request, self._in_flight = self._in_flight, None
+        request = self._in_flight
+        ours = request is not None and (
+            (key is not None and key == request.key)
+            or (self._in_flight_id is not None and self._in_flight_id == response_id)
+        )
+        if ours:
+            self._in_flight, self._in_flight_id = None, None
+            self._end_watch()
         else:
-            self._server_response = None
+            request = None
+            if response_id == self._server_response or self._server_response is None:
+                self._server_response = None
         outcome = Outcome(request, status, error)
         self.outcomes.append(outcome)
         if request is not None and status == "failed":
@@ -131,8 +165,9 @@ class ResponseGate:
         """An error event that names our response.create: the response never started."""
         event_id = error.get("event_id") or ""
         request = self._in_flight
-        if request is not None and event_id.startswith(f"evt_rc_{request.key}_"):
+        if request is not None and self._in_flight_id is None and event_id.startswith(f"evt_rc_{request.key}_"):
             self._in_flight = None
+            self._end_watch()
             self._retry_later(request, error)
             await self.pump()
 
@@ -155,20 +190,26 @@ class ResponseGate:
             self._pending.appendleft(request)
             await self.pump()
 
-        self._spawn(requeue())
+        self._timers.spawn(requeue())
 
-    def _start_timer(self, request: ResponseRequest) -> None:
-        async def watch() -> None:
-            await asyncio.sleep(self._start_timeout_s)
-            if self._in_flight is request and not self._in_flight_started:  # never started: treat as lost
+    def _start_watch(self, request: ResponseRequest) -> None:
+        self._end_watch()
+        attempt = request.attempts
+
+        def lost() -> None:
+            self._watch = None
+            if self._in_flight is request and request.attempts == attempt and self._in_flight_id is None:
                 self._in_flight = None
                 self._retry_later(request, {"code": "no_response"})
-                await self.pump()
+                self._timers.spawn(self.pump())
 
-        self._spawn(watch())
+        self._watch = asyncio.get_running_loop().call_later(self._start_timeout_s, lost)
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        self._timers.spawn(coro)
+    def _end_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
 
     def close(self) -> None:
+        self._end_watch()
         self._timers.cancel_all()

@@ -19,6 +19,15 @@ narrator: the team does the research and the work; you talk with the person.
 - Never say you have no data while the team is working or has answered: wait for [RUN_FINISHED].
 Speak in the person's language. Be brief."""
 
+FINAL_INSTRUCTIONS = (
+    "The team has finished; its final answer is the latest system message. Tell the person that answer in at "
+    "most three short spoken sentences, key facts first. Do not read URLs. Do not call tools."
+)
+PROGRESS_INSTRUCTIONS = (
+    "In one short sentence, tell the person what the team is doing right now, from the latest [TEAM] messages. "
+    "Do not call tools."
+)
+
 TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",

@@ -59,6 +59,8 @@ class VoiceStateOut(BaseModel):
     type: Literal["voice.state"]
     state: Literal["connecting", "ready", "reconnecting", "closed", "error"]
     session_id: str
+    backend: Literal["realtime", "live"] | None = None
+    """Which voice API speaks: the Realtime API or GPT-Live."""
     message: str | None = None
 
 

@@ -35,6 +35,8 @@ from tests.fakes.chat import (
     tool_calls,
 )
 from tests.fakes.client_secrets import ClientSecretCall, ClientSecretsFake
+from tests.fakes.live import LiveFake, LiveOptions, Spoken
+from tests.fakes.live_validation import validate_live_client_event, validate_live_server_event
 from tests.fakes.realtime import ClientEventRecord, RealtimeFake, Rejection, Truncation, Violation
 from tests.fakes.realtime_session import SESSION_EXPIRED_MESSAGE
 from tests.fakes.realtime_stream import ResponseRecord
@@ -81,4 +83,9 @@ __all__ = [
     "validate_client_event",
     "validate_server_event",
     "SESSION_EXPIRED_MESSAGE",
+    "LiveFake",
+    "LiveOptions",
+    "Spoken",
+    "validate_live_client_event",
+    "validate_live_server_event",
 ]

@@ -122,6 +122,7 @@ class RealtimeFake:
         self._output_audio_by_session: dict[int, int] = {}
         self._vad_settings: dict[str, Any] | None = None
         self._pending_transcripts: list[str] = []
+        self._dropped_events: list[tuple[int, Any]] = []
 
     # ---- recording (server loop) --------------------------------------------------------------------
     def _attach(self, conn: RealtimeConnection) -> None:
@@ -474,6 +475,26 @@ class RealtimeFake:
         reconnect policy treats as recoverable); mode "close": a close frame with `code` (1011 internal error
         and 1001 going away are recoverable too; 1000 is a normal end)."""
         return self._on_session(session, lambda conn: conn.drop(mode, code, reason), wait_s)
+
+    def drop_before(
+        self, predicate: Callable[[Any], bool], *, session: int | None = None, wait_s: float = 5.0
+    ) -> concurrent.futures.Future[None]:
+        """Drop the TCP connection (no close frame) when the next client event matching `predicate` arrives,
+        before the fake handles it: the socket breaks exactly while that event is being sent."""
+
+        async def arm(conn: RealtimeConnection) -> None:
+            conn.drop_before = predicate
+
+        return self._on_session(session, arm, wait_s)
+
+    @property
+    def dropped_events(self) -> list[tuple[int, Any]]:
+        with self._lock:
+            return list(self._dropped_events)
+
+    def _record_dropped_event(self, session: int, event: Any) -> None:
+        with self._lock:
+            self._dropped_events.append((session, event))
 
     async def adrop_connection(self, **kwargs: Any) -> None:
         await asyncio.wrap_future(self.drop_connection(**kwargs))

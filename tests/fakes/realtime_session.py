@@ -14,6 +14,7 @@ import json
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +100,8 @@ class RealtimeConnection:
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
+        self.drop_before: Callable[[Any], bool] | None = None
+        """Drop the TCP connection when a client event matching this arrives, before handling it."""
 
     # ---- plumbing -----------------------------------------------------------------------------------
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -216,6 +219,11 @@ class RealtimeConnection:
         except ValueError as exc:
             self.hub._record_client_event(self.index, {"type": None, "raw": text})
             await self.error("invalid_json", f"Invalid JSON in event: {exc}.", client_event=None)
+            return
+        if self.drop_before is not None and self.drop_before(event):
+            self.drop_before = None
+            self.hub._record_dropped_event(self.index, event)
+            await self.drop()
             return
         self.hub._record_client_event(self.index, event)
         issues = validate_client_event(event)

@@ -33,6 +33,8 @@ class StreamOptions:
     """"tone" (a quiet 440 Hz sine) or "silence"."""
     rate_limits: bool = True
     """Send `rate_limits.updated` after each `response.done`, like the real server."""
+    echo_metadata: bool = True
+    """False: leave `response.metadata` out of response events (some Realtime-compatible servers do)."""
 
 
 @dataclass
@@ -118,7 +120,7 @@ class ResponseRun:
                 }
             },
             "usage": usage,
-            "metadata": self.request.params.get("metadata"),
+            "metadata": self.request.params.get("metadata") if self.conn.stream_options.echo_metadata else None,
         }
 
     def _usage(self) -> dict[str, Any]:

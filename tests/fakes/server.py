@@ -25,6 +25,8 @@ from tests.fakes.auth import bearer_token, unauthorized_body
 from tests.fakes.brain import Brain
 from tests.fakes.chat import ChatFake, ChatScript
 from tests.fakes.client_secrets import ClientSecretsFake
+from tests.fakes.live import LiveFake
+from tests.fakes.live_session import LiveConnection, LiveOptions
 from tests.fakes.realtime import RealtimeFake, apoll_until, poll_until
 from tests.fakes.realtime_session import ConnectionOptions, RealtimeConnection
 from tests.fakes.realtime_stream import StreamOptions
@@ -50,6 +52,8 @@ class FakeOpenAI:
         audio_kind: "tone" or "silence" for the generated PCM16 audio.
         rate_limits: send `rate_limits.updated` after `response.done`.
         validate_server_events: check every server event against the SDK's `RealtimeServerEvent`.
+        echo_response_metadata: False: `response.*` events carry no metadata, like some compatible servers.
+        live_session_expiry_s: end each GPT-Live session (session.closed, reason expired) after this long.
     """
 
     def __init__(
@@ -66,6 +70,8 @@ class FakeOpenAI:
         audio_kind: str = "tone",
         rate_limits: bool = True,
         validate_server_events: bool = True,
+        echo_response_metadata: bool = True,
+        live_session_expiry_s: float | None = None,
         host: str = "127.0.0.1",
     ) -> None:
         self.api_key = api_key
@@ -78,6 +84,7 @@ class FakeOpenAI:
             ms_per_word=ms_per_word,
             audio_kind=audio_kind,
             rate_limits=rate_limits,
+            echo_metadata=echo_response_metadata,
         )
         self.realtime = RealtimeFake(
             brain,
@@ -87,6 +94,14 @@ class FakeOpenAI:
                 validate_server_events=validate_server_events,
                 stream=stream,
             ),
+        )
+        self.live = LiveFake(
+            LiveOptions(
+                ms_per_word=ms_per_word,
+                delta_interval_s=delta_interval_s,
+                realistic_pacing=realistic_pacing,
+                session_expiry_s=live_session_expiry_s,
+            )
         )
         self.unhandled: list[tuple[str, str]] = []
         """(method, path) of requests to endpoints the fake does not implement (answered 404)."""
@@ -167,12 +182,14 @@ class FakeOpenAI:
         assert self._server is not None
         self._loop = asyncio.new_event_loop()
         self.realtime._loop = self._loop
+        self.live._loop = self._loop
         try:
             self._loop.run_until_complete(self._server.serve())
         except BaseException as exc:  # surfaced by start()
             self._startup_error = exc
         finally:
             self.realtime._loop = None
+            self.live._loop = None
             try:
                 self._loop.run_until_complete(self._drain())
                 self._loop.run_until_complete(self._loop.shutdown_asyncgens())
@@ -210,6 +227,7 @@ class FakeOpenAI:
             conns = [c for c in self.realtime._connections if not c.closed]
         for conn in conns:
             await conn.close(1000, "fake server stopped")  # 1000: the SDK does not reconnect
+        await self.live._close_all()
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
@@ -239,6 +257,7 @@ class FakeOpenAI:
         out += [f"unscripted chat request #{r.index} for role {r.role!r}" for r in self.chat.unscripted]
         out += [f"chat request with unknown parameter {p!r}" for _, p in self.chat.rejected]
         out += [f"unhandled endpoint {m} {p}" for m, p in self.unhandled]
+        out += self.live.problems()
         return out
 
     def assert_clean(self) -> None:
@@ -308,6 +327,7 @@ class FakeOpenAI:
                 Route("/v1/models", models, methods=["GET"]),
                 Route("/v1/realtime/client_secrets", client_secrets, methods=["POST"]),
                 WebSocketRoute("/v1/realtime", self._realtime_ws),
+                WebSocketRoute("/v1/live/sessions", self._live_ws),
                 Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
             ]
         )
@@ -360,4 +380,17 @@ class FakeOpenAI:
                 f"the client sent 'OpenAI-Beta: {beta}' (beta protocol); use the GA protocol",
                 None,
             )
+        await conn.run()
+
+    async def _live_ws(self, websocket: WebSocket) -> None:
+        token = bearer_token(websocket.headers)
+        if not self._key_ok(token):
+            self.auth_failures.append(("/v1/live/sessions", "missing key" if token is None else "wrong key"))
+            await websocket.send_denial_response(JSONResponse(unauthorized_body(token), status_code=401))
+            return
+        raw_receive = websocket.scope.get(_RAW_RECEIVE)
+        transport = getattr(getattr(raw_receive, "__self__", None), "transport", None)
+        await websocket.accept()
+        conn = LiveConnection(self.live, websocket, index=self.live._next_index(), transport=transport)
+        self.live._attach(conn)
         await conn.run()

@@ -2,6 +2,7 @@
 // audio.start, playback.stop, team events, the mirrored realtime event log, errors.
 // Opening it opens the narrator's realtime session on the server, so it is opened only when the person talks.
 import { Backoff } from "./backoff.js";
+import { showVoiceBackend } from "./voice_backend.js";
 
 const PING_MS = 25000;
 
@@ -97,6 +98,7 @@ export class VoiceSocket {
     }
     if (message.type === "voice.state") {
       if (message.state === "ready") this.backoff.reset();
+      if (message.backend) showVoiceBackend(message.backend);
       this.setState(message.state === "closed" ? "reconnecting" : message.state, { message: message.message });
     }
     this.handlers.onMessage(message);

@@ -1,0 +1,35 @@
+"""Settings of the voice front (which backend speaks, the GPT-Live model and voice), read from the
+environment and `.env` like app/settings.py. Kept apart from the server's Settings on purpose: the voice front
+owns them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class VoiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    voice_api: Literal["realtime", "live"] = "realtime"
+    """`realtime`: the GA Realtime protocol (works with Realtime-compatible servers too); `live`: GPT-Live
+    client delegation (OpenAI's recommended API for new voice applications; OpenAI only)."""
+    live_model: str = "gpt-live-1"
+    live_voice: str = "marin"
+    live_acknowledgement_delay_ms: int = 400
+    """How long GPT-Live waits for our thinking/commentary before it speaks an acknowledgement itself."""
+    live_session_max_s: float = 110 * 60.0
+    """GPT-Live sessions end after about 2 h: renew (with context) before that, at a quiet moment."""
+    live_progress_every_s: float = 8.0
+    """At most one silent progress note (session.thinking.append) per this many seconds of a run."""
+    live_intent_model: str = "gpt-4.1-nano"
+    """Asked (structured output) only when a delegated turn during a run looks like a task but holds a control
+    word; plain questions and the short control phrases are decided by rule."""
+
+
+@lru_cache(maxsize=1)
+def voice_settings() -> VoiceSettings:
+    """The process's voice settings, read once from the environment and `.env`."""
+    return VoiceSettings()

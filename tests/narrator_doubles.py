@@ -1,0 +1,173 @@
+"""Test doubles for the narrator's parts: a TeamControl without AutoGen, and an in-memory voice socket whose
+sends are validated with the openai SDK's own client-event types (Realtime or GPT-Live) and can be made to fail
+the way a real socket does (the websockets library's ConnectionClosed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from openai.types.live import ClientEvent as LiveClientEvent
+from openai.types.realtime import RealtimeClientEvent
+from pydantic import TypeAdapter
+from websockets.exceptions import ConnectionClosedError
+from websockets.frames import Close
+
+from agents.session import SessionCommandError
+
+REALTIME_EVENT = TypeAdapter(RealtimeClientEvent)
+LIVE_EVENT = TypeAdapter(LiveClientEvent)
+
+
+def connection_closed() -> ConnectionClosedError:
+    return ConnectionClosedError(None, Close(1011, "gone"), None)
+
+
+class FakeTeam:
+    """TeamControl for unit tests: records commands; `hold` makes submit_task wait (a slow store commit)."""
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.state = "idle"
+        self.tasks: list[str] = []
+        self.commands: list[str] = []
+        self.hold: asyncio.Event | None = None
+
+    def status(self) -> dict[str, Any]:
+        return {"state": self.state, "run_id": self.run_id, "task": self.tasks[-1] if self.run_id else None}
+
+    async def submit_task(self, text: str) -> dict[str, Any]:
+        if self.hold is not None:
+            await self.hold.wait()
+        self.tasks.append(text)
+        if self.run_id is not None:
+            return {"status": "queued", "run_id": self.run_id, "position": 1}
+        self.run_id, self.state = f"run_{len(self.tasks)}", "running"
+        return {"status": "started", "run_id": self.run_id}
+
+    async def _command(self, name: str, allowed: str, new_state: str) -> dict[str, Any]:
+        self.commands.append(name)
+        if self.state != allowed:
+            raise SessionCommandError("no_active_run", f"There is no run to {name}.")
+        self.state = new_state
+        return {"status": new_state, "run_id": self.run_id}
+
+    async def pause(self) -> dict[str, Any]:
+        return await self._command("pause", "running", "paused")
+
+    async def resume(self) -> dict[str, Any]:
+        return await self._command("resume", "paused", "running")
+
+    async def cancel(self) -> dict[str, Any]:
+        self.commands.append("cancel")
+        if self.run_id is None:
+            raise SessionCommandError("no_active_run", "There is no run to cancel.")
+        self.state = "cancelled"
+        return {"status": "cancelled", "run_id": self.run_id}
+
+
+class MemorySocket:
+    """One connection: send() validates and records, recv_bytes() reads what the test (or auto-replies) put in."""
+
+    def __init__(self, adapter: TypeAdapter[Any], replies: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        self.adapter = adapter
+        self.replies = replies
+        self.sent: list[dict[str, Any]] = []
+        self.incoming: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.changed = asyncio.Event()
+        self.fail_when: Callable[[dict[str, Any]], bool] | None = None
+        self.closed = False
+
+    async def send(self, event: dict[str, Any]) -> None:
+        if self.closed:
+            raise connection_closed()
+        if self.fail_when is not None and self.fail_when(event):
+            self.fail_when = None
+            await self.close()
+            raise connection_closed()
+        self.adapter.validate_python(event)
+        self.sent.append(event)
+        self.changed.set()
+        for reply in self.replies(event):
+            self.incoming.put_nowait(reply)
+
+    async def recv_bytes(self) -> bytes:
+        event = await self.incoming.get()
+        if event is None:
+            raise connection_closed()
+        return json.dumps(event).encode()
+
+    async def close(self) -> None:
+        self.closed = True
+        self.incoming.put_nowait(None)
+
+    def push(self, event: dict[str, Any]) -> None:
+        self.incoming.put_nowait(event)
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.sent if e["type"] == kind]
+
+    async def wait_sent(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 3.0) -> dict[str, Any]:
+        async def scan() -> dict[str, Any]:
+            while True:
+                for event in self.sent:
+                    if predicate(event):
+                        return event
+                self.changed.clear()
+                await self.changed.wait()
+
+        return await asyncio.wait_for(scan(), timeout)
+
+
+def realtime_replies(event: dict[str, Any]) -> list[dict[str, Any]]:
+    if event["type"] == "session.update":
+        return [{"type": "session.updated", "session": event["session"]}]
+    return []
+
+
+def live_replies(event: dict[str, Any]) -> list[dict[str, Any]]:
+    if event["type"] == "session.start":
+        return [{"type": "session.started", "event_id": "ev_s", "session": {"id": "sess_1", **event["session"]}}]
+    if event["type"] == "session.commentary.append":
+        return [
+            {
+                "type": "session.commentary.appended",
+                "event_id": "ev_c",
+                "start_ms": 0,
+                "end_ms": 0,
+                "client_event_id": event.get("event_id"),
+            }
+        ]
+    return []
+
+
+class Sockets:
+    """The `connect` factory for a narrator: each call opens a new MemorySocket."""
+
+    def __init__(self, live: bool = False) -> None:
+        self.live = live
+        self.opened: list[MemorySocket] = []
+        self.opened_signal = asyncio.Event()
+
+    @asynccontextmanager
+    async def connect(self):  # type: ignore[no-untyped-def]
+        sock = MemorySocket(LIVE_EVENT, live_replies) if self.live else MemorySocket(REALTIME_EVENT, realtime_replies)
+        self.opened.append(sock)
+        self.opened_signal.set()
+        yield sock
+
+    @property
+    def current(self) -> MemorySocket:
+        return self.opened[-1]
+
+    async def wait_opened(self, count: int, timeout: float = 3.0) -> MemorySocket:
+        async def wait() -> None:
+            while len(self.opened) < count:
+                self.opened_signal.clear()
+                await self.opened_signal.wait()
+
+        await asyncio.wait_for(wait(), timeout)
+        return self.opened[count - 1]

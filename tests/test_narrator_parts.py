@@ -1,0 +1,407 @@
+"""The narrator's parts, each alone: transport, tools, response gate, Live delegation handling. No SQLite, no
+AutoGen: the team is tests.narrator_doubles.FakeTeam and the socket an in-memory double that validates every
+client event with the openai SDK's own types."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+from agents.session_events import RunFinished, Usage
+from agents.stop import StopReason
+from app.event_log import Delivery
+from app.protocol import to_json, wrap
+from app.realtime.config import VoiceSettings
+from app.realtime.live_intent import classify
+from app.realtime.live_narrator import LiveNarrator
+from app.realtime.narrator import Narrator, NarratorSettings
+from app.realtime.narrator_tools import NarratorTools
+from app.realtime.progress import spoken_answer
+from app.realtime.responses import ResponseGate, ResponseRequest
+from app.realtime.team_control import TeamEvent, team_event
+from app.redaction import Redactor
+from tests.narrator_doubles import FakeTeam, Sockets
+
+FAST = NarratorSettings(reconnect_delays_s=(0.01,), max_progress_updates=0, response_backoff_s=0.01)
+
+
+def realtime(sockets: Sockets, team: FakeTeam, browser: list[Any]) -> Narrator:
+    return Narrator(
+        connect=sockets.connect,
+        team=team,
+        team_log=None,
+        to_browser=browser.append,
+        redactor=Redactor(),
+        settings=FAST,
+        session_id="s_parts",
+    )
+
+
+def call(name: str, arguments: dict[str, Any], call_id: str = "call_1") -> dict[str, Any]:
+    item = {"id": f"item_{call_id}", "type": "function_call", "status": "completed", "name": name}
+    item |= {"call_id": call_id, "arguments": json.dumps(arguments)}
+    return {"type": "response.output_item.done", "response_id": "resp_x", "output_index": 0, "item": item}
+
+
+async def test_a_handler_that_raises_is_not_a_dropped_socket() -> None:
+    sockets, team, browser = Sockets(), FakeTeam(), []
+    narrator = realtime(sockets, team, browser)
+    await narrator.start()
+    try:
+        await narrator.wait_connected()
+        narrator._handler_table["response.created"] = _raise  # a bug in one handler
+        sockets.current.push({"type": "response.created", "response": {"id": "resp_1"}})
+        sockets.current.push({"type": "response.output_audio.delta", "item_id": "it", "delta": "AAAA"})
+        for _ in range(100):
+            if any(isinstance(m, bytes) for m in browser):
+                break
+            await asyncio.sleep(0.01)
+        assert any(isinstance(m, bytes) for m in browser), "the reader stopped after the failing handler"
+        assert narrator.handler_errors == 1 and narrator.connections == 1
+    finally:
+        await narrator.close()
+
+
+async def _raise(event: dict[str, Any]) -> None:
+    raise KeyError("bug")
+
+
+async def test_ask_team_runs_off_the_reader() -> None:
+    """ask_team waits on the team (store commits); audio keeps flowing to the page meanwhile."""
+    sockets, team, browser = Sockets(), FakeTeam(), []
+    team.hold = asyncio.Event()
+    narrator = realtime(sockets, team, browser)
+    await narrator.start()
+    try:
+        await narrator.wait_connected()
+        sockets.current.push(call("ask_team", {"task": "Weather in Paris?"}))
+        sockets.current.push({"type": "response.output_audio.delta", "item_id": "it", "delta": "AAAA"})
+        for _ in range(100):
+            if any(isinstance(m, bytes) for m in browser):
+                break
+            await asyncio.sleep(0.01)
+        assert any(isinstance(m, bytes) for m in browser) and team.tasks == []
+        team.hold.set()
+        output = await sockets.current.wait_sent(lambda e: e.get("item", {}).get("type") == "function_call_output")
+        assert json.loads(output["item"]["output"])["status"] == "started"
+    finally:
+        await narrator.close()
+
+
+async def test_tools_refuse_pause_and_cancel_unless_the_person_asked() -> None:
+    team, asked = FakeTeam(), {"yes": False}
+    tools = NarratorTools(team, person_asked=lambda: asked["yes"], on_started=lambda run_id: None)
+    assert (await tools.run("ask_team", {"task": "Paris"}))["status"] == "started"
+    assert (await tools.run("pause_team", {}))["refused"].startswith("not paused: the person did not ask")
+    assert (await tools.run("cancel_team", {}))["refused"].startswith("not cancelled")
+    assert team.commands == []
+    asked["yes"] = True
+    assert (await tools.run("pause_team", {}))["status"] == "paused"
+    assert (await tools.run("pause_team", {}))["error"] == "no_active_run"  # a refusal is an output, not a crash
+    assert "Unknown tool" in (await tools.run("send_to_nested", {}))["error"]
+
+
+async def test_gate_matches_responses_without_metadata_echo() -> None:
+    """Some Realtime-compatible servers do not echo response.metadata: the next request must not wait out the
+    start timer (the spoken answer came 13 s late)."""
+    sent: list[dict[str, Any]] = []
+
+    async def send(event: dict[str, Any]) -> None:
+        sent.append(event)
+
+    gate = ResponseGate(send, start_timeout_s=15.0)
+    await gate.connected()
+    await gate.request(ResponseRequest("tool_result"))
+    await gate.request(ResponseRequest("final_answer", must_deliver=True))
+    assert len(sent) == 1
+    gate.on_created({"id": "resp_1", "status": "in_progress"})  # no metadata
+    outcome = await gate.on_done({"id": "resp_1", "status": "completed"})
+    assert outcome.request is not None and outcome.request.purpose == "tool_result"
+    assert len(sent) == 2 and sent[1]["response"]["metadata"]["purpose"] == "final_answer"
+    gate.close()
+
+
+async def test_gate_waits_out_a_response_it_did_not_ask_for() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def send(event: dict[str, Any]) -> None:
+        sent.append(event)
+
+    gate = ResponseGate(send)
+    await gate.connected()
+    gate.on_created({"id": "resp_srv", "metadata": {"key": "not-ours"}})
+    await gate.request(ResponseRequest("reply"))
+    assert sent == []  # one response at a time, even when the other is the server's
+    await gate.on_done({"id": "resp_srv", "status": "completed", "metadata": {"key": "not-ours"}})
+    assert len(sent) == 1
+    gate.close()
+
+
+def test_team_event_adapter_reads_the_typed_model_of_inbox_items() -> None:
+    finished = RunFinished(
+        final_answer="x",
+        complete=True,
+        stop_reason=StopReason.COMPLETED,
+        task="t",
+        duration_s=1.0,
+        usage=Usage(),
+        messages=2,
+    )
+    model = wrap(finished, seq=3, run_id="run_1", session_id="s_parts", timestamp="2026-12-01T00:00:00+00:00")
+    event = team_event(Delivery(3, to_json(model)[0], model))
+    assert (event.type, event.run_id, event.data["final_answer"], event.narrated) == (
+        "run_finished",
+        "run_1",
+        "x",
+        True,
+    )
+    assert team_event(Delivery(None, json.dumps({"type": "pong"}))).narrated is False
+
+
+def test_intent_rule() -> None:
+    assert classify("Stop that.").kind == "cancel"
+    assert classify("OK, pause please").kind == "pause"
+    assert classify("carry on").kind == "resume"
+    assert classify("What's happening?").kind == "status"
+    assert classify("Hmm.").kind == "none"
+    assert classify("What's the weather in Paris right now?").kind == "task"
+    assert classify("Why did the stock market stop rising in March?").kind == "task"  # mentions stop: a question
+
+
+def test_spoken_answer_fits_commentary_and_drops_sources() -> None:
+    long_answer = "Paris is 18 C and sunny [1]. " * 200 + "\nSources: https://weather.example/paris"
+    event = {"type": "run_finished", "data": {"final_answer": long_answer, "stop_reason": "completed"}}
+    text = spoken_answer(event)
+    assert "https://" not in text and "[1]" not in text and "Sources" not in text
+    assert len(text) <= 1300  # ≤ 500 tokens even at 2.6 characters a token
+
+
+# ---- GPT-Live ------------------------------------------------------------------------------------------
+LIVE = VoiceSettings(  # type: ignore[call-arg]
+    _env_file=None, voice_api="live", live_progress_every_s=0.0, live_acknowledgement_delay_ms=0
+)
+
+
+def live(sockets: Sockets, team: FakeTeam, browser: list[Any]) -> LiveNarrator:
+    return LiveNarrator(
+        connect=sockets.connect,
+        team=team,
+        team_log=None,
+        to_browser=browser.append,
+        redactor=Redactor(),
+        settings=LIVE,
+        session_id="s_live",
+        reconnect_delays_s=(0.01,),
+    )
+
+
+def said(text: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "session.input_transcript.delta", "event_id": f"ev_{i}", "delta": w + " ", "start_ms": i, "end_ms": i}
+        for i, w in enumerate(text.split())
+    ]
+
+
+def delegation(dlg: str) -> dict[str, Any]:
+    return {
+        "type": "session.delegation.created",
+        "event_id": "ev_d",
+        "offset_ms": 10,
+        "delegation": {"id": dlg, "target": "client", "type": "delegation"},
+    }
+
+
+async def test_live_delegation_becomes_a_task_then_the_answer_is_commentary_for_it() -> None:
+    sockets, team, browser = Sockets(live=True), FakeTeam(), []
+    narrator = live(sockets, team, browser)
+    await narrator.start()
+    try:
+        await narrator.wait_connected()
+        start = sockets.current.sent[0]
+        assert start["type"] == "session.start" and start["session"]["delegation"]["type"] == "client"
+        for event in [*said("What's the weather in Paris?"), delegation("dlg_1")]:
+            sockets.current.push(event)
+        ack = await sockets.current.wait_sent(lambda e: e["type"] == "session.thinking.append")
+        assert ack["delegation_id"] == "dlg_1" and team.tasks == ["What's the weather in Paris?"]
+        narrator.offer_narration(TeamEvent("run_started", "run_1"))
+        tool = {"source": "Researcher", "content": [{"name": "web_search", "arguments": '{"query": "Paris"}'}]}
+        narrator.offer_narration(TeamEvent("ToolCallRequestEvent", "run_1", tool))
+        progress = await sockets.current.wait_sent(lambda e: "searching the web" in e.get("content", ""))
+        assert progress["type"] == "session.thinking.append" and progress["delegation_id"] == "dlg_1"
+        narrator.offer_narration(
+            TeamEvent("run_finished", "run_1", {"final_answer": "18 C and sunny.", "stop_reason": "completed"})
+        )
+        answer = await sockets.current.wait_sent(lambda e: e["type"] == "session.commentary.append")
+        assert answer["delegation_id"] == "dlg_1" and "18 C and sunny." in answer["content"]
+    finally:
+        await narrator.close()
+
+
+async def test_live_stop_that_cancels_and_a_model_delegation_without_words_does_not() -> None:
+    sockets, team, browser = Sockets(live=True), FakeTeam(), []
+    narrator = live(sockets, team, browser)
+    await narrator.start()
+    try:
+        await narrator.wait_connected()
+        await team.submit_task("Weather in Paris?")
+        sockets.current.push(delegation("dlg_empty"))  # the model delegates with no words of the person's
+        note = await sockets.current.wait_sent(lambda e: e.get("delegation_id") == "dlg_empty", timeout=3)
+        assert team.commands == [] and "nothing was sent" in note["content"]
+        for event in [*said("Stop that."), delegation("dlg_stop")]:
+            sockets.current.push(event)
+        reply = await sockets.current.wait_sent(lambda e: e.get("delegation_id") == "dlg_stop")
+        assert reply["type"] == "session.commentary.append" and "cancelled" in reply["content"]
+        assert team.commands == ["cancel"]
+    finally:
+        await narrator.close()
+
+
+async def test_live_answer_owed_across_a_drop_goes_to_the_new_session_without_the_old_id() -> None:
+    sockets, team, browser = Sockets(live=True), FakeTeam(), []
+    narrator = live(sockets, team, browser)
+    await narrator.start()
+    try:
+        await narrator.wait_connected()
+        for event in [*said("Weather in Paris?"), delegation("dlg_1")]:
+            sockets.current.push(event)
+        await sockets.current.wait_sent(lambda e: e["type"] == "session.thinking.append")
+        sockets.current.fail_when = lambda e: e["type"] == "session.commentary.append"  # drops as it is sent
+        narrator.offer_narration(
+            TeamEvent("run_finished", "run_1", {"final_answer": "18 C.", "stop_reason": "completed"})
+        )
+        second = await sockets.wait_opened(2)
+        answer = await second.wait_sent(lambda e: e["type"] == "session.commentary.append")
+        assert answer["delegation_id"] is None and "18 C." in answer["content"]
+        assert "Weather in Paris?" in second.sent[0]["session"]["input"][0]["content"][0]["text"]  # context kept
+        await asyncio.sleep(0.05)
+        assert len(second.of_type("session.commentary.append")) == 1  # delivered once
+    finally:
+        await narrator.close()
+
+
+async def test_live_audio_reaches_the_page_and_speech_over_it_stops_playback() -> None:
+    sockets, team, browser = Sockets(live=True), FakeTeam(), []
+    narrator = live(sockets, team, browser)
+    await narrator.start()
+    try:
+        await narrator.wait_connected()
+        pcm = base64.b64encode(b"\x01\x00" * 240).decode()
+        sockets.current.push({"type": "session.output_audio.delta", "delta": pcm})
+        sockets.current.push(said("wait")[0])
+        for _ in range(100):
+            if {"type": "playback.stop"} in browser:
+                break
+            await asyncio.sleep(0.01)
+        assert any(isinstance(m, bytes) and len(m) == 480 for m in browser)
+        assert {"type": "playback.stop"} in browser and team.commands == []  # barge-in never cancels work
+    finally:
+        await narrator.close()
+
+
+async def test_live_session_is_renewed_before_its_limit_with_the_conversation_as_history() -> None:
+    sockets, team, browser = Sockets(live=True), FakeTeam(), []
+    settings = VoiceSettings(  # type: ignore[call-arg]
+        _env_file=None, voice_api="live", live_session_max_s=0.3, live_acknowledgement_delay_ms=0
+    )
+    narrator = LiveNarrator(
+        connect=sockets.connect,
+        team=team,
+        team_log=None,
+        to_browser=browser.append,
+        redactor=Redactor(),
+        settings=settings,
+        session_id="s_renew",
+        reconnect_delays_s=(0.01,),
+    )
+    await narrator.start()
+    try:
+        await narrator.wait_connected()
+        for event in [*said("What's the weather in Paris?"), delegation("dlg_1")]:
+            sockets.current.push(event)
+        await sockets.current.wait_sent(lambda e: e["type"] == "session.thinking.append")
+        second = await sockets.wait_opened(2)
+        history = second.sent[0]["session"]["input"][0]["content"][0]["text"]
+        assert "What's the weather in Paris?" in history and "running" in history
+        assert sockets.opened[0].closed
+    finally:
+        await narrator.close()
+
+
+class _Completions:
+    def __init__(self, reply: str | Exception) -> None:
+        self.reply, self.calls = reply, []  # type: ignore[var-annotated]
+
+    async def create(self, **body: Any) -> Any:
+        self.calls.append(body)
+        if isinstance(self.reply, Exception):
+            raise self.reply
+        message = type("M", (), {"content": self.reply})()
+        return type("C", (), {"choices": [type("Ch", (), {"message": message})()]})()
+
+
+def _client(reply: str | Exception) -> Any:
+    completions = _Completions(reply)
+    return type("Client", (), {"chat": type("Chat", (), {"completions": completions})()})(), completions
+
+
+async def test_intent_model_is_asked_only_for_a_long_turn_with_a_control_word_during_a_run() -> None:
+    from app.realtime.live_intent_model import IntentClassifier
+
+    client, completions = _client('{"kind": "cancel"}')
+    intents = IntentClassifier(client, "gpt-4.1-nano")
+    assert (await intents.classify("What's the weather in Paris?", run_active=True)).kind == "task"
+    assert (await intents.classify("Stop that.", run_active=True)).kind == "cancel"  # the rule decides
+    long_stop = "Could you please stop what the team is doing right now?"
+    assert (await intents.classify(long_stop, run_active=False)).kind == "task"  # no run: nothing to stop
+    assert completions.calls == []
+    assert (await intents.classify(long_stop, run_active=True)).kind == "cancel"
+    assert completions.calls[0]["response_format"]["json_schema"]["strict"] is True
+    failing, _ = _client(TimeoutError())
+    assert (await IntentClassifier(failing, "m").classify(long_stop, run_active=True)).kind == "task"
+    odd, _ = _client('{"kind": "self_destruct"}')
+    assert (await IntentClassifier(odd, "m").classify(long_stop, run_active=True)).kind == "task"
+
+
+async def test_every_socket_failure_on_send_is_one_transport_closed() -> None:
+    import pytest
+    from openai import WebSocketConnectionClosedError
+
+    from app.realtime.transport import Transport, TransportClosed
+    from tests.narrator_doubles import connection_closed
+
+    failures: list[BaseException] = [
+        connection_closed(),
+        ConnectionResetError("reset"),
+        OSError("broken pipe"),
+        WebSocketConnectionClosedError("closed with unsent messages", unsent_messages=[]),
+    ]
+
+    class Failing:
+        def __init__(self, exc: BaseException) -> None:
+            self.exc = exc
+
+        async def send(self, event: dict[str, Any]) -> None:
+            raise self.exc
+
+    async def nothing(*_: Any) -> None:
+        return None
+
+    transport = Transport(
+        lambda: None,  # type: ignore[arg-type,return-value]
+        on_open=nothing,
+        on_event=nothing,
+        on_lost=lambda: None,
+        on_session_limit=lambda: None,
+        mirror=lambda direction, event: None,
+    )
+    with pytest.raises(TransportClosed):
+        await transport.send({"type": "x"})  # not open yet
+    for exc in failures:
+        transport._conn = Failing(exc)
+        with pytest.raises(TransportClosed):
+            await transport.send({"type": "x"})
+    transport._conn = Failing(TypeError("a bug of ours"))
+    with pytest.raises(TypeError):  # not a socket failure: not hidden as one
+        await transport.send({"type": "x"})
