@@ -96,9 +96,16 @@ def openai_client(
 
 
 def build_model_clients(settings: Any) -> TeamModelClients:
-    """Clients for every role from app settings (see app/settings.py)."""
+    """Clients for every role from app settings (see app/settings.py), metered for one session."""
+    return TeamModelClients.wrap(raw_model_clients(settings))
+
+
+def raw_model_clients(settings: Any) -> dict[str, ChatCompletionClient]:
+    """One unmetered client per role. The server builds these once and shares them (with their HTTP pools)
+    across sessions: each session wraps them in its own meter (TeamModelClients.wrap), which costs bytes,
+    where a client of its own cost about 3.5 MB."""
     if settings.model_config_file is not None:
-        return TeamModelClients.wrap(clients_from_config_file(Path(settings.model_config_file)))
+        return clients_from_config_file(Path(settings.model_config_file))
     if settings.openai_api_key is None:
         raise ModelConfigError("OPENAI_API_KEY is not set")
     key = settings.openai_api_key.get_secret_value()
@@ -108,15 +115,14 @@ def build_model_clients(settings: Any) -> TeamModelClients:
         "developer": settings.developer_model,
         "selector": settings.selector_model,
     }
-    return TeamModelClients.wrap(
-        {
-            role: openai_client(
-                name,
-                api_key=key,
-                base_url=settings.openai_base_url,
-                timeout=settings.model_timeout_s,
-                max_retries=settings.model_max_retries,
-            )
-            for role, name in names.items()
-        }
-    )
+    shared: dict[str, ChatCompletionClient] = {}
+    for role, name in names.items():
+        same = next((shared[r] for r in shared if names[r] == name), None)  # one client per distinct model
+        shared[role] = same or openai_client(
+            name,
+            api_key=key,
+            base_url=settings.openai_base_url,
+            timeout=settings.model_timeout_s,
+            max_retries=settings.model_max_retries,
+        )
+    return shared

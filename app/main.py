@@ -102,6 +102,7 @@ def create_app(
             yield
         finally:
             await registry.close_all()
+            await wiring.close()
             if sandbox is not None:
                 await sandbox.stop()
             await store.stop()

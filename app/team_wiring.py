@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool
 
 from agents.metering import UsageMeter
-from agents.model_clients import ModelConfigError, TeamModelClients, build_model_clients
+from agents.model_clients import ModelConfigError, TeamModelClients, raw_model_clients
 from agents.session import SessionLimits, TeamSession
 from agents.team import TeamLimits, build_team
 from app.event_log import SessionEventLog
@@ -32,16 +33,27 @@ class TeamWiring:
     developer_tools: DeveloperToolsFactory
     release_session: Callable[[str], Awaitable[None]] | None = None  # frees the session's code sandbox
     model_clients: ModelClientsFactory | None = None  # tests pass scripted clients here
+    _shared: dict[str, ChatCompletionClient] | None = field(default=None, init=False)
 
     def _clients(self, session_id: str) -> tuple[TeamModelClients | None, str | None]:
+        """The session's metered clients (own meter, shared model clients) and whether they are its own to
+        close (only scripted ones from tests are)."""
         if self.model_clients is not None:
             return self.model_clients(session_id), None
         if not self.settings.has_model_access:
             return None, NO_MODEL_MESSAGE
         try:
-            return build_model_clients(self.settings), None
+            if self._shared is None:
+                self._shared = raw_model_clients(self.settings)
+            return TeamModelClients.wrap(self._shared), None
         except (ModelConfigError, OSError) as exc:
             return None, f"The model configuration is not usable: {exc}"
+
+    async def close(self) -> None:
+        """Close the shared model clients (at shutdown, after every session)."""
+        shared, self._shared = self._shared, None
+        for client in {id(c): c for c in (shared or {}).values()}.values():
+            await client.close()
 
     async def build_session(self, session_id: str, event_log: SessionEventLog) -> TeamSession:
         clients, unavailable = self._clients(session_id)
@@ -63,8 +75,8 @@ class TeamWiring:
             )
 
         async def on_close() -> None:
-            if clients is not None:
-                await clients.close()
+            if clients is not None and self.model_clients is not None:
+                await clients.close()  # scripted clients are the session's own; shared ones close at shutdown
             if self.release_session is not None:
                 await self.release_session(session_id)
 
