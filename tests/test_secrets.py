@@ -7,8 +7,10 @@ sandbox's environment, the voice socket with a spoken answer, and a minted realt
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +26,23 @@ from tests.voice_client import VoiceClient
 
 API_KEY = "sk-" + "proj-LEAKCANARY0123456789abcdefABCDEF"
 GOOGLE_KEY = "AIza" + "SyLEAKCANARY0123456789abcdefABCDE"
-APP_TOKEN = "app-token-" + "LEAKCANARY-9876543210"
-SECRETS = (API_KEY, GOOGLE_KEY, APP_TOKEN)
+APP_TOKEN = "app+token/" + "LEAKCANARY=9876543210"  # + / = change under percent- and base64-encoding
+USER_TOKEN = "bob-" + "LEAKCANARY-user-token-42"  # a second user's token (APP_USERS)
+SECRETS = (API_KEY, GOOGLE_KEY, APP_TOKEN, USER_TOKEN)
+TOKEN_Q = urllib.parse.quote(APP_TOKEN, safe="")  # as the page's URLSearchParams sends it
+
+
+def encoded_forms(secret: str) -> dict[str, str]:
+    raw = secret.encode()
+    return {
+        "raw": secret,
+        "percent": urllib.parse.quote(secret, safe=""),
+        "plus": urllib.parse.quote_plus(secret),
+        "base64": base64.b64encode(raw).decode().rstrip("="),
+        "base64url": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    }
+
+
 DUMP_ENV = "import os\nprint(sorted(os.environ.items()))\nprint(open('/proc/self/environ', 'rb').read())"
 
 
@@ -55,7 +72,12 @@ def restore_logging() -> Iterator[None]:
 
 def leaked(text: str | bytes) -> list[str]:
     data = text if isinstance(text, bytes) else text.encode()
-    return [s[:12] + "…" for s in SECRETS if s.encode() in data]
+    return [
+        f"{secret[:12]}… ({how})"
+        for secret in SECRETS
+        for how, form in encoded_forms(secret).items()
+        if form.encode() in data
+    ]
 
 
 async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no-untyped-def]
@@ -80,6 +102,7 @@ async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no
         openai_api_key=API_KEY,
         openai_base_url=fake_openai.base_url,
         app_token=APP_TOKEN,
+        app_users={"bob": USER_TOKEN},
         log_level="DEBUG",
         log_json=True,
     )
@@ -88,7 +111,7 @@ async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no
     auth = {"Authorization": f"Bearer {APP_TOKEN}"}
     async with live_app(app) as server:
         async with httpx.AsyncClient(base_url=server.http_url, headers=auth) as http:
-            team = await websockets.connect(f"{server.ws_url}/ws/team?token={APP_TOKEN}", max_size=None)
+            team = await websockets.connect(f"{server.ws_url}/ws/team?token={TOKEN_Q}", max_size=None)
             seen.append(await team.recv())
             await team.send('{"type": "task", "text": "Print the environment"}')
             while '"run_finished"' not in seen[-1]:
@@ -96,7 +119,7 @@ async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no
             run_id = json.loads(next(f for f in seen if '"run_finished"' in f))["run_id"]
             session_id = json.loads(seen[0])["session_id"]
             await team.close()
-            voice = VoiceClient(await websockets.connect(f"{server.ws_url}/ws/voice?token={APP_TOKEN}", max_size=None))
+            voice = VoiceClient(await websockets.connect(f"{server.ws_url}/ws/voice?token={TOKEN_Q}", max_size=None))
             await voice.until(lambda m: m["type"] == "voice.state" and m["state"] == "ready")
             await voice.send({"type": "text", "text": "Hello there"})
             await voice.until(
@@ -117,6 +140,12 @@ async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no
                 response = await http.get(path)
                 assert response.status_code == 200, path
                 seen.append(response.text)
+            for wrong in (USER_TOKEN + "x", base64.b64encode(USER_TOKEN.encode()).decode()):
+                assert (await http.get("/runs", headers={"Authorization": f"Bearer {wrong}"})).status_code == 401
+            bob = await http.get(
+                f"/runs?token={urllib.parse.quote(USER_TOKEN, safe='')}", headers={"Authorization": ""}
+            )
+            assert bob.status_code == 200 and bob.json()["runs"] == []  # bob's own runs: none
             minted = await http.post("/session")
             assert minted.status_code == 200 and minted.json()["client_secret"]["value"].startswith("ek_")
             seen.append(minted.text)
