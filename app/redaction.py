@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
+PREFIX = 8  # the shortest start of a secret that is masked on its own
 SECRET_SHAPES = re.compile(
     r"(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}"  # OpenAI keys
     r"|ek_[A-Za-z0-9]{16,}"  # OpenAI ephemeral client secrets
@@ -44,7 +45,16 @@ class Redactor:
         self._secrets = sorted(forms, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
+        """Mask every secret, and every cut-off start of one (at least PREFIX characters): text is often
+        shortened before it reaches us (an error message cut at 300 characters), and a key cut in the middle
+        must not leak the part that survived."""
         for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
+            head = secret[:PREFIX]
+            start = text.find(head)
+            while start != -1:
+                end = start + PREFIX
+                while end < len(text) and end - start < len(secret) and text[end] == secret[end - start]:
+                    end += 1
+                text = text[:start] + MASK + text[end:]
+                start = text.find(head, start + len(MASK))
         return SECRET_SHAPES.sub(MASK, text)

@@ -45,3 +45,12 @@ def test_token_in_an_access_log_query_string_is_masked() -> None:
     record = logging.makeLogRecord({"msg": line, "levelname": "INFO", "name": "uvicorn.access"})
     formatted = JsonFormatter(Redactor([])).format(record)  # even a token the server does not know
     assert "token=***" in formatted and "tok%2Fen" not in formatted
+
+
+def test_a_secret_cut_short_is_masked_too() -> None:
+    """Text is often shortened before it is redacted (an error cut at 300 characters): the part of a key that
+    survived the cut is masked, not left readable."""
+    secret = "sk-" + "proj-" + "A1b2C3d4E5f6G7h8I9j0"
+    message = ("x" * 280 + " key=" + secret)[:300]
+    out = Redactor([secret]).redact(message + "…")
+    assert out.endswith("key=***…") and secret[:8] not in out
