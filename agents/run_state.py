@@ -1,4 +1,4 @@
-"""The plain data a TeamSession keeps: its state names, its limits, and one run's bookkeeping."""
+"""The plain data a TeamSession keeps: its state names, its limits, one run's bookkeeping and its end."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from enum import StrEnum
 
 from autogen_core import CancellationToken
 
-from agents.events import AgentMessage
+from agents.events import AgentMessage, extract_answer
 from agents.metering import Usage as MeterUsage
+from agents.session_events import ErrorCode, RunFinished, Usage
+from agents.stop import StopReason
+from agents.team import MANAGER, WORKERS, TeamControls
 
 
 class SessionState(StrEnum):
@@ -43,3 +46,33 @@ class Run:
 
 def new_run_id() -> str:
     return "run_" + uuid.uuid4().hex[:16]
+
+
+STOPPED_BY_GUARD = {StopReason.BUDGET, StopReason.NO_PROGRESS}  # run_finished.error says why, in a sentence
+
+
+def run_finished(
+    run: Run,
+    reason: StopReason,
+    usage: MeterUsage,
+    controls: TeamControls | None,
+    error: str | None,
+    error_code: ErrorCode | None,
+    dropped_followups: list[str] | None,
+) -> RunFinished:
+    """The run_finished payload: the answer and its sources, why it ended, what it used."""
+    answer = extract_answer(run.messages, MANAGER, WORKERS)
+    return RunFinished(
+        final_answer=answer.text,
+        sources=answer.sources,
+        complete=answer.complete and reason == StopReason.COMPLETED,
+        stop_reason=reason,
+        task=run.task,
+        duration_s=round(time.monotonic() - run.started, 3),
+        usage=Usage(**usage.as_dict()),
+        messages=len(run.messages),
+        error=error or (controls.stop_detail if controls and reason in STOPPED_BY_GUARD else None),
+        error_code=error_code,
+        spent=controls.spent() if controls is not None else None,
+        dropped_followups=dropped_followups or None,
+    )

@@ -36,26 +36,24 @@ from autogen_core import CancellationToken
 
 from agents.background import BackgroundTasks
 from agents.budget import RunBudget
-from agents.events import extract_answer, serialize_message
+from agents.events import serialize_message
 from agents.metering import UsageMeter
 from agents.owed_events import OwedEvents
-from agents.run_state import Run, SessionLimits, SessionState, new_run_id
+from agents.run_state import Run, SessionLimits, SessionState, new_run_id, run_finished
 from agents.runtime import reap_cancelled, stop_runtime
 from agents.session_errors import EventNotStored, SessionCommandError, describe_error
 from agents.session_events import (
     ErrorCode,
     FollowupQueued,
     RunError,
-    RunFinished,
     RunStarted,
     SessionPayload,
     SessionReset,
     StateChanged,
     TeamMessage,
-    Usage,
 )
 from agents.stop import StopReason, TerminationLabel, stop_reason_for
-from agents.team import MANAGER, WORKERS, TeamControls
+from agents.team import TeamControls
 
 __all__ = ["SessionCommandError", "SessionLimits", "SessionState", "TeamSession", "describe_error"]
 log = logging.getLogger(__name__)
@@ -72,7 +70,6 @@ KEEPS_STATE = {
     StopReason.BUDGET,
     StopReason.NO_PROGRESS,
 }  # ends after which the team's memory is kept
-STOPPED_BY_GUARD = {StopReason.BUDGET, StopReason.NO_PROGRESS}  # run_finished.error says why, in a sentence
 MAX_OWED_EVENTS = 32
 
 
@@ -323,23 +320,8 @@ class TeamSession:
                 self._snapshot = await self._team.save_state()
             except Exception:
                 log.exception("save_state failed after run %s", run.run_id)
-        answer = extract_answer(run.messages, MANAGER, WORKERS)
-        usage = self._meter.snapshot().minus(run.usage_start).as_dict()
-        controls = self._controls
-        payload = RunFinished(
-            final_answer=answer.text,
-            sources=answer.sources,
-            complete=answer.complete and reason == StopReason.COMPLETED,
-            stop_reason=reason,
-            task=run.task,
-            duration_s=round(time.monotonic() - run.started, 3),
-            usage=Usage(**usage),
-            messages=len(run.messages),
-            error=error or (controls.stop_detail if controls and reason in STOPPED_BY_GUARD else None),
-            error_code=error_code,
-            spent=controls.spent() if controls is not None else None,
-            dropped_followups=dropped_followups or None,
-        )
+        usage = self._meter.snapshot().minus(run.usage_start)
+        payload = run_finished(run, reason, usage, self._controls, error, error_code, dropped_followups)
         await self._emit_quietly(payload, run.run_id, owed=True)
         if self._run is run:
             self._run, self._state = None, SessionState.IDLE
