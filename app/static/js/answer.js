@@ -1,6 +1,6 @@
 // The final answer card: formatted text (escaped, links made clickable), its sources, and the run's numbers.
 import { h } from "./dom.js";
-import { extractLinks, formatDuration, link, plural, renderRichText, stripTerminate } from "./format.js";
+import { extractLinks, formatDuration, link, plural, renderRichText, safeUrl, stripTerminate } from "./format.js";
 import { maskText } from "./mask.js";
 
 const STOP_NOTES = {
@@ -13,7 +13,16 @@ const STOP_NOTES = {
   error: "The run stopped on an error.",
   stopped: "The run was stopped.",
   interrupted: "The server stopped while this run was active.",
+  budget: "The run spent its budget; this is what the team found.",
+  no_progress: "The Manager stopped making progress; this is the best answer it had.",
 };
+
+/** The Manager's finish() sources (run_finished.sources), http(s) only; null when it gave none. */
+function exactSources(sources) {
+  if (!Array.isArray(sources) || !sources.length) return null;
+  const safe = [...new Set(sources.map((s) => safeUrl(String(s))).filter(Boolean))];
+  return safe.length ? safe : null;
+}
 
 export function renderAnswer(data) {
   const stop = data.stop_reason || "completed";
@@ -31,7 +40,7 @@ export function renderAnswer(data) {
     setTimeout(() => { copy.textContent = "Copy"; }, 1600);
   });
   const note = [STOP_NOTES[stop] ?? `Stopped: ${stop}.`, data.error ? maskText(String(data.error)) : ""].filter(Boolean).join(" ");
-  const links = extractLinks(text);
+  const links = exactSources(data.sources) ?? extractLinks(text);
   return h("section", { class: "answer", dataset: { complete: String(complete) }, attrs: { "aria-label": title } },
     h("div", { class: "answer-head" }, h("h3", { class: "answer-title", text: title }), text ? copy : null),
     note && !complete ? h("p", { class: "answer-note", text: note }) : null,
