@@ -67,7 +67,34 @@ class UsageMeter:
         return self.by_role.get(role, Usage()).model_calls
 
 
-class MeteredChatCompletionClient(ChatCompletionClient):
+class DelegatingChatCompletionClient(ChatCompletionClient):
+    """A wrapper around another client: everything but create/create_stream/close goes to `_inner`.
+    Subclasses (metering here, steering in agents/steering.py) override the calls they change."""
+
+    _inner: ChatCompletionClient
+
+    def actual_usage(self) -> RequestUsage:
+        return self._inner.actual_usage()
+
+    def total_usage(self) -> RequestUsage:
+        return self._inner.total_usage()
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return self._inner.count_tokens(messages, tools=tools)
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return self._inner.remaining_tokens(messages, tools=tools)
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        return self._inner.capabilities
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self._inner.model_info
+
+
+class MeteredChatCompletionClient(DelegatingChatCompletionClient):
     """Delegates to an inner client, recording each call in a UsageMeter under a role name."""
 
     def __init__(self, inner: ChatCompletionClient, meter: UsageMeter, role: str) -> None:
@@ -129,23 +156,3 @@ class MeteredChatCompletionClient(ChatCompletionClient):
 
     async def close(self) -> None:
         await self._inner.close()
-
-    def actual_usage(self) -> RequestUsage:
-        return self._inner.actual_usage()
-
-    def total_usage(self) -> RequestUsage:
-        return self._inner.total_usage()
-
-    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self._inner.count_tokens(messages, tools=tools)
-
-    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self._inner.remaining_tokens(messages, tools=tools)
-
-    @property
-    def capabilities(self) -> ModelCapabilities:
-        return self._inner.capabilities
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return self._inner.model_info

@@ -18,13 +18,11 @@ from autogen_core.models import (
     ChatCompletionClient,
     CreateResult,
     LLMMessage,
-    ModelCapabilities,
-    ModelInfo,
-    RequestUsage,
 )
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
+from agents.metering import DelegatingChatCompletionClient
 from agents.run_control import Force, RunControl
 
 ToolChoice = Tool | Literal["auto", "required", "none"]
@@ -56,7 +54,7 @@ def compact_schema(tool: Tool | ToolSchema) -> ToolSchema:
     return compact
 
 
-class SteeredChatCompletionClient(ChatCompletionClient):
+class SteeredChatCompletionClient(DelegatingChatCompletionClient):
     def __init__(
         self, inner: ChatCompletionClient, control: RunControl, *, finish_tool: Tool | None = None, compact: bool = True
     ) -> None:
@@ -122,23 +120,3 @@ class SteeredChatCompletionClient(ChatCompletionClient):
 
     async def close(self) -> None:
         """The session closes the clients it owns (TeamModelClients); a team's wrapper owns nothing."""
-
-    def actual_usage(self) -> RequestUsage:
-        return self._inner.actual_usage()
-
-    def total_usage(self) -> RequestUsage:
-        return self._inner.total_usage()
-
-    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self._inner.count_tokens(messages, tools=tools)
-
-    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self._inner.remaining_tokens(messages, tools=tools)
-
-    @property
-    def capabilities(self) -> ModelCapabilities:
-        return self._inner.capabilities
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return self._inner.model_info
