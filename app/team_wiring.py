@@ -6,13 +6,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool
 
 from agents.metering import UsageMeter
 from agents.model_clients import ModelConfigError, TeamModelClients, raw_model_clients
 from agents.session import SessionLimits, TeamSession
-from agents.team import TeamLimits, build_team
+from agents.team import TeamControls, TeamLimits, build_team
 from app.event_log import SessionEventLog
 from app.settings import Settings
 
@@ -68,7 +69,7 @@ class TeamWiring:
         researcher_tools = list(self.researcher_tools)
         developer_tools = list(self.developer_tools(session_id)) if clients is not None else []
 
-        def factory():  # type: ignore[no-untyped-def]
+        def factory() -> tuple[SelectorGroupChat, TeamControls]:
             assert clients is not None
             return build_team(
                 clients, researcher_tools=researcher_tools, developer_tools=developer_tools, limits=limits
