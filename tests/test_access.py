@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -88,3 +89,23 @@ async def test_health_without_the_token_says_only_that_the_server_is_up(guarded)
         assert (await http.get("/health")).json() == {"status": "ok"}
         full = (await http.get("/health", headers={"Authorization": f"Bearer {TOKEN}"})).json()
         assert full["database"] == "ok" and "sessions" in full
+
+
+@pytest.mark.parametrize(("proxies", "expected"), [(["127.0.0.1/32"], 200), (["10.0.0.0/8"], 401)])
+async def test_sso_header_is_trusted_only_from_the_trusted_proxy(
+    tmp_path: Path, proxies: list[str], expected: int
+) -> None:
+    """Behind oauth2-proxy / Authelia the proxy names the user in a header; from anyone else it is ignored."""
+    app = scripted_app(
+        tmp_path, ScriptBook(paris_script), auth_trusted_header="X-Forwarded-User", trusted_proxies=proxies
+    )
+    async with live_app(app) as server:
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            response = await http.get("/runs", headers={"X-Forwarded-User": "carol"})
+            assert response.status_code == expected
+            assert (await http.get("/runs")).status_code == 401  # no header, no token: nobody
+        if expected == 200:
+            async with websockets.connect(
+                f"{server.ws_url}/ws/team", additional_headers={"X-Forwarded-User": "carol"}
+            ) as ws:
+                assert json.loads(await ws.recv())["data"]["user"] == "carol"
