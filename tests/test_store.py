@@ -145,3 +145,28 @@ async def test_one_bad_row_fails_only_its_own_event_and_the_batch_lands(tmp_path
         assert [seq for seq, _ in await store.events_after("s_bad_session", 0)] == [1, 2]
     finally:
         await store.stop()
+
+
+async def test_a_database_from_before_users_gets_owners_in_place(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Runs stored before users existed belong to the local owner after an upgrade, and stay listed."""
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE runs (run_id VARCHAR(64) PRIMARY KEY, session_id VARCHAR(64) NOT NULL, task TEXT NOT NULL,"
+            " status VARCHAR(32) NOT NULL, created_at VARCHAR(40) NOT NULL, finished_at VARCHAR(40), final_answer TEXT,"
+            " stop_reason VARCHAR(32), usage TEXT, duration_s FLOAT, first_seq INTEGER, last_seq INTEGER)"
+        )
+        db.execute(
+            "INSERT INTO runs VALUES ('run_old', 's_old_session', 'q', 'completed', '2026-11-01', NULL, 'a',"
+            " 'completed', NULL, 1.0, 1, 3)"
+        )
+    store = RunStore(f"sqlite+aiosqlite:///{path}")
+    await store.start()
+    try:
+        runs = await store.list_runs(owner="local")
+        assert [r["run_id"] for r in runs] == ["run_old"] and runs[0]["owner"] == "local"
+        assert await store.list_runs(owner="alice") == []
+    finally:
+        await store.stop()
