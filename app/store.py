@@ -22,6 +22,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -64,6 +65,9 @@ class EventRecord:
     done: asyncio.Future[None] | None = field(default=None, repr=False)
 
 
+SCHEMA_LOCK_KEY = 0x7265_7365_6172  # any constant shared by every process of this app ("resear")
+
+
 class StoreError(Exception):
     """An event could not be stored (the database failed, or the record was refused)."""
 
@@ -99,6 +103,10 @@ class RunStore:
         if url.get_backend_name() == "sqlite":
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
         async with self._engine.begin() as conn:
+            if url.get_backend_name() == "postgresql":
+                # Servers and workers starting together on an empty database would race in create_all
+                # (one dies on a UniqueViolation): a transaction-scoped advisory lock lets one create at a time.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
             await conn.run_sync(create_and_migrate)
         self._writer = asyncio.create_task(self._write_loop(), name="run-store-writer")
 

@@ -170,3 +170,26 @@ async def test_a_database_from_before_users_gets_owners_in_place(tmp_path) -> No
         assert await store.list_runs(owner="alice") == []
     finally:
         await store.stop()
+
+
+async def test_servers_starting_together_on_an_empty_postgres_all_start() -> None:
+    """Schema creation is serialized: four processes' stores starting at once on an empty database all start
+    (without the lock, create_all races and one dies on a UniqueViolation)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("TEST_DATABASE_URL is not set (CI sets it when PostgreSQL is installed)")
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from app.store_schema import metadata
+
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+    await engine.dispose()
+    stores = [RunStore(url) for _ in range(4)]
+    results = await asyncio.gather(*(s.start() for s in stores), return_exceptions=True)
+    try:
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert await stores[0].list_runs(owner="local") == []
+    finally:
+        await asyncio.gather(*(s.stop() for s in stores if s._engine is not None))
