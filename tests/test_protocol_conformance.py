@@ -23,6 +23,7 @@ from app.store import now_iso
 from tests.fakes.chat import ErrorReply, delay, rate_limited
 from tests.live_server import ScriptBook, live_app, make_settings, openai_app, scripted_app
 from tests.scripted import Hang, Script, paris_script, tool_call
+from tests.voice_client import live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
 
 
 class Schemas:
@@ -214,4 +215,29 @@ async def test_tool_failure_cancel_store_failure_and_interruption_follow_the_sch
         assert told["data"]["error_code"] == "interrupted"
         await late.close()
         schemas.check_team(late.received)
+        await check_runs_over_rest(server, schemas)
+
+
+@pytest.mark.parametrize("backend", ["realtime", "live"])
+async def test_voice_conversation_follows_the_schema(tmp_path: Path, fake_openai: Any, backend: str) -> None:
+    """A whole spoken question on each voice backend, plus bad input: every /ws/voice frame is in the schema,
+    and the team events it carries are in the /ws/team schema."""
+    book = ScriptBook(lambda: paris_script(researcher_delay=0.1))
+    voice_settings = live_settings() if backend == "live" else None
+    async with live_app(voice_app(tmp_path, fake_openai, book, voice=voice_settings)) as server:
+        schemas = await schemas_of(server)
+        voice = await open_voice(server)
+        for bad in ("nope", '{"type": "dance"}', '{"type": "playback"}', b"\x01"):
+            await voice.send(bad)
+        if backend == "live":
+            await fake_openai.live.asay("What's the weather in Paris right now?")
+            await fake_openai.live.until(live_spoke_answer, timeout=15, what="the answer spoken")
+        else:
+            await fake_openai.realtime.aspeak_user("What's the weather in Paris right now?")
+            await fake_openai.realtime.until(spoken_with_answer, timeout=15, what="the answer spoken")
+        await voice.until(lambda m: m["type"] == "team" and m["event"]["type"] == "run_finished")
+        await voice.close()
+        assert {m["type"] for m in voice.messages} >= {"voice.state", "team", "error", "caption"}
+        schemas.check_voice(voice.messages)
+        schemas.check_team(m["event"] for m in voice.messages if m["type"] == "team")
         await check_runs_over_rest(server, schemas)
