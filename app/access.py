@@ -89,6 +89,8 @@ class AccessGuard:
         """The calling user: the local owner when no users are configured, else from the trusted proxy's
         header or the presented token; None when unknown."""
         if not self.users.enabled:
+            await self.users.refresh()  # a user added meanwhile (CLI) ends the open, single-owner mode
+        if not self.users.enabled:
             return self.users.local_owner()
         client = scope.get("client")
         proxied = self.users.user_for_proxy(client[0] if client else None, headers)

@@ -84,13 +84,19 @@ class UserDirectory:
         self._stored = {str(h): str(n) for h, n in rows}
         self._loaded_at = time.monotonic()
 
+    async def refresh(self) -> None:
+        """Re-read the stored users if the last read is older than RELOAD_EVERY_S: the first user added with the
+        CLI closes a server that was open to its local owner, within a second, without a restart."""
+        if self._store is not None and time.monotonic() - self._loaded_at > RELOAD_EVERY_S:
+            await self.load()
+
     async def user_for_token(self, token: str | None) -> str | None:
         if not token:
             return None
         digest = token_hash(token)  # looked up by hash: the lookup's timing says nothing about the token
         name = self._static.get(digest) or self._stored.get(digest)
-        if name is None and self._store is not None and time.monotonic() - self._loaded_at > RELOAD_EVERY_S:
-            await self.load()
+        if name is None:
+            await self.refresh()
             name = self._stored.get(digest)
         return name
 

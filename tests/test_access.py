@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -109,3 +110,15 @@ async def test_sso_header_is_trusted_only_from_the_trusted_proxy(
                 f"{server.ws_url}/ws/team", additional_headers={"X-Forwarded-User": "carol"}
             ) as ws:
                 assert json.loads(await ws.recv())["data"]["user"] == "carol"
+
+
+async def test_the_first_user_added_closes_an_open_server_without_a_restart(tmp_path: Path) -> None:
+    from app.users import add_user
+
+    async with live_app(scripted_app(tmp_path, ScriptBook(paris_script))) as server:
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            assert (await http.get("/runs")).status_code == 200  # nobody configured: the local owner's
+            token = await add_user(server.services.store, "dana")
+            await asyncio.sleep(1.1)
+            assert (await http.get("/runs")).status_code == 401
+            assert (await http.get("/runs", headers={"Authorization": f"Bearer {token}"})).status_code == 200
