@@ -28,6 +28,7 @@ from tests.live_server import live_app, openai_app
 
 OK_ANSWER = "Paris is sunny."
 RETRIES = 2  # model_max_retries: three attempts in all
+MODEL_TIMEOUT_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ async def test_model_fault_retried_then_reported_and_session_usable(tmp_path: Pa
     chat = fake_openai.chat
     chat.add("manager", *fault.replies)
     chat.add("manager", OK_ANSWER + "\nTERMINATE", OK_ANSWER + "\nTERMINATE")
-    app = openai_app(tmp_path, fake_openai, model_max_retries=RETRIES, model_timeout_s=0.5)
+    # Long enough that a loaded machine does not turn a 500 into a timeout; the timeout case waits 5 s per attempt.
+    app = openai_app(tmp_path, fake_openai, model_max_retries=RETRIES, model_timeout_s=MODEL_TIMEOUT_S)
     async with live_app(app) as server:
         client = await server.connect()
         await client.recv()
@@ -76,7 +78,7 @@ async def test_model_fault_retried_then_reported_and_session_usable(tmp_path: Pa
                 lambda e: e["type"] == "run_finished" and e["run_id"] != first["run_id"], timeout=30
             )
             assert second["data"]["final_answer"] == OK_ANSWER
-        timeout_s = 0.5 if "timeout" in name else 0.0
+        timeout_s = MODEL_TIMEOUT_S if "timeout" in name else 0.0
         assert all(gap >= fault.min_backoff_s + timeout_s for gap in gaps), gaps  # backoff, not a hot loop
         await client.close()
     print(

@@ -239,6 +239,7 @@ async def test_keyboard_only_and_accessible_names_and_microphone_denied(tmp_path
         await page.keyboard.press("ArrowRight")
         assert await page.is_visible("#panel-history") and not await page.is_visible("#panel-log")
         assert await page.evaluate("document.activeElement.id") == "tab-history"
+        await page.locator("#history-list .history-item").first.wait_for(timeout=5_000)  # fetched on opening
         assert await page.locator("#history-list .history-item").count() == 1
         errors = [e for e in tab.console_errors if "Permission denied" not in e]
         assert errors == []
