@@ -17,7 +17,7 @@ from agents.session_events import ErrorCode, RunFinished, Usage
 from agents.stop import StopReason
 from app import session_route, voice_ws
 from app.access import AccessGuard
-from app.api import meta, runs, static, team_ws
+from app.api import docs, meta, runs, static, team_ws
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
 from app.redaction import Redactor
@@ -111,8 +111,10 @@ def create_app(
         description="An AutoGen Manager/Researcher/Developer team over WebSocket and REST, with a voice narrator.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # app/api/docs.py serves /docs from packaged files (FastAPI's uses a CDN)
+        redoc_url=None,
     )
-    for module in (meta, runs, team_ws, voice_ws, session_route, static):
+    for module in (meta, runs, team_ws, voice_ws, session_route, static, docs):
         app.include_router(module.router)
     for router in extra_routers:
         app.include_router(router)

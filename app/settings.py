@@ -25,7 +25,9 @@ class TaskBudgetLike(Protocol):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty: `OPENAI_API_KEY=` (a copied .env.example, docker compose's env_file) means "not set",
+    # not an empty key that claims model access and makes the OpenAI client raise at startup.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     # --- models -------------------------------------------------------------------------------
     openai_api_key: SecretStr | None = None

@@ -144,8 +144,8 @@ function showNoModel() {
   $("talk-hint").textContent = "Voice needs a model: the server has no API key configured.";
   notices.show("no-model", {
     level: "warning", title: "No API key configured on the server", dismissible: true,
-    text: "The team and the narrator need a model. Set OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible "
-      + "server) in .env and restart the server.",
+    text: "The team and the narrator need a model. Set OPENAI_API_KEY in .env and restart the server (for a "
+      + "compatible server, OPENAI_BASE_URL as well as a key; or MODEL_CONFIG_FILE). Typed questions wait in the box.",
   });
 }
 
@@ -231,6 +231,13 @@ function renderTaskAvailability() {
 function submitTask() {
   const text = input.value.trim();
   if (!text) {
+    input.focus();
+    return;
+  }
+  if (!modelAccess) {
+    // Nothing could answer it: keep the question in the box and say why, instead of a red line in the log.
+    showNoModel();
+    $("task-hint").textContent = "Not sent: the server has no model configured (see the notice above). Your text is kept.";
     input.focus();
     return;
   }
