@@ -18,6 +18,7 @@ from agents.stop import StopReason
 from app import session_route, voice_ws
 from app.access import AccessGuard
 from app.api import docs, meta, runs, static, team_ws
+from app.api.mcp import mount_mcp
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
 from app.redaction import Redactor
@@ -118,6 +119,7 @@ def create_app(
         app.include_router(module.router)
     for router in extra_routers:
         app.include_router(router)
+    mount_mcp(app)  # the team as an MCP server at /mcp (app/api/mcp.py)
     app.add_middleware(
         AccessGuard, users=users, allowed_origins=settings.allowed_origins, allowed_hosts=settings.allowed_hosts
     )
