@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from agents.session_events import ErrorCode, RunFinished, Usage
 from agents.stop import StopReason
-from app import session_route, voice_ws
+from app import metrics, session_route, voice_ws
 from app.access import AccessGuard
 from app.api import docs, meta, runs, static, team_ws
 from app.api.mcp import mount_mcp
@@ -27,6 +27,7 @@ from app.sessions import SessionRegistry
 from app.settings import Settings
 from app.store import RunStore
 from app.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
+from app.telemetry import configure_otlp
 from app.users import TrustedProxy, UserDirectory
 
 log = logging.getLogger(__name__)
@@ -115,11 +116,12 @@ def create_app(
         docs_url=None,  # app/api/docs.py serves /docs from packaged files (FastAPI's uses a CDN)
         redoc_url=None,
     )
-    for module in (meta, runs, team_ws, voice_ws, session_route, static, docs):
+    for module in (meta, runs, team_ws, voice_ws, session_route, static, docs, metrics):
         app.include_router(module.router)
     for router in extra_routers:
         app.include_router(router)
     mount_mcp(app)  # the team as an MCP server at /mcp (app/api/mcp.py)
+    configure_otlp()  # traces to OTEL_EXPORTER_OTLP_ENDPOINT when set (app/telemetry.py)
     app.add_middleware(
         AccessGuard, users=users, allowed_origins=settings.allowed_origins, allowed_hosts=settings.allowed_hosts
     )

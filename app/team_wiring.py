@@ -14,6 +14,7 @@ from agents.session import SessionLimits, TeamSession
 from agents.team import TeamLimits, build_team
 from app.event_log import SessionEventLog
 from app.settings import Settings
+from app.telemetry import observe_session
 
 NO_MODEL_MESSAGE = (
     "No model is configured, so the team cannot work. Set OPENAI_API_KEY in .env (or the environment) and "
@@ -68,11 +69,12 @@ class TeamWiring:
             if self.release_session is not None:
                 await self.release_session(session_id)
 
+        meter = clients.meter if clients is not None else UsageMeter()
         return TeamSession(
             session_id,
             factory=factory,
-            meter=clients.meter if clients is not None else UsageMeter(),
-            emit=event_log.publish,
+            meter=meter,
+            emit=observe_session(session_id, meter, event_log.publish),  # traces and metrics (app/telemetry.py)
             limits=SessionLimits(
                 cancel_grace_s=self.settings.cancel_grace_s,
                 max_followups=self.settings.max_followups,
