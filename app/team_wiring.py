@@ -13,6 +13,7 @@ from agents.model_clients import ModelConfigError, TeamModelClients, build_model
 from agents.session import SessionLimits, TeamSession
 from agents.team import TeamLimits, build_team
 from app.event_log import SessionEventLog
+from app.prices import role_prices
 from app.settings import Settings
 from app.telemetry import observe_session
 
@@ -55,12 +56,17 @@ class TeamWiring:
             max_stalls=self.settings.manager_max_stalls,
         )
         researcher_tools = list(self.researcher_tools)
+        prices = role_prices(self.settings)  # run_finished.spent.usd and RUN_MAX_USD (app/prices.py)
         developer_tools = list(self.developer_tools(session_id)) if clients is not None else []
 
         def factory():  # type: ignore[no-untyped-def]
             assert clients is not None
             return build_team(
-                clients, researcher_tools=researcher_tools, developer_tools=developer_tools, limits=limits
+                clients,
+                researcher_tools=researcher_tools,
+                developer_tools=developer_tools,
+                limits=limits,
+                prices=prices,
             )
 
         async def on_close() -> None:

@@ -2,12 +2,13 @@
 // task box works with or without a microphone, and every frame in or out lands in the event log.
 import { Api } from "./api.js";
 import { Captions } from "./captions.js";
+import { h } from "./dom.js";
 import { EventLog } from "./event_log.js";
 import { History } from "./history.js";
 import { Notices } from "./notices.js";
 import { setupTabs } from "./tabs.js";
 import { TeamSocket } from "./team_socket.js";
-import { Timeline } from "./timeline.js";
+import { formatUsd, runCost, Timeline } from "./timeline.js";
 import { VoiceSession } from "./voice_session.js";
 
 const $ = (id) => document.getElementById(id);
@@ -67,6 +68,20 @@ function onTeamEvent(event, via) {
   if (event.type === "system" && data.event === "connected" && data.model_access === false) showNoModel();
   if (event.type === "error" && timeline.isRecent(event)) showError(data.code, data.message, via);
   if (event.type === "run_finished" && historyLoaded) history.load();
+  if (event.type === "run_finished") addSessionCost(runCost(data));
+}
+
+// ---- cost of this session: the sum of its runs' known costs, next to the team's state --------------
+let sessionUsd = 0;
+function addSessionCost(usd) {
+  if (usd === null) return;
+  sessionUsd += usd;
+  let badge = document.getElementById("session-cost");
+  if (!badge) {
+    badge = h("span", { class: "cost-badge", attrs: { id: "session-cost", title: "What this session's runs cost so far" } });
+    $("team-state").after(badge);
+  }
+  badge.textContent = `Session ${formatUsd(sessionUsd)}`;
 }
 
 const SERVER_TEXT = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…", offline: "Server unreachable" };
