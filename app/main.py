@@ -13,6 +13,7 @@ from typing import Any
 from autogen_core.tools import BaseTool
 from fastapi import FastAPI
 
+from agents.mcp_tools import add_mcp_tools
 from agents.session_events import ErrorCode, RunFinished, Usage
 from agents.stop import StopReason
 from app import metrics, session_route, voice_ws
@@ -65,6 +66,8 @@ def create_app(
                 sandbox = CodeSandbox.from_settings(tool_settings)
                 await sandbox.start()
                 d_tools, release = (lambda sid: [sandbox.tool_for(sid)]), sandbox.release
+        if settings.mcp_servers is not None:  # tools from MCP servers, per agent (agents/mcp_tools.py)
+            r_tools, d_tools = await add_mcp_tools(settings.mcp_servers, r_tools, d_tools, tool_output_max_chars())
         redactor = Redactor(secrets)
         if configure_logs:
             configure_logging(settings.log_level, json_lines=settings.log_json, redactor=redactor)
@@ -172,6 +175,12 @@ async def close_interrupted_runs(store: RunStore, redactor: Redactor) -> int:
     if active:
         log.warning("marked interrupted runs", extra={"count": len(active)})
     return len(active)
+
+
+def tool_output_max_chars() -> int:
+    from tools.config import ToolSettings
+
+    return ToolSettings().tool_output_max_chars
 
 
 app = create_app()

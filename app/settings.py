@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     run_max_tokens: int | None = Field(default=150_000, ge=1, description="Prompt + completion tokens per run.")
     run_max_usd: float | None = Field(default=None, gt=0, description="USD per run; enforced once prices are set.")
     manager_max_stalls: int = Field(default=2, ge=1, description="Manager turns without progress before a stop.")
+    mcp_servers: Path | None = Field(
+        default=None, description="JSON or YAML file of MCP servers whose tools the agents get (agents/mcp_tools.py)."
+    )
     model_prices: dict[str, ModelPrice] = Field(
         default_factory=default_prices,
         description='USD per million tokens by model, JSON: {"gpt-4.1-mini": {"input": 0.4, "output": 1.6}}. '
