@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -173,6 +174,22 @@ def runs(
         typer.echo(json.dumps(found, ensure_ascii=False))
     else:
         Console().print(runs_table(found))
+
+
+@cli.command("export-team")
+def export_team_command(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """The team as an AutoGen component JSON (agents, tools, routing as data); loads back with
+    agents.export.load_team. No API key is written."""
+    from app.cli_export import export_team
+
+    text = json.dumps(asyncio.run(export_team(Settings())), indent=2, ensure_ascii=False)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"Team written to {output}.", err=True)
 
 
 def main() -> None:
