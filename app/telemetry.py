@@ -100,6 +100,7 @@ def _observe(state: _SessionTrace, payload: SessionPayload, run_id: str | None) 
             "team.run",
             attributes={"run_id": run_id, "session_id": state.session_id, "followup": payload.followup},
         )
+        log.info("run started", extra={"run_id": run_id, "session_id": state.session_id})
         metrics.ACTIVE_RUNS.inc()
     elif isinstance(payload, RunFinished) and run_id is not None and run_id == state.run_id:
         _end_run(state, payload)
@@ -137,6 +138,19 @@ def _end_run(state: _SessionTrace, finished: RunFinished | None) -> None:
     if finished.stop_reason == StopReason.ERROR:
         span.set_status(Status(StatusCode.ERROR, finished.error or "error"))
     span.end()
+    log.info(
+        "run finished",
+        extra={
+            "run_id": state.run_id,
+            "session_id": state.session_id,
+            "stop_reason": outcome,
+            "duration_s": finished.duration_s,
+            "model_calls": finished.usage.model_calls,
+            "tokens": finished.usage.prompt_tokens + finished.usage.completion_tokens,
+            "cost_usd": usd,
+            "trace_id": format(span.get_span_context().trace_id, "032x"),
+        },
+    )
 
 
 def _tool_event(state: _SessionTrace, message: TeamMessage) -> None:

@@ -87,3 +87,28 @@ async def test_a_user_sees_only_their_own_runs_over_mcp(tmp_path: Path) -> None:
         async with mcp_client(url, users["bob"]) as bob:
             assert ((await bob.call_tool("list_runs", {})).structured_content or {})["runs"] == []
             assert (await bob.call_tool("get_run", {"run_id": asked["run_id"]})).is_error
+
+
+async def test_a_client_that_goes_away_cancels_its_run(tmp_path: Path) -> None:
+    import asyncio
+
+    app = scripted_app(tmp_path, ScriptBook(lambda: paris_script(researcher_delay=30)), app_token=TOKEN)
+    async with live_app(app) as server:
+        url = f"{server.http_url}/mcp"
+        async with mcp_client(url, TOKEN) as client:
+            call = asyncio.create_task(client.call_tool("ask_team", {"question": QUESTION}))
+            for _ in range(100):
+                runs = await server.services.store.list_runs(owner="owner", limit=5)
+                if runs:
+                    break
+                await asyncio.sleep(0.05)
+            assert runs and runs[0]["status"] == "running"
+            call.cancel()
+            with pytest.raises(BaseException):  # noqa: B017 - cancelled, however the SDK wraps it
+                await call
+        for _ in range(100):
+            run = await server.services.store.get_run(runs[0]["run_id"], owner="owner")
+            if run and run["status"] != "running":
+                break
+            await asyncio.sleep(0.05)
+        assert run is not None and run["stop_reason"] == "cancelled"

@@ -153,3 +153,14 @@ async def test_spans_go_to_the_otlp_endpoint_when_it_is_set(tmp_path: Path, monk
         for span in scope["spans"]
     }
     assert {"team.run", "model.call", "tool.call"} <= names
+
+
+async def test_logs_carry_the_run_and_session_ids(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="app.telemetry")
+    async with live_app(scripted_app(tmp_path, ScriptBook(paris_script))) as server:
+        done = await run_paris(server)
+    finished = [r for r in caplog.records if r.getMessage() == "run finished"]
+    assert len(finished) == 1
+    record = finished[0].__dict__
+    assert record["run_id"] == done["run_id"] and record["session_id"] == done["session_id"]
+    assert record["stop_reason"] == "completed" and record["model_calls"] == 4
