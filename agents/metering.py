@@ -8,7 +8,9 @@ ignores it (ReplayChatCompletionClient does).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping, Sequence
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,6 +25,39 @@ from autogen_core.models import (
 )
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """One finished (or failed) model call, for metrics and traces (app/telemetry.py)."""
+
+    meter: UsageMeter
+    role: str
+    usage: RequestUsage | None
+    start_ns: int
+    end_ns: int
+    error: str | None = None  # the exception's type name when the call failed
+
+
+ModelCallObserver = Callable[[ModelCall], None]
+_observer: ModelCallObserver | None = None
+
+
+def observe_model_calls(observer: ModelCallObserver | None) -> None:
+    """Set the one process-wide observer of model calls (None removes it); it must not block."""
+    global _observer
+    _observer = observer
+
+
+def _notify(call: ModelCall) -> None:
+    if _observer is None:
+        return
+    try:
+        _observer(call)
+    except Exception:
+        log.exception("model call observer failed")
 
 
 @dataclass
@@ -128,8 +163,14 @@ class MeteredChatCompletionClient(DelegatingChatCompletionClient):
         )
         if cancellation_token is not None:
             cancellation_token.link_future(call)
-        result = await call
+        start = time.time_ns()
+        try:
+            result = await call
+        except BaseException as exc:
+            _notify(ModelCall(self._meter, self._role, None, start, time.time_ns(), type(exc).__name__))
+            raise
         self._meter.record(self._role, result.usage)
+        _notify(ModelCall(self._meter, self._role, result.usage, start, time.time_ns()))
         return result
 
     async def create_stream(
@@ -152,6 +193,7 @@ class MeteredChatCompletionClient(DelegatingChatCompletionClient):
         ):
             if isinstance(chunk, CreateResult):
                 self._meter.record(self._role, chunk.usage)
+                _notify(ModelCall(self._meter, self._role, chunk.usage, time.time_ns(), time.time_ns()))
             yield chunk
 
     async def close(self) -> None:

@@ -25,7 +25,9 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-OPEN_PATHS = ("/health", "/protocol.json")  # the schema is public: the page reads its constants before login
+# Public: the schemas (the page reads its constants before login; /docs shows the API, whose calls need a token)
+OPEN_PATHS = ("/health", "/protocol.json", "/openapi.json", "/docs")
+OPEN_PREFIXES = ("/static/", "/docs-assets/")  # the page's and the docs' own files
 PAGE_PATHS = ("/", "/index.html", "/favicon.ico")
 
 
@@ -55,7 +57,7 @@ class AccessGuard:
         if refusal is None:
             user = await self.identify(scope, headers)
             path = scope.get("path", "")
-            is_open = path in OPEN_PATHS or path in PAGE_PATHS or path.startswith("/static/")
+            is_open = path in OPEN_PATHS or path in PAGE_PATHS or path.startswith(OPEN_PREFIXES)
             if user is None and not is_open:
                 refusal = (
                     401,

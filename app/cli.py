@@ -1,4 +1,5 @@
-"""`research-team`: the command line (typer). `serve` runs the server with our limits enforced by uvicorn itself.
+"""`research-team`: the command line (typer). `serve` runs the server with our limits enforced by uvicorn itself;
+`ask` and `runs` are its terminal clients (app/cli_ask.py); `users` manages users and their tokens.
 
 Why not `uvicorn app.main:app`: uvicorn's own default buffers WebSocket frames up to 16 MiB before our 64 KiB
 check sees them (30 clients x 15 MiB = 1 GB); `serve` sets `ws_max_size` to WS_MAX_FRAME_BYTES, so an oversized
@@ -11,14 +12,18 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import IntegrityError
 
+from app.cli_ask import AskFailed, AskResult, fetch_runs, print_answer, runs_table
+from app.cli_ask import ask as ask_team
 from app.settings import Settings
 from app.store import RunStore
 from app.users import add_user, list_users, remove_user
@@ -104,6 +109,87 @@ def users_remove(name: str) -> None:
         typer.echo(f"No stored user {name!r}.", err=True)
         raise typer.Exit(1)
     typer.echo(f"User {name!r} removed.")
+
+
+SERVER_OPTION = typer.Option(
+    "http://127.0.0.1:8000", "--url", envvar="RESEARCH_TEAM_URL", help="The server (its base URL)."
+)
+TOKEN_OPTION = typer.Option(
+    None, "--token", envvar="RESEARCH_TEAM_TOKEN", help="A user's token (default: APP_TOKEN from .env, if set)."
+)
+
+
+def _token(token: str | None) -> str | None:
+    if token:
+        return token
+    app_token = Settings().app_token
+    return app_token.get_secret_value() if app_token is not None and app_token.get_secret_value() else None
+
+
+@cli.command()
+def ask(
+    question: str = typer.Argument(..., help="What to ask the team."),
+    url: str = SERVER_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print only the result as JSON (for scripts)."),
+) -> None:
+    """Ask the team a question: its steps as they happen, then the answer with its sources."""
+    console, errors = Console(), Console(stderr=True)
+
+    async def run() -> AskResult:
+        if as_json:
+            return await ask_team(url, _token(token), question)
+        with errors.status("The team is working…"):
+            return await ask_team(url, _token(token), question, on_step=lambda line: console.print(f"• {escape(line)}"))
+
+    try:
+        result = asyncio.run(run())
+    except AskFailed as exc:
+        if as_json:
+            typer.echo(json.dumps({"error": str(exc)}))
+        errors.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), ensure_ascii=False))
+    else:
+        print_answer(console, result)
+    if not result.complete:
+        raise typer.Exit(1)
+
+
+@cli.command()
+def runs(
+    url: str = SERVER_OPTION,
+    token: str | None = TOKEN_OPTION,
+    limit: int = typer.Option(20, min=1, max=500, help="How many of the latest runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
+) -> None:
+    """Your latest runs on the server."""
+    try:
+        found = asyncio.run(fetch_runs(url, _token(token), limit))
+    except AskFailed as exc:
+        Console(stderr=True).print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(found, ensure_ascii=False))
+    else:
+        Console().print(runs_table(found))
+
+
+@cli.command("export-team")
+def export_team_command(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """The team as an AutoGen component JSON (agents, tools, routing as data); loads back with
+    agents.export.load_team. No API key is written."""
+    from app.cli_export import export_team
+
+    text = json.dumps(asyncio.run(export_team(Settings())), indent=2, ensure_ascii=False)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"Team written to {output}.", err=True)
 
 
 def main() -> None:

@@ -13,11 +13,13 @@ from typing import Any
 from autogen_core.tools import BaseTool
 from fastapi import FastAPI
 
+from agents.mcp_tools import add_mcp_tools
 from agents.session_events import ErrorCode, RunFinished, Usage
 from agents.stop import StopReason
-from app import session_route, voice_ws
+from app import metrics, session_route, voice_ws
 from app.access import AccessGuard
-from app.api import meta, runs, static, team_ws
+from app.api import docs, meta, runs, static, team_ws
+from app.api.mcp import mount_mcp
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
 from app.redaction import Redactor
@@ -26,6 +28,7 @@ from app.sessions import SessionRegistry
 from app.settings import Settings
 from app.store import RunStore
 from app.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
+from app.telemetry import configure_otlp
 from app.users import TrustedProxy, UserDirectory
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,8 @@ def create_app(
                 sandbox = CodeSandbox.from_settings(tool_settings)
                 await sandbox.start()
                 d_tools, release = (lambda sid: [sandbox.tool_for(sid)]), sandbox.release
+        if settings.mcp_servers is not None:  # tools from MCP servers, per agent (agents/mcp_tools.py)
+            r_tools, d_tools = await add_mcp_tools(settings.mcp_servers, r_tools, d_tools, tool_output_max_chars())
         redactor = Redactor(secrets)
         if configure_logs:
             configure_logging(settings.log_level, json_lines=settings.log_json, redactor=redactor)
@@ -112,11 +117,15 @@ def create_app(
         description="An AutoGen Manager/Researcher/Developer team over WebSocket and REST, with a voice narrator.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # app/api/docs.py serves /docs from packaged files (FastAPI's uses a CDN)
+        redoc_url=None,
     )
-    for module in (meta, runs, team_ws, voice_ws, session_route, static):
+    for module in (meta, runs, team_ws, voice_ws, session_route, static, docs, metrics):
         app.include_router(module.router)
     for router in extra_routers:
         app.include_router(router)
+    mount_mcp(app)  # the team as an MCP server at /mcp (app/api/mcp.py)
+    configure_otlp()  # traces to OTEL_EXPORTER_OTLP_ENDPOINT when set (app/telemetry.py)
     app.add_middleware(
         AccessGuard, users=users, allowed_origins=settings.allowed_origins, allowed_hosts=settings.allowed_hosts
     )
@@ -167,6 +176,12 @@ async def close_interrupted_runs(store: RunStore, redactor: Redactor) -> int:
     if active:
         log.warning("marked interrupted runs", extra={"count": len(active)})
     return len(active)
+
+
+def tool_output_max_chars() -> int:
+    from tools.config import ToolSettings
+
+    return ToolSettings().tool_output_max_chars
 
 
 app = create_app()

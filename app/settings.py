@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agents.budget import RunBudget
+from app.prices import ModelPrice, default_prices
 
 T = TypeVar("T", int, float)
 
@@ -25,7 +26,9 @@ class TaskBudgetLike(Protocol):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty: `OPENAI_API_KEY=` (a copied .env.example, docker compose's env_file) means "not set",
+    # not an empty key that claims model access and makes the OpenAI client raise at startup.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     # --- models -------------------------------------------------------------------------------
     openai_api_key: SecretStr | None = None
@@ -54,6 +57,14 @@ class Settings(BaseSettings):
     run_max_tokens: int | None = Field(default=150_000, ge=1, description="Prompt + completion tokens per run.")
     run_max_usd: float | None = Field(default=None, gt=0, description="USD per run; enforced once prices are set.")
     manager_max_stalls: int = Field(default=2, ge=1, description="Manager turns without progress before a stop.")
+    mcp_servers: Path | None = Field(
+        default=None, description="JSON or YAML file of MCP servers whose tools the agents get (agents/mcp_tools.py)."
+    )
+    model_prices: dict[str, ModelPrice] = Field(
+        default_factory=default_prices,
+        description='USD per million tokens by model, JSON: {"gpt-4.1-mini": {"input": 0.4, "output": 1.6}}. '
+        "Replaces the default table (app/prices.py); a run's cost is unknown when a model it used has no price.",
+    )
     deterministic_selector: bool = Field(
         default=True,
         description="Route turns by rule (agents/routing.py) and "

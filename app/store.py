@@ -73,11 +73,12 @@ class StoreError(Exception):
 
 
 class RunStore:
-    def __init__(self, database_url: str, *, batch_size: int = 512) -> None:
+    def __init__(self, database_url: str, *, batch_size: int = 512, max_backlog: int = 100_000) -> None:
         self.url = normalize_database_url(database_url)
         self._batch_size = batch_size
         self._engine: AsyncEngine | None = None
         self._queue: asyncio.Queue[EventRecord | None] = asyncio.Queue()
+        self._max_backlog = max_backlog  # events waiting for the writer; past it an event is refused, not queued
         self._writer: asyncio.Task[None] | None = None
         self.commits = 0  # batches committed (benchmarks report events per commit)
 
@@ -123,8 +124,16 @@ class RunStore:
     def append(self, record: EventRecord) -> asyncio.Future[None]:
         """Queue an event; the future resolves when it is committed (after its on_stored callback ran)."""
         record.done = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(record)
+        if self._queue.qsize() >= self._max_backlog:  # the database fell far behind: refuse rather than grow
+            record.done.set_exception(StoreError(f"The run store is {self._max_backlog} events behind."))
+        else:
+            self._queue.put_nowait(record)
         return record.done
+
+    @property
+    def pending(self) -> int:
+        """Events queued for the writer (metrics)."""
+        return self._queue.qsize()
 
     async def _write_loop(self) -> None:
         while True:
@@ -303,7 +312,16 @@ _UPDATE_FINISH = (
     .values(
         {
             name: bindparam(name)
-            for name in ("status", "stop_reason", "final_answer", "finished_at", "usage", "duration_s", "last_seq")
+            for name in (
+                "status",
+                "stop_reason",
+                "final_answer",
+                "finished_at",
+                "usage",
+                "spent",
+                "duration_s",
+                "last_seq",
+            )
         }
     )
 )
@@ -324,6 +342,7 @@ def _run_change(record: EventRecord) -> dict[str, Any] | RunStartedEvent | None:
             "final_answer": data.final_answer,
             "finished_at": record.created_at,
             "usage": data.usage.model_dump_json(),
+            "spent": json.dumps(data.spent) if data.spent is not None else None,
             "duration_s": data.duration_s,
             "last_seq": record.seq,
         }
@@ -334,7 +353,8 @@ def _run_change(record: EventRecord) -> dict[str, Any] | RunStartedEvent | None:
 
 def _run_row(row: Any) -> dict[str, Any]:
     data = dict(row)
-    data["usage"] = json.loads(data["usage"]) if data.get("usage") else None
+    for name in ("usage", "spent"):
+        data[name] = json.loads(data[name]) if data.get(name) else None
     return data
 
 

@@ -42,6 +42,7 @@ runs = Table(
     Column("first_seq", Integer),
     Column("last_seq", Integer),
     Column("owner", String(64), nullable=False, server_default="local", index=True),
+    Column("spent", Text),  # JSON: what the run used of its budget, cost in USD included (run_finished.spent)
 )
 Index("ix_runs_created_at", runs.c.created_at)
 
@@ -78,9 +79,16 @@ ACTIVE_STATUSES = ("running", "pausing", "paused")
 LOCAL_OWNER = "local"  # the one owner of a server with no users configured
 
 
+ADDED_COLUMNS = {  # columns added to `runs` after its first version, and how an older database gets them
+    "owner": f"ALTER TABLE runs ADD COLUMN owner VARCHAR(64) NOT NULL DEFAULT '{LOCAL_OWNER}'",
+    "spent": "ALTER TABLE runs ADD COLUMN spent TEXT",
+}
+
+
 def create_and_migrate(conn: Connection) -> None:
-    """Create missing tables; add the columns a database from an older version lacks (runs.owner)."""
+    """Create missing tables; add the columns a database from an older version lacks."""
     metadata.create_all(conn)
     columns = {c["name"] for c in inspect(conn).get_columns("runs")}
-    if "owner" not in columns:
-        conn.execute(text(f"ALTER TABLE runs ADD COLUMN owner VARCHAR(64) NOT NULL DEFAULT '{LOCAL_OWNER}'"))
+    for name, ddl in ADDED_COLUMNS.items():
+        if name not in columns:
+            conn.execute(text(ddl))

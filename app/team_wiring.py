@@ -15,7 +15,9 @@ from agents.model_clients import ModelConfigError, TeamModelClients, raw_model_c
 from agents.session import SessionLimits, TeamSession
 from agents.team import TeamControls, TeamLimits, build_team
 from app.event_log import SessionEventLog
+from app.prices import role_prices
 from app.settings import Settings
+from app.telemetry import observe_session
 
 NO_MODEL_MESSAGE = (
     "No model is configured, so the team cannot work. Set OPENAI_API_KEY in .env (or the environment) and "
@@ -67,12 +69,17 @@ class TeamWiring:
             max_stalls=self.settings.manager_max_stalls,
         )
         researcher_tools = list(self.researcher_tools)
+        prices = role_prices(self.settings)  # run_finished.spent.usd and RUN_MAX_USD (app/prices.py)
         developer_tools = list(self.developer_tools(session_id)) if clients is not None else []
 
         def factory() -> tuple[SelectorGroupChat, TeamControls]:
             assert clients is not None
             return build_team(
-                clients, researcher_tools=researcher_tools, developer_tools=developer_tools, limits=limits
+                clients,
+                researcher_tools=researcher_tools,
+                developer_tools=developer_tools,
+                limits=limits,
+                prices=prices,
             )
 
         async def on_close() -> None:
@@ -81,11 +88,12 @@ class TeamWiring:
             if self.release_session is not None:
                 await self.release_session(session_id)
 
+        meter = clients.meter if clients is not None else UsageMeter()
         return TeamSession(
             session_id,
             factory=factory,
-            meter=clients.meter if clients is not None else UsageMeter(),
-            emit=event_log.publish,
+            meter=meter,
+            emit=observe_session(session_id, meter, event_log.publish),  # traces and metrics (app/telemetry.py)
             limits=SessionLimits(
                 cancel_grace_s=self.settings.cancel_grace_s,
                 max_followups=self.settings.max_followups,

@@ -29,10 +29,11 @@ RULES: dict[str, str] = {
     "/index.html": "open (the page)",
     "/favicon.ico": "open (the page)",
     "/static/{path:path}": "open (the page)",
-    "/openapi.json": "authenticated",
-    "/docs": "authenticated",
-    "/docs/oauth2-redirect": "authenticated",
-    "/redoc": "authenticated",
+    "/openapi.json": "open (the API's public schema)",
+    "/docs": "open (Swagger UI; every call it makes needs a token)",
+    "/docs-assets/{name}": "open (Swagger UI's packaged files)",
+    "/metrics": "authenticated (aggregate figures, no user's data)",
+    "/mcp": "owner: its tools see the caller's runs only (tests/test_mcp_server.py per user)",
     "/session": "authenticated (mints a short-lived secret for the caller)",
     "/runs": "owner: the caller's runs only",
     "/runs/{run_id}": "owner: another user's run is 404",
@@ -101,11 +102,19 @@ async def test_rest_routes_show_each_user_only_their_own(two_users) -> None:  # 
             assert theirs.json()["detail"].replace(run_id, "X") == missing.json()["detail"].replace(
                 "run_does_not_exist", "X"
             )
-        for path in ("/runs", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"):
+        for path in ("/runs", "/metrics", "/mcp"):
             assert (await http.get(path)).status_code == 401, path
             assert (await http.get(path, headers={"Authorization": "Bearer not-a-user"})).status_code == 401
         assert (await http.post("/session")).status_code == 401
-        for path in ("/", "/index.html", "/favicon.ico", "/static/js/main.js", "/protocol.json"):
+        for path in (
+            "/",
+            "/index.html",
+            "/favicon.ico",
+            "/static/js/main.js",
+            "/protocol.json",
+            "/openapi.json",
+            "/docs",
+        ):
             assert (await http.get(path)).status_code == 200, path
         assert (await http.get("/health")).json() == {"status": "ok"}
 

@@ -193,3 +193,19 @@ async def test_servers_starting_together_on_an_empty_postgres_all_start() -> Non
         assert await stores[0].list_runs(owner="local") == []
     finally:
         await asyncio.gather(*(s.stop() for s in stores if s._engine is not None))
+
+
+async def test_the_write_backlog_is_bounded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A database that falls far behind gets events refused (the run then ends as error), not a queue that
+    grows without end."""
+    store = RunStore(f"sqlite+aiosqlite:///{tmp_path / 'backlog.db'}", max_backlog=10)
+    await store.start()
+    try:
+        log = SessionEventLog("s_backlog_test", store, Redactor())
+        futures = [log.publish(TeamMessage(type="TextMessage", data={"n": n}), None) for n in range(25)]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        refused = [r for r in results if isinstance(r, StoreError)]
+        assert 0 < len(refused) <= 15 and "behind" in str(refused[0])
+        assert store.pending == 0
+    finally:
+        await store.stop()

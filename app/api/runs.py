@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.deps import ServicesDep, UserDep
 from app.protocol import ServerEvent, Usage
@@ -29,6 +29,7 @@ class Run(BaseModel):
     final_answer: str | None = None
     stop_reason: str | None = None
     usage: Usage | None = None
+    spent: dict[str, Any] | None = Field(default=None, description="What the run used of its budget, `usd` included.")
     duration_s: float | None = None
     first_seq: int | None = None
     last_seq: int | None = None

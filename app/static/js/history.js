@@ -3,7 +3,7 @@
 import { h } from "./dom.js";
 import { formatDuration, timeAgo, truncate } from "./format.js";
 import { maskText } from "./mask.js";
-import { Timeline } from "./timeline.js";
+import { formatUsd, Timeline } from "./timeline.js";
 
 const PAGE = 20;
 const STATUS = { completed: "Completed", running: "Running", paused: "Paused", cancelled: "Cancelled", error: "Error",
@@ -57,7 +57,8 @@ export class History {
       h("span", { class: "history-meta" },
         h("span", { class: "status-badge", dataset: { status }, text: STATUS[status] || status }),
         h("time", { dateTime: run.created_at || "", text: timeAgo(run.created_at) }),
-        Number.isFinite(run.duration_s) ? h("span", { text: formatDuration(run.duration_s) }) : null));
+        Number.isFinite(run.duration_s) ? h("span", { text: formatDuration(run.duration_s) }) : null,
+        Number.isFinite(run.spent?.usd) ? h("span", { class: "run-cost", text: formatUsd(run.spent.usd) }) : null));
     button.addEventListener("click", () => this.open(run, button));
     return h("li", { dataset: { runId: run.run_id } }, button);
   }
@@ -78,7 +79,7 @@ export class History {
       if (!events.some((e) => e.type === "run_finished") && run.final_answer) {
         this.viewer.ingest({ type: "run_finished", source: "system", seq: null, run_id: run.run_id, timestamp: run.finished_at,
           data: { final_answer: run.final_answer, complete: run.status === "completed", stop_reason: run.stop_reason || run.status,
-            duration_s: run.duration_s, usage: run.usage || {} } });
+            duration_s: run.duration_s, usage: run.usage || {}, spent: run.spent || null } });
       }
       if (!events.length) dialogBody.replaceChildren(h("p", { class: "empty", text: "This run has no stored events." }));
     } catch (err) {

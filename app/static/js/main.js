@@ -2,12 +2,13 @@
 // task box works with or without a microphone, and every frame in or out lands in the event log.
 import { Api } from "./api.js";
 import { Captions } from "./captions.js";
+import { h } from "./dom.js";
 import { EventLog } from "./event_log.js";
 import { History } from "./history.js";
 import { Notices } from "./notices.js";
 import { setupTabs } from "./tabs.js";
 import { TeamSocket } from "./team_socket.js";
-import { Timeline } from "./timeline.js";
+import { formatUsd, runCost, Timeline } from "./timeline.js";
 import { VoiceSession } from "./voice_session.js";
 
 const $ = (id) => document.getElementById(id);
@@ -67,6 +68,20 @@ function onTeamEvent(event, via) {
   if (event.type === "system" && data.event === "connected" && data.model_access === false) showNoModel();
   if (event.type === "error" && timeline.isRecent(event)) showError(data.code, data.message, via);
   if (event.type === "run_finished" && historyLoaded) history.load();
+  if (event.type === "run_finished") addSessionCost(runCost(data));
+}
+
+// ---- cost of this session: the sum of its runs' known costs, next to the team's state --------------
+let sessionUsd = 0;
+function addSessionCost(usd) {
+  if (usd === null) return;
+  sessionUsd += usd;
+  let badge = document.getElementById("session-cost");
+  if (!badge) {
+    badge = h("span", { class: "cost-badge", attrs: { id: "session-cost", title: "What this session's runs cost so far" } });
+    $("team-state").after(badge);
+  }
+  badge.textContent = `Session ${formatUsd(sessionUsd)}`;
 }
 
 const SERVER_TEXT = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…", offline: "Server unreachable" };
@@ -144,8 +159,8 @@ function showNoModel() {
   $("talk-hint").textContent = "Voice needs a model: the server has no API key configured.";
   notices.show("no-model", {
     level: "warning", title: "No API key configured on the server", dismissible: true,
-    text: "The team and the narrator need a model. Set OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible "
-      + "server) in .env and restart the server.",
+    text: "The team and the narrator need a model. Set OPENAI_API_KEY in .env and restart the server (for a "
+      + "compatible server, OPENAI_BASE_URL as well as a key; or MODEL_CONFIG_FILE). Typed questions wait in the box.",
   });
 }
 
@@ -231,6 +246,13 @@ function renderTaskAvailability() {
 function submitTask() {
   const text = input.value.trim();
   if (!text) {
+    input.focus();
+    return;
+  }
+  if (!modelAccess) {
+    // Nothing could answer it: keep the question in the box and say why, instead of a red line in the log.
+    showNoModel();
+    $("task-hint").textContent = "Not sent: the server has no model configured (see the notice above). Your text is kept.";
     input.focus();
     return;
   }

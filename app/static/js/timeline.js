@@ -384,10 +384,25 @@ class RunView {
     this.working(null);
     this.setStatus(data.stop_reason || "completed");
     if (Number.isFinite(data.duration_s)) this.elapsed.textContent = formatDuration(data.duration_s);
+    const usd = runCost(data);
+    if (usd !== null) {
+      this.elapsed.after(h("span", { class: "run-cost", text: formatUsd(usd),
+        attrs: { title: "What this run cost (model tokens at the server's price table)" } }));
+    }
     this.progress.setAttribute("aria-valuetext", "Finished");
     for (const slot of this.calls.values()) {
       if (slot.querySelector(".step-kind")) slot.replaceChildren(h("p", { class: "step-kind", text: "no result" }));
     }
     this.answerSlot.replaceChildren(renderAnswer(data));
   }
+}
+
+/** The run's cost in USD from run_finished.spent.usd, or null when the server does not know it. */
+export function runCost(data) {
+  const usd = data?.spent?.usd;
+  return typeof usd === "number" && Number.isFinite(usd) ? usd : null;
+}
+
+export function formatUsd(usd) {
+  return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
 }

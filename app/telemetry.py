@@ -1,0 +1,210 @@
+"""Traces (OpenTelemetry) and metrics (app/metrics.py) of runs, model calls and tool calls.
+
+Two hooks feed it, so neither the session nor AutoGen changes: `observe_session` wraps a session's event sink
+(run_started / run_finished / tool call events, seen once stored) and `on_model_call` observes every metered
+model call (agents/metering.py). Span shape, one trace per run:
+
+    team.run (run_id, session_id, stop_reason, usage, cost)
+      ├── model.call (role, tokens)      one per model call of the run
+      └── tool.call (tool, is_error)     from the call's request to its result
+
+Spans go to the tracer provider set with `use_tracer_provider` (tests: an in-memory exporter) or, when
+OTEL_EXPORTER_OTLP_ENDPOINT is set, to that collector (OTLP/HTTP).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
+
+from agents.metering import ModelCall, UsageMeter, observe_model_calls
+from agents.session_events import RunFinished, RunStarted, SessionPayload, TeamMessage
+from agents.stop import StopReason
+from app import metrics
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[SessionPayload, str | None], Awaitable[None]]
+MAX_PENDING_TOOL_CALLS = 64  # per session: requests waiting for their result (older ones are dropped)
+_provider: TracerProvider | None = None
+
+
+def use_tracer_provider(provider: TracerProvider | None) -> None:
+    """Where spans go (None: OpenTelemetry's global provider, a no-op unless configured)."""
+    global _provider
+    _provider = provider
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer("research_team", tracer_provider=_provider)
+
+
+def configure_otlp() -> bool:
+    """Send spans to OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP, JSON encoding) when it is set. The JSON exporter,
+    because the protobuf one needs protobuf 7 and autogen-core 0.7.5 pins protobuf 5.29."""
+    if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return False
+    from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = SdkTracerProvider(resource=Resource.create({"service.name": "research-team"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    use_tracer_provider(provider)
+    return True
+
+
+@dataclass
+class _SessionTrace:
+    session_id: str
+    run_id: str | None = None
+    run_span: Span | None = None
+    tool_calls: OrderedDict[str, tuple[str, int, Span]] = field(default_factory=OrderedDict)
+
+
+_by_meter: dict[int, _SessionTrace] = {}  # id(meter) -> its session's trace; removed when the meter goes
+
+
+def observe_session(session_id: str, meter: UsageMeter, emit: EventSink) -> EventSink:
+    """`emit`, observed: each event is traced and counted once it was stored (a refused event did not happen)."""
+    state = _SessionTrace(session_id)
+    key = id(meter)
+    _by_meter[key] = state
+    weakref.finalize(meter, _by_meter.pop, key, None)
+
+    async def observed(payload: SessionPayload, run_id: str | None) -> None:
+        await emit(payload, run_id)
+        try:
+            _observe(state, payload, run_id)
+        except Exception:
+            log.exception("telemetry failed on %s", type(payload).__name__)
+
+    return observed
+
+
+def _observe(state: _SessionTrace, payload: SessionPayload, run_id: str | None) -> None:
+    if isinstance(payload, RunStarted) and run_id is not None:
+        _end_run(state, None)
+        state.run_id = run_id
+        state.run_span = tracer().start_span(
+            "team.run",
+            attributes={"run_id": run_id, "session_id": state.session_id, "followup": payload.followup},
+        )
+        log.info("run started", extra={"run_id": run_id, "session_id": state.session_id})
+        metrics.ACTIVE_RUNS.inc()
+    elif isinstance(payload, RunFinished) and run_id is not None and run_id == state.run_id:
+        _end_run(state, payload)
+    elif isinstance(payload, TeamMessage) and run_id == state.run_id and state.run_span is not None:
+        _tool_event(state, payload)
+
+
+def _end_run(state: _SessionTrace, finished: RunFinished | None) -> None:
+    span, state.run_span = state.run_span, None
+    for _, _, tool_span in state.tool_calls.values():
+        tool_span.end()
+    state.tool_calls.clear()
+    if span is None:
+        return
+    metrics.ACTIVE_RUNS.dec()
+    if finished is None:  # a new run started without the old one's end being seen
+        span.end()
+        return
+    outcome = str(finished.stop_reason)
+    metrics.RUNS.labels(outcome=outcome).inc()
+    metrics.RUN_SECONDS.observe(finished.duration_s)
+    usd = (finished.spent or {}).get("usd")
+    if isinstance(usd, int | float):
+        metrics.RUN_COST.inc(usd)
+        span.set_attribute("cost_usd", float(usd))
+    span.set_attributes(
+        {
+            "stop_reason": outcome,
+            "complete": finished.complete,
+            "model_calls": finished.usage.model_calls,
+            "prompt_tokens": finished.usage.prompt_tokens,
+            "completion_tokens": finished.usage.completion_tokens,
+        }
+    )
+    if finished.stop_reason == StopReason.ERROR:
+        span.set_status(Status(StatusCode.ERROR, finished.error or "error"))
+    span.end()
+    log.info(
+        "run finished",
+        extra={
+            "run_id": state.run_id,
+            "session_id": state.session_id,
+            "stop_reason": outcome,
+            "duration_s": finished.duration_s,
+            "model_calls": finished.usage.model_calls,
+            "tokens": finished.usage.prompt_tokens + finished.usage.completion_tokens,
+            "cost_usd": usd,
+            "trace_id": format(span.get_span_context().trace_id, "032x"),
+        },
+    )
+
+
+def _tool_event(state: _SessionTrace, message: TeamMessage) -> None:
+    content = message.data.get("content")
+    if not isinstance(content, list):
+        return
+    now = time.time_ns()
+    if message.type == "ToolCallRequestEvent":
+        parent = trace.set_span_in_context(state.run_span) if state.run_span is not None else None
+        for call in content:
+            if not isinstance(call, dict) or not call.get("id"):
+                continue
+            name = str(call.get("name", "?"))
+            span = tracer().start_span(
+                "tool.call", context=parent, start_time=now, attributes={"tool": name, "run_id": state.run_id or ""}
+            )
+            state.tool_calls[str(call["id"])] = (name, now, span)
+            while len(state.tool_calls) > MAX_PENDING_TOOL_CALLS:
+                _, (_, _, dropped) = state.tool_calls.popitem(last=False)
+                dropped.end()
+    elif message.type == "ToolCallExecutionEvent":
+        for result in content:
+            if not isinstance(result, dict):
+                continue
+            pending = state.tool_calls.pop(str(result.get("call_id")), None)
+            if pending is None:
+                continue
+            name, started, span = pending
+            failed = bool(result.get("is_error"))
+            metrics.TOOL_SECONDS.labels(tool=name, outcome="error" if failed else "ok").observe((now - started) / 1e9)
+            span.set_attribute("is_error", failed)
+            if failed:
+                span.set_status(Status(StatusCode.ERROR))
+            span.end(end_time=now)
+
+
+def on_model_call(call: ModelCall) -> None:
+    outcome = "error" if call.error else "ok"
+    metrics.MODEL_CALLS.labels(role=call.role, outcome=outcome).inc()
+    metrics.MODEL_SECONDS.labels(role=call.role).observe((call.end_ns - call.start_ns) / 1e9)
+    if call.usage is not None:
+        metrics.TOKENS.labels(role=call.role, kind="prompt").inc(call.usage.prompt_tokens)
+        metrics.TOKENS.labels(role=call.role, kind="completion").inc(call.usage.completion_tokens)
+    state = _by_meter.get(id(call.meter))
+    parent = trace.set_span_in_context(state.run_span) if state is not None and state.run_span is not None else None
+    attributes: dict[str, Any] = {"role": call.role}
+    if state is not None and state.run_id is not None:
+        attributes["run_id"] = state.run_id
+    if call.usage is not None:
+        attributes.update(prompt_tokens=call.usage.prompt_tokens, completion_tokens=call.usage.completion_tokens)
+    span = tracer().start_span("model.call", context=parent, start_time=call.start_ns, attributes=attributes)
+    if call.error:
+        span.set_status(Status(StatusCode.ERROR, call.error))
+    span.end(end_time=call.end_ns)
+
+
+observe_model_calls(on_model_call)

@@ -1,0 +1,85 @@
+"""`research-team ask` and `runs`: the real console script against a live server whose team uses the real
+OpenAI clients pointed at the fake OpenAI server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from app.main import create_app
+from tests.fakes.chat import tool_call
+from tests.live_server import ScriptBook, live_app, make_settings, openai_app, scripted_app
+from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, developer_tools, research_tools
+
+CLI = str(Path(sys.executable).with_name("research-team"))
+QUESTION = "What's the weather in Paris right now?"
+TOKEN = "cli-test-token-" + "c" * 24
+
+
+def script_paris(chat) -> None:  # type: ignore[no-untyped-def]
+    chat.add(
+        "manager",
+        "TASK: Find the current weather in Paris.\nNEXT AGENT: Researcher",
+        f"{PARIS_ANSWER} Source: {PARIS_SOURCE}\nTERMINATE",
+    )
+    chat.add(
+        "researcher",
+        tool_call("web_search", {"query": "current weather in Paris"}),
+        f"Paris now: 18°C, partly cloudy ({PARIS_SOURCE}).",
+    )
+
+
+async def run_cli(*args: str, cwd: Path) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "RESEARCH_TEAM_"))}
+    env["COLUMNS"] = "200"
+    proc = await asyncio.create_subprocess_exec(
+        CLI, *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_ask_prints_steps_answer_and_sources_and_json_is_valid(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    script_paris(fake_openai.chat)
+    script_paris(fake_openai.chat)
+    async with live_app(openai_app(tmp_path, fake_openai, app_token=TOKEN)) as server:
+        auth = ("--url", server.http_url, "--token", TOKEN)
+        code, out, err = await run_cli("ask", QUESTION, *auth, cwd=tmp_path)
+        assert code == 0, (out, err)
+        assert "Researcher calls web_search(query=current weather in Paris)" in out
+        assert PARIS_ANSWER in out and f"[1] {PARIS_SOURCE}" in out
+
+        code, out, err = await run_cli("ask", QUESTION, *auth, "--json", cwd=tmp_path)
+        assert code == 0, (out, err)
+        result = json.loads(out)  # stdout is exactly one JSON document
+        assert result["complete"] is True and result["answer"].startswith(PARIS_ANSWER)
+        assert result["sources"] == [PARIS_SOURCE] and result["usage"]["model_calls"] == 4
+
+        code, out, err = await run_cli("runs", *auth, "--json", cwd=tmp_path)
+        assert code == 0, err
+        listed = json.loads(out)
+        assert result["run_id"] in [r["run_id"] for r in listed] and len(listed) == 2
+        code, out, _ = await run_cli("runs", *auth, cwd=tmp_path)
+        assert code == 0 and result["run_id"] in out
+    fake_openai.assert_clean()
+
+
+async def test_ask_says_why_it_cannot_ask(tmp_path: Path) -> None:
+    async with live_app(scripted_app(tmp_path, ScriptBook(), app_token=TOKEN)) as server:
+        code, out, err = await run_cli("ask", QUESTION, "--url", server.http_url, "--token", "wrong", cwd=tmp_path)
+        assert code == 2 and "refused" in err and out == ""
+        code, out, _ = await run_cli("ask", QUESTION, "--url", server.http_url, "--json", cwd=tmp_path)
+        assert code == 2 and "error" in json.loads(out)
+    no_model = create_app(
+        make_settings(tmp_path, openai_api_key=None),
+        researcher_tools=research_tools(),
+        developer_tools=developer_tools,
+        configure_logs=False,
+    )
+    async with live_app(no_model) as server:
+        code, out, err = await run_cli("ask", QUESTION, "--url", server.http_url, cwd=tmp_path)
+        assert code == 2 and "OPENAI_API_KEY" in err
