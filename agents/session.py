@@ -24,6 +24,7 @@ How the AutoGen 0.7.5 pitfalls are avoided:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import deque
@@ -85,6 +86,7 @@ class TeamSession:
         default_budget: RunBudget | None = None,
         unavailable: str | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        run_context: Callable[[str], contextvars.Context | None] | None = None,
     ) -> None:
         """`unavailable`: why no model can be called (no API key); tasks are then refused with that message."""
         self.session_id = session_id
@@ -95,6 +97,7 @@ class TeamSession:
         self._default_budget = default_budget or RunBudget()
         self._unavailable = unavailable
         self._on_close = on_close
+        self._run_context = run_context  # the context a run's driver starts in (its trace span, app/telemetry.py)
         self._team: SelectorGroupChat | None = None
         self._controls: TeamControls | None = None
         self._snapshot: Mapping[str, Any] | None = None
@@ -261,7 +264,10 @@ class TeamSession:
         team, controls = self._ensure_team()
         await controls.pause.reset()
         controls.cause.clear()
-        run.driver = asyncio.create_task(self._drive(run, task, team, controls), name=f"team-run-{run.run_id}")
+        context = self._run_context(run.run_id) if self._run_context is not None else None
+        run.driver = asyncio.create_task(
+            self._drive(run, task, team, controls), name=f"team-run-{run.run_id}", context=context
+        )
 
     async def _drive(self, run: Run, task: str | None, team: SelectorGroupChat, controls: TeamControls) -> None:
         run.token = CancellationToken()

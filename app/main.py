@@ -28,7 +28,7 @@ from app.sessions import SessionRegistry
 from app.settings import Settings
 from app.store import RunStore
 from app.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
-from app.telemetry import configure_otlp
+from app.telemetry import configure_otlp, install_global_provider
 from app.users import TrustedProxy, UserDirectory
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ def create_app(
         app.include_router(router)
     mount_mcp(app)  # the team as an MCP server at /mcp (app/api/mcp.py)
     configure_otlp()  # traces to OTEL_EXPORTER_OTLP_ENDPOINT when set (app/telemetry.py)
+    install_global_provider()  # AutoGen's own spans follow ours into the run's trace
     app.add_middleware(
         AccessGuard, users=users, allowed_origins=settings.allowed_origins, allowed_hosts=settings.allowed_hosts
     )

@@ -89,11 +89,13 @@ class TeamWiring:
                 await self.release_session(session_id)
 
         meter = clients.meter if clients is not None else UsageMeter()
+        observer = observe_session(session_id, meter, event_log.publish)
         return TeamSession(
             session_id,
             factory=factory,
             meter=meter,
-            emit=observe_session(session_id, meter, event_log.publish),  # traces and metrics (app/telemetry.py)
+            emit=observer.emit,  # traces and metrics (app/telemetry.py)
+            run_context=observer.run_context,
             limits=SessionLimits(
                 cancel_grace_s=self.settings.cancel_grace_s,
                 max_followups=self.settings.max_followups,

@@ -14,6 +14,7 @@ OTEL_EXPORTER_OTLP_ENDPOINT is set, to that collector (OTLP/HTTP).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import time
@@ -23,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 
@@ -64,6 +66,39 @@ def configure_otlp() -> bool:
     return True
 
 
+class _CurrentTracer(trace.Tracer):
+    """A tracer that asks, at each span, for the provider in use now (use_tracer_provider). AutoGen's runtime
+    takes its tracer once, from OpenTelemetry's global provider, when a team is built: through this one its
+    spans follow ours, and join the run's trace (the driver task runs inside the run's span, see
+    SessionObserver.run_context)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _tracer(self) -> trace.Tracer:
+        return trace.get_tracer(self._name, tracer_provider=_provider or trace.NoOpTracerProvider())
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Span:
+        return self._tracer().start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        return self._tracer().start_as_current_span(*args, **kwargs)
+
+
+class _CurrentProvider(trace.TracerProvider):
+    def get_tracer(self, instrumenting_module_name: str, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _CurrentTracer(instrumenting_module_name)
+
+
+def install_global_provider() -> bool:
+    """Make OpenTelemetry's global provider follow ours, unless the operator already set one (then theirs
+    stays, and AutoGen's spans go to it)."""
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return False
+    trace.set_tracer_provider(_CurrentProvider())
+    return True
+
+
 @dataclass
 class _SessionTrace:
     session_id: str
@@ -75,21 +110,36 @@ class _SessionTrace:
 _by_meter: dict[int, _SessionTrace] = {}  # id(meter) -> its session's trace; removed when the meter goes
 
 
-def observe_session(session_id: str, meter: UsageMeter, emit: EventSink) -> EventSink:
-    """`emit`, observed: each event is traced and counted once it was stored (a refused event did not happen)."""
-    state = _SessionTrace(session_id)
-    key = id(meter)
-    _by_meter[key] = state
-    weakref.finalize(meter, _by_meter.pop, key, None)
+class SessionObserver:
+    """A session's events, observed: `emit` traces and counts each event once it was stored (a refused event did
+    not happen); `run_context` is the context a run's driver task starts in, with the run's span current, so
+    AutoGen's own spans (its runtime's create/process/publish) become children of `team.run`."""
 
-    async def observed(payload: SessionPayload, run_id: str | None) -> None:
-        await emit(payload, run_id)
+    def __init__(self, session_id: str, meter: UsageMeter, emit: EventSink) -> None:
+        self._state = _SessionTrace(session_id)
+        self._emit = emit
+        key = id(meter)
+        _by_meter[key] = self._state
+        weakref.finalize(meter, _by_meter.pop, key, None)
+
+    async def emit(self, payload: SessionPayload, run_id: str | None) -> None:
+        await self._emit(payload, run_id)
         try:
-            _observe(state, payload, run_id)
+            _observe(self._state, payload, run_id)
         except Exception:
             log.exception("telemetry failed on %s", type(payload).__name__)
 
-    return observed
+    def run_context(self, run_id: str) -> contextvars.Context | None:
+        span = self._state.run_span if self._state.run_id == run_id else None
+        if span is None:
+            return None
+        context = contextvars.copy_context()
+        context.run(otel_context.attach, trace.set_span_in_context(span))  # the task's own copy: never detached
+        return context
+
+
+def observe_session(session_id: str, meter: UsageMeter, emit: EventSink) -> SessionObserver:
+    return SessionObserver(session_id, meter, emit)
 
 
 def _observe(state: _SessionTrace, payload: SessionPayload, run_id: str | None) -> None:
@@ -98,6 +148,7 @@ def _observe(state: _SessionTrace, payload: SessionPayload, run_id: str | None) 
         state.run_id = run_id
         state.run_span = tracer().start_span(
             "team.run",
+            context=otel_context.Context(),  # a trace of its own, not a child of the socket's request span
             attributes={"run_id": run_id, "session_id": state.session_id, "followup": payload.followup},
         )
         log.info("run started", extra={"run_id": run_id, "session_id": state.session_id})
