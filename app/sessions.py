@@ -22,6 +22,7 @@ from agents.session import SessionState, TeamSession
 from app.event_log import SessionEventLog
 from app.redaction import Redactor
 from app.store import RunStore
+from app.store_schema import LOCAL_OWNER
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,6 @@ class SessionRegistry:
         if session_id is None:
             session_id = new_session_id()
             self._check_caps(owner)
-            await self._store.create_session(session_id, owner)
         lock = self._creating.setdefault(session_id, asyncio.Lock())
         async with lock:
             entry = self._entries.get(session_id)
@@ -117,7 +117,7 @@ class SessionRegistry:
     def _check_caps(self, owner: str) -> None:
         if len(self._entries) >= self._max_sessions:
             raise TooManySessions(f"The server has its maximum of {self._max_sessions} sessions; try again later.")
-        if self._per_user.get(owner, 0) >= self._max_per_user:
+        if owner != LOCAL_OWNER and self._per_user.get(owner, 0) >= self._max_per_user:  # open mode: one owner
             raise TooManySessions(
                 f"You have {self._max_per_user} open sessions, the most allowed; close one or let it expire."
             )

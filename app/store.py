@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Insert,
+    Table,
     bindparam,
     event,
     func,
@@ -25,6 +27,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -130,6 +134,12 @@ class RunStore:
             self._queue.put_nowait(record)
         return record.done
 
+    def _insert_ignore(self, table: Table) -> Insert:
+        """INSERT that leaves existing rows alone (ON CONFLICT DO NOTHING), for SQLite and PostgreSQL."""
+        if self.dialect == "postgresql":
+            return postgresql_insert(table).on_conflict_do_nothing()
+        return sqlite_insert(table).on_conflict_do_nothing()
+
     @property
     def pending(self) -> int:
         """Events queued for the writer (metrics)."""
@@ -203,7 +213,17 @@ class RunStore:
                 )
             elif isinstance(change, dict):
                 (finishes if "last_seq" in change else state_changes).append({"rid": record.run_id, **change})
+        owners = {r.session_id: r.owner for r in batch}
         async with self.engine.begin() as conn:
+            # A session is recorded with its owner by its first stored event, in the same commit: no write of its
+            # own when it connects (a session that never stored anything holds nothing worth owning).
+            await conn.execute(
+                self._insert_ignore(sessions),
+                [
+                    {"session_id": sid, "owner": owner, "created_at": batch[0].created_at}
+                    for sid, owner in owners.items()
+                ],
+            )
             await conn.execute(
                 events.insert(),
                 [
@@ -278,10 +298,6 @@ class RunStore:
         return _run_row(row) if row else None
 
     # ---- sessions -----------------------------------------------------------------------------------------
-    async def create_session(self, session_id: str, owner: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(sessions.insert().values(session_id=session_id, owner=owner, created_at=now_iso()))
-
     async def session_owner(self, session_id: str) -> str | None:
         async with self.engine.connect() as conn:
             owner = await conn.scalar(select(sessions.c.owner).where(sessions.c.session_id == session_id))

@@ -166,19 +166,21 @@ async def test_voice_socket_never_reaches_another_users_session(two_users) -> No
 
 
 async def test_session_caps_refuse_clearly(tmp_path: Path) -> None:
-    app = scripted_app(tmp_path, ScriptBook(paris_script), max_sessions=3, max_sessions_per_user=2)
+    app = scripted_app(
+        tmp_path, ScriptBook(paris_script), max_sessions=3, max_sessions_per_user=2, app_users={"alice": ALICE}
+    )
     async with live_app(app) as server:
-        held = [await connect(server, "") for _ in range(2)]
+        held = [await connect(server, ALICE) for _ in range(2)]
         for ws in held:
             await ws.recv()
-        refused = await connect(server, "")
+        refused = await connect(server, ALICE)
         error = json.loads(await refused.recv())
         assert error["data"]["code"] == "too_many_sessions" and "2 open sessions" in error["data"]["message"]
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await refused.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
         await held[0].close()  # a session that never ran is freed with its last connection
-        again = await connect(server, "")
+        again = await connect(server, ALICE)
         assert json.loads(await again.recv())["type"] == "system"
         for ws in (*held[1:], again):
             await ws.close()

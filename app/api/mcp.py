@@ -62,12 +62,17 @@ class TeamMcp:
 
     def __init__(self, app: FastAPI) -> None:
         self._app = app
+        root = logging.getLogger()
+        kept = root.handlers[:], root.level
         self.server: MCPServer = MCPServer(
             name="research-team",
             title="Research team",
             instructions="A Manager, a Researcher (web, Wikipedia, arXiv) and a Developer (Python) answer a "
             "question with sources. ask_team can take minutes; it reports progress while the team works.",
         )
+        # The SDK calls logging.basicConfig (a Rich handler at INFO on the root logger) when it finds none:
+        # logging is ours (app/logging_setup.py), and at INFO AutoGen logs every message it passes.
+        root.handlers, root.level = kept[0], kept[1]
         self.server.tool(description="Ask the research team a question; returns the answer with its sources.")(
             self.ask_team
         )
