@@ -17,7 +17,7 @@ from agents.session_events import ErrorCode, RunFinished, Usage
 from agents.stop import StopReason
 from app import session_route, voice_ws
 from app.access import AccessGuard
-from app.api import meta, runs, static, team_ws
+from app.api import meta, runs, static, team_ws, voice_webrtc
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
 from app.redaction import Redactor
@@ -112,7 +112,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-    for module in (meta, runs, team_ws, voice_ws, session_route, static):
+    for module in (meta, runs, team_ws, voice_ws, voice_webrtc, session_route, static):
         app.include_router(module.router)
     for router in extra_routers:
         app.include_router(router)

@@ -125,7 +125,7 @@ class Narrator(VoiceFront):
         await self._send(
             session_update(voice=self._settings.voice, transcription_model=self._settings.transcription_model)
         )
-        if restoring:
+        if restoring and not self.keeps_conversation:
             await self._add_system_item(self._restore_summary())
 
     def _lost(self) -> None:

@@ -42,6 +42,8 @@ class FrontSettings:
 
 class VoiceFront:
     backend = "?"
+    keeps_conversation = False
+    """True for a sideband: the conversation lives in the call, so a re-attach restores nothing."""
 
     def __init__(
         self,
@@ -86,6 +88,12 @@ class VoiceFront:
             self._team_log.subscribe(self._inbox)
         for loop in (self._transport.run(), self._team_events(), self._narrate()):
             self._tasks.spawn(loop)
+
+    def run_as_sideband(self, on_gone: Callable[[], None], refused_limit: int = 3) -> None:
+        """This front is a WebRTC call's sideband: the browser carries the audio, the call keeps the
+        conversation across a re-attach, and when the call has ended (attaching is refused) it stops."""
+        self.keeps_conversation = True
+        self._transport.give_up_after(refused_limit, on_gone)
 
     async def close(self) -> None:
         self._closing = True

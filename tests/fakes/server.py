@@ -30,6 +30,7 @@ from tests.fakes.live_session import LiveConnection, LiveOptions
 from tests.fakes.realtime import RealtimeFake, apoll_until, poll_until
 from tests.fakes.realtime_session import ConnectionOptions, RealtimeConnection
 from tests.fakes.realtime_stream import StreamOptions
+from tests.fakes.webrtc import CallsFake
 
 __all__ = ["FakeOpenAI"]
 
@@ -95,6 +96,8 @@ class FakeOpenAI:
                 stream=stream,
             ),
         )
+        self.webrtc = CallsFake(self.realtime)
+        """WebRTC calls (`POST /v1/realtime/calls`, aiortc on loopback) and their sideband sockets."""
         self.live = LiveFake(
             LiveOptions(
                 ms_per_word=ms_per_word,
@@ -227,6 +230,7 @@ class FakeOpenAI:
             conns = [c for c in self.realtime._connections if not c.closed]
         for conn in conns:
             await conn.close(1000, "fake server stopped")  # 1000: the SDK does not reconnect
+        await self.webrtc.close_all()
         await self.live._close_all()
 
     def __enter__(self) -> FakeOpenAI:
@@ -257,6 +261,7 @@ class FakeOpenAI:
         out += [f"unscripted chat request #{r.index} for role {r.role!r}" for r in self.chat.unscripted]
         out += [f"chat request with unknown parameter {p!r}" for _, p in self.chat.rejected]
         out += [f"unhandled endpoint {m} {p}" for m, p in self.unhandled]
+        out += [f"rejected WebRTC call session: {p}" for p in self.webrtc.session_problems]
         out += self.live.problems()
         return out
 
@@ -307,6 +312,12 @@ class FakeOpenAI:
         async def client_secrets(request: Request) -> Response:
             return self._check_auth(request.url.path, request.headers) or await self.client_secrets.handle(request)
 
+        async def realtime_calls(request: Request) -> Response:
+            return self._check_auth(request.url.path, request.headers) or await self.webrtc.create(request)
+
+        async def realtime_call_hangup(request: Request) -> Response:
+            return self._check_auth(request.url.path, request.headers) or await self.webrtc.hangup(request)
+
         async def not_found(request: Request) -> Response:
             self.unhandled.append((request.method, request.url.path))
             return JSONResponse(
@@ -326,6 +337,8 @@ class FakeOpenAI:
                 Route("/v1/chat/completions", chat_completions, methods=["POST"]),
                 Route("/v1/models", models, methods=["GET"]),
                 Route("/v1/realtime/client_secrets", client_secrets, methods=["POST"]),
+                Route("/v1/realtime/calls", realtime_calls, methods=["POST"]),
+                Route("/v1/realtime/calls/{call_id}/hangup", realtime_call_hangup, methods=["POST"]),
                 WebSocketRoute("/v1/realtime", self._realtime_ws),
                 WebSocketRoute("/v1/live/sessions", self._live_ws),
                 Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
@@ -358,6 +371,10 @@ class FakeOpenAI:
                     status_code=400,
                 )
             )
+            return
+        call_id = websocket.query_params.get("call_id")
+        if call_id:
+            await self.webrtc.attach(websocket, call_id)
             return
         hub = self.realtime
         raw_receive = websocket.scope.get(_RAW_RECEIVE)

@@ -1,0 +1,194 @@
+"""WebRTC voice: the page posts its SDP offer, we create the call with the API key and run the narrator on
+the call's sideband. The browser's audio goes straight to OpenAI; only the SDP answer (and a call id, useless
+without the key) comes back to the page, never the key or a client secret.
+
+    GET    /voice/config            which transport and backend the page should use
+    POST   /voice/calls?session=ID  body: SDP offer (application/sdp) -> SDP answer, X-Call-Id, X-Session-Id
+    DELETE /voice/calls/{call_id}   hang up (ends the narrator; the team session stays)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from pydantic import BaseModel
+
+from app.api.deps import ServicesDep, UserDep
+from app.ratelimit import TokenBucket
+from app.realtime.backends import build_voice_front
+from app.realtime.config import VoiceSettings, voice_settings
+from app.realtime.voice_calls import CallOutput, TooManyCalls, VoiceCall, VoiceCalls
+from app.realtime.webrtc_call import (
+    MAX_SDP_BYTES,
+    CallRefused,
+    call_session,
+    create_realtime_call,
+    realtime_sideband,
+)
+from app.services import Services
+from app.sessions import TooManySessions
+from app.voice_ws import voice_dependencies
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    services: Services | None = getattr(app.state, "services", None)
+    calls = services.extras.get("voice_calls") if services is not None else None
+    if isinstance(calls, VoiceCalls):
+        await calls.close_all()
+
+
+router = APIRouter(lifespan=_lifespan)
+
+
+def _voice(services: Services) -> VoiceSettings:
+    voice: VoiceSettings = services.extras.get("voice_settings") or voice_settings()
+    return voice
+
+
+def voice_calls(services: Services) -> VoiceCalls:
+    calls = services.extras.get("voice_calls")
+    if not isinstance(calls, VoiceCalls):
+        voice = _voice(services)
+        calls = VoiceCalls(max_calls=voice.voice_calls_max, per_user=voice.voice_calls_per_user)
+        services.extras["voice_calls"] = calls
+    return calls
+
+
+def webrtc_available(services: Services) -> bool:
+    """WebRTC is offered when configured and the backend has it here (GPT-Live over WebRTC: not yet)."""
+    voice = _voice(services)
+    return voice.voice_transport == "webrtc" and voice.voice_api == "realtime"
+
+
+class VoiceConfig(BaseModel):
+    transport: Literal["webrtc", "relay"]
+    backend: Literal["realtime", "live"]
+    model_access: bool
+
+
+class NoSuchCall(BaseModel):
+    detail: str
+
+
+@router.get("/voice/config", operation_id="voice_config", response_model=VoiceConfig)
+async def voice_config(services: ServicesDep, user: UserDep) -> VoiceConfig:
+    return VoiceConfig(
+        transport="webrtc" if webrtc_available(services) else "relay",
+        backend=_voice(services).voice_api,
+        model_access=services.settings.has_model_access,
+    )
+
+
+def _bucket(services: Services, user: str) -> TokenBucket:
+    buckets: dict[str, TokenBucket] = services.extras.setdefault("voice_call_buckets", {})
+    if len(buckets) > 10_000:
+        buckets.clear()
+    per_min = services.settings.session_rate_per_min
+    return buckets.setdefault(user, TokenBucket(rate=per_min / 60.0, burst=max(1, per_min)))
+
+
+async def _offer(request: Request) -> str:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_SDP_BYTES:
+            raise HTTPException(status_code=413, detail=f"An SDP offer is at most {MAX_SDP_BYTES} bytes.")
+    text = body.decode("utf-8", errors="replace")
+    if not text.startswith("v=0"):
+        raise HTTPException(status_code=400, detail="The body must be an SDP offer (application/sdp).")
+    return text
+
+
+# The body is SDP, not JSON: left out of the OpenAPI schema (like GET /session); its refusals are tested in
+# tests/test_webrtc_voice.py.
+@router.post("/voice/calls", operation_id="create_voice_call", status_code=201, include_in_schema=False)
+async def create_voice_call(request: Request, services: ServicesDep, user: UserDep) -> Response:
+    deps = voice_dependencies(services)
+    if deps is None or not services.settings.has_model_access:
+        raise HTTPException(status_code=503, detail="No model is configured: set OPENAI_API_KEY on the server.")
+    if not webrtc_available(services):
+        raise HTTPException(status_code=409, detail="This server's voice runs over /ws/voice (the relay).")
+    if not _bucket(services, user).take():
+        raise HTTPException(status_code=429, detail="Too many voice calls; try again in a minute.")
+    calls = voice_calls(services)
+    try:
+        calls.check_room(user)
+    except TooManyCalls as exc:
+        raise HTTPException(status_code=429, detail=str(exc)) from None
+    offer = await _offer(request)
+    try:
+        attached = await services.registry.attach(request.query_params.get("session") or None, user)
+    except (ValueError, TooManySessions) as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    entry = attached.entry
+    voice, connectors, narrator_settings = deps
+    settings = services.settings
+    try:
+        created = await create_realtime_call(
+            connectors.openai_client,
+            offer,
+            call_session(
+                model=settings.realtime_model,
+                voice=narrator_settings.voice,
+                transcription_model=narrator_settings.transcription_model,
+            ),
+        )
+    except CallRefused as exc:
+        await services.registry.detach(entry)
+        log.warning("the voice service refused a WebRTC call: %s", exc)
+        raise HTTPException(status_code=502, detail="The voice service refused the call; use the relay.") from None
+    output = CallOutput()
+    front = build_voice_front(
+        voice=voice,
+        connectors=dataclasses.replace(
+            connectors, realtime=realtime_sideband(connectors.openai_client, created.call_id)
+        ),
+        team=entry.session,
+        team_log=entry.log,
+        to_browser=output,
+        redactor=services.redactor,
+        narrator_settings=narrator_settings,
+    )
+    front.run_as_sideband(on_gone=lambda: calls.end_soon(created.call_id))
+    calls.add(
+        VoiceCall(
+            call_id=created.call_id,
+            owner=user,
+            session_id=entry.log.session_id,
+            front=front,
+            output=output,
+            release=lambda: services.registry.detach(entry),
+            hangup=lambda: connectors.openai_client.realtime.calls.hangup(created.call_id),
+        )
+    )
+    await front.start()
+    log.info("voice call started", extra={"session_id": entry.log.session_id})
+    return Response(
+        content=created.answer_sdp,
+        status_code=201,
+        media_type="application/sdp",
+        headers={"X-Call-Id": created.call_id, "X-Session-Id": entry.log.session_id},
+    )
+
+
+@router.delete(
+    "/voice/calls/{call_id}",
+    operation_id="end_voice_call",
+    status_code=204,
+    responses={404: {"model": NoSuchCall, "description": "No such call of yours."}},
+)
+async def end_voice_call(call_id: str, services: ServicesDep, user: UserDep) -> Response:
+    calls = voice_calls(services)
+    if calls.get(call_id, user) is None:
+        raise HTTPException(status_code=404, detail="No such voice call.")
+    await calls.end(call_id)
+    return Response(status_code=204)

@@ -1,0 +1,122 @@
+"""WebRTC voice with a server sideband, end to end: an aiortc peer plays the browser (microphone track,
+`oai-events` data channel, remote audio), our app creates the call with the API key and runs the narrator on
+the call's sideband, and the fake answers the call with aiortc. No audio passes through our server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.live_server import ScriptBook, live_app
+from tests.scripted import paris_script
+from tests.voice_client import spoken_with_answer, voice_app
+from tests.webrtc_peer import BrowserPeer
+
+API_KEY = "sk-fake-test-key"
+QUESTION = "What's the weather in Paris right now?"
+
+
+async def start_call(server: Any, peer: BrowserPeer, **params: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=20) as http:
+        reply = await http.post(
+            "/voice/calls", params=params, content=await peer.offer(), headers={"Content-Type": "application/sdp"}
+        )
+    if reply.status_code == 201:
+        await peer.accept(reply.text)
+        await peer.connected()
+    return reply
+
+
+def voice_calls(server: Any) -> Any:
+    return server.services.extras["voice_calls"]
+
+
+async def test_spoken_question_over_webrtc_is_answered_aloud_through_the_sideband(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    book = ScriptBook(lambda: paris_script(researcher_delay=0.2))
+    rt = fake_openai.realtime
+    rt.enable_audio_vad(threshold_rms=400, min_speech_ms=200, silence_ms=500)
+    rt.queue_transcript(QUESTION)
+    async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
+        peer = BrowserPeer()
+        reply = await start_call(server, peer)
+        assert reply.status_code == 201, reply.text
+        assert reply.headers["content-type"].startswith("application/sdp")
+        call = fake_openai.webrtc.latest()
+        assert reply.headers["x-call-id"] == call.call_id
+        await rt.client_event("session.update", timeout=10)  # the narrator attached and configured the call
+        peer.say(1200)
+        await rt.until(spoken_with_answer, timeout=30, what="the answer spoken")
+        await rt.until(lambda r: peer.heard_bytes > 48_000, timeout=10, what="a second of answer heard")
+        assert call.input_audio_bytes > 48 * 1000, "the microphone's audio reached the fake over RTP"
+        assert rt.function_calls()[0] == ("ask_team", {"task": QUESTION})
+        assert rt.audio_appends > 0 and not rt.client_events_of("input_audio_buffer.append"), (
+            "audio came over RTP, never as events through our server"
+        )
+        assert peer.of_type("response.done"), "the page sees the call's events on the data channel"
+        finals = [e for e in peer.of_type("conversation.item.done") if "[RUN_FINISHED]" in str(e)]
+        assert finals, "the team's answer went into the call"
+        assert all(API_KEY not in text for text in peer.texts)
+        assert API_KEY not in reply.text and API_KEY not in str(reply.headers)
+        fake_openai.assert_clean()
+        await peer.close()
+
+
+async def test_sideband_drop_mid_run_is_reattached_and_the_answer_still_spoken(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    book = ScriptBook(lambda: paris_script(researcher_delay=1.5))
+    rt = fake_openai.realtime
+    async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
+        peer = BrowserPeer()
+        assert (await start_call(server, peer)).status_code == 201
+        await rt.client_event("session.update", timeout=10)
+        await rt.aspeak_user(QUESTION)
+        await rt.until(lambda r: r.function_calls(), timeout=10, what="ask_team")
+        call = fake_openai.webrtc.latest()
+        await rt.until(lambda r: not r.has_active_response(), timeout=10, what="the acknowledgement spoken")
+        fake_openai.webrtc.drop_sideband().result(5)  # the team is still working
+        await rt.until(lambda r: call.sideband_attaches >= 2, timeout=10, what="the sideband re-attached")
+        await rt.until(spoken_with_answer, timeout=30, what="the answer spoken after the re-attach")
+        assert rt.sessions == 1, "one call, one conversation: the sideband re-attached to it"
+        assert len(rt.client_events_of("session.update")) == 2
+        assert not any("[CONTEXT]" in str(e) for e in rt.client_events_of("conversation.item.create")), (
+            "the call kept the conversation: nothing to restore"
+        )
+        fake_openai.assert_clean()
+        await peer.close()
+
+
+async def test_hangup_ends_the_call_and_its_narrator(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    async with live_app(voice_app(tmp_path, fake_openai, ScriptBook(paris_script))) as server:
+        peer = BrowserPeer()
+        reply = await start_call(server, peer)
+        call_id = reply.headers["x-call-id"]
+        await fake_openai.realtime.client_event("session.update", timeout=10)
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            assert (await http.delete(f"/voice/calls/{call_id}")).status_code == 204
+            assert (await http.delete(f"/voice/calls/{call_id}")).status_code == 404
+        assert len(voice_calls(server)) == 0
+        await fake_openai.realtime.until(lambda r: fake_openai.webrtc.calls[call_id].ended, what="call ended")
+        await peer.close()
+
+
+async def test_a_call_gone_on_the_service_side_ends_here_too(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    async with live_app(voice_app(tmp_path, fake_openai, ScriptBook(paris_script))) as server:
+        peer = BrowserPeer()
+        await start_call(server, peer)
+        await fake_openai.realtime.client_event("session.update", timeout=10)
+        await peer.close()  # the browser went away: the service ends the call, the sideband cannot re-attach
+        await fake_openai.realtime.until(lambda r: len(voice_calls(server)) == 0, timeout=10, what="call ended")
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [("not sdp", 400), ("v=0\r\n" + "a" * 70_000, 413)],
+)
+async def test_bad_offers_are_refused_before_any_call(tmp_path: Path, fake_openai, body: str, status: int) -> None:  # type: ignore[no-untyped-def]
+    async with live_app(voice_app(tmp_path, fake_openai, ScriptBook(paris_script))) as server:
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            reply = await http.post("/voice/calls", content=body, headers={"Content-Type": "application/sdp"})
+        assert reply.status_code == status
+        assert not fake_openai.webrtc.calls
