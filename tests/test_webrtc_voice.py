@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from tests.live_server import ScriptBook, live_app
 from tests.scripted import paris_script
-from tests.voice_client import spoken_with_answer, voice_app
+from tests.voice_client import VoiceClient, spoken_with_answer, voice_app
 from tests.webrtc_peer import BrowserPeer
 
 API_KEY = "sk-fake-test-key"
@@ -120,3 +121,32 @@ async def test_bad_offers_are_refused_before_any_call(tmp_path: Path, fake_opena
             reply = await http.post("/voice/calls", content=body, headers={"Content-Type": "application/sdp"})
         assert reply.status_code == status
         assert not fake_openai.webrtc.calls
+
+
+async def test_the_page_follows_its_call_typed_text_reaches_the_narrator_and_no_audio_is_taken(  # type: ignore[no-untyped-def]
+    tmp_path: Path, fake_openai
+) -> None:
+    book = ScriptBook(lambda: paris_script(researcher_delay=0.1))
+    rt = fake_openai.realtime
+    async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
+        peer = BrowserPeer()
+        reply = await start_call(server, peer)
+        await rt.client_event("session.update", timeout=10)
+        page = VoiceClient(
+            await websockets.connect(f"{server.ws_url}/ws/voice?call={reply.headers['x-call-id']}", max_size=None)
+        )
+        await page.until(lambda m: m["type"] == "voice.state" and m["state"] == "ready")
+        await page.send(b"\0\0" * 480)
+        refused = await page.until(lambda m: m["type"] == "error")
+        assert refused["code"] == "binary_not_supported"
+        await page.send({"type": "text", "text": QUESTION})
+        await page.until(lambda m: m["type"] == "team" and m["event"]["type"] == "run_finished", timeout=20)
+        await rt.until(spoken_with_answer, timeout=20, what="the answer spoken")
+        assert not rt.client_events_of("input_audio_buffer.append")
+        assert page.audio_bytes == 0, "the narrator's audio never passes through our server"
+        await page.close()
+        other = VoiceClient(await websockets.connect(f"{server.ws_url}/ws/voice?call=rtc_not_a_call", max_size=None))
+        assert (await other.until(lambda m: m["type"] == "error"))["code"] == "no_such_call"
+        await other.close()
+        fake_openai.assert_clean()
+        await peer.close()

@@ -21,8 +21,7 @@ from pydantic import BaseModel
 from app.api.deps import ServicesDep, UserDep
 from app.ratelimit import TokenBucket
 from app.realtime.backends import build_voice_front
-from app.realtime.config import VoiceSettings, voice_settings
-from app.realtime.voice_calls import CallOutput, TooManyCalls, VoiceCall, VoiceCalls
+from app.realtime.voice_calls import CallOutput, TooManyCalls, VoiceCall, VoiceCalls, voice_calls, voice_settings_of
 from app.realtime.webrtc_call import (
     MAX_SDP_BYTES,
     CallRefused,
@@ -49,23 +48,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(lifespan=_lifespan)
 
 
-def _voice(services: Services) -> VoiceSettings:
-    voice: VoiceSettings = services.extras.get("voice_settings") or voice_settings()
-    return voice
-
-
-def voice_calls(services: Services) -> VoiceCalls:
-    calls = services.extras.get("voice_calls")
-    if not isinstance(calls, VoiceCalls):
-        voice = _voice(services)
-        calls = VoiceCalls(max_calls=voice.voice_calls_max, per_user=voice.voice_calls_per_user)
-        services.extras["voice_calls"] = calls
-    return calls
-
-
 def webrtc_available(services: Services) -> bool:
     """WebRTC is offered when configured and the backend has it here (GPT-Live over WebRTC: not yet)."""
-    voice = _voice(services)
+    voice = voice_settings_of(services)
     return voice.voice_transport == "webrtc" and voice.voice_api == "realtime"
 
 
@@ -83,7 +68,7 @@ class NoSuchCall(BaseModel):
 async def voice_config(services: ServicesDep, user: UserDep) -> VoiceConfig:
     return VoiceConfig(
         transport="webrtc" if webrtc_available(services) else "relay",
-        backend=_voice(services).voice_api,
+        backend=voice_settings_of(services).voice_api,
         model_access=services.settings.has_model_access,
     )
 

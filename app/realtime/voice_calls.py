@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.realtime.config import VoiceSettings, voice_settings
 from app.realtime.voice_front import VoiceFront
+from app.services import Services
 
 log = logging.getLogger(__name__)
 HISTORY = 200  # messages a follower that joins late gets first
@@ -126,3 +128,19 @@ class VoiceCalls:
     async def close_all(self) -> None:
         for call_id in list(self._calls):
             await self.end(call_id)
+
+
+def voice_settings_of(services: Services) -> VoiceSettings:
+    """The voice settings tests put in extras["voice_settings"], else the process's (environment, .env)."""
+    voice: VoiceSettings = services.extras.get("voice_settings") or voice_settings()
+    return voice
+
+
+def voice_calls(services: Services) -> VoiceCalls:
+    """The app's WebRTC calls (made on first use, with the limits from the voice settings)."""
+    calls = services.extras.get("voice_calls")
+    if not isinstance(calls, VoiceCalls):
+        voice = voice_settings_of(services)
+        calls = VoiceCalls(max_calls=voice.voice_calls_max, per_user=voice.voice_calls_per_user)
+        services.extras["voice_calls"] = calls
+    return calls
