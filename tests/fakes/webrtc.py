@@ -153,8 +153,14 @@ class CallsFake:
         self.hub = hub
         self.calls: dict[str, FakeCall] = {}
         self.session_problems: list[str] = []
+        self.refuse: int | None = None
+        """When set, every call is refused with this HTTP status (a service or server without WebRTC)."""
+        self.refused = 0
 
     async def create(self, request: Request) -> Response:
+        if self.refuse is not None:
+            self.refused += 1
+            return _error(self.refuse, "WebRTC calls are not available here.")
         parts = _multipart(await request.body(), request.headers.get("content-type", ""))
         offer = parts.get("sdp", "")
         if not offer.startswith("v=0"):

@@ -19,6 +19,7 @@ export class VoiceSocket {
     this.active = false;
     this.state = "off";
     this.sessionId = null;
+    this.callId = null;
     this.backoff = new Backoff({ base: 600, max: 8000 });
     this.timer = null;
     this.pinger = null;
@@ -28,9 +29,12 @@ export class VoiceSocket {
 
   get ready() { return this.state === "ready" && this.ws?.readyState === WebSocket.OPEN; }
 
-  open(sessionId) {
+  /** With `callId`: follow that WebRTC call (no audio here; captions and the service's events come from the
+   * call's data channel, so the narrator's copies of them are not shown twice). */
+  open(sessionId, callId = null) {
     this.active = true;
     this.sessionId = sessionId;
+    this.callId = callId;
     this.connect();
   }
 
@@ -46,7 +50,7 @@ export class VoiceSocket {
   }
 
   connect() {
-    const url = this.api.wsUrl("/ws/voice", { session: this.sessionId });
+    const url = this.api.wsUrl("/ws/voice", this.callId ? { call: this.callId } : { session: this.sessionId });
     this.handlers.log("sent", "CONNECTING", { url, socket: "/ws/voice" }, "connection");
     this.setState(this.backoff.attempt ? "reconnecting" : "connecting");
     const ws = new WebSocket(url);
@@ -88,6 +92,9 @@ export class VoiceSocket {
       return;
     }
     if (message.type === "pong") return;
+    if (this.callId && (message.type === "caption" || (message.type === "realtime.log" && message.dir === "received"))) {
+      return; // the data channel has these
+    }
     if (message.type === "realtime.log") {
       const time = Date.parse(message.time);
       this.handlers.log(message.dir, message.name, message.data, "realtime", message.name === "error",
