@@ -37,6 +37,8 @@ class CallOutput:
     followers: list[asyncio.Queue[dict[str, Any] | bytes | str | None]] = field(default_factory=list)
 
     def __call__(self, message: dict[str, Any] | bytes | str) -> None:
+        if isinstance(message, dict) and message.get("type") == "caption":
+            return  # the page makes its captions from the call's data channel
         self.history.append(message)
         for queue in list(self.followers):
             if queue.qsize() >= FOLLOWER_QUEUE:

@@ -50,6 +50,7 @@ class FakeOpenAI:
         delta_interval_s: pause between streamed deltas (default 2 ms).
         realistic_pacing: stream audio at about real time.
         ms_per_word: audio produced per spoken word (default 60 ms).
+        audio_delta_ms: split each word's audio into deltas this long (default: one delta per word).
         audio_kind: "tone" or "silence" for the generated PCM16 audio.
         rate_limits: send `rate_limits.updated` after `response.done`.
         validate_server_events: check every server event against the SDK's `RealtimeServerEvent`.
@@ -68,6 +69,7 @@ class FakeOpenAI:
         delta_interval_s: float = 0.002,
         realistic_pacing: bool = False,
         ms_per_word: int = 60,
+        audio_delta_ms: int | None = None,
         audio_kind: str = "tone",
         rate_limits: bool = True,
         validate_server_events: bool = True,
@@ -83,6 +85,7 @@ class FakeOpenAI:
             delta_interval_s=delta_interval_s,
             realistic_pacing=realistic_pacing,
             ms_per_word=ms_per_word,
+            audio_delta_ms=audio_delta_ms,
             audio_kind=audio_kind,
             rate_limits=rate_limits,
             echo_metadata=echo_response_metadata,

@@ -93,7 +93,7 @@ export class VoiceSocket {
     }
     if (message.type === "pong") return;
     if (this.callId && (message.type === "caption" || (message.type === "realtime.log" && message.dir === "received"))) {
-      return; // the data channel has these
+      return; // the data channel has these (the server no longer sends them on a call; an older one might)
     }
     if (message.type === "realtime.log") {
       const time = Date.parse(message.time);
