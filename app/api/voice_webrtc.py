@@ -26,7 +26,10 @@ from app.realtime.webrtc_call import (
     MAX_SDP_BYTES,
     CallRefused,
     call_session,
+    create_live_call,
     create_realtime_call,
+    live_call_session,
+    live_sideband,
     realtime_sideband,
 )
 from app.services import Services
@@ -49,9 +52,8 @@ router = APIRouter(lifespan=_lifespan)
 
 
 def webrtc_available(services: Services) -> bool:
-    """WebRTC is offered when configured and the backend has it here (GPT-Live over WebRTC: not yet)."""
-    voice = voice_settings_of(services)
-    return voice.voice_transport == "webrtc" and voice.voice_api == "realtime"
+    """WebRTC is offered when configured (both backends have it)."""
+    return voice_settings_of(services).voice_transport == "webrtc"
 
 
 class VoiceConfig(BaseModel):
@@ -117,26 +119,42 @@ async def create_voice_call(request: Request, services: ServicesDep, user: UserD
     entry = attached.entry
     voice, connectors, narrator_settings = deps
     settings = services.settings
+    client = connectors.openai_client
+    live = voice.voice_api == "live"
     try:
-        created = await create_realtime_call(
-            connectors.openai_client,
-            offer,
-            call_session(
-                model=settings.realtime_model,
-                voice=narrator_settings.voice,
-                transcription_model=narrator_settings.transcription_model,
-            ),
-        )
+        if live:
+            created = await create_live_call(
+                client,
+                offer,
+                live_call_session(
+                    model=voice.live_model,
+                    voice=voice.live_voice,
+                    acknowledgement_delay_ms=voice.live_acknowledgement_delay_ms,
+                ),
+            )
+        else:
+            created = await create_realtime_call(
+                client,
+                offer,
+                call_session(
+                    model=settings.realtime_model,
+                    voice=narrator_settings.voice,
+                    transcription_model=narrator_settings.transcription_model,
+                ),
+            )
     except CallRefused as exc:
         await services.registry.detach(entry)
         log.warning("the voice service refused a WebRTC call: %s", exc)
         raise HTTPException(status_code=502, detail="The voice service refused the call; use the relay.") from None
-    output = CallOutput()
+    output = CallOutput(captions=live)
+    sideband = (
+        dataclasses.replace(connectors, live=live_sideband(client, created.call_id))
+        if live
+        else dataclasses.replace(connectors, realtime=realtime_sideband(client, created.call_id))
+    )
     front = build_voice_front(
         voice=voice,
-        connectors=dataclasses.replace(
-            connectors, realtime=realtime_sideband(connectors.openai_client, created.call_id)
-        ),
+        connectors=sideband,
         team=entry.session,
         team_log=entry.log,
         to_browser=output,
@@ -152,7 +170,11 @@ async def create_voice_call(request: Request, services: ServicesDep, user: UserD
             front=front,
             output=output,
             release=lambda: services.registry.detach(entry),
-            hangup=lambda: connectors.openai_client.realtime.calls.hangup(created.call_id),
+            hangup=(
+                (lambda: client.live.sessions.hangup(created.call_id))
+                if live
+                else (lambda: client.realtime.calls.hangup(created.call_id))
+            ),
         )
     )
     await front.start()

@@ -35,10 +35,13 @@ class CallOutput:
 
     history: deque[dict[str, Any] | bytes | str] = field(default_factory=lambda: deque(maxlen=HISTORY))
     followers: list[asyncio.Queue[dict[str, Any] | bytes | str | None]] = field(default_factory=list)
+    captions: bool = False
+    """Realtime: the page makes its captions from the call's data channel, so the narrator's are not sent.
+    GPT-Live: the narrator's (it knows the turns), so they are."""
 
     def __call__(self, message: dict[str, Any] | bytes | str) -> None:
-        if isinstance(message, dict) and message.get("type") == "caption":
-            return  # the page makes its captions from the call's data channel
+        if not self.captions and isinstance(message, dict) and message.get("type") == "caption":
+            return
         self.history.append(message)
         for queue in list(self.followers):
             if queue.qsize() >= FOLLOWER_QUEUE:

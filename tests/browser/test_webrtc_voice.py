@@ -27,10 +27,14 @@ SPOKEN = first_sentence(PARIS_ANSWER)
 MIC_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
-def webrtc_page_app(tmp_path: Path, fake: Any, book: ScriptBook, transport: str = "webrtc") -> FastAPI:
+def webrtc_page_app(
+    tmp_path: Path, fake: Any, book: ScriptBook, transport: str = "webrtc", api: str = "realtime"
+) -> FastAPI:
     """The page's app, the narrator pointed at the fake, voice over WebRTC (or the relay) explicitly."""
     narrator = NarratorSettings(reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05, max_progress_updates=0)
-    voice = VoiceSettings(_env_file=None, voice_api="realtime", voice_transport=transport)  # type: ignore[call-arg]
+    voice = VoiceSettings(  # type: ignore[call-arg]
+        _env_file=None, voice_api=api, voice_transport=transport, live_progress_every_s=0.0
+    )
 
     def configure(app: FastAPI, services: Any) -> None:
         services.extras["narrator_settings"] = narrator
@@ -152,4 +156,37 @@ async def test_when_webrtc_cannot_start_the_page_says_so_and_uses_the_relay(
         await page.wait_for_function("() => window.__voiceStats.bytesSent > 9600", timeout=10_000)  # relay audio
         assert fake_openai.realtime.audio_bytes_received > 0
         assert all("502 (Bad Gateway)" in e for e in tab.console_errors)  # the refused POST, nothing else
+    fake_openai.assert_clean()
+
+
+async def test_gpt_live_over_webrtc_the_answer_is_heard_and_shown(
+    tmp_path: Path, browser: Any, fake_openai: Any
+) -> None:
+    live = fake_openai.live
+    app = webrtc_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)), api="live")
+    async with serve(app) as server:
+        tab = await open_voice_page(browser, server.http_url, MIC_ARGS)
+        page = tab.page
+        assert await page.inner_text("#voice-backend") == "GPT-Live"
+        assert "WebRTC" in await page.inner_text("#voice-transport")
+        call = fake_openai.live_webrtc.latest()
+        await live.until(lambda lv: lv.input_audio_bytes() > 24_000, timeout=10, what="microphone audio over RTP")
+        await live.asay(QUESTION)
+        answer = page.locator(".run .answer")
+        await answer.wait_for(timeout=20_000)
+        assert PARIS_ANSWER in await answer.inner_text()
+        await live.until(lambda lv: any(SPOKEN in t for t in lv.spoken_text()), timeout=20, what="the answer spoken")
+        await page.wait_for_function("() => window.__voiceStats.bytesPlayed > 24000", timeout=15_000)
+        voice = await stats(page)
+        assert voice["transport"] == "webrtc" and voice["bytesSent"] == 0 and voice["bytesReceived"] == 0
+        await page.wait_for_selector(".caption[data-role=user]")
+        assert "weather in Paris" in await page.inner_text(".caption[data-role=user]")
+        assert not live.client_events("session.start") and len(live.starts) == 1
+        content = await expand_log(page)
+        assert api_key_of(app) not in content
+        assert all(api_key_of(app) not in text for text in call.socket.channel_texts)
+        await page.click("#talk")
+        await page.wait_for_selector("body[data-voice-state=off]")
+        await live.until(lambda lv: call.ended, timeout=5, what="the Live session hung up")
+        tab.assert_no_console_errors()
     fake_openai.assert_clean()

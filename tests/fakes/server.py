@@ -31,6 +31,7 @@ from tests.fakes.realtime import RealtimeFake, apoll_until, poll_until
 from tests.fakes.realtime_session import ConnectionOptions, RealtimeConnection
 from tests.fakes.realtime_stream import StreamOptions
 from tests.fakes.webrtc import CallsFake
+from tests.fakes.webrtc_live import LiveCallsFake
 
 __all__ = ["FakeOpenAI"]
 
@@ -109,6 +110,8 @@ class FakeOpenAI:
                 session_expiry_s=live_session_expiry_s,
             )
         )
+        self.live_webrtc = LiveCallsFake(self.live)
+        """GPT-Live over WebRTC (`POST /v1/live/sessions` with an SDP offer) and its sideband attach."""
         self.unhandled: list[tuple[str, str]] = []
         """(method, path) of requests to endpoints the fake does not implement (answered 404)."""
         self.auth_failures: list[tuple[str, str]] = []
@@ -234,6 +237,7 @@ class FakeOpenAI:
         for conn in conns:
             await conn.close(1000, "fake server stopped")  # 1000: the SDK does not reconnect
         await self.webrtc.close_all()
+        await self.live_webrtc.close_all()
         await self.live._close_all()
 
     def __enter__(self) -> FakeOpenAI:
@@ -265,6 +269,7 @@ class FakeOpenAI:
         out += [f"chat request with unknown parameter {p!r}" for _, p in self.chat.rejected]
         out += [f"unhandled endpoint {m} {p}" for m, p in self.unhandled]
         out += [f"rejected WebRTC call session: {p}" for p in self.webrtc.session_problems]
+        out += [f"rejected Live WebRTC session: {p}" for p in self.live_webrtc.session_problems]
         out += self.live.problems()
         return out
 
@@ -321,6 +326,13 @@ class FakeOpenAI:
         async def realtime_call_hangup(request: Request) -> Response:
             return self._check_auth(request.url.path, request.headers) or await self.webrtc.hangup(request)
 
+        async def live_sessions(request: Request) -> Response:
+            return self._check_auth(request.url.path, request.headers) or await self.live_webrtc.create(request)
+
+        async def live_hangup(request: Request) -> Response:
+            request.path_params["call_id"] = request.path_params["session_id"]
+            return self._check_auth(request.url.path, request.headers) or await self.live_webrtc.hangup(request)
+
         async def not_found(request: Request) -> Response:
             self.unhandled.append((request.method, request.url.path))
             return JSONResponse(
@@ -344,6 +356,9 @@ class FakeOpenAI:
                 Route("/v1/realtime/calls/{call_id}/hangup", realtime_call_hangup, methods=["POST"]),
                 WebSocketRoute("/v1/realtime", self._realtime_ws),
                 WebSocketRoute("/v1/live/sessions", self._live_ws),
+                Route("/v1/live/sessions", live_sessions, methods=["POST"]),
+                Route("/v1/live/sessions/{session_id}/hangup", live_hangup, methods=["POST"]),
+                WebSocketRoute("/v1/live/sessions/{session_id}/attach", self._live_attach),
                 Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
             ]
         )
@@ -401,6 +416,14 @@ class FakeOpenAI:
                 None,
             )
         await conn.run()
+
+    async def _live_attach(self, websocket: WebSocket) -> None:
+        token = bearer_token(websocket.headers)
+        if not self._key_ok(token):
+            self.auth_failures.append(("/v1/live/sessions/attach", "missing key" if token is None else "wrong key"))
+            await websocket.send_denial_response(JSONResponse(unauthorized_body(token), status_code=401))
+            return
+        await self.live_webrtc.attach(websocket, websocket.path_params["session_id"])
 
     async def _live_ws(self, websocket: WebSocket) -> None:
         token = bearer_token(websocket.headers)

@@ -45,8 +45,9 @@ MAX_CALLS = 100
 class CallSocket:
     """Stands in for the Starlette WebSocket of a call's `RealtimeConnection` (see the module docstring)."""
 
-    def __init__(self, out_track: PcmOutTrack) -> None:
+    def __init__(self, out_track: PcmOutTrack, audio_event: str = "response.output_audio.delta") -> None:
         self.out_track = out_track
+        self.audio_event = audio_event
         self.channel: Any = None
         self.sideband: WebSocket | None = None
         self.sideband_transport: Any = None
@@ -78,7 +79,7 @@ class CallSocket:
 
     async def send_text(self, text: str) -> None:
         event = json.loads(text)
-        if event.get("type") == "response.output_audio.delta":  # audio rides RTP, not events
+        if event.get("type") == self.audio_event:  # audio rides RTP, not events
             self.out_track.push(base64.b64decode(event.get("delta") or ""))
             return
         if self.channel is not None and self.channel.readyState == "open":
@@ -109,7 +110,7 @@ class FakeCall:
         self.call_id = call_id
         self.pc = pc
         self.socket = socket
-        self.conn: RealtimeConnection | None = None
+        self.conn: Any = None  # the RealtimeConnection (or LiveConnection) of the call
         self.ended = False
         self.input_audio_bytes = 0
         self.sideband_attaches = 0
@@ -172,12 +173,33 @@ class CallsFake:
             return _error(400, issues[0].message, issues[0].param)
         if len([c for c in self.calls.values() if not c.ended]) >= MAX_CALLS:
             return _error(429, "Too many calls.")
-        call_id = new_id("rtc")
-        out_track = PcmOutTrack()
-        socket = CallSocket(out_track)
+        call = await self._answer(new_id("rtc"), offer, CallSocket(PcmOutTrack()))
+        if isinstance(call, Response):
+            return call
+        call_id, pc, socket = call.call_id, call.pc, call.socket
+        model = str(session.get("model") or "gpt-realtime")
+        conn = RealtimeConnection(
+            self.hub, socket, index=self.hub._next_index(), model=model, transport=None, options=self.hub.options
+        )  # type: ignore[arg-type]
+        if session:
+            conn.session = merge_session(conn.session, {k: v for k, v in session.items() if k != "model"})
+        call.conn = conn
+        self.hub._attach(conn)
+        self.calls[call_id] = call
+        call.spawn(self._run(call, conn))
+        return Response(
+            pc.localDescription.sdp,
+            status_code=201,
+            media_type="application/sdp",
+            headers={"Location": f"/v1/realtime/calls/{call_id}"},
+        )
+
+    async def _answer(self, call_id: str, offer: str, socket: CallSocket) -> FakeCall | Response:
+        """An aiortc peer that answers `offer`: the call's audio track out, the caller's microphone in, the
+        `oai-events` data channel, and the end of the call when the peer connection closes or fails."""
         pc = RTCPeerConnection()
         call = FakeCall(call_id, pc, socket)
-        pc.addTrack(out_track)
+        pc.addTrack(socket.out_track)
 
         @pc.on("datachannel")
         def on_datachannel(channel: Any) -> None:
@@ -202,24 +224,9 @@ class CallsFake:
         except Exception as exc:  # an offer the WebRTC stack cannot use: refused like the real API does
             await pc.close()
             return _error(400, f"Invalid SDP offer: {type(exc).__name__}.", "sdp")
-        model = str(session.get("model") or "gpt-realtime")
-        conn = RealtimeConnection(
-            self.hub, socket, index=self.hub._next_index(), model=model, transport=None, options=self.hub.options
-        )  # type: ignore[arg-type]
-        if session:
-            conn.session = merge_session(conn.session, {k: v for k, v in session.items() if k != "model"})
-        call.conn = conn
-        self.hub._attach(conn)
-        self.calls[call_id] = call
-        call.spawn(self._run(call, conn))
-        return Response(
-            pc.localDescription.sdp,
-            status_code=201,
-            media_type="application/sdp",
-            headers={"Location": f"/v1/realtime/calls/{call_id}"},
-        )
+        return call
 
-    async def _run(self, call: FakeCall, conn: RealtimeConnection) -> None:
+    async def _run(self, call: FakeCall, conn: Any) -> None:
         try:
             await conn.run()
         finally:

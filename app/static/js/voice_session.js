@@ -30,6 +30,7 @@ export class VoiceSession {
     this.active = false;
     this.api = api;
     this.transport = null; // "webrtc" | "relay" once started
+    this.backend = null; // "realtime" | "live", from /voice/config
     this.stats = { micFramesSent: 0, bytesSent: 0, bytesReceived: 0, bytesPlayed: 0, bufferedMs: 0, underruns: 0,
       bargeIns: 0, lastPlayedMs: null, bargeInStopMs: null, playing: false, transport: null, fallback: null,
       channelEvents: 0 };
@@ -87,7 +88,8 @@ export class VoiceSession {
         const call = await this.call.start(this.capture.stream, sessionId);
         if (!this.active) return;
         this.useTransport("webrtc");
-        this.socket.open(call.sessionId, call.callId);
+        // Realtime captions come from the data channel; GPT-Live's from the narrator (it knows the turns).
+        this.socket.open(call.sessionId, call.callId, this.backend !== "live");
         return;
       } catch (err) {
         this.call.stop();
@@ -102,6 +104,7 @@ export class VoiceSession {
   async wantsWebRtc() {
     try {
       const config = await this.api.get("/voice/config", { timeoutMs: 5000 });
+      this.backend = config?.backend ?? null;
       return config?.transport === "webrtc" && typeof window.RTCPeerConnection === "function";
     } catch {
       return false; // an older server without /voice/config: the relay
@@ -133,7 +136,7 @@ export class VoiceSession {
   onChannelEvent(event) {
     this.stats.channelEvents += 1;
     this.handlers.log("received", event.type, event, "realtime", event.type === "error");
-    const caption = captionFrom(event);
+    const caption = this.backend === "live" ? null : captionFrom(event);
     if (caption) this.handlers.onMessage(caption);
   }
 

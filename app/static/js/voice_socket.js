@@ -20,6 +20,7 @@ export class VoiceSocket {
     this.state = "off";
     this.sessionId = null;
     this.callId = null;
+    this.captionsFromChannel = false;
     this.backoff = new Backoff({ base: 600, max: 8000 });
     this.timer = null;
     this.pinger = null;
@@ -29,12 +30,13 @@ export class VoiceSocket {
 
   get ready() { return this.state === "ready" && this.ws?.readyState === WebSocket.OPEN; }
 
-  /** With `callId`: follow that WebRTC call (no audio here; captions and the service's events come from the
-   * call's data channel, so the narrator's copies of them are not shown twice). */
-  open(sessionId, callId = null) {
+  /** With `callId`: follow that WebRTC call. No audio here; the service's events come from the call's data
+   * channel, and so do the captions when `captionsFromChannel` (Realtime; GPT-Live's come from the narrator). */
+  open(sessionId, callId = null, captionsFromChannel = true) {
     this.active = true;
     this.sessionId = sessionId;
     this.callId = callId;
+    this.captionsFromChannel = Boolean(callId) && captionsFromChannel;
     this.connect();
   }
 
@@ -92,7 +94,8 @@ export class VoiceSocket {
       return;
     }
     if (message.type === "pong") return;
-    if (this.callId && (message.type === "caption" || (message.type === "realtime.log" && message.dir === "received"))) {
+    if ((this.captionsFromChannel && message.type === "caption")
+      || (this.callId && message.type === "realtime.log" && message.dir === "received")) {
       return; // the data channel has these (the server no longer sends them on a call; an older one might)
     }
     if (message.type === "realtime.log") {
