@@ -4,6 +4,7 @@ the call's sideband, and the fake answers the call with aiortc. No audio passes 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -221,3 +222,29 @@ async def test_another_users_call_answers_as_if_absent(tmp_path: Path, fake_open
             assert (await http.delete(f"/voice/calls/{call_id}", headers=alice)).status_code == 204
         await peer.close()
         await bob_peer.close()
+
+
+def final_answer_requests(rt: Any) -> list[dict[str, Any]]:
+    return [e for e in rt.client_events_of("response.create") if e["response"]["metadata"]["purpose"] == "final_answer"]
+
+
+@pytest.mark.fake_openai(realistic_pacing=True, ms_per_word=250)
+async def test_sideband_drop_while_the_answer_is_spoken_does_not_speak_it_twice(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    book = ScriptBook(lambda: paris_script(researcher_delay=0.1))
+    rt = fake_openai.realtime
+    async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
+        peer = BrowserPeer()
+        assert (await start_call(server, peer)).status_code == 201
+        await rt.client_event("session.update", timeout=10)
+        await rt.aspeak_user(QUESTION)
+        await rt.until(lambda r: final_answer_requests(r) and r.has_active_response(), timeout=20, what="answering")
+        call = fake_openai.webrtc.latest()
+        fake_openai.webrtc.drop_sideband().result(5)  # the answer goes on in the call, to the browser
+        await rt.until(lambda r: call.sideband_attaches == 2, timeout=10, what="the sideband re-attached")
+        await rt.until(spoken_with_answer, timeout=20, what="the answer spoken")
+        await rt.until(lambda r: not r.has_active_response(), timeout=20, what="the answer finished")
+        await asyncio.sleep(0.5)  # a resent answer would be asked for at once
+        assert len(final_answer_requests(rt)) == 1, "the answer the call was speaking was not asked for again"
+        assert len([t for t in rt.spoken() if "Paris" in t]) == 1
+        fake_openai.assert_clean()
+        await peer.close()

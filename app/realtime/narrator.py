@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +112,10 @@ class Narrator(VoiceFront):
         if self._progress_timer:
             self._progress_timer.cancel()
         await super().close()
+
+    def run_as_sideband(self, on_gone: Callable[[], None], refused_limit: int = 3) -> None:
+        super().run_as_sideband(on_gone, refused_limit)
+        self._gate.keep_started_on_drop = True
 
     @property
     def gate(self) -> ResponseGate:
