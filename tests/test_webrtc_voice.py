@@ -248,3 +248,17 @@ async def test_sideband_drop_while_the_answer_is_spoken_does_not_speak_it_twice(
         assert len([t for t in rt.spoken() if "Paris" in t]) == 1
         fake_openai.assert_clean()
         await peer.close()
+
+
+def test_calls_being_created_count_against_the_limits() -> None:
+    from app.realtime.voice_calls import TooManyCalls, VoiceCalls
+
+    calls = VoiceCalls(max_calls=2, per_user=1)
+    calls.reserve("alice")  # alice's first call is being created (the service is asked meanwhile)
+    with pytest.raises(TooManyCalls):
+        calls.reserve("alice")  # a second request at the same moment
+    calls.reserve("bob")
+    with pytest.raises(TooManyCalls):
+        calls.reserve("carol")  # the server's limit, with two calls on their way
+    calls.unreserve("alice")
+    calls.reserve("carol")

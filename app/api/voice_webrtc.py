@@ -20,7 +20,9 @@ from pydantic import BaseModel
 
 from app.api.deps import ServicesDep, UserDep
 from app.ratelimit import TokenBucket
-from app.realtime.backends import build_voice_front
+from app.realtime.backends import VoiceConnectors, build_voice_front
+from app.realtime.config import VoiceSettings
+from app.realtime.narrator import NarratorSettings
 from app.realtime.voice_calls import CallOutput, TooManyCalls, VoiceCall, VoiceCalls, voice_calls, voice_settings_of
 from app.realtime.webrtc_call import (
     MAX_SDP_BYTES,
@@ -108,9 +110,22 @@ async def create_voice_call(request: Request, services: ServicesDep, user: UserD
         raise HTTPException(status_code=429, detail="Too many voice calls; try again in a minute.")
     calls = voice_calls(services)
     try:
-        calls.check_room(user)
+        calls.reserve(user)
     except TooManyCalls as exc:
         raise HTTPException(status_code=429, detail=str(exc)) from None
+    try:
+        return await _create_call(request, services, user, calls, deps)
+    finally:
+        calls.unreserve(user)
+
+
+async def _create_call(
+    request: Request,
+    services: Services,
+    user: str,
+    calls: VoiceCalls,
+    deps: tuple[VoiceSettings, VoiceConnectors, NarratorSettings],
+) -> Response:
     offer = await _offer(request)
     try:
         attached = await services.registry.attach(request.query_params.get("session") or None, user)

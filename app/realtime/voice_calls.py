@@ -91,15 +91,27 @@ class VoiceCalls:
         self._calls: dict[str, VoiceCall] = {}
         self._lock = asyncio.Lock()
         self._ending: set[asyncio.Task[bool]] = set()
+        self._reserved: dict[str, int] = {}  # owner -> calls being created
 
     def __len__(self) -> int:
         return len(self._calls)
 
-    def check_room(self, owner: str) -> None:
-        if len(self._calls) >= self._max_calls:
+    def reserve(self, owner: str) -> None:
+        """Hold a place for a call being created (the service is asked meanwhile); `unreserve` when done."""
+        reserved = sum(self._reserved.values())
+        if len(self._calls) + reserved >= self._max_calls:
             raise TooManyCalls("The server holds as many voice calls as it can; try again later.")
-        if sum(1 for c in self._calls.values() if c.owner == owner) >= self._per_user:
+        mine = sum(1 for c in self._calls.values() if c.owner == owner) + self._reserved.get(owner, 0)
+        if mine >= self._per_user:
             raise TooManyCalls(f"At most {self._per_user} voice calls at once; hang up one first.")
+        self._reserved[owner] = self._reserved.get(owner, 0) + 1
+
+    def unreserve(self, owner: str) -> None:
+        left = self._reserved.get(owner, 0) - 1
+        if left > 0:
+            self._reserved[owner] = left
+        else:
+            self._reserved.pop(owner, None)
 
     def add(self, call: VoiceCall) -> None:
         self._calls[call.call_id] = call
