@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 
 from bench.server_process import ServerProcess, Usage  # noqa: E402
-from bench.voice_load import LoadConfig, make_fake, report, run_load  # noqa: E402
+from bench.voice_load import SPOKEN_ANSWER, LoadConfig, make_fake, report, run_load  # noqa: E402
 from tests.fakes.audio import BYTES_PER_MS  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
 
@@ -78,8 +78,12 @@ async def run_sideband(server: ServerProcess, fake: FakeOpenAI, config: LoadConf
     outcome = json.loads(await asyncio.wait_for(pages.stdout.readline(), config.seconds + config.answer_timeout_s + 30))
     window_s = time.perf_counter() - started
     after = server.usage()
-    await asyncio.wait_for(pages.wait(), 30)
     calls = list(fake.webrtc.calls.values())
+    ended = [c.call_id for c in calls if c.ended]  # before the pages hang up
+    await asyncio.wait_for(pages.wait(), 30)
+    spoken = len([t for t in fake.realtime.spoken() if SPOKEN_ANSWER in t])
+    extra = [f"{len(ended)} calls ended during the window (WebRTC connection lost)"] if ended else []
+    extra += [f"the fake spoke {spoken} answers"] if spoken != config.sessions else []
     return SidebandResult(
         sessions=config.sessions,
         window_s=window_s,
@@ -93,7 +97,7 @@ async def run_sideband(server: ServerProcess, fake: FakeOpenAI, config: LoadConf
         heard_s=outcome["heard_bytes"] / BYTES_PER_MS / 1000,
         answers=outcome["answers"],
         follower_bytes=outcome["follower_bytes"],
-        problems=fake.problems() + outcome["problems"],
+        problems=fake.problems() + extra + outcome["problems"],
     )
 
 
