@@ -45,6 +45,9 @@ class ErrorCode(StrEnum):
     INTERRUPTED = "interrupted"
     # the voice front
     REALTIME_ERROR = "realtime_error"
+    LIVE_ERROR = "live_error"
+    UNAUTHORIZED = "unauthorized"
+    NO_SUCH_CALL = "no_such_call"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -16,12 +16,13 @@ from fastapi import FastAPI
 from agents.mcp_tools import add_mcp_tools
 from agents.session_events import ErrorCode, RunFinished, Usage
 from agents.stop import StopReason
-from app import metrics, session_route, voice_ws
+from app import metrics
 from app.access import AccessGuard
-from app.api import docs, meta, runs, static, team_ws
+from app.api import docs, meta, runs, session_route, static, team_ws, voice_webrtc, voice_ws
 from app.api.mcp import mount_mcp
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
+from app.ratelimit import RateBuckets
 from app.redaction import Redactor
 from app.services import Services
 from app.sessions import SessionRegistry
@@ -86,11 +87,18 @@ def create_app(
             max_per_user=settings.max_sessions_per_user,
         )
         registry.start_sweeper()
-        services = Services(settings=settings, store=store, registry=registry, redactor=redactor, sandbox=sandbox)
+        services = Services(
+            settings=settings,
+            store=store,
+            registry=registry,
+            redactor=redactor,
+            sandbox=sandbox,
+            session_buckets=RateBuckets(settings.session_rate_per_min),
+            voice_call_buckets=RateBuckets(settings.session_rate_per_min),
+        )
         openai_client = realtime_client(settings)
         if openai_client is not None:
-            services.extras["openai_client"] = openai_client
-            services.extras["realtime_connect"] = lambda: openai_client.realtime.connect(model=settings.realtime_model)
+            services.openai_client = openai_client
         app.state.services = services
         for hook in on_startup:
             hook(app, services)
@@ -120,7 +128,7 @@ def create_app(
         docs_url=None,  # app/api/docs.py serves /docs from packaged files (FastAPI's uses a CDN)
         redoc_url=None,
     )
-    for module in (meta, runs, team_ws, voice_ws, session_route, static, docs, metrics):
+    for module in (meta, runs, team_ws, voice_ws, voice_webrtc, session_route, static, docs, metrics):
         app.include_router(module.router)
     for router in extra_routers:
         app.include_router(router)

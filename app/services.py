@@ -1,15 +1,24 @@
-"""What the routes share, built by the app's lifespan (app/main.py)."""
+"""What the routes share, built by the app's lifespan (app/main.py): one typed field per service."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from app.ratelimit import RateBuckets
 from app.redaction import Redactor
 from app.sessions import SessionRegistry
 from app.settings import Settings
 from app.store import RunStore
-from tools.code_execution import CodeSandbox
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+    from app.realtime.config import VoiceSettings
+    from app.realtime.narrator import NarratorSettings
+    from app.realtime.voice_calls import VoiceCalls
+    from tools.code_execution import CodeSandbox
 
 
 @dataclass
@@ -19,4 +28,10 @@ class Services:
     registry: SessionRegistry
     redactor: Redactor
     sandbox: CodeSandbox | None = None  # None when tests supply their own Developer tools
-    extras: dict[str, Any] = field(default_factory=dict)  # the voice front's factories (typed when it moves)
+    openai_client: AsyncOpenAI | None = None  # None without model access: the voice front and /session refuse
+    realtime_connect: Callable[[], Any] | None = None  # tests may replace how the narrator connects
+    voice_settings: VoiceSettings | None = None  # None: read from the environment (tests set their own)
+    narrator_settings: NarratorSettings | None = None  # None: built from settings
+    voice_calls: VoiceCalls | None = None  # the WebRTC calls, made on first use
+    session_buckets: RateBuckets = field(default_factory=lambda: RateBuckets(per_min=10))  # /session by client
+    voice_call_buckets: RateBuckets = field(default_factory=lambda: RateBuckets(per_min=10))  # calls by user

@@ -57,7 +57,9 @@ class LoadConfig:
     sessions: int = 20
     seconds: float = 10.0
     frame_ms: int = 40  # the browser's capture worklet sends 40 ms frames
-    out_chunk_ms: int = 40  # assistant audio per output delta (the fake's ms_per_word)
+    out_chunk_ms: int = 40  # assistant audio per output delta
+    word_ms: int = 40  # spoken audio per word: one transcript delta each (40: a delta per audio frame, as before;
+    # 400: natural speech, about 2.5 words a second, with audio still in out_chunk_ms frames)
     answer_timeout_s: float = 60.0
 
     @property
@@ -71,13 +73,18 @@ class LoadConfig:
     @property
     def ack_words(self) -> int:
         """Acknowledgement length so that ack + answer end at about 85 % of the microphone window."""
-        return max(len(ACK_WORDS), int((self.seconds * 850) / self.out_chunk_ms) - SUMMARY_WORDS)
+        return max(len(ACK_WORDS), int((self.seconds * 850) / self.word_ms) - SUMMARY_WORDS)
 
 
 def make_fake(config: LoadConfig) -> FakeOpenAI:
     """A fake Realtime server whose model acknowledges with a long sentence, streamed at real-time pace."""
     ack = " ".join(itertools.islice(itertools.cycle(ACK_WORDS), config.ack_words))
-    return FakeOpenAI(brain=NarratorBrain(ack_text=ack), realistic_pacing=True, ms_per_word=config.out_chunk_ms)
+    return FakeOpenAI(
+        brain=NarratorBrain(ack_text=ack),
+        realistic_pacing=True,
+        ms_per_word=config.word_ms,
+        audio_delta_ms=config.out_chunk_ms,
+    )
 
 
 # ---- microphone frames ------------------------------------------------------------------------------------

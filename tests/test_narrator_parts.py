@@ -405,3 +405,28 @@ async def test_every_socket_failure_on_send_is_one_transport_closed() -> None:
     transport._conn = Failing(TypeError("a bug of ours"))
     with pytest.raises(TypeError):  # not a socket failure: not hidden as one
         await transport.send({"type": "x"})
+
+
+async def test_gate_on_a_sideband_keeps_a_started_response_across_a_drop_and_asks_again_only_if_it_never_ends() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def send(event: dict[str, Any]) -> None:
+        sent.append(event)
+
+    gate = ResponseGate(send, start_timeout_s=0.1)
+    gate.keep_started_on_drop = True
+    await gate.connected()
+    await gate.request(ResponseRequest("final_answer", must_deliver=True))
+    gate.on_created({"id": "resp_1", "status": "in_progress"})
+    gate.disconnected()  # the sideband dropped: the call goes on speaking resp_1
+    await gate.connected()
+    assert len(sent) == 1 and gate.busy
+    outcome = await gate.on_done({"id": "resp_1", "status": "completed"})  # arrives on the new attach
+    assert outcome.request is not None and outcome.request.purpose == "final_answer" and len(sent) == 1
+    await gate.request(ResponseRequest("final_answer", must_deliver=True))
+    gate.on_created({"id": "resp_2", "status": "in_progress"})
+    gate.disconnected()
+    await gate.connected()  # resp_2 ended while we were away: no response.done will ever come
+    await asyncio.sleep(0.2)
+    assert len(sent) == 3 and sent[2]["response"]["metadata"]["purpose"] == "final_answer"
+    gate.close()

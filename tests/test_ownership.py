@@ -40,6 +40,9 @@ RULES: dict[str, str] = {
     "/runs/{run_id}/events": "owner: another user's run is 404",
     "/ws/team": "owner: another user's ?session= is not_found and a fresh session",
     "/ws/voice": "owner: another user's ?session= is a fresh session",
+    "/voice/config": "authenticated",
+    "/voice/calls": "owner: the call runs on the caller's own session (another's ?session= is a fresh one)",
+    "/voice/calls/{call_id}": "owner: another user's call is 404 (tests/test_webrtc_voice.py drives a real call)",
 }
 
 
@@ -102,9 +105,12 @@ async def test_rest_routes_show_each_user_only_their_own(two_users) -> None:  # 
             assert theirs.json()["detail"].replace(run_id, "X") == missing.json()["detail"].replace(
                 "run_does_not_exist", "X"
             )
-        for path in ("/runs", "/metrics", "/mcp"):
+        for path in ("/runs", "/metrics", "/mcp", "/voice/config"):
             assert (await http.get(path)).status_code == 401, path
             assert (await http.get(path, headers={"Authorization": "Bearer not-a-user"})).status_code == 401
+        assert (await http.post("/voice/calls", content=b"v=0")).status_code == 401
+        assert (await http.delete("/voice/calls/call_x")).status_code == 401
+        assert (await http.delete("/voice/calls/call_x", headers=as_bob)).status_code == 404
         assert (await http.post("/session")).status_code == 401
         for path in (
             "/",

@@ -87,8 +87,8 @@ def voice_app(tmp_path: Path, fake, book: ScriptBook, *, voice: VoiceSettings | 
     )
 
     def configure(app, services) -> None:  # type: ignore[no-untyped-def]
-        services.extras["narrator_settings"] = narrator_settings
-        services.extras["voice_settings"] = voice or VoiceSettings(_env_file=None, voice_api="realtime")  # type: ignore[call-arg]
+        services.narrator_settings = narrator_settings
+        services.voice_settings = voice or VoiceSettings(_env_file=None, voice_api="realtime")  # type: ignore[call-arg]
 
     return create_app(
         settings,

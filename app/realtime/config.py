@@ -16,6 +16,14 @@ class VoiceSettings(BaseSettings):
     voice_api: Literal["realtime", "live"] = "realtime"
     """`realtime`: the GA Realtime protocol (works with Realtime-compatible servers too); `live`: GPT-Live
     client delegation (OpenAI's recommended API for new voice applications; OpenAI only)."""
+    voice_transport: Literal["webrtc", "relay"] = "webrtc"
+    """`webrtc`: the page's audio goes straight to OpenAI over WebRTC and the server runs the narrator on a
+    sideband socket of the same call (audio never passes through us); `relay`: /ws/voice carries the audio
+    (for Realtime-compatible servers without WebRTC). The page falls back to the relay if WebRTC fails."""
+    voice_calls_per_user: int = 4
+    """WebRTC calls one user may hold at once (each is a paid session)."""
+    voice_calls_max: int = 200
+    """WebRTC calls the server holds at once."""
     live_model: str = "gpt-live-1"
     live_voice: str = "marin"
     live_acknowledgement_delay_ms: int = 400

@@ -104,6 +104,9 @@ class LiveNarrator(VoiceFront):
     # ---- connection -----------------------------------------------------------------------------------
     async def _on_open(self, restoring: bool) -> None:
         self._renew = False
+        if self.keeps_conversation:  # a call's sideband: the session started with the call
+            await self._on_started({})
+            return
         context = self._context() if restoring else None
         await self._send(
             session_start(

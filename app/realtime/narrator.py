@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,10 @@ class Narrator(VoiceFront):
             self._progress_timer.cancel()
         await super().close()
 
+    def run_as_sideband(self, on_gone: Callable[[], None], refused_limit: int = 3) -> None:
+        super().run_as_sideband(on_gone, refused_limit)
+        self._gate.keep_started_on_drop = True
+
     @property
     def gate(self) -> ResponseGate:
         return self._gate
@@ -125,7 +130,7 @@ class Narrator(VoiceFront):
         await self._send(
             session_update(voice=self._settings.voice, transcription_model=self._settings.transcription_model)
         )
-        if restoring:
+        if restoring and not self.keeps_conversation:
             await self._add_system_item(self._restore_summary())
 
     def _lost(self) -> None:

@@ -77,6 +77,9 @@ class ResponseGate:
         self._watch: asyncio.TimerHandle | None = None
         self._connected = False
         self._timers = BackgroundTasks()
+        self.keep_started_on_drop = False
+        """A WebRTC call's sideband: a response the service already started goes on in the call when the
+        sideband drops, and its response.done arrives on the next attach; resending it would speak it twice."""
         self.sent: list[ResponseRequest] = []
         self.outcomes: list[Outcome] = []
 
@@ -103,12 +106,18 @@ class ResponseGate:
 
     async def connected(self) -> None:
         self._connected = True
+        if self._in_flight is not None and self._in_flight_id is not None:  # kept across a sideband drop
+            self._watch_kept(self._in_flight, self._in_flight_id)
         await self.pump()
 
     def disconnected(self) -> None:
-        """The socket dropped: a response in flight is lost; ask again on the new connection if it matters."""
+        """The socket dropped: a response in flight is lost; ask again on the new connection if it matters.
+        On a sideband, a response the service started is not lost: it stays in flight (see connected)."""
         self._connected = False
         self._end_watch()
+        if self.keep_started_on_drop and self._in_flight is not None and self._in_flight_id is not None:
+            self._server_response = None
+            return
         lost, self._in_flight, self._in_flight_id, self._server_response = self._in_flight, None, None, None
         if lost is not None and lost.purpose in RESEND_ON_DROP:
             lost.attempts = max(0, lost.attempts - 1)
@@ -204,6 +213,21 @@ class ResponseGate:
                 self._timers.spawn(self.pump())
 
         self._watch = asyncio.get_running_loop().call_later(self._start_timeout_s, lost)
+
+    def _watch_kept(self, request: ResponseRequest, response_id: str) -> None:
+        """A response kept across a sideband drop finished while we were away if no response.done for it comes
+        within start_timeout_s of the re-attach: then it counts as lost and is asked for again if it matters."""
+        self._end_watch()
+
+        def gone() -> None:
+            self._watch = None
+            if self._in_flight is request and self._in_flight_id == response_id:
+                self._in_flight, self._in_flight_id = None, None
+                if request.purpose in RESEND_ON_DROP:
+                    self._pending.appendleft(request)
+                self._timers.spawn(self.pump())
+
+        self._watch = asyncio.get_running_loop().call_later(self._start_timeout_s, gone)
 
     def _end_watch(self) -> None:
         if self._watch is not None:

@@ -58,6 +58,13 @@ class Transport:
         self.connections = 0
         """Sockets opened so far; also the current connection's number (its 'generation')."""
         self.handler_errors = 0
+        self._give_up_after: int | None = None
+        self._on_gone: Callable[[], None] | None = None
+
+    def give_up_after(self, refused: int, on_gone: Callable[[], None]) -> None:
+        """Stop reconnecting after `refused` connects in a row that never opened (a WebRTC call that ended:
+        its sideband cannot be attached any more), then call `on_gone`. Without this, it retries forever."""
+        self._give_up_after, self._on_gone = refused, on_gone
 
     @property
     def is_open(self) -> bool:
@@ -76,10 +83,14 @@ class Transport:
     async def run(self) -> None:
         """Connect and read until close(); reconnect with backoff after any loss of the socket."""
         failures = 0
+        refused = 0
         while not self._closing:
+            opened = False
             try:
                 async with self._connect() as conn:
                     self._conn = conn
+                    opened = True
+                    refused = 0
                     restoring = self.connections > 0
                     self.connections += 1
                     failures = 0
@@ -99,6 +110,12 @@ class Transport:
                 self._conn = None
                 self._on_lost()
             if self._closing:
+                return
+            refused = 0 if opened else refused + 1
+            if self._give_up_after is not None and refused >= self._give_up_after:
+                log.warning("voice socket refused %d times in a row: giving up", refused)
+                if self._on_gone is not None:
+                    self._on_gone()
                 return
             if self._renewing:
                 self._renewing = False

@@ -42,6 +42,8 @@ class FrontSettings:
 
 class VoiceFront:
     backend = "?"
+    keeps_conversation = False
+    """True for a sideband: the conversation lives in the call, so a re-attach restores nothing."""
 
     def __init__(
         self,
@@ -66,7 +68,7 @@ class VoiceFront:
             on_event=self.handle_server_event,
             on_lost=self._lost,
             on_session_limit=self._session_limit,
-            mirror=self._mirror.mirror,
+            mirror=self._mirror_event,
             reconnect_delays_s=front.reconnect_delays_s,
             session_max_s=front.session_max_s,
         )
@@ -79,6 +81,7 @@ class VoiceFront:
         self._last_person_turn = 0.0
         self._memory: deque[str] = deque(maxlen=16)
         self._closing = False
+        self._mirror_received = True
 
     # ---- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -86,6 +89,18 @@ class VoiceFront:
             self._team_log.subscribe(self._inbox)
         for loop in (self._transport.run(), self._team_events(), self._narrate()):
             self._tasks.spawn(loop)
+
+    def run_as_sideband(self, on_gone: Callable[[], None], refused_limit: int = 3) -> None:
+        """This front is a WebRTC call's sideband: the browser carries the audio, the call keeps the
+        conversation across a re-attach, and when the call has ended (attaching is refused) it stops."""
+        self.keeps_conversation = True
+        self._mirror_received = False  # the page logs the service's events from the call's data channel
+        self._transport.give_up_after(refused_limit, on_gone)
+
+    def _mirror_event(self, direction: str, event: dict[str, Any]) -> None:
+        if direction == "received" and not self._mirror_received:
+            return
+        self._mirror.mirror(direction, event)
 
     async def close(self) -> None:
         self._closing = True

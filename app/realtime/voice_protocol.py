@@ -55,7 +55,14 @@ VOICE_IN_TYPES = frozenset({"text", "playback", "team.pause", "team.resume", "te
 
 
 # ---- server -> browser (documented; built as dicts) -------------------------------------------------------
-class VoiceStateOut(BaseModel):
+class _Out(BaseModel):
+    """Server -> browser messages: exactly these fields (the published schema says additionalProperties false,
+    so a field the server adds without documenting it fails the conformance test)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class VoiceStateOut(_Out):
     type: Literal["voice.state"]
     state: Literal["connecting", "ready", "reconnecting", "closed", "error"]
     session_id: str
@@ -64,7 +71,7 @@ class VoiceStateOut(BaseModel):
     message: str | None = None
 
 
-class CaptionOut(BaseModel):
+class CaptionOut(_Out):
     """Live captions: `delta` pieces while speaking, then one message with the full `text` and final=true."""
 
     type: Literal["caption"]
@@ -75,27 +82,27 @@ class CaptionOut(BaseModel):
     final: bool = False
 
 
-class AudioStartOut(BaseModel):
+class AudioStartOut(_Out):
     """The binary audio frames that follow belong to this assistant item."""
 
     type: Literal["audio.start"]
     item_id: str
 
 
-class PlaybackStopOut(BaseModel):
+class PlaybackStopOut(_Out):
     """Barge-in: drop queued audio now and answer with a `playback` message saying how much was played."""
 
     type: Literal["playback.stop"]
 
 
-class TeamOut(BaseModel):
+class TeamOut(_Out):
     """A /ws/team event of this session (run_started, TextMessage, ToolCallRequestEvent, run_finished, ...)."""
 
     type: Literal["team"]
     event: dict[str, Any]
 
 
-class RealtimeLogOut(BaseModel):
+class RealtimeLogOut(_Out):
     """One row of the mirrored realtime event log: ▲ sent / ▼ received. Audio payloads are replaced by their
     size, secrets are masked."""
 
@@ -106,13 +113,16 @@ class RealtimeLogOut(BaseModel):
     data: dict[str, Any]
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(_Out):
     type: Literal["error"]
-    code: str
+    code: str = Field(
+        description="One of /protocol.json's error_codes; for an error of the voice service itself, "
+        "that service's own code (e.g. conversation_already_has_active_response)."
+    )
     message: str
 
 
-class PongOut(BaseModel):
+class PongOut(_Out):
     type: Literal["pong"]
 
 

@@ -40,7 +40,7 @@ def voice_page_app(tmp_path: Path, fake: Any, book: ScriptBook, **narrator: Any)
     )
 
     def configure(app: FastAPI, services: Any) -> None:
-        services.extras["narrator_settings"] = narrator_settings
+        services.narrator_settings = narrator_settings
 
     return page_app(tmp_path, book, on_startup=(configure,), openai_base_url=fake.base_url)
 

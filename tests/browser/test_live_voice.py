@@ -26,11 +26,13 @@ MIC_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-strea
 
 
 def live_page_app(tmp_path: Path, fake: Any, book: ScriptBook) -> FastAPI:
-    voice = VoiceSettings(_env_file=None, voice_api="live", live_progress_every_s=0.0)  # type: ignore[call-arg]
+    voice = VoiceSettings(  # type: ignore[call-arg]
+        _env_file=None, voice_api="live", live_progress_every_s=0.0, voice_transport="relay"
+    )  # the relay here; GPT-Live over WebRTC is in tests/browser/test_webrtc_voice.py
 
     def configure(app: FastAPI, services: Any) -> None:
-        services.extras["narrator_settings"] = NarratorSettings(reconnect_delays_s=(0.05, 0.2))
-        services.extras["voice_settings"] = voice
+        services.narrator_settings = NarratorSettings(reconnect_delays_s=(0.05, 0.2))
+        services.voice_settings = voice
 
     return page_app(tmp_path, book, on_startup=(configure,), openai_base_url=fake.base_url)
 

@@ -11,12 +11,20 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import BrowserPage
-from tests.browser.pages import api_key_of, expand_log, log_names, serve, spoken_wav, voice_page_app
+from tests.browser.pages import api_key_of, expand_log, log_names, serve, spoken_wav
 from tests.fakes.brain import first_sentence
 from tests.live_server import ScriptBook
 from tests.scripted import PARIS_ANSWER, paris_script
 
 pytestmark = pytest.mark.browser
+
+
+def relay_page_app(tmp_path: Path, fake: Any, book: ScriptBook) -> Any:
+    """These tests are about the relay (/ws/voice carries the audio); WebRTC is tests/browser/test_webrtc_voice.py."""
+    from tests.browser.test_webrtc_voice import webrtc_page_app
+
+    return webrtc_page_app(tmp_path, fake, book, transport="relay")
+
 
 QUESTION = "What is the weather in Paris right now?"
 MIC_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
@@ -44,7 +52,7 @@ async def test_spoken_question_reaches_the_realtime_session_and_the_answer_is_he
     rt = fake_openai.realtime
     rt.enable_audio_vad(threshold_rms=400, min_speech_ms=200, silence_ms=700)
     rt.queue_transcript(QUESTION)  # the words the fake "hears" in the audio its VAD finds
-    app = voice_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)))
+    app = relay_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)))
     async with serve(app) as server:
         mic_from_wav = f"--use-file-for-fake-audio-capture={wav}%noloop"  # played once, then silence
         tab = await open_voice_page(browser, server.http_url, [*MIC_ARGS, mic_from_wav])
@@ -102,7 +110,7 @@ async def test_barge_in_stops_playback_at_once_and_reports_the_played_ms(
     tmp_path: Path, browser: Any, fake_openai: Any
 ) -> None:
     rt = fake_openai.realtime
-    app = voice_page_app(tmp_path, fake_openai, ScriptBook(paris_script))
+    app = relay_page_app(tmp_path, fake_openai, ScriptBook(paris_script))
     async with serve(app) as server:
         tab = await open_voice_page(browser, server.http_url, MIC_ARGS)  # Chromium's default fake microphone
         page = tab.page

@@ -215,6 +215,10 @@ class LiveConnection:
     async def _on_session_input_audio_append(self, event: dict[str, Any]) -> None:
         self.hub._record_audio(self.index, len(event["audio"]) * 3 // 4)
 
+    async def feed_input_audio(self, pcm: bytes) -> None:
+        """The person's audio from a WebRTC call's microphone track."""
+        self.hub._record_audio(self.index, len(pcm))
+
     async def _appended(self, event: dict[str, Any], kind: str) -> bool:
         delegation_id = event.get("delegation_id")
         if delegation_id is not None and delegation_id not in self.delegations:

@@ -387,6 +387,10 @@ class RealtimeConnection:
                 client_event=event,
             )
             return
+        await self.feed_input_audio(pcm)
+
+    async def feed_input_audio(self, pcm: bytes) -> None:
+        """The person's audio, from `input_audio_buffer.append` or a WebRTC call's microphone track."""
         self.hub._record_audio(len(pcm), self.index)
         self.input_buffer_bytes += len(pcm)
         self.input_audio_total_ms += bytes_to_ms(len(pcm))

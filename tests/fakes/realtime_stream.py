@@ -29,6 +29,9 @@ class StreamOptions:
     """Pace audio deltas at (about) real time instead of `delta_interval_s`."""
     ms_per_word: int = 60
     """Audio length produced per spoken word."""
+    audio_delta_ms: int | None = None
+    """Split each word's audio into deltas of this length (None: one delta per word), so speech can be paced
+    at a natural word rate while audio still flows in short frames, as from the real service."""
     audio_kind: str = "tone"
     """"tone" (a quiet 440 Hz sine) or "silence"."""
     rate_limits: bool = True
@@ -256,14 +259,18 @@ class ResponseRun:
                 await self._pause(opts.delta_interval_s)
                 continue
             await self.conn.send({"type": "response.output_audio_transcript.delta", **ids, "delta": piece})
-            audio = pcm16(opts.ms_per_word, opts.audio_kind)
-            await self.conn.send(
-                {"type": "response.output_audio.delta", **ids, "delta": base64.b64encode(audio).decode("ascii")}
-            )
-            self.conn.hub._record_output_audio(self.conn.index, len(audio))
-            self.record.audio_ms += opts.ms_per_word
-            self.conn.add_output_audio(item["id"], opts.ms_per_word)
-            await self._pause(opts.ms_per_word / 1000 if opts.realistic_pacing else opts.delta_interval_s)
+            chunk_ms = min(opts.audio_delta_ms or opts.ms_per_word, opts.ms_per_word)
+            for _ in range(max(1, opts.ms_per_word // chunk_ms)):
+                if self.cancelled:
+                    break
+                audio = pcm16(chunk_ms, opts.audio_kind)
+                await self.conn.send(
+                    {"type": "response.output_audio.delta", **ids, "delta": base64.b64encode(audio).decode("ascii")}
+                )
+                self.conn.hub._record_output_audio(self.conn.index, len(audio))
+                self.record.audio_ms += chunk_ms
+                self.conn.add_output_audio(item["id"], chunk_ms)
+                await self._pause(chunk_ms / 1000 if opts.realistic_pacing else opts.delta_interval_s)
         if self.text_only:
             await self.conn.send({"type": "response.output_text.done", **ids, "text": spoken})
             content = {"type": "output_text", "text": spoken}

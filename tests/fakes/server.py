@@ -30,6 +30,8 @@ from tests.fakes.live_session import LiveConnection, LiveOptions
 from tests.fakes.realtime import RealtimeFake, apoll_until, poll_until
 from tests.fakes.realtime_session import ConnectionOptions, RealtimeConnection
 from tests.fakes.realtime_stream import StreamOptions
+from tests.fakes.webrtc import CallsFake
+from tests.fakes.webrtc_live import LiveCallsFake
 
 __all__ = ["FakeOpenAI"]
 
@@ -49,6 +51,7 @@ class FakeOpenAI:
         delta_interval_s: pause between streamed deltas (default 2 ms).
         realistic_pacing: stream audio at about real time.
         ms_per_word: audio produced per spoken word (default 60 ms).
+        audio_delta_ms: split each word's audio into deltas this long (default: one delta per word).
         audio_kind: "tone" or "silence" for the generated PCM16 audio.
         rate_limits: send `rate_limits.updated` after `response.done`.
         validate_server_events: check every server event against the SDK's `RealtimeServerEvent`.
@@ -67,6 +70,7 @@ class FakeOpenAI:
         delta_interval_s: float = 0.002,
         realistic_pacing: bool = False,
         ms_per_word: int = 60,
+        audio_delta_ms: int | None = None,
         audio_kind: str = "tone",
         rate_limits: bool = True,
         validate_server_events: bool = True,
@@ -82,6 +86,7 @@ class FakeOpenAI:
             delta_interval_s=delta_interval_s,
             realistic_pacing=realistic_pacing,
             ms_per_word=ms_per_word,
+            audio_delta_ms=audio_delta_ms,
             audio_kind=audio_kind,
             rate_limits=rate_limits,
             echo_metadata=echo_response_metadata,
@@ -95,6 +100,8 @@ class FakeOpenAI:
                 stream=stream,
             ),
         )
+        self.webrtc = CallsFake(self.realtime)
+        """WebRTC calls (`POST /v1/realtime/calls`, aiortc on loopback) and their sideband sockets."""
         self.live = LiveFake(
             LiveOptions(
                 ms_per_word=ms_per_word,
@@ -103,6 +110,8 @@ class FakeOpenAI:
                 session_expiry_s=live_session_expiry_s,
             )
         )
+        self.live_webrtc = LiveCallsFake(self.live)
+        """GPT-Live over WebRTC (`POST /v1/live/sessions` with an SDP offer) and its sideband attach."""
         self.unhandled: list[tuple[str, str]] = []
         """(method, path) of requests to endpoints the fake does not implement (answered 404)."""
         self.auth_failures: list[tuple[str, str]] = []
@@ -227,6 +236,8 @@ class FakeOpenAI:
             conns = [c for c in self.realtime._connections if not c.closed]
         for conn in conns:
             await conn.close(1000, "fake server stopped")  # 1000: the SDK does not reconnect
+        await self.webrtc.close_all()
+        await self.live_webrtc.close_all()
         await self.live._close_all()
 
     def __enter__(self) -> FakeOpenAI:
@@ -257,6 +268,8 @@ class FakeOpenAI:
         out += [f"unscripted chat request #{r.index} for role {r.role!r}" for r in self.chat.unscripted]
         out += [f"chat request with unknown parameter {p!r}" for _, p in self.chat.rejected]
         out += [f"unhandled endpoint {m} {p}" for m, p in self.unhandled]
+        out += [f"rejected WebRTC call session: {p}" for p in self.webrtc.session_problems]
+        out += [f"rejected Live WebRTC session: {p}" for p in self.live_webrtc.session_problems]
         out += self.live.problems()
         return out
 
@@ -307,6 +320,19 @@ class FakeOpenAI:
         async def client_secrets(request: Request) -> Response:
             return self._check_auth(request.url.path, request.headers) or await self.client_secrets.handle(request)
 
+        async def realtime_calls(request: Request) -> Response:
+            return self._check_auth(request.url.path, request.headers) or await self.webrtc.create(request)
+
+        async def realtime_call_hangup(request: Request) -> Response:
+            return self._check_auth(request.url.path, request.headers) or await self.webrtc.hangup(request)
+
+        async def live_sessions(request: Request) -> Response:
+            return self._check_auth(request.url.path, request.headers) or await self.live_webrtc.create(request)
+
+        async def live_hangup(request: Request) -> Response:
+            request.path_params["call_id"] = request.path_params["session_id"]
+            return self._check_auth(request.url.path, request.headers) or await self.live_webrtc.hangup(request)
+
         async def not_found(request: Request) -> Response:
             self.unhandled.append((request.method, request.url.path))
             return JSONResponse(
@@ -326,8 +352,13 @@ class FakeOpenAI:
                 Route("/v1/chat/completions", chat_completions, methods=["POST"]),
                 Route("/v1/models", models, methods=["GET"]),
                 Route("/v1/realtime/client_secrets", client_secrets, methods=["POST"]),
+                Route("/v1/realtime/calls", realtime_calls, methods=["POST"]),
+                Route("/v1/realtime/calls/{call_id}/hangup", realtime_call_hangup, methods=["POST"]),
                 WebSocketRoute("/v1/realtime", self._realtime_ws),
                 WebSocketRoute("/v1/live/sessions", self._live_ws),
+                Route("/v1/live/sessions", live_sessions, methods=["POST"]),
+                Route("/v1/live/sessions/{session_id}/hangup", live_hangup, methods=["POST"]),
+                WebSocketRoute("/v1/live/sessions/{session_id}/attach", self._live_attach),
                 Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
             ]
         )
@@ -359,6 +390,10 @@ class FakeOpenAI:
                 )
             )
             return
+        call_id = websocket.query_params.get("call_id")
+        if call_id:
+            await self.webrtc.attach(websocket, call_id)
+            return
         hub = self.realtime
         raw_receive = websocket.scope.get(_RAW_RECEIVE)
         transport = getattr(getattr(raw_receive, "__self__", None), "transport", None)
@@ -381,6 +416,14 @@ class FakeOpenAI:
                 None,
             )
         await conn.run()
+
+    async def _live_attach(self, websocket: WebSocket) -> None:
+        token = bearer_token(websocket.headers)
+        if not self._key_ok(token):
+            self.auth_failures.append(("/v1/live/sessions/attach", "missing key" if token is None else "wrong key"))
+            await websocket.send_denial_response(JSONResponse(unauthorized_body(token), status_code=401))
+            return
+        await self.live_webrtc.attach(websocket, websocket.path_params["session_id"])
 
     async def _live_ws(self, websocket: WebSocket) -> None:
         token = bearer_token(websocket.headers)

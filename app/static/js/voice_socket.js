@@ -19,6 +19,8 @@ export class VoiceSocket {
     this.active = false;
     this.state = "off";
     this.sessionId = null;
+    this.callId = null;
+    this.captionsFromChannel = false;
     this.backoff = new Backoff({ base: 600, max: 8000 });
     this.timer = null;
     this.pinger = null;
@@ -28,9 +30,13 @@ export class VoiceSocket {
 
   get ready() { return this.state === "ready" && this.ws?.readyState === WebSocket.OPEN; }
 
-  open(sessionId) {
+  /** With `callId`: follow that WebRTC call. No audio here; the service's events come from the call's data
+   * channel, and so do the captions when `captionsFromChannel` (Realtime; GPT-Live's come from the narrator). */
+  open(sessionId, callId = null, captionsFromChannel = true) {
     this.active = true;
     this.sessionId = sessionId;
+    this.callId = callId;
+    this.captionsFromChannel = Boolean(callId) && captionsFromChannel;
     this.connect();
   }
 
@@ -46,7 +52,7 @@ export class VoiceSocket {
   }
 
   connect() {
-    const url = this.api.wsUrl("/ws/voice", { session: this.sessionId });
+    const url = this.api.wsUrl("/ws/voice", this.callId ? { call: this.callId } : { session: this.sessionId });
     this.handlers.log("sent", "CONNECTING", { url, socket: "/ws/voice" }, "connection");
     this.setState(this.backoff.attempt ? "reconnecting" : "connecting");
     const ws = new WebSocket(url);
@@ -88,6 +94,10 @@ export class VoiceSocket {
       return;
     }
     if (message.type === "pong") return;
+    if ((this.captionsFromChannel && message.type === "caption")
+      || (this.callId && message.type === "realtime.log" && message.dir === "received")) {
+      return; // the data channel has these (the server no longer sends them on a call; an older one might)
+    }
     if (message.type === "realtime.log") {
       const time = Date.parse(message.time);
       this.handlers.log(message.dir, message.name, message.data, "realtime", message.name === "error",

@@ -11,29 +11,20 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from app.ratelimit import TokenBucket
 from app.realtime.session_config import session_update
 from app.services import Services
 
 router = APIRouter()
 
 
-def _bucket(services: Services, client: str) -> TokenBucket:
-    buckets: dict[str, TokenBucket] = services.extras.setdefault("session_buckets", {})
-    if len(buckets) > 10_000:
-        buckets.clear()
-    per_min = services.settings.session_rate_per_min
-    return buckets.setdefault(client, TokenBucket(rate=per_min / 60.0, burst=max(1, per_min)))
-
-
 async def mint_client_secret(request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
     client = request.client.host if request.client else "unknown"
-    if not _bucket(services, client).take():
+    if not services.session_buckets.take(client):
         raise HTTPException(
             status_code=429, detail="Too many session requests; try again in a minute.", headers={"Retry-After": "60"}
         )
-    openai_client = services.extras.get("openai_client")
+    openai_client = services.openai_client
     if openai_client is None:
         raise HTTPException(status_code=503, detail="No model is configured: set OPENAI_API_KEY on the server.")
     settings = services.settings

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, HTTPException, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
@@ -22,6 +22,7 @@ from app.ratelimit import TokenBucket
 from app.realtime.backends import VoiceConnectors, build_connectors, build_voice_front
 from app.realtime.config import VoiceSettings, voice_settings
 from app.realtime.narrator import NarratorSettings
+from app.realtime.voice_calls import voice_calls
 from app.realtime.voice_front import VoiceFront
 from app.realtime.voice_protocol import (
     MAX_AUDIO_FRAME_BYTES,
@@ -45,6 +46,9 @@ OUTBOX_LIMIT = 4000  # frames; a page that stops reading for this long is discon
 async def voice_socket(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     await websocket.accept()
+    if websocket.query_params.get("call"):
+        await follow_call(websocket, services, websocket.query_params["call"])
+        return
     try:
         user = current_user(websocket)
         entry = (await services.registry.attach(websocket.query_params.get("session") or None, user)).entry
@@ -92,24 +96,57 @@ async def voice_socket(websocket: WebSocket) -> None:
         await services.registry.detach(entry)
 
 
+async def follow_call(websocket: WebSocket, services: Services, call_id: str) -> None:
+    """/ws/voice?call=ID: the page's side of its WebRTC call. The narrator runs on the call's sideband; this
+    socket carries what it tells the page (state, team events, errors, its event log) and the page's typed text
+    and team buttons. No audio: that goes between the browser and the voice service."""
+    try:
+        user = current_user(websocket)
+    except HTTPException as exc:
+        await websocket.send_json({"type": "error", "code": "unauthorized", "message": str(exc.detail)})
+        await websocket.close(code=1008)
+        return
+    call = voice_calls(services).get(call_id, user)
+    if call is None:
+        await websocket.send_json({"type": "error", "code": "no_such_call", "message": "No such voice call."})
+        await websocket.close(code=1008)
+        return
+    outbox = call.output.follow()
+    overflow = asyncio.Event()
+
+    def to_browser(message: dict[str, Any] | bytes | str) -> None:
+        if outbox.qsize() >= OUTBOX_LIMIT:
+            overflow.set()
+            return
+        outbox.put_nowait(message)
+
+    writer = asyncio.create_task(_write(websocket, outbox, overflow))
+    try:
+        await _read(websocket, call.front, to_browser, services, audio=False)
+    finally:
+        call.output.unfollow(outbox)
+        await asyncio.wait({writer}, timeout=2)
+        writer.cancel()
+
+
 def voice_dependencies(services: Services) -> tuple[VoiceSettings, VoiceConnectors, NarratorSettings] | None:
     """The one lookup of what the voice front needs from the app's services (None: no model configured).
-    Tests put a `VoiceSettings` in extras["voice_settings"]; otherwise it is read from the environment."""
-    openai_client = services.extras.get("openai_client")
+    Tests set `services.voice_settings`; otherwise it is read from the environment."""
+    openai_client = services.openai_client
     if openai_client is None:
         return None
-    voice = services.extras.get("voice_settings") or voice_settings()
+    voice = services.voice_settings or voice_settings()
     connectors = build_connectors(
         openai_client,
         realtime_model=services.settings.realtime_model,
-        realtime_connect=services.extras.get("realtime_connect"),
+        realtime_connect=services.realtime_connect,
     )
     return voice, connectors, narrator_settings(services)
 
 
 def narrator_settings(services: Services) -> NarratorSettings:
     s = services.settings
-    return services.extras.get("narrator_settings") or NarratorSettings(
+    return services.narrator_settings or NarratorSettings(
         voice=s.realtime_voice,
         transcription_model=s.realtime_transcription_model,
         progress_update_after_s=s.progress_update_after_s,
@@ -132,21 +169,25 @@ async def _write(websocket: WebSocket, outbox: asyncio.Queue[Any], overflow: asy
         return
 
 
-async def _read(websocket: WebSocket, narrator: VoiceFront | None, to_browser: Any, services: Services) -> None:
+async def _read(
+    websocket: WebSocket, narrator: VoiceFront | None, to_browser: Any, services: Services, *, audio: bool = True
+) -> None:
     settings = services.settings
     bucket = TokenBucket(rate=settings.voice_rate_per_s, burst=settings.voice_rate_burst)
     async for frame in client_frames(websocket):
         try:
             if not bucket.take():
                 raise VoiceInputError("rate_limited", "Too many messages.")
+            if frame.get("bytes") is not None and not audio:
+                raise VoiceInputError("binary_not_supported", "On a WebRTC call the audio goes over WebRTC.")
             if frame.get("bytes") is not None:
-                audio = frame["bytes"]
-                if len(audio) > MAX_AUDIO_FRAME_BYTES or len(audio) % 2:
+                pcm = frame["bytes"]
+                if len(pcm) > MAX_AUDIO_FRAME_BYTES or len(pcm) % 2:
                     raise VoiceInputError(
                         "invalid_audio", f"Audio frames are PCM16 (even length), at most {MAX_AUDIO_FRAME_BYTES} bytes."
                     )
                 if narrator is not None:
-                    await narrator.audio_in(audio)
+                    await narrator.audio_in(pcm)
                 continue
             await _handle_json(frame.get("text") or "", narrator, to_browser)
         except VoiceInputError as bad:
