@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from autogen_core import CancellationToken
 
@@ -76,3 +77,17 @@ def run_finished(
         spent=controls.spent() if controls is not None else None,
         dropped_followups=dropped_followups or None,
     )
+
+
+def status_of(state: SessionState, run: Run | None, followups: int, total: MeterUsage) -> dict[str, Any]:
+    """The session's `status` reply (app/protocol.py's Status)."""
+    return {
+        "state": state.value,
+        "run_id": run.run_id if run else None,
+        "task": run.task if run else None,
+        "elapsed_s": round(time.monotonic() - run.started, 3) if run else None,
+        "messages": len(run.messages) if run else 0,
+        "last_speaker": run.last_speaker if run else None,
+        "queued_followups": followups,
+        "usage": total.as_dict(),
+    }

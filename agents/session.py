@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -40,7 +39,7 @@ from agents.budget import RunBudget
 from agents.events import serialize_message
 from agents.metering import UsageMeter
 from agents.owed_events import OwedEvents
-from agents.run_state import Run, SessionLimits, SessionState, new_run_id, run_finished
+from agents.run_state import Run, SessionLimits, SessionState, new_run_id, run_finished, status_of
 from agents.runtime import reap_cancelled, stop_runtime
 from agents.session_errors import EventNotStored, SessionCommandError, describe_error
 from agents.session_events import (
@@ -135,17 +134,7 @@ class TeamSession:
         return self._meter
 
     def status(self) -> dict[str, Any]:
-        run = self._run
-        return {
-            "state": self._state.value,
-            "run_id": run.run_id if run else None,
-            "task": run.task if run else None,
-            "elapsed_s": round(time.monotonic() - run.started, 3) if run else None,
-            "messages": len(run.messages) if run else 0,
-            "last_speaker": run.last_speaker if run else None,
-            "queued_followups": len(self._followups),
-            "usage": self._meter.total.as_dict(),
-        }
+        return status_of(self._state, self._run, len(self._followups), self._meter.total)
 
     async def wait_idle(self, timeout: float | None = None) -> None:
         """Until no run is active (tests and shutdown use it)."""
