@@ -30,7 +30,7 @@ from app.realtime.live_config import commentary, session_start, thinking
 from app.realtime.live_intent import Intent
 from app.realtime.live_intent_model import IntentClassifier
 from app.realtime.progress import progress_line, spoken_answer
-from app.realtime.team_control import TeamControl, TeamEvent
+from app.realtime.team_control import TeamControl, TeamEvent, status_sentence, team_command
 from app.realtime.transport import Connect, TransportClosed
 from app.realtime.voice_front import FrontSettings, ToBrowser, VoiceFront
 from app.redaction import Redactor
@@ -158,16 +158,8 @@ class LiveNarrator(VoiceFront):
     async def playback(self, item_id: str, played_ms: int) -> None:
         """GPT-Live keeps its own timeline of what was heard; there is nothing to truncate."""
 
-    async def team_control(self, action: str) -> dict[str, Any]:
-        self._person_turn()
-        command = {"pause": self._team.pause, "resume": self._team.resume, "cancel": self._team.cancel}[action]
-        result = await command()
-        if self._ready.is_set():
-            try:
-                await self._send(thinking(f"The person pressed {action} on the screen: {result['status']}.", None))
-            except TransportClosed:
-                pass
-        return result
+    async def _tell_control(self, action: str, result: dict[str, Any]) -> None:
+        await self._send(thinking(f"The person pressed {action} on the screen: {result['status']}.", None))
 
     # ---- from GPT-Live --------------------------------------------------------------------------------
     async def handle_server_event(self, event: dict[str, Any]) -> None:
@@ -316,23 +308,11 @@ class LiveNarrator(VoiceFront):
                     f"Queued as a follow-up (position {result.get('position')}): it starts when the current run ends."
                 )
             if intent.kind == "status":
-                return self._status_sentence()
-            result = await {"pause": self._team.pause, "resume": self._team.resume, "cancel": self._team.cancel}[
-                intent.kind
-            ]()
+                return status_sentence(self._team.status())
+            result = await team_command(self._team, intent.kind)
             return f"Done, as the person asked: the team is {result['status']}."
         except SessionCommandError as refused:
             return f"Not done: {refused.message}"
-
-    def _status_sentence(self) -> str:
-        status = self._team.status()
-        if status.get("task") is None:
-            return f"The team is {status['state']} and has no task."
-        speaker = f", last step by the {status['last_speaker']}" if status.get("last_speaker") else ""
-        return (
-            f"The team is {status['state']} on: {str(status['task'])[:200]} "
-            f"({round(status.get('elapsed_s') or 0)} s so far{speaker})."
-        )
 
     async def _on_commentary_appended(self, event: dict[str, Any]) -> None:
         acked = event.get("client_event_id")

@@ -15,7 +15,6 @@ Server events are read as plain JSON, so both GA and older event names are under
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -26,7 +25,7 @@ from typing import Any
 
 from app.event_log import SessionEventLog
 from app.realtime.narrator_tools import NarratorTools
-from app.realtime.progress import finished_line, progress_line
+from app.realtime.progress import ProgressSchedule, finished_line, progress_line
 from app.realtime.realtime_events import (
     AUDIO_EVENTS,
     IGNORED_EVENTS,
@@ -95,10 +94,10 @@ class Narrator(VoiceFront):
         )
         self._tools = NarratorTools(team, person_asked=self.person_spoke_during_run, on_started=self._note_run_started)
         self._handled_calls: set[str] = set()
-        self._active_run: str | None = None
         self._owed_answer: str | None = None  # [RUN_FINISHED] text whose response has not completed yet
-        self._progress_timer: Any = None
-        self._progress_updates = 0
+        self._progress = ProgressSchedule(
+            settings.progress_update_after_s, settings.max_progress_updates, self._speak_progress, self._spawn
+        )
         self._playing_item: str | None = None
         self._audio_ms: dict[str, float] = defaultdict(float)
         self._truncated: set[str] = set()
@@ -109,8 +108,7 @@ class Narrator(VoiceFront):
 
     async def close(self) -> None:
         self._gate.close()
-        if self._progress_timer:
-            self._progress_timer.cancel()
+        self._progress.stop()
         await super().close()
 
     def run_as_sideband(self, on_gone: Callable[[], None], refused_limit: int = 3) -> None:
@@ -210,17 +208,8 @@ class Narrator(VoiceFront):
             {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": end_ms}
         )
 
-    async def team_control(self, action: str) -> dict[str, Any]:
-        """Pause, resume or cancel from the page's buttons: the person's own request."""
-        self._person_turn()
-        command = {"pause": self._team.pause, "resume": self._team.resume, "cancel": self._team.cancel}[action]
-        result = await command()
-        if self._ready.is_set():
-            try:
-                await self._add_system_item(f"[TEAM control] The person pressed {action}.")
-            except TransportClosed:
-                pass
-        return result
+    async def _tell_control(self, action: str, result: dict[str, Any]) -> None:
+        await self._add_system_item(f"[TEAM control] The person pressed {action}.")
 
     # ---- from the realtime server ---------------------------------------------------------------------
     async def handle_server_event(self, event: dict[str, Any]) -> None:
@@ -379,14 +368,10 @@ class Narrator(VoiceFront):
     async def narrate(self, event: TeamEvent) -> None:
         if event.type == "run_started":
             self._note_run_started(event.run_id)
-            self._active_run = event.run_id
-            self._progress_updates = 0
-            self._arm_progress_timer()
+            self._progress.start()
             return
         if event.type == "run_finished":
-            if self._progress_timer:
-                self._progress_timer.cancel()
-            self._active_run = None
+            self._progress.stop()
             line = finished_line(event.as_dict())
             self._owed_answer = line
             self._remember("Team answer: " + line[len("[RUN_FINISHED] ") :])
@@ -405,19 +390,5 @@ class Narrator(VoiceFront):
         if progress:
             await self._add_system_item(progress)
 
-    def _arm_progress_timer(self) -> None:
-        if self._progress_timer:
-            self._progress_timer.cancel()
-        if self._settings.max_progress_updates <= 0:
-            return
-        self._progress_timer = asyncio.get_running_loop().call_later(
-            self._settings.progress_update_after_s, lambda: self._spawn(self._progress_update())
-        )
-
-    async def _progress_update(self) -> None:
-        if self._active_run is None or self._progress_updates >= self._settings.max_progress_updates:
-            return
-        self._progress_updates += 1
+    async def _speak_progress(self) -> None:
         await self._gate.request(ResponseRequest("progress", instructions=PROGRESS_INSTRUCTIONS, tool_choice="none"))
-        if self._progress_updates < self._settings.max_progress_updates:
-            self._arm_progress_timer()

@@ -5,9 +5,10 @@ Tool outputs are summarized, never passed whole (the recorded session pushed who
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 MAX_LINE = 300
@@ -88,3 +89,44 @@ def spoken_answer(event: dict[str, Any]) -> str:
     text = re.sub(r"[*_`#>|]+", "", text)
     text = _clip(text, SPOKEN_MAX_CHARS)
     return "The team has finished. Tell the person, briefly, in your own words. Answer: " + text
+
+
+class ProgressSchedule:
+    """When to speak a progress update during a long run: the first `after_s` after the run starts, then
+    every `after_s` again, at most `max_updates` per run (the realtime narrator; GPT-Live paces itself)."""
+
+    def __init__(
+        self,
+        after_s: float,
+        max_updates: int,
+        speak: Callable[[], Awaitable[None]],
+        spawn: Callable[[Awaitable[None]], None],
+    ) -> None:
+        self._after_s = after_s
+        self._max_updates = max_updates
+        self._speak = speak
+        self._spawn = spawn
+        self._timer: asyncio.TimerHandle | None = None
+        self._spoken = 0
+
+    def start(self) -> None:
+        """A run started: count from zero."""
+        self._spoken = 0
+        self._arm()
+
+    def stop(self) -> None:
+        """The run ended (or the narrator closes): no more updates."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm(self) -> None:
+        self.stop()
+        if self._spoken < self._max_updates:
+            self._timer = asyncio.get_running_loop().call_later(self._after_s, lambda: self._spawn(self._fire()))
+
+    async def _fire(self) -> None:
+        self._timer = None
+        self._spoken += 1
+        await self._speak()
+        self._arm()

@@ -31,6 +31,23 @@ class TeamControl(Protocol):
     async def cancel(self) -> dict[str, Any]: ...
 
 
+async def team_command(team: TeamControl, action: str) -> dict[str, Any]:
+    """Carry out "pause", "resume" or "cancel" on the team (SessionCommandError when it cannot be done now)."""
+    commands = {"pause": team.pause, "resume": team.resume, "cancel": team.cancel}
+    return await commands[action]()
+
+
+def status_sentence(status: dict[str, Any]) -> str:
+    """The team's status (TeamControl.status()) as one sentence a voice model can say."""
+    if status.get("task") is None:
+        return f"The team is {status['state']} and has no task."
+    speaker = f", last step by the {status['last_speaker']}" if status.get("last_speaker") else ""
+    return (
+        f"The team is {status['state']} on: {str(status['task'])[:200]} "
+        f"({round(status.get('elapsed_s') or 0)} s so far{speaker})."
+    )
+
+
 NARRATED = frozenset(
     {"run_started", "run_finished", "TextMessage", "ToolCallRequestEvent", "ToolCallExecutionEvent", "error"}
 )

@@ -20,7 +20,7 @@ from typing import Any
 from agents.background import BackgroundTasks
 from app.event_log import Inbox, SessionEventLog
 from app.realtime.event_mirror import EventMirror
-from app.realtime.team_control import TeamControl, TeamEvent, team_event
+from app.realtime.team_control import TeamControl, TeamEvent, team_command, team_event
 from app.realtime.transport import Connect, Transport, TransportClosed
 from app.redaction import Redactor
 
@@ -228,4 +228,16 @@ class VoiceFront:
         raise NotImplementedError
 
     async def team_control(self, action: str) -> dict[str, Any]:
+        """Pause, resume or cancel from the page's buttons: the person's own request, always carried out; the
+        voice model is told when its socket is up."""
+        self._person_turn()
+        result = await team_command(self._team, action)
+        if self._ready.is_set():
+            try:
+                await self._tell_control(action, result)
+            except TransportClosed:
+                pass
+        return result
+
+    async def _tell_control(self, action: str, result: dict[str, Any]) -> None:
         raise NotImplementedError
