@@ -94,7 +94,8 @@ OPEN_ROWS = """(selector) => {
   rows.forEach(d => { d.open = true; });
   return rows.length;
 }"""
-ROWS_RENDERED = "(selector) => [...document.querySelectorAll(selector)].every(d => d.querySelector('pre'))"
+# Rows that arrive after OPEN_ROWS (a live call keeps logging) stay closed: wait only for the opened ones.
+ROWS_RENDERED = "(selector) => [...document.querySelectorAll(selector)].every(d => !d.open || d.querySelector('pre'))"
 ROW_NAMES = "(selector) => [...document.querySelectorAll(selector)].map(r => r.dataset.name)"
 
 
