@@ -53,6 +53,14 @@ class BudgetTracker:
         self._start = self.meter.snapshot()
         self._start_by_role = {role: _copy(u) for role, u in self.meter.by_role.items()}
 
+    def resume_from(self, start: Usage, start_by_role: dict[str, Usage]) -> None:
+        """A run restored on another worker (agents/checkpoint.py): count from where the run started."""
+        self._start, self._start_by_role = start, start_by_role
+
+    @property
+    def start_by_role(self) -> dict[str, Usage]:
+        return self._start_by_role
+
     def used(self) -> Usage:
         return self.meter.snapshot().minus(self._start)
 

@@ -43,6 +43,11 @@ class Run:
     token: CancellationToken | None = None
     closed: bool = False
     last_speaker: str | None = None
+    team_state: Any = None  # the team's state at the last message boundary (checkpoints only)
+    followup: bool = False
+
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
 
 
 def new_run_id() -> str:

@@ -28,7 +28,7 @@ import contextvars
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from autogen_agentchat.base import TaskResult
 from autogen_agentchat.teams import SelectorGroupChat
@@ -36,6 +36,7 @@ from autogen_core import CancellationToken
 
 from agents.background import BackgroundTasks
 from agents.budget import RunBudget
+from agents.checkpoint import SessionCheckpoint, restore_meter, restore_run, session_checkpoint
 from agents.events import serialize_message
 from agents.metering import UsageMeter
 from agents.owed_events import OwedEvents
@@ -46,6 +47,8 @@ from agents.session_events import (
     ErrorCode,
     FollowupQueued,
     RunError,
+    RunFinished,
+    RunResumed,
     RunStarted,
     SessionPayload,
     SessionReset,
@@ -59,8 +62,16 @@ __all__ = ["SessionCommandError", "SessionLimits", "SessionState", "TeamSession"
 log = logging.getLogger(__name__)
 
 TeamFactory = Callable[[], tuple[SelectorGroupChat, TeamControls]]
-EventSink = Callable[[SessionPayload, str | None], Awaitable[None]]
-"""Where the session's events go: the app numbers, stores, then sends them (app/event_log.py)."""
+
+
+class EventSink(Protocol):
+    """Where the session's events go: the app numbers, stores, then sends them (app/event_log.py). A
+    checkpoint (JSON) is stored in the same transaction as its event."""
+
+    def __call__(
+        self, payload: SessionPayload, run_id: str | None, *, checkpoint: str | None = None
+    ) -> Awaitable[None]: ...
+
 
 KEEPS_STATE = {
     StopReason.COMPLETED,
@@ -86,8 +97,10 @@ class TeamSession:
         unavailable: str | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
         run_context: Callable[[str], contextvars.Context | None] | None = None,
+        checkpoints: bool = False,
     ) -> None:
-        """`unavailable`: why no model can be called (no API key); tasks are then refused with that message."""
+        """`unavailable`: why no model can be called (no API key); tasks are then refused with that message.
+        `checkpoints`: store the session's state with its events, so another worker can resume it (workers)."""
         self.session_id = session_id
         self._factory = factory
         self._meter = meter
@@ -97,6 +110,7 @@ class TeamSession:
         self._unavailable = unavailable
         self._on_close = on_close
         self._run_context = run_context  # the context a run's driver starts in (its trace span, app/telemetry.py)
+        self._checkpoints = checkpoints
         self._team: SelectorGroupChat | None = None
         self._controls: TeamControls | None = None
         self._snapshot: Mapping[str, Any] | None = None
@@ -222,6 +236,34 @@ class TeamSession:
         # The cancelled run's clean-up (reap_cancelled) is ours to finish: never leave it pending at shutdown.
         await self._background.drain(timeout=2 * self._limits.cancel_grace_s + 1)
 
+    async def restore(self, checkpoint: SessionCheckpoint, covered_seq: int) -> str | None:
+        """Carry on from a checkpoint another worker stored (app/distributed): the team's memory, the queued
+        follow-ups, and the active run from its last message boundary (told as run_resumed). Returns the run id."""
+        async with self._lock:
+            self._snapshot, self._followups = checkpoint.snapshot, deque(checkpoint.followups)
+            restore_meter(self._meter, checkpoint.meter)
+            if self._unavailable:
+                return None
+            if checkpoint.run is None:
+                if self._followups:
+                    await self._start_run(self._followups.popleft(), followup=True)
+                return self.run_id
+            team, controls = self._ensure_team()
+            run, state = await restore_run(checkpoint, team, controls)
+            self._run, self._state = run, state
+            self._idle.clear()
+            paused = state == SessionState.PAUSED
+            told = "still paused" if paused else "the step that was in progress runs again"
+            resumed = RunResumed(
+                task=run.task, from_seq=covered_seq, state=state.value, message=f"Resumed on another worker: {told}."
+            )
+            await self._emit_quietly(resumed, run.run_id)
+            if not paused:
+                await self._launch(run, None if run.team_state is not None else run.task)
+                if state == SessionState.PAUSING:
+                    controls.pause.set()
+            return run.run_id
+
     # ---- runs (every method below runs with the lock held, except _drive's streaming loop) -------------
     def _ensure_team(self) -> tuple[SelectorGroupChat, TeamControls]:
         if self._team is None or self._controls is None:
@@ -229,7 +271,7 @@ class TeamSession:
         return self._team, self._controls
 
     async def _start_run(self, task: str, *, followup: bool, budget: RunBudget | None = None) -> Run:
-        run = Run(run_id=new_run_id(), task=task, usage_start=self._meter.snapshot())
+        run = Run(run_id=new_run_id(), task=task, usage_start=self._meter.snapshot(), followup=followup)
         self._run, self._state = run, SessionState.RUNNING
         self._idle.clear()
         _, controls = self._ensure_team()
@@ -272,6 +314,8 @@ class TeamSession:
                     continue
                 run.messages.append(item)
                 run.last_speaker = item.source
+                if self._checkpoints:  # the team's state at this message, stored with it (agents/checkpoint.py)
+                    run.team_state = await team.save_state()
                 kind, _, data = serialize_message(item)
                 await self._emit(TeamMessage(type=kind, data=data), run.run_id)
         except asyncio.CancelledError:
@@ -295,6 +339,8 @@ class TeamSession:
         reason = stop_reason_for(labels)
         if reason is None and TerminationLabel.PAUSED in labels:
             self._state = SessionState.PAUSED
+            if self._checkpoints and self._team is not None:
+                run.team_state = await self._team.save_state()  # stopped: a consistent state to resume from
             await self._emit_state("Paused. Say resume to continue.")
             return
         await self._finish(run, reason or StopReason.STOPPED)
@@ -380,9 +426,21 @@ class TeamSession:
     async def _emit(self, payload: SessionPayload, run_id: str | None) -> None:
         """Store, then send; EventNotStored when the store refused it (so it was not sent either)."""
         try:
-            await self._sink(payload, run_id)
+            checkpoint = self._checkpoint(payload)
+            await (
+                self._sink(payload, run_id)
+                if checkpoint is None
+                else self._sink(payload, run_id, checkpoint=checkpoint)
+            )
         except Exception as exc:
             raise EventNotStored(f"{type(exc).__name__}: {exc}") from exc
+
+    def _checkpoint(self, payload: SessionPayload) -> str | None:
+        """The session's state as of this event (JSON), when checkpoints are on; errors change no state."""
+        if not self._checkpoints or isinstance(payload, RunError):
+            return None
+        run = None if isinstance(payload, RunFinished | SessionReset) else self._run
+        return session_checkpoint(self._snapshot, self._followups, run, self._state, self._controls, self._meter)
 
     async def _emit_quietly(self, payload: SessionPayload, run_id: str | None, *, owed: bool = False) -> None:
         """Emit an event whose failure must not stop a transition; `owed` ones are delivered once the store

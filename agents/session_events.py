@@ -73,6 +73,17 @@ class RunStarted(_Payload):
     budget: dict[str, Any] | None = Field(default=None, description="The run's budget (calls, tokens, USD).")
 
 
+class RunResumed(_Payload):
+    """A run carried on by another worker after its worker stopped (app/distributed): from the checkpoint that
+    covers `from_seq`; the step that was in flight then runs again."""
+
+    event_type: ClassVar[str] = "run_resumed"
+    task: str
+    from_seq: int = Field(description="The last event the resumed run's state covers.")
+    state: SessionStateName
+    message: str
+
+
 class RunFinished(_Payload):
     event_type: ClassVar[str] = "run_finished"
     final_answer: str = Field(description="The answer for the person, control words removed.")
@@ -124,4 +135,6 @@ class TeamMessage(_Payload):
     data: dict[str, Any]
 
 
-SessionPayload = RunStarted | RunFinished | StateChanged | SessionReset | FollowupQueued | RunError | TeamMessage
+SessionPayload = (
+    RunStarted | RunResumed | RunFinished | StateChanged | SessionReset | FollowupQueued | RunError | TeamMessage
+)

@@ -93,8 +93,11 @@ class SessionEventLog:
     def last_seq(self) -> int:
         return self._seq
 
-    def publish(self, payload: SessionPayload, run_id: str | None) -> asyncio.Future[None]:
-        """Number, serialize (once), store; the future resolves when the event is committed and delivered."""
+    def publish(
+        self, payload: SessionPayload, run_id: str | None, *, checkpoint: str | None = None
+    ) -> asyncio.Future[None]:
+        """Number, serialize (once), store (with the session's checkpoint, if any, in the same transaction);
+        the future resolves when the event is committed and delivered."""
         self._seq += 1
         seq = self._seq
         created = now_iso()
@@ -111,6 +114,7 @@ class SessionEventLog:
             event=event,
             owner=self.owner,
             on_stored=lambda: self._deliver(seq, text, event),
+            checkpoint=self._redactor.redact(checkpoint) if checkpoint is not None else None,
         )
         return self._store.append(record)
 

@@ -28,6 +28,7 @@ from agents.session_events import (
     FollowupQueued,
     RunError,
     RunFinished,
+    RunResumed,
     RunStarted,
     SessionPayload,
     SessionReset,
@@ -160,6 +161,12 @@ class RunStartedEvent(_Envelope):
     data: RunStarted
 
 
+class RunResumedEvent(_Envelope):
+    source: Literal["system"] = "system"
+    type: Literal["run_resumed"] = "run_resumed"
+    data: RunResumed
+
+
 class RunFinishedEvent(_Envelope):
     source: Literal["system"] = "system"
     type: Literal["run_finished"] = "run_finished"
@@ -208,6 +215,7 @@ def _event_tag(value: Any) -> str | None:
 ServerEvent = Annotated[
     Annotated[TeamEvent, Tag("team")]
     | Annotated[RunStartedEvent, Tag("run_started")]
+    | Annotated[RunResumedEvent, Tag("run_resumed")]
     | Annotated[RunFinishedEvent, Tag("run_finished")]
     | Annotated[SystemEvent, Tag("system")]
     | Annotated[FollowupQueuedEvent, Tag("followup_queued")]
@@ -220,6 +228,7 @@ SERVER_EVENT: TypeAdapter[ServerEvent] = TypeAdapter(ServerEvent)
 AnyServerEvent = (
     TeamEvent
     | RunStartedEvent
+    | RunResumedEvent
     | RunFinishedEvent
     | SystemEvent
     | FollowupQueuedEvent
@@ -230,6 +239,7 @@ AnyServerEvent = (
 
 _ENVELOPES: dict[type[BaseModel], type[_Envelope]] = {
     RunStarted: RunStartedEvent,
+    RunResumed: RunResumedEvent,
     RunFinished: RunFinishedEvent,
     StateChanged: SystemEvent,
     SessionReset: SystemEvent,
@@ -287,7 +297,7 @@ def protocol_schema() -> dict[str, Any]:
             "next_agent_pattern": NEXT_AGENT_PATTERN,
             "next_agent_flags": NEXT_AGENT_FLAGS,
             "system_event_types": sorted(
-                {"run_started", "run_finished", "system", "followup_queued", "error", "pong", "status"}
+                {"run_started", "run_resumed", "run_finished", "system", "followup_queued", "error", "pong", "status"}
             ),
         },
         "voice": {

@@ -35,7 +35,15 @@ from sqlalchemy.pool import StaticPool
 
 from agents.session_events import StateChanged
 from app.protocol import AnyServerEvent, RunFinishedEvent, RunStartedEvent, SystemEvent, parse_event
-from app.store_schema import ACTIVE_STATUSES, LOCAL_OWNER, create_and_migrate, events, runs, sessions
+from app.store_schema import (
+    ACTIVE_STATUSES,
+    LOCAL_OWNER,
+    checkpoints,
+    create_and_migrate,
+    events,
+    runs,
+    sessions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +74,7 @@ class EventRecord:
     event: AnyServerEvent | None = None  # the same event as a model: the runs projection reads it, not the JSON
     owner: str = LOCAL_OWNER  # the session's owner, copied to the run's row
     on_stored: Callable[[], None] | None = None
+    checkpoint: str | None = None  # JSON of the session's state as of this event, stored in the same transaction
     done: asyncio.Future[None] | None = field(default=None, repr=False)
 
 
@@ -244,7 +253,20 @@ class RunStore:
                 await conn.execute(_UPDATE_STATUS, state_changes)
             if finishes:
                 await conn.execute(_UPDATE_FINISH, finishes)
+            latest = {r.session_id: r for r in batch if r.checkpoint is not None}  # the last one per session
+            if latest:
+                await conn.execute(self._upsert_checkpoint(), [_checkpoint_row(r) for r in latest.values()])
         self.commits += 1
+
+    def _upsert_checkpoint(self) -> Insert:
+        """Insert or replace a session's checkpoint, never with an older one."""
+        insert = postgresql_insert(checkpoints) if self.dialect == "postgresql" else sqlite_insert(checkpoints)
+        newer = insert.excluded
+        return insert.on_conflict_do_update(
+            index_elements=[checkpoints.c.session_id],
+            set_={"seq": newer.seq, "run_id": newer.run_id, "state": newer.state, "updated_at": newer.updated_at},
+            where=checkpoints.c.seq < newer.seq,
+        )
 
     # ---- reading ----------------------------------------------------------------------------------------
     async def max_seq(self, session_id: str) -> int:
@@ -302,6 +324,20 @@ class RunStore:
         async with self.engine.connect() as conn:
             owner = await conn.scalar(select(sessions.c.owner).where(sessions.c.session_id == session_id))
         return str(owner) if owner is not None else None
+
+    async def record_session(self, session_id: str, owner: str) -> None:
+        """Record a new session's owner at once (gateways do, so any gateway can check it before an event)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                self._insert_ignore(sessions), [{"session_id": session_id, "owner": owner, "created_at": now_iso()}]
+            )
+
+    async def load_checkpoint(self, session_id: str) -> tuple[int, str] | None:
+        """(seq covered, JSON state) of the session's last checkpoint, or None."""
+        query = select(checkpoints.c.seq, checkpoints.c.state).where(checkpoints.c.session_id == session_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (int(row[0]), str(row[1])) if row else None
 
     async def run_events(self, run_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         query = (
@@ -365,6 +401,17 @@ def _run_change(record: EventRecord) -> dict[str, Any] | RunStartedEvent | None:
     if isinstance(event, SystemEvent) and isinstance(event.data, StateChanged) and event.data.state in ACTIVE_STATUSES:
         return {"status": event.data.state}
     return None
+
+
+def _checkpoint_row(record: EventRecord) -> dict[str, Any]:
+    return {
+        "session_id": record.session_id,
+        "owner": record.owner,
+        "seq": record.seq,
+        "run_id": record.run_id,
+        "state": record.checkpoint,
+        "updated_at": record.created_at,
+    }
 
 
 def _run_row(row: Any) -> dict[str, Any]:

@@ -4,6 +4,8 @@
 - events: every session event as sent (scrubbed JSON), unique per (session, seq).
 - sessions: who owns each session id; another user's session answers as if it did not exist.
 - users: tokens created with `research-team users add`, kept only as SHA-256 hashes.
+- checkpoints: per session, the team's last saved state and the seq it covers (written in the same transaction
+  as that event), so another worker can resume the session's run after a crash (app/distributed).
 """
 
 from __future__ import annotations
@@ -73,6 +75,17 @@ users = Table(
     Column("name", String(64), primary_key=True),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", String(40), nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("run_id", String(64)),
+    Column("state", Text, nullable=False),  # JSON: agents/checkpoint.py SessionCheckpoint
+    Column("updated_at", String(40), nullable=False),
 )
 
 ACTIVE_STATUSES = ("running", "pausing", "paused")

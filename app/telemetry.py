@@ -20,7 +20,6 @@ import os
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,13 +28,14 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 
 from agents.metering import ModelCall, UsageMeter, observe_model_calls
+from agents.session import EventSink
 from agents.session_events import RunFinished, RunStarted, SessionPayload, TeamMessage
 from agents.stop import StopReason
 from app import metrics
 
 log = logging.getLogger(__name__)
 
-EventSink = Callable[[SessionPayload, str | None], Awaitable[None]]
+
 MAX_PENDING_TOOL_CALLS = 64  # per session: requests waiting for their result (older ones are dropped)
 _provider: TracerProvider | None = None
 
@@ -122,8 +122,8 @@ class SessionObserver:
         _by_meter[key] = self._state
         weakref.finalize(meter, _by_meter.pop, key, None)
 
-    async def emit(self, payload: SessionPayload, run_id: str | None) -> None:
-        await self._emit(payload, run_id)
+    async def emit(self, payload: SessionPayload, run_id: str | None, *, checkpoint: str | None = None) -> None:
+        await self._emit(payload, run_id, checkpoint=checkpoint)
         try:
             _observe(self._state, payload, run_id)
         except Exception:
