@@ -150,6 +150,10 @@ class TeamSession:
     def status(self) -> dict[str, Any]:
         return status_of(self._state, self._run, len(self._followups), self._meter.total)
 
+    async def fetch_status(self) -> dict[str, Any]:
+        """status(), awaitable like a remote session's (app/distributed)."""
+        return self.status()
+
     async def wait_idle(self, timeout: float | None = None) -> None:
         """Until no run is active (tests and shutdown use it)."""
         await asyncio.wait_for(self._idle.wait(), timeout)

@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_SESSION = "unknown_session"
     NOT_FOUND = "not_found"
     TOO_MANY_SESSIONS = "too_many_sessions"
+    WORKER_UNAVAILABLE = "worker_unavailable"
     # a run failed
     AGENT_ERROR = "agent_error"
     MODEL_ERROR = "model_error"

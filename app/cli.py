@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.cli_ask import AskFailed, AskResult, fetch_runs, print_answer, runs_table
 from app.cli_ask import ask as ask_team
+from app.distributed.supervisor import WorkerSupervisor
 from app.settings import Settings
 from app.store import RunStore
 from app.users import add_user, list_users, remove_user
@@ -43,9 +44,19 @@ def main_options() -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind; 0.0.0.0 for every interface."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(
+        0, min=0, max=64, help="Start this many worker processes beside the gateway (needs REDIS_URL)."
+    ),
 ) -> None:
-    """Run the server (one process: gateway and team sessions, SQLite unless DATABASE_URL says otherwise)."""
+    """Run the server: one process with everything (SQLite unless DATABASE_URL says otherwise), or with
+    REDIS_URL a gateway whose sessions live on workers (`research-team worker`, or --workers N here)."""
     settings = Settings()
+    if workers and not settings.redis_url:
+        typer.echo("--workers needs REDIS_URL (and a PostgreSQL DATABASE_URL every process can reach).", err=True)
+        raise typer.Exit(2)
+    supervisor = WorkerSupervisor(workers) if workers else None
+    if supervisor is not None:
+        supervisor.start()
     hosts = list(settings.allowed_hosts)
     if host not in WILDCARD_BINDS and host not in hosts:
         hosts.append(host)
@@ -62,6 +73,16 @@ def serve(
         log_config=None,
         server_header=False,
     )
+    if supervisor is not None:
+        supervisor.stop()
+
+
+@cli.command()
+def worker() -> None:
+    """Run a worker: hosts team sessions for the gateways (needs REDIS_URL and a shared DATABASE_URL)."""
+    from app.distributed.worker_main import run_worker
+
+    asyncio.run(run_worker(Settings()))
 
 
 users_cli = typer.Typer(help="Users and their tokens (stored as hashes in the run store of DATABASE_URL).")

@@ -6,20 +6,20 @@ import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from autogen_core.tools import BaseTool
 from fastapi import FastAPI
 
-from agents.mcp_tools import add_mcp_tools
 from agents.session_events import ErrorCode, RunFinished, Usage
 from agents.stop import StopReason
 from app import metrics
 from app.access import AccessGuard
 from app.api import docs, meta, runs, session_route, static, team_ws, voice_webrtc, voice_ws
 from app.api.mcp import mount_mcp
+from app.distributed.gateway import open_gateway
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
 from app.ratelimit import RateBuckets
@@ -28,6 +28,7 @@ from app.services import Services
 from app.sessions import SessionRegistry
 from app.settings import Settings
 from app.store import RunStore
+from app.team_tools import open_team_tools
 from app.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
 from app.telemetry import configure_otlp, install_global_provider
 from app.users import TrustedProxy, UserDirectory
@@ -51,74 +52,60 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        secrets = settings.secret_values()
-        sandbox = None
-        r_tools, d_tools, release = researcher_tools, developer_tools, None
-        if r_tools is None or d_tools is None:
-            from tools import build_researcher_tools
-            from tools.code_execution import CodeSandbox
-            from tools.config import ToolSettings
-
-            tool_settings = ToolSettings()
-            secrets += tool_settings.secret_values()
-            if r_tools is None:
-                r_tools = build_researcher_tools(tool_settings)
-            if d_tools is None:
-                sandbox = CodeSandbox.from_settings(tool_settings)
-                await sandbox.start()
-                d_tools, release = (lambda sid: [sandbox.tool_for(sid)]), sandbox.release
-        if settings.mcp_servers is not None:  # tools from MCP servers, per agent (agents/mcp_tools.py)
-            r_tools, d_tools = await add_mcp_tools(settings.mcp_servers, r_tools, d_tools, tool_output_max_chars())
-        redactor = Redactor(secrets)
-        if configure_logs:
-            configure_logging(settings.log_level, json_lines=settings.log_json, redactor=redactor)
-        store = RunStore(settings.database_url)
-        await store.start()
-        users.attach(store)
-        await users.load()
-        await close_interrupted_runs(store, redactor)
-        wiring = TeamWiring(settings, r_tools, d_tools, release_session=release, model_clients=model_clients)
-        registry = SessionRegistry(
-            store,
-            redactor,
-            wiring.build_session,
-            idle_s=settings.session_idle_s,
-            max_sessions=settings.max_sessions,
-            max_per_user=settings.max_sessions_per_user,
-        )
-        registry.start_sweeper()
-        services = Services(
-            settings=settings,
-            store=store,
-            registry=registry,
-            redactor=redactor,
-            sandbox=sandbox,
-            session_buckets=RateBuckets(settings.session_rate_per_min),
-            voice_call_buckets=RateBuckets(settings.session_rate_per_min),
-        )
-        openai_client = realtime_client(settings)
-        if openai_client is not None:
-            services.openai_client = openai_client
-        app.state.services = services
-        for hook in on_startup:
-            hook(app, services)
-        isolation = sandbox.isolation if sandbox is not None else None
-        log.info(
-            "server ready",
-            extra={
-                "database": store.dialect,
-                "model_access": settings.has_model_access,
-                "code_isolation": f"{isolation.executor}: {isolation.detail}" if isolation else "test tools",
-            },
-        )
-        try:
+        async with AsyncExitStack() as stack:
+            store = RunStore(settings.database_url)
+            if settings.redis_url:  # a gateway: sessions live on workers (app/distributed)
+                redactor, sandbox = Redactor(settings.secret_values()), None
+                await _start_store(stack, store, users, settings, redactor, configure_logs)
+                gateway = await open_gateway(stack, settings, store, redactor)
+                services = Services(settings=settings, store=store, registry=gateway, redactor=redactor)
+            else:  # everything in this process
+                tools = await open_team_tools(settings, researcher_tools, developer_tools)
+                stack.push_async_callback(tools.close)
+                redactor = Redactor(settings.secret_values() + tools.secrets)
+                sandbox = tools.sandbox
+                await _start_store(stack, store, users, settings, redactor, configure_logs)
+                await close_interrupted_runs(store, redactor)
+                wiring = TeamWiring(
+                    settings,
+                    tools.researcher,
+                    tools.developer,
+                    release_session=tools.release,
+                    model_clients=model_clients,
+                )
+                stack.push_async_callback(wiring.close)
+                registry = SessionRegistry(
+                    store,
+                    redactor,
+                    wiring.build_session,
+                    idle_s=settings.session_idle_s,
+                    max_sessions=settings.max_sessions,
+                    max_per_user=settings.max_sessions_per_user,
+                )
+                registry.start_sweeper()
+                services = Services(
+                    settings=settings, store=store, registry=registry, redactor=redactor, sandbox=sandbox
+                )
+            stack.push_async_callback(services.registry.close_all)
+            services.session_buckets = RateBuckets(settings.session_rate_per_min)
+            services.voice_call_buckets = RateBuckets(settings.session_rate_per_min)
+            openai_client = realtime_client(settings)
+            if openai_client is not None:
+                services.openai_client = openai_client
+            app.state.services = services
+            for hook in on_startup:
+                hook(app, services)
+            isolation = sandbox.isolation if sandbox is not None else None
+            log.info(
+                "server ready",
+                extra={
+                    "role": "gateway" if settings.redis_url else "embedded",
+                    "database": store.dialect,
+                    "model_access": settings.has_model_access,
+                    "code_isolation": f"{isolation.executor}: {isolation.detail}" if isolation else "not here",
+                },
+            )
             yield
-        finally:
-            await registry.close_all()
-            await wiring.close()
-            if sandbox is not None:
-                await sandbox.stop()
-            await store.stop()
 
     app = FastAPI(
         title="Research team you can talk to",
@@ -139,6 +126,22 @@ def create_app(
         AccessGuard, users=users, allowed_origins=settings.allowed_origins, allowed_hosts=settings.allowed_hosts
     )
     return app
+
+
+async def _start_store(
+    stack: AsyncExitStack,
+    store: RunStore,
+    users: UserDirectory,
+    settings: Settings,
+    redactor: Redactor,
+    configure_logs: bool,
+) -> None:
+    if configure_logs:
+        configure_logging(settings.log_level, json_lines=settings.log_json, redactor=redactor)
+    await store.start()
+    stack.push_async_callback(store.stop)
+    users.attach(store)
+    await users.load()
 
 
 def user_directory(settings: Settings) -> UserDirectory:
@@ -185,12 +188,6 @@ async def close_interrupted_runs(store: RunStore, redactor: Redactor) -> int:
     if active:
         log.warning("marked interrupted runs", extra={"count": len(active)})
     return len(active)
-
-
-def tool_output_max_chars() -> int:
-    from tools.config import ToolSettings
-
-    return ToolSettings().tool_output_max_chars
 
 
 app = create_app()

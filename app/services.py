@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.ratelimit import RateBuckets
 from app.redaction import Redactor
-from app.sessions import SessionRegistry
+from app.sessions import Registry
 from app.settings import Settings
 from app.store import RunStore
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class Services:
     settings: Settings
     store: RunStore
-    registry: SessionRegistry
+    registry: Registry  # SessionRegistry in one process; a gateway's RemoteRegistry (app/distributed)
     redactor: Redactor
     sandbox: CodeSandbox | None = None  # None when tests supply their own Developer tools
     openai_client: AsyncOpenAI | None = None  # None without model access: the voice front and /session refuse

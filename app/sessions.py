@@ -17,7 +17,9 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from agents.budget import RunBudget
 from agents.session import SessionState, TeamSession
 from app.event_log import SessionEventLog
 from app.redaction import Redactor
@@ -35,9 +37,41 @@ class TooManySessions(Exception):
     """The server's or the user's cap on live sessions is reached."""
 
 
+class TeamHandle(Protocol):
+    """What routes and narrators use of a session: agents.session.TeamSession in one process, or
+    app.distributed.remote_session.RemoteSession on a gateway."""
+
+    @property
+    def state(self) -> SessionState: ...
+
+    @property
+    def run_id(self) -> str | None: ...
+
+    @property
+    def available(self) -> bool: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    async def fetch_status(self) -> dict[str, Any]: ...
+
+    async def submit_task(self, text: str, budget: RunBudget | None = None) -> dict[str, Any]: ...
+
+    async def pause(self) -> dict[str, Any]: ...
+
+    async def resume(self) -> dict[str, Any]: ...
+
+    async def cancel(self) -> dict[str, Any]: ...
+
+    async def reset(self) -> dict[str, Any]: ...
+
+    async def wait_idle(self, timeout: float | None = None) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class SessionEntry:
-    session: TeamSession
+    session: TeamHandle
     log: SessionEventLog
     owner: str
     connections: int = 0
@@ -49,6 +83,24 @@ class Attached:
     entry: SessionEntry
     resumed: bool  # the session existed (here or in the store) before this connection
     not_found: bool  # the requested id was unknown or another user's: this is a fresh session instead
+
+
+class Registry(Protocol):
+    """The sessions a server process serves: SessionRegistry (embedded) or a gateway's RemoteRegistry."""
+
+    def __len__(self) -> int: ...
+
+    def get(self, session_id: str, owner: str) -> SessionEntry | None: ...
+
+    async def attach(self, session_id: str | None, owner: str) -> Attached: ...
+
+    async def detach(self, entry: SessionEntry) -> None: ...
+
+    def start_sweeper(self, every_s: float = 30.0) -> None: ...
+
+    async def sweep(self) -> int: ...
+
+    async def close_all(self) -> None: ...
 
 
 def new_session_id() -> str:

@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     # --- storage ------------------------------------------------------------------------------
     database_url: str = "sqlite+aiosqlite:///./data/runs.db"
 
+    # --- distribution (app/distributed): gateways and workers on Redis -------------------------
+    redis_url: str | None = Field(
+        default=None, description="Set: `serve` runs a gateway and `worker` a worker, both on this Redis."
+    )
+    lease_ttl_s: float = Field(default=5.0, gt=0.2, description="A worker holds each of its sessions this long.")
+    command_timeout_s: float = Field(default=10.0, gt=0, description="A gateway waits this long for a worker.")
+    worker_max_sessions: int = Field(default=2000, ge=1, description="Sessions one worker hosts at most.")
+
     # --- websocket ----------------------------------------------------------------------------
     ws_max_frame_bytes: int = 64 * 1024
     ws_max_task_chars: int = 8000

@@ -36,6 +36,7 @@ class TeamWiring:
     developer_tools: DeveloperToolsFactory
     release_session: Callable[[str], Awaitable[None]] | None = None  # frees the session's code sandbox
     model_clients: ModelClientsFactory | None = None  # tests pass scripted clients here
+    checkpoints: bool = False  # workers store each session's state with its events (agents/checkpoint.py)
     _shared: dict[str, ChatCompletionClient] | None = field(default=None, init=False)
 
     def _clients(self, session_id: str) -> tuple[TeamModelClients | None, str | None]:
@@ -104,4 +105,5 @@ class TeamWiring:
             default_budget=limits.budget,
             unavailable=unavailable,
             on_close=on_close,
+            checkpoints=self.checkpoints,
         )

@@ -15,7 +15,7 @@ from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from agents.session import SessionCommandError, TeamSession
+from agents.session import SessionCommandError
 from agents.session_events import RunError
 from app.api.deps import ServicesDep, UserDep
 from app.event_log import Inbox
@@ -39,7 +39,7 @@ from app.protocol import (
 )
 from app.ratelimit import TokenBucket
 from app.services import Services
-from app.sessions import SessionEntry, TooManySessions
+from app.sessions import SessionEntry, TeamHandle, TooManySessions
 from app.settings import Settings
 from app.store import now_iso
 from app.ws_frames import client_frames
@@ -211,7 +211,7 @@ def summarize_validation(exc: ValidationError) -> str:
 
 
 async def dispatch(
-    message: ClientMessage, session: TeamSession, inbox: Inbox, entry: SessionEntry, settings: Settings
+    message: ClientMessage, session: TeamHandle, inbox: Inbox, entry: SessionEntry, settings: Settings
 ) -> None:
     if isinstance(message, TaskMessage):
         budget = settings.run_budget(message.budget) if message.budget is not None else None
@@ -225,7 +225,7 @@ async def dispatch(
     elif isinstance(message, ResetMessage):
         await session.reset()
     elif isinstance(message, StatusMessage):
-        inbox.reply(entry.log.reply(Status.model_validate(session.status()), session.run_id))
+        inbox.reply(entry.log.reply(Status.model_validate(await session.fetch_status()), session.run_id))
     elif isinstance(message, PingMessage):
         inbox.reply(entry.log.reply(Pong(id=message.id)))
 

@@ -1,0 +1,32 @@
+"""Starting a gateway's side of Redis (for app/main.py's lifespan when REDIS_URL is set)."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from app.distributed.bus import connect, new_process_id
+from app.distributed.gateway_bus import GatewayBus
+from app.distributed.gateway_registry import RemoteRegistry
+from app.redaction import Redactor
+from app.settings import Settings
+from app.store import RunStore
+
+
+async def open_gateway(
+    stack: AsyncExitStack, settings: Settings, store: RunStore, redactor: Redactor
+) -> RemoteRegistry:
+    """The gateway's registry, its bus started; both stop with `stack`."""
+    assert settings.redis_url is not None
+    redis = connect(settings.redis_url)
+    stack.push_async_callback(redis.aclose)
+    bus = GatewayBus(redis, new_process_id("gateway"), command_timeout_s=settings.command_timeout_s)
+    await bus.start()
+    stack.push_async_callback(bus.stop)
+    return RemoteRegistry(
+        store,
+        redactor,
+        bus,
+        model_access=settings.has_model_access,
+        max_sessions=settings.max_sessions,
+        max_per_user=settings.max_sessions_per_user,
+    )

@@ -1,0 +1,79 @@
+"""`research-team worker`: a worker process (app/distributed/worker.py) until SIGTERM or SIGINT.
+
+Tests and benchmarks call `run_worker()` with their own model clients and tools, as they do with create_app().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import Any
+
+from autogen_core.tools import BaseTool
+
+from app.distributed.bus import connect, new_process_id
+from app.distributed.worker import Worker
+from app.logging_setup import configure_logging
+from app.redaction import Redactor
+from app.settings import Settings
+from app.store import RunStore
+from app.team_tools import open_team_tools
+from app.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    model_clients: ModelClientsFactory | None = None,
+    researcher_tools: Sequence[BaseTool[Any, Any]] | None = None,
+    developer_tools: DeveloperToolsFactory | None = None,
+    configure_logs: bool = True,
+    on_ready: Callable[[Worker], None] | None = None,
+) -> None:
+    if not settings.redis_url:
+        raise SystemExit("A worker needs REDIS_URL (and a DATABASE_URL every process can reach, PostgreSQL).")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with AsyncExitStack() as stack:
+        tools = await open_team_tools(settings, researcher_tools, developer_tools)
+        stack.push_async_callback(tools.close)
+        redactor = Redactor(settings.secret_values() + tools.secrets)
+        if configure_logs:
+            configure_logging(settings.log_level, json_lines=settings.log_json, redactor=redactor)
+        store = RunStore(settings.database_url)
+        await store.start()
+        stack.push_async_callback(store.stop)
+        wiring = TeamWiring(
+            settings,
+            tools.researcher,
+            tools.developer,
+            release_session=tools.release,
+            model_clients=model_clients,
+            checkpoints=True,
+        )
+        stack.push_async_callback(wiring.close)
+        redis = connect(settings.redis_url)
+        stack.push_async_callback(redis.aclose)
+        worker = Worker(
+            new_process_id("worker"),
+            redis,
+            store,
+            redactor,
+            wiring.build_session,
+            lease_ttl_s=settings.lease_ttl_s,
+            idle_s=settings.session_idle_s,
+            max_sessions=settings.worker_max_sessions,
+        )
+        await worker.start()
+        stack.push_async_callback(worker.stop)
+        log.info("worker ready", extra={"worker": worker.worker_id, "database": store.dialect})
+        if on_ready is not None:
+            on_ready(worker)
+        await stop.wait()

@@ -1,0 +1,171 @@
+"""A real distributed deployment for tests and benchmarks: Debian's redis-server, PostgreSQL, gateway and worker
+processes (`research-team serve` / `research-team worker`), each killable with SIGKILL.
+
+The team's models are the fake OpenAI (tests/fakes) answering from the conversation alone (`research_script`),
+so a run resumed on another worker goes on exactly as it would have on the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = str(Path(sys.executable).with_name("research-team"))
+QUESTION = re.compile(r"Q\[(\d+)\]")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """`redis-server` on a free port, no persistence, gone at exit."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._dir = tempfile.mkdtemp(prefix="redis-")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self._proc = subprocess.Popen([*args, "--dir", self._dir], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(10)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class Role:
+    """One `research-team serve` or `research-team worker` process."""
+
+    def __init__(self, args: Sequence[str], env: Mapping[str, str], log_path: Path) -> None:
+        self._log = log_path.open("ab")
+        self.proc = subprocess.Popen([CLI, *args], env=dict(env), cwd=ROOT, stdout=self._log, stderr=self._log)
+
+    def kill(self) -> None:
+        """SIGKILL: dies mid-whatever, as in a crash or an OOM kill."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+
+
+class Cluster:
+    """Gateways and workers sharing one Redis and one PostgreSQL database."""
+
+    def __init__(self, redis_url: str, database_url: str, log_dir: Path, extra_env: Mapping[str, str]) -> None:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "OPENAI_", "REDIS_", "DATABASE_"))}
+        self.env = {
+            **base,
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "WARNING",
+            "LEASE_TTL_S": "1.5",
+            "WS_RATE_PER_S": "1000",
+            "WS_RATE_BURST": "1000",
+            **extra_env,
+        }
+        self.log_dir = log_dir
+        self.gateways: list[tuple[Role, int]] = []
+        self.workers: list[Role] = []
+
+    async def add_gateway(self) -> int:
+        port = free_port()
+        role = Role(["serve", "--port", str(port)], self.env, self.log_dir / f"gateway-{port}.log")
+        self.gateways.append((role, port))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/health")).status_code == 200:
+                        return port
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        raise RuntimeError("gateway did not start: " + self.logs())
+
+    def add_worker(self) -> Role:
+        role = Role(["worker"], self.env, self.log_dir / f"worker-{len(self.workers)}.log")
+        self.workers.append(role)
+        return role
+
+    async def wait_workers(self, redis: Any, count: int) -> None:
+        for _ in range(300):
+            if await redis.hlen("rt:workers") >= count:
+                return
+            await asyncio.sleep(0.1)
+        raise RuntimeError("workers did not start: " + self.logs())
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.log_dir.glob("*.log")))
+
+    def stop(self) -> None:
+        for role, _ in self.gateways:
+            role.stop()
+        for role in self.workers:
+            role.stop()
+
+
+def research_script(chat: Any, *, delay_s: float, steps: int = 2) -> None:
+    """Manager and Researcher answering from the conversation alone: the Manager hands the question to the
+    Researcher `steps` times, then answers "ANSWER Q[n] ..." naming the question's number."""
+    from tests.fakes import Dynamic
+
+    def everything(body: dict[str, Any]) -> str:
+        return "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
+
+    async def manager(body: dict[str, Any]) -> str:
+        await asyncio.sleep(delay_s)
+        text = everything(body)
+        number = QUESTION.findall(text)[0] if QUESTION.search(text) else "?"
+        done = text.count("FOUND step")
+        if done >= steps:
+            return f"ANSWER Q[{number}] after {done} steps.\nTERMINATE"
+        return f"TASK: step {done + 1} of Q[{number}].\nNEXT AGENT: Researcher"
+
+    async def researcher(body: dict[str, Any]) -> str:
+        await asyncio.sleep(delay_s)
+        return f"FOUND step {everything(body).count('FOUND step') + 1}."
+
+    chat.fallback("manager", Dynamic(manager))
+    chat.fallback("researcher", Dynamic(researcher))
+    chat.fallback("selector", "Researcher")

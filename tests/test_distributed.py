@@ -1,0 +1,199 @@
+"""Gateways and workers as real processes on Debian's redis-server and PostgreSQL (tests/cluster.py).
+
+- 100 concurrent sessions across 1 gateway + 2 workers: each gets its own answer, every seq in order, stored;
+- a worker SIGKILLed while 20 runs are mid-way: every run resumes on the other worker (clients told with
+  run_resumed) and finishes with its answer; no event lost or duplicated;
+- a gateway SIGKILLed: clients reconnect to the other with ?after= and lose nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.distributed.bus import connect
+from app.store_schema import metadata
+from tests.cluster import Cluster, RedisServer, research_script
+from tests.fakes import FakeOpenAI
+
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not DATABASE_URL, reason="TEST_DATABASE_URL is not set (CI sets it with PostgreSQL)"),
+    pytest.mark.timeout(240),
+]
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def empty_database() -> AsyncIterator[str]:
+    assert DATABASE_URL is not None
+    engine = create_async_engine(DATABASE_URL)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+        await conn.execute(text("SELECT 1"))
+    await engine.dispose()
+    yield DATABASE_URL
+
+
+@pytest.fixture
+def fake_models() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def cluster(
+    redis_server: RedisServer, empty_database: str, fake_models: FakeOpenAI, tmp_path: Path
+) -> AsyncIterator[Cluster]:
+    running = Cluster(redis_server.url, empty_database, tmp_path, fake_models.env())
+    try:
+        yield running
+    except BaseException:
+        print(running.logs())
+        raise
+    finally:
+        running.stop()
+
+
+@dataclass
+class Client:
+    """One /ws/team conversation: what it received, by seq."""
+
+    number: int
+    session_id: str = ""
+    events: dict[int, dict[str, Any]] = field(default_factory=dict)
+    order: list[int] = field(default_factory=list)
+
+    def take(self, event: dict[str, Any]) -> None:
+        if event.get("seq") is None:
+            return
+        self.order.append(event["seq"])
+        self.events[event["seq"]] = event
+
+    @property
+    def finished(self) -> dict[str, Any] | None:
+        return next((e for e in self.events.values() if e["type"] == "run_finished"), None)
+
+    def types(self) -> list[str]:
+        return [self.events[s]["type"] for s in sorted(self.events)]
+
+
+async def converse(port: int, client: Client, *, after: int | None = None, until_finished: bool = True) -> None:
+    """Ask Q[n] (when not reconnecting) and read until the run finished and the session is idle again."""
+    query = f"?session={client.session_id}&after={after}" if after is not None else ""
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/team{query}", max_size=None) as ws:
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        client.session_id = hello["session_id"]
+        if after is None:
+            await ws.send(json.dumps({"type": "task", "text": f"Q[{client.number}] what is the answer?"}))
+        while until_finished:
+            event = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            client.take(event)
+            state = event.get("data", {}).get("state") if event.get("type") == "system" else None
+            if client.finished is not None and state == "idle":
+                return
+
+
+async def stored_seqs(session_id: str) -> list[int]:
+    assert DATABASE_URL is not None
+    engine = create_async_engine(DATABASE_URL)
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT seq FROM events WHERE session_id = :s ORDER BY seq"), {"s": session_id})
+        seqs = [int(r[0]) for r in rows]
+    await engine.dispose()
+    return seqs
+
+
+def check_complete(client: Client, stored: list[int]) -> None:
+    """Every seq from 1 to the last, each once, in order, and exactly what the store holds."""
+    assert client.order == sorted(client.order), f"Q[{client.number}]: out of order"
+    assert len(client.order) == len(set(client.order)), f"Q[{client.number}]: duplicates"
+    assert client.order == list(range(1, len(client.order) + 1)), f"Q[{client.number}]: gap {client.order}"
+    assert stored == client.order, f"Q[{client.number}]: the store holds {stored}"
+    finished = client.finished
+    assert finished is not None and finished["data"]["stop_reason"] == "completed"
+    assert finished["data"]["final_answer"].startswith(f"ANSWER Q[{client.number}]"), finished["data"]
+
+
+async def test_100_sessions_across_two_workers_each_get_their_own_answer(
+    cluster: Cluster, fake_models: FakeOpenAI, redis_server: RedisServer
+) -> None:
+    research_script(fake_models.chat, delay_s=0.05)
+    port = await cluster.add_gateway()
+    cluster.add_worker()
+    cluster.add_worker()
+    redis = connect(redis_server.url)
+    await cluster.wait_workers(redis, 2)
+    clients = [Client(n) for n in range(100)]
+    await asyncio.gather(*(converse(port, c) for c in clients))
+    for client in clients:
+        check_complete(client, await stored_seqs(client.session_id))
+    hosts = {s: await redis.get(f"rt:lease:{s}") for s in (c.session_id for c in clients)}
+    assert len(set(hosts.values())) == 2, "both workers took sessions"
+    await redis.aclose()
+
+
+async def test_a_worker_killed_mid_run_its_runs_resume_on_the_other(
+    cluster: Cluster, fake_models: FakeOpenAI, redis_server: RedisServer
+) -> None:
+    research_script(fake_models.chat, delay_s=0.4, steps=3)
+    port = await cluster.add_gateway()
+    first = cluster.add_worker()
+    redis = connect(redis_server.url)
+    await cluster.wait_workers(redis, 1)
+    clients = [Client(n) for n in range(20)]
+    conversations = [asyncio.create_task(converse(port, c)) for c in clients]
+    for _ in range(100):  # every run has its first step or two done
+        if all(len(c.events) >= 4 for c in clients):
+            break
+        await asyncio.sleep(0.05)
+    assert not any(c.finished for c in clients)
+    cluster.add_worker()
+    await cluster.wait_workers(redis, 2)
+    first.kill()
+    await asyncio.wait_for(asyncio.gather(*conversations), 120)
+    for client in clients:
+        check_complete(client, await stored_seqs(client.session_id))
+        assert "run_resumed" in client.types(), f"Q[{client.number}] was not told: {client.types()}"
+        assert client.types().count("run_started") == 1
+    await redis.aclose()
+
+
+async def test_a_gateway_killed_clients_reconnect_to_the_other_and_lose_nothing(
+    cluster: Cluster, fake_models: FakeOpenAI, redis_server: RedisServer
+) -> None:
+    research_script(fake_models.chat, delay_s=0.3, steps=3)
+    doomed = await cluster.add_gateway()
+    survivor = await cluster.add_gateway()
+    cluster.add_worker()
+    redis = connect(redis_server.url)
+    await cluster.wait_workers(redis, 1)
+    clients = [Client(n) for n in range(10)]
+    first_legs = [asyncio.create_task(converse(doomed, c)) for c in clients]
+    for _ in range(100):
+        if all(len(c.events) >= 3 for c in clients):
+            break
+        await asyncio.sleep(0.05)
+    cluster.gateways[0][0].kill()
+    results = await asyncio.gather(*first_legs, return_exceptions=True)
+    assert all(isinstance(r, Exception) for r in results), "the killed gateway's connections broke"
+    await asyncio.gather(*(converse(survivor, c, after=max(c.order)) for c in clients))
+    for client in clients:
+        check_complete(client, await stored_seqs(client.session_id))
+    await redis.aclose()
