@@ -69,11 +69,11 @@ class RedisServer:
 
 
 class Role:
-    """One `research-team serve` or `research-team worker` process."""
+    """One process of the deployment (`research-team serve`, `research-team worker`, a benchmark's worker)."""
 
-    def __init__(self, args: Sequence[str], env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(self, command: Sequence[str], env: Mapping[str, str], log_path: Path) -> None:
         self._log = log_path.open("ab")
-        self.proc = subprocess.Popen([CLI, *args], env=dict(env), cwd=ROOT, stdout=self._log, stderr=self._log)
+        self.proc = subprocess.Popen(list(command), env=dict(env), cwd=ROOT, stdout=self._log, stderr=self._log)
 
     def kill(self) -> None:
         """SIGKILL: dies mid-whatever, as in a crash or an OOM kill."""
@@ -112,7 +112,7 @@ class Cluster:
 
     async def add_gateway(self) -> int:
         port = free_port()
-        role = Role(["serve", "--port", str(port)], self.env, self.log_dir / f"gateway-{port}.log")
+        role = Role([CLI, "serve", "--port", str(port)], self.env, self.log_dir / f"gateway-{port}.log")
         self.gateways.append((role, port))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             for _ in range(300):
@@ -123,8 +123,8 @@ class Cluster:
                     await asyncio.sleep(0.1)
         raise RuntimeError("gateway did not start: " + self.logs())
 
-    def add_worker(self) -> Role:
-        role = Role(["worker"], self.env, self.log_dir / f"worker-{len(self.workers)}.log")
+    def add_worker(self, command: Sequence[str] = (CLI, "worker")) -> Role:
+        role = Role(command, self.env, self.log_dir / f"worker-{len(self.workers)}.log")
         self.workers.append(role)
         return role
 

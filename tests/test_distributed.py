@@ -64,11 +64,9 @@ async def cluster(
     running = Cluster(redis_server.url, empty_database, tmp_path, fake_models.env())
     try:
         yield running
-    except BaseException:
-        print(running.logs())
-        raise
     finally:
         running.stop()
+        print(running.logs())  # pytest shows it when the test failed
 
 
 @dataclass
@@ -196,4 +194,34 @@ async def test_a_gateway_killed_clients_reconnect_to_the_other_and_lose_nothing(
     await asyncio.gather(*(converse(survivor, c, after=max(c.order)) for c in clients))
     for client in clients:
         check_complete(client, await stored_seqs(client.session_id))
+    await redis.aclose()
+
+
+async def test_commands_sent_to_another_gateway_reach_the_sessions_worker(
+    cluster: Cluster, fake_models: FakeOpenAI, redis_server: RedisServer
+) -> None:
+    research_script(fake_models.chat, delay_s=0.3, steps=3)
+    first, second = await cluster.add_gateway(), await cluster.add_gateway()
+    cluster.add_worker()
+    cluster.add_worker()
+    redis = connect(redis_server.url)
+    await cluster.wait_workers(redis, 2)
+    watcher = Client(7)
+    watching = asyncio.create_task(converse(first, watcher))  # asks Q[7] on the first gateway
+    while not watcher.events:
+        await asyncio.sleep(0.05)
+    async with websockets.connect(f"ws://127.0.0.1:{second}/ws/team?session={watcher.session_id}") as other:
+        hello = json.loads(await other.recv())
+        assert hello["data"]["resumed"] is True and hello["data"]["state"] == "running"
+        await other.send(json.dumps({"type": "pause"}))
+        while "paused" not in [e["data"].get("state") for e in watcher.events.values() if e["type"] == "system"]:
+            await asyncio.sleep(0.05)
+        await other.send(json.dumps({"type": "status", "id": "s1"}))
+        status = json.loads(await other.recv())
+        while status["type"] != "status":
+            status = json.loads(await other.recv())
+        assert status["data"]["state"] == "paused" and status["data"]["task"].startswith("Q[7]")
+        await other.send(json.dumps({"type": "resume"}))
+        await asyncio.wait_for(watching, 60)
+    check_complete(watcher, await stored_seqs(watcher.session_id))
     await redis.aclose()

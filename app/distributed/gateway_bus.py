@@ -81,6 +81,10 @@ class GatewayBus:
                 await send_command(self._redis, command, holder)
                 reply = await asyncio.wait_for(future, self._timeout if attempt == 1 else self._timeout / 2)
             except TimeoutError:
+                log.warning(
+                    "no reply from a worker",
+                    extra={"session_id": command.session_id, "action": command.action, "worker": holder},
+                )
                 # The holder may have died with our command: once its lease is gone, placement finds a new one.
                 if attempt == 1 and await self._redis.get(lease_key(command.session_id)) != holder:
                     continue

@@ -132,7 +132,7 @@ class Worker:
                 await asyncio.sleep(0.5)
 
     async def _read_own(self) -> None:
-        own, last = worker_stream(self.worker_id), "$"
+        own, last = worker_stream(self.worker_id), "0"  # the stream is this worker's alone (a fresh id): all of it
         while True:
             try:
                 mine = await self._redis.xread({own: last}, count=100, block=5000)
