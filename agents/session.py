@@ -249,6 +249,8 @@ class TeamSession:
             if self._unavailable:
                 return None
             if checkpoint.run is None:
+                if self._snapshot is not None:
+                    await self._rebuild()  # a team with the session's memory, for the next task
                 if self._followups:
                     await self._start_run(self._followups.popleft(), followup=True)
                 return self.run_id
@@ -443,6 +445,8 @@ class TeamSession:
         """The session's state as of this event (JSON), when checkpoints are on; errors change no state."""
         if not self._checkpoints or isinstance(payload, RunError):
             return None
+        if isinstance(payload, StateChanged) and payload.state == "idle":
+            return None  # "Ready." after a run: the run's end already stored this state
         run = None if isinstance(payload, RunFinished | SessionReset) else self._run
         return session_checkpoint(self._snapshot, self._followups, run, self._state, self._controls, self._meter)
 

@@ -101,7 +101,7 @@ class Cluster:
             "REDIS_URL": redis_url,
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "WARNING",
-            "LEASE_TTL_S": "1.5",
+            "LEASE_TTL_S": "3",
             "WS_RATE_PER_S": "1000",
             "WS_RATE_BURST": "1000",
             **extra_env,
@@ -123,8 +123,8 @@ class Cluster:
                     await asyncio.sleep(0.1)
         raise RuntimeError("gateway did not start: " + self.logs())
 
-    def add_worker(self, command: Sequence[str] = (CLI, "worker")) -> Role:
-        role = Role(command, self.env, self.log_dir / f"worker-{len(self.workers)}.log")
+    def add_worker(self, command: Sequence[str] = (CLI, "worker"), **env: str) -> Role:
+        role = Role(command, {**self.env, **env}, self.log_dir / f"worker-{len(self.workers)}.log")
         self.workers.append(role)
         return role
 

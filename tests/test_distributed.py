@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from sqlalchemy import text
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.distributed.bus import connect
 from app.store_schema import metadata
-from tests.cluster import Cluster, RedisServer, research_script
+from tests.cluster import Cluster, RedisServer, free_port, research_script
 from tests.fakes import FakeOpenAI
 
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -134,8 +135,9 @@ async def test_100_sessions_across_two_workers_each_get_their_own_answer(
 ) -> None:
     research_script(fake_models.chat, delay_s=0.05)
     port = await cluster.add_gateway()
-    cluster.add_worker()
-    cluster.add_worker()
+    metrics_ports = [free_port(), free_port()]
+    for metrics_port in metrics_ports:
+        cluster.add_worker(WORKER_METRICS_PORT=str(metrics_port))
     redis = connect(redis_server.url)
     await cluster.wait_workers(redis, 2)
     clients = [Client(n) for n in range(100)]
@@ -144,12 +146,27 @@ async def test_100_sessions_across_two_workers_each_get_their_own_answer(
         check_complete(client, await stored_seqs(client.session_id))
     hosts = {s: await redis.get(f"rt:lease:{s}") for s in (c.session_id for c in clients)}
     assert len(set(hosts.values())) == 2, "both workers took sessions"
+    completed = held = 0.0
+    async with httpx.AsyncClient() as http:
+        for metrics_port in metrics_ports:  # runs are counted where they ran: on the workers
+            text = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+            completed += metric(text, 'research_team_runs_total{outcome="completed"}')
+            held += metric(text, "research_team_worker_sessions")
+    assert completed == 100 and held == 100
     await redis.aclose()
 
 
+def metric(exposition: str, name: str) -> float:
+    line = next((line for line in exposition.splitlines() if line.startswith(name + " ")), None)
+    return float(line.split()[-1]) if line else 0.0
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
 async def test_a_worker_killed_mid_run_its_runs_resume_on_the_other(
-    cluster: Cluster, fake_models: FakeOpenAI, redis_server: RedisServer
+    cluster: Cluster, fake_models: FakeOpenAI, redis_server: RedisServer, how: str
 ) -> None:
+    """SIGKILL: a crash, the runs move when the leases expire. SIGTERM: a clean stop (a rolling restart) hands
+    the sessions over at once, without ending their runs."""
     research_script(fake_models.chat, delay_s=0.4, steps=3)
     port = await cluster.add_gateway()
     first = cluster.add_worker()
@@ -164,7 +181,7 @@ async def test_a_worker_killed_mid_run_its_runs_resume_on_the_other(
     assert not any(c.finished for c in clients)
     cluster.add_worker()
     await cluster.wait_workers(redis, 2)
-    first.kill()
+    first.kill() if how == "SIGKILL" else first.stop()
     await asyncio.wait_for(asyncio.gather(*conversations), 120)
     for client in clients:
         check_complete(client, await stored_seqs(client.session_id))
@@ -224,4 +241,36 @@ async def test_commands_sent_to_another_gateway_reach_the_sessions_worker(
         await other.send(json.dumps({"type": "resume"}))
         await asyncio.wait_for(watching, 60)
     check_complete(watcher, await stored_seqs(watcher.session_id))
+    await redis.aclose()
+
+
+async def test_a_session_closed_for_idleness_comes_back_with_its_memory(
+    cluster: Cluster, fake_models: FakeOpenAI, redis_server: RedisServer
+) -> None:
+    """Its worker closes it and gives up the lease; the next task places it again (on either worker), and the
+    team still knows the first question: the memory came back from the checkpoint."""
+    research_script(fake_models.chat, delay_s=0.02, steps=1)
+    cluster.env["SESSION_IDLE_S"] = "1"
+    port = await cluster.add_gateway()
+    cluster.add_worker()
+    cluster.add_worker()
+    redis = connect(redis_server.url)
+    await cluster.wait_workers(redis, 2)
+    client = Client(1)
+    await converse(port, client)
+    for _ in range(100):
+        if await redis.get(f"rt:lease:{client.session_id}") is None:
+            break
+        await asyncio.sleep(0.1)
+    assert await redis.get(f"rt:lease:{client.session_id}") is None, "the idle session was not closed"
+    follow_up = Client(2, session_id=client.session_id)
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/team?session={client.session_id}") as ws:
+        assert json.loads(await ws.recv())["data"]["resumed"] is True
+        await ws.send(json.dumps({"type": "task", "text": "Q[2] and what about that?"}))
+        while follow_up.finished is None:
+            follow_up.take(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+    assert follow_up.finished["data"]["final_answer"].startswith("ANSWER Q[")
+    last_manager_call = fake_models.chat.calls("manager")[-1]
+    prompt = "\n".join(str(m.get("content")) for m in last_manager_call.messages)
+    assert "Q[1]" in prompt and "Q[2]" in prompt, "the team forgot the first question"
     await redis.aclose()

@@ -15,16 +15,21 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
+from agents.background import BackgroundTasks
 from app.distributed.bus import WORKERS_HASH, lease_key
 
 log = logging.getLogger(__name__)
 
-# Renew each key only if it is still ours; returns the keys that were not (lost leases).
+# Renew each key that is still ours, take back one that expired with nobody else holding it (this worker
+# refused to write meanwhile, see valid()); return the keys another worker holds now (lost leases).
 _RENEW = """
 local lost = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then
+  local holder = redis.call('GET', key)
+  if holder == ARGV[1] then
     redis.call('PEXPIRE', key, ARGV[2])
+  elseif not holder then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
   else
     table.insert(lost, key)
   end
@@ -45,6 +50,7 @@ class LeaseKeeper:
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = BackgroundTasks()  # sessions being stopped after their lease was lost
 
     @property
     def held(self) -> frozenset[str]:
@@ -78,6 +84,7 @@ class LeaseKeeper:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self._stopping.drain(timeout=10)
         for session_id in list(self._held):
             await self.release(session_id)
         await self._redis.hdel(WORKERS_HASH, self.worker_id)  # type: ignore[misc]  # redis-py: one stub, sync|async
@@ -104,4 +111,4 @@ class LeaseKeeper:
             if session_id in self._held:
                 self._held.discard(session_id)
                 log.warning("lease lost", extra={"session_id": session_id})
-                await self._on_lost(session_id)
+                self._stopping.spawn(self._on_lost(session_id))  # never hold up the other sessions' renewals

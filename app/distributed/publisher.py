@@ -42,6 +42,10 @@ class EventPublisher:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
     def publish(self, session_id: str, seq: int, text: str) -> None:
         try:
             self._queue.put_nowait((events_channel(session_id), EventNote(seq=seq, text=text).model_dump_json()))

@@ -16,6 +16,7 @@ from autogen_core.tools import BaseTool
 
 from app.distributed.bus import connect, new_process_id
 from app.distributed.worker import Worker
+from app.distributed.worker_metrics import serve_worker_metrics
 from app.logging_setup import configure_logging
 from app.redaction import Redactor
 from app.settings import Settings
@@ -73,6 +74,8 @@ async def run_worker(
         )
         await worker.start()
         stack.push_async_callback(worker.stop)
+        if settings.worker_metrics_port:
+            serve_worker_metrics(worker, settings.worker_metrics_port)
         log.info("worker ready", extra={"worker": worker.worker_id, "database": store.dialect})
         if on_ready is not None:
             on_ready(worker)
