@@ -43,7 +43,9 @@ async def worker(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Wor
         checkpoints=True,
     )
     redis = connect(redis_server.url)
-    node = Worker("w-test", redis, store, Redactor([]), wiring.build_session, lease_ttl_s=0.6, idle_s=60, max_sessions=10)
+    node = Worker(
+        "w-test", redis, store, Redactor([]), wiring.build_session, lease_ttl_s=0.6, idle_s=60, max_sessions=10
+    )
     await node.start()
     yield node
     await node.stop()
@@ -67,7 +69,7 @@ async def test_a_lost_lease_stops_the_session_and_nothing_more_is_stored(
     assert SESSION not in worker.hosted and hosted.log.fenced
     with pytest.raises(StoreError):
         await hosted.log.publish(TeamMessage(type="TextMessage", data={"n": 2}), None)
-    assert await worker._store.max_seq(SESSION) == 1  # noqa: SLF001 - the store the worker writes to
+    assert await worker._store.max_seq(SESSION) == 1  # the store the worker writes to
     assert await redis.get(lease_key(SESSION)) == "w-other", "the new holder's lease is left alone"
     await redis.aclose()
 
@@ -76,13 +78,13 @@ async def test_a_worker_whose_renewals_stopped_refuses_to_store(worker: Worker) 
     hosted = await worker.host(SESSION, "local")
     assert hosted is not None
     await hosted.log.publish(TeamMessage(type="TextMessage", data={"n": 1}), None)
-    heartbeat = worker.leases._task  # noqa: SLF001 - freeze the heartbeat, as a long GC pause or a partition would
+    heartbeat = worker.leases._task  # freeze the heartbeat, as a long GC pause or a partition would
     assert heartbeat is not None
     heartbeat.cancel()
     await asyncio.sleep(0.6)  # a whole lease without renewal: another worker may hold the session now
     with pytest.raises(StoreError):
         await hosted.log.publish(TeamMessage(type="TextMessage", data={"n": 2}), None)
-    assert await worker._store.max_seq(SESSION) == 1  # noqa: SLF001
+    assert await worker._store.max_seq(SESSION) == 1
 
 
 async def test_a_finished_run_leaves_a_checkpoint_with_the_teams_memory(worker: Worker) -> None:
@@ -90,7 +92,7 @@ async def test_a_finished_run_leaves_a_checkpoint_with_the_teams_memory(worker: 
     assert hosted is not None
     await hosted.session.submit_task("What is the weather in Paris?")
     await hosted.session.wait_idle(30)
-    saved = await worker._store.load_checkpoint(SESSION)  # noqa: SLF001
+    saved = await worker._store.load_checkpoint(SESSION)
     assert saved is not None
     covered, state = saved
     checkpoint = SessionCheckpoint.model_validate_json(state)
