@@ -1,5 +1,10 @@
 """A session's checkpoint: what another worker needs to carry on after this one died.
 
+Two parts, so the common write stays small: `state` (the run: the team's state at its last message boundary,
+follow-ups, usage) with every event, and `memory` (the team's state after the last finished run, which a
+cancel goes back to) only when it changed. The run's messages so far are not in it: they are the run's stored
+events, read back at restore.
+
 Written with an event, in the same transaction (app/store.py), so "event N is stored" and "the session's state
 as of event N is stored" are one fact. Taken at every message boundary of a run (AutoGen `save_state()` right
 when the message comes out of `run_stream()`), at every run start, pause, follow-up and end. A worker that
@@ -13,9 +18,10 @@ been checkpointed starts again from its task.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from autogen_agentchat.messages import MessageFactory
 from autogen_agentchat.teams import SelectorGroupChat
@@ -41,7 +47,6 @@ class RunCheckpoint(BaseModel):
     followup: bool = False
     state: str = "running"  # the session's state then: running, pausing or paused
     team_state: dict[str, Any] | None = None  # None: no step checkpointed yet, start again from the task
-    messages: list[dict[str, Any]] = Field(default_factory=list)  # the run's messages so far (AutoGen dump())
     last_speaker: str | None = None
     elapsed_s: float = 0.0
     budget: dict[str, Any] = Field(default_factory=dict)
@@ -49,9 +54,17 @@ class RunCheckpoint(BaseModel):
     usage_start_by_role: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
+class Checkpoint(NamedTuple):
+    """What is stored with one event: `state` (SessionCheckpoint JSON without the memory), `memory` (JSON of
+    the team's state after the last finished run; None: unchanged since the last checkpoint)."""
+
+    state: str
+    memory: str | None = None
+
+
 class SessionCheckpoint(BaseModel):
     version: int = CHECKPOINT_VERSION
-    snapshot: dict[str, Any] | None = None  # the team's memory after the last finished run
+    snapshot: dict[str, Any] | None = Field(default=None, exclude=True)  # memory: stored apart (Checkpoint)
     followups: list[str] = Field(default_factory=list)
     run: RunCheckpoint | None = None
     meter: MeterState = Field(default_factory=MeterState)
@@ -68,20 +81,27 @@ def restore_meter(meter: UsageMeter, state: MeterState) -> None:
 
 
 def session_checkpoint(
-    snapshot: Mapping[str, Any] | None,
+    memory: Mapping[str, Any] | None,
+    memory_changed: bool,
     followups: Iterable[str],
     run: Run | None,
     state: SessionState,
     controls: TeamControls | None,
     meter: UsageMeter,
-) -> str:
-    """The JSON stored with an event: everything a TeamSession needs to carry on elsewhere."""
-    return SessionCheckpoint(
-        snapshot=dict(snapshot) if snapshot is not None else None,
+) -> Checkpoint:
+    """What is stored with an event: everything a TeamSession needs to carry on elsewhere."""
+    saved = SessionCheckpoint(
         followups=list(followups),
         run=run_checkpoint(run, state, controls) if run is not None and not run.closed else None,
         meter=meter_state(meter),
-    ).model_dump_json()
+    )
+    return Checkpoint(saved.model_dump_json(), json.dumps(memory) if memory_changed else None)
+
+
+def read_checkpoint(state: str, memory: str | None) -> SessionCheckpoint:
+    saved = SessionCheckpoint.model_validate_json(state)
+    saved.snapshot = json.loads(memory) if memory else None
+    return saved
 
 
 def run_checkpoint(run: Run, state: SessionState, controls: TeamControls | None) -> RunCheckpoint:
@@ -93,7 +113,6 @@ def run_checkpoint(run: Run, state: SessionState, controls: TeamControls | None)
         followup=run.followup,
         state=state.value,
         team_state=dict(team_state) if team_state is not None else None,
-        messages=[dict(message.dump()) for message in run.messages],
         last_speaker=run.last_speaker,
         elapsed_s=round(run.elapsed_s(), 3),
         budget=tracker.budget.as_dict() if tracker is not None else {},
@@ -102,9 +121,10 @@ def run_checkpoint(run: Run, state: SessionState, controls: TeamControls | None)
     )
 
 
-def restored_messages(checkpoint: RunCheckpoint) -> list[AgentMessage]:
+def restored_messages(dumps: Iterable[Mapping[str, Any]]) -> list[AgentMessage]:
+    """The run's messages from their stored events (TeamMessage data is AutoGen's dump())."""
     factory = MessageFactory()
-    return [factory.create(dump) for dump in checkpoint.messages]
+    return [factory.create(dict(dump)) for dump in dumps]
 
 
 def restored_budget(checkpoint: RunCheckpoint) -> RunBudget:
@@ -112,7 +132,7 @@ def restored_budget(checkpoint: RunCheckpoint) -> RunBudget:
 
 
 async def restore_run(
-    checkpoint: SessionCheckpoint, team: SelectorGroupChat, controls: TeamControls
+    checkpoint: SessionCheckpoint, team: SelectorGroupChat, controls: TeamControls, messages: list[AgentMessage]
 ) -> tuple[Run, SessionState]:
     """The checkpointed run on a fresh team: its state loaded (or the team's memory, when no step was
     checkpointed yet), its budget counting from its own start, its messages so far."""
@@ -127,7 +147,7 @@ async def restore_run(
         task=saved.task,
         usage_start=Usage(**saved.usage_start),
         started=time.monotonic() - saved.elapsed_s,
-        messages=restored_messages(saved),
+        messages=messages,
         last_speaker=saved.last_speaker,
         team_state=saved.team_state,
         followup=saved.followup,

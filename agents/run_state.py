@@ -45,6 +45,7 @@ class Run:
     last_speaker: str | None = None
     team_state: Any = None  # the team's state at the last message boundary (checkpoints only)
     followup: bool = False
+    checkpoint_due: bool = False  # the next team event is a message boundary: store the state with it
 
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started

@@ -31,13 +31,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from autogen_agentchat.base import TaskResult
+from autogen_agentchat.messages import BaseChatMessage
 from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core import CancellationToken
 
 from agents.background import BackgroundTasks
 from agents.budget import RunBudget
-from agents.checkpoint import SessionCheckpoint, restore_meter, restore_run, session_checkpoint
-from agents.events import serialize_message
+from agents.checkpoint import Checkpoint, SessionCheckpoint, restore_meter, restore_run, session_checkpoint
+from agents.events import AgentMessage, serialize_message
 from agents.metering import UsageMeter
 from agents.owed_events import OwedEvents
 from agents.run_state import Run, SessionLimits, SessionState, new_run_id, run_finished, status_of
@@ -66,10 +67,10 @@ TeamFactory = Callable[[], tuple[SelectorGroupChat, TeamControls]]
 
 class EventSink(Protocol):
     """Where the session's events go: the app numbers, stores, then sends them (app/event_log.py). A
-    checkpoint (JSON) is stored in the same transaction as its event."""
+    checkpoint is stored in the same transaction as its event."""
 
     def __call__(
-        self, payload: SessionPayload, run_id: str | None, *, checkpoint: str | None = None
+        self, payload: SessionPayload, run_id: str | None, *, checkpoint: Checkpoint | None = None
     ) -> Awaitable[None]: ...
 
 
@@ -111,6 +112,7 @@ class TeamSession:
         self._on_close = on_close
         self._run_context = run_context  # the context a run's driver starts in (its trace span, app/telemetry.py)
         self._checkpoints = checkpoints
+        self._memory_changed = True  # the next checkpoint stores the memory (it changed, or never was stored)
         self._team: SelectorGroupChat | None = None
         self._controls: TeamControls | None = None
         self._snapshot: Mapping[str, Any] | None = None
@@ -220,7 +222,7 @@ class TeamSession:
             self._followups.clear()
             if self._run is not None and not self._run.closed:
                 await self._abort(self._run, StopReason.RESET, rebuild=False)
-            self._snapshot = None
+            self._snapshot, self._memory_changed = None, True
             if self._team is not None:
                 self._spawn(stop_runtime(self._team))
             self._team, self._controls = None, None  # built again, empty, by the next task
@@ -240,11 +242,15 @@ class TeamSession:
         # The cancelled run's clean-up (reap_cancelled) is ours to finish: never leave it pending at shutdown.
         await self._background.drain(timeout=2 * self._limits.cancel_grace_s + 1)
 
-    async def restore(self, checkpoint: SessionCheckpoint, covered_seq: int) -> str | None:
+    async def restore(
+        self, checkpoint: SessionCheckpoint, covered_seq: int, messages: list[AgentMessage] | None = None
+    ) -> str | None:
         """Carry on from a checkpoint another worker stored (app/distributed): the team's memory, the queued
-        follow-ups, and the active run from its last message boundary (told as run_resumed). Returns the run id."""
+        follow-ups, and the active run from its last message boundary (told as run_resumed), whose messages so
+        far are `messages` (read back from its stored events). Returns the run id."""
         async with self._lock:
             self._snapshot, self._followups = checkpoint.snapshot, deque(checkpoint.followups)
+            self._memory_changed = False
             restore_meter(self._meter, checkpoint.meter)
             if self._unavailable:
                 return None
@@ -255,7 +261,7 @@ class TeamSession:
                     await self._start_run(self._followups.popleft(), followup=True)
                 return self.run_id
             team, controls = self._ensure_team()
-            run, state = await restore_run(checkpoint, team, controls)
+            run, state = await restore_run(checkpoint, team, controls, messages or [])
             self._run, self._state = run, state
             self._idle.clear()
             paused = state == SessionState.PAUSED
@@ -320,8 +326,10 @@ class TeamSession:
                     continue
                 run.messages.append(item)
                 run.last_speaker = item.source
-                if self._checkpoints:  # the team's state at this message, stored with it (agents/checkpoint.py)
-                    run.team_state = await team.save_state()
+                if self._checkpoints and isinstance(item, BaseChatMessage):
+                    # A message boundary of the team: its state, stored with this message (agents/checkpoint.py).
+                    # An agent's inner events (tool calls) are not: a resumed turn starts over anyway.
+                    run.team_state, run.checkpoint_due = await team.save_state(), True
                 kind, _, data = serialize_message(item)
                 await self._emit(TeamMessage(type=kind, data=data), run.run_id)
         except asyncio.CancelledError:
@@ -365,6 +373,7 @@ class TeamSession:
         if reason in KEEPS_STATE and self._team is not None:
             try:
                 self._snapshot = await self._team.save_state()
+                self._memory_changed = True
             except Exception:
                 log.exception("save_state failed after run %s", run.run_id)
         usage = self._meter.snapshot().minus(run.usage_start)
@@ -433,22 +442,29 @@ class TeamSession:
         """Store, then send; EventNotStored when the store refused it (so it was not sent either)."""
         try:
             checkpoint = self._checkpoint(payload)
-            await (
-                self._sink(payload, run_id)
-                if checkpoint is None
-                else self._sink(payload, run_id, checkpoint=checkpoint)
-            )
+            if checkpoint is None:
+                await self._sink(payload, run_id)
+            else:
+                await self._sink(payload, run_id, checkpoint=checkpoint)
+                if checkpoint.memory is not None:
+                    self._memory_changed = False
         except Exception as exc:
             raise EventNotStored(f"{type(exc).__name__}: {exc}") from exc
 
-    def _checkpoint(self, payload: SessionPayload) -> str | None:
-        """The session's state as of this event (JSON), when checkpoints are on; errors change no state."""
+    def _checkpoint(self, payload: SessionPayload) -> Checkpoint | None:
+        """The session's state as of this event, when checkpoints are on; errors change no state."""
         if not self._checkpoints or isinstance(payload, RunError):
             return None
         if isinstance(payload, StateChanged) and payload.state == "idle":
             return None  # "Ready." after a run: the run's end already stored this state
+        if isinstance(payload, TeamMessage):
+            if self._run is None or not self._run.checkpoint_due:
+                return None
+            self._run.checkpoint_due = False
         run = None if isinstance(payload, RunFinished | SessionReset) else self._run
-        return session_checkpoint(self._snapshot, self._followups, run, self._state, self._controls, self._meter)
+        return session_checkpoint(
+            self._snapshot, self._memory_changed, self._followups, run, self._state, self._controls, self._meter
+        )
 
     async def _emit_quietly(self, payload: SessionPayload, run_id: str | None, *, owed: bool = False) -> None:
         """Emit an event whose failure must not stop a transition; `owed` ones are delivered once the store

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import NamedTuple
 
+from agents.checkpoint import Checkpoint
 from agents.session_events import SessionPayload
 from app.protocol import AnyServerEvent, ReplyPayload, parse_event, to_json, wrap
 from app.redaction import Redactor
@@ -94,7 +95,7 @@ class SessionEventLog:
         return self._seq
 
     def publish(
-        self, payload: SessionPayload, run_id: str | None, *, checkpoint: str | None = None
+        self, payload: SessionPayload, run_id: str | None, *, checkpoint: Checkpoint | None = None
     ) -> asyncio.Future[None]:
         """Number, serialize (once), store (with the session's checkpoint, if any, in the same transaction);
         the future resolves when the event is committed and delivered."""
@@ -114,9 +115,13 @@ class SessionEventLog:
             event=event,
             owner=self.owner,
             on_stored=lambda: self._deliver(seq, text, event),
-            checkpoint=self._redactor.redact(checkpoint) if checkpoint is not None else None,
+            checkpoint=self._scrub(checkpoint) if checkpoint is not None else None,
         )
         return self._store.append(record)
+
+    def _scrub(self, checkpoint: Checkpoint) -> Checkpoint:
+        memory = self._redactor.redact(checkpoint.memory) if checkpoint.memory is not None else None
+        return Checkpoint(self._redactor.redact(checkpoint.state), memory)
 
     def reply(self, payload: ReplyPayload, run_id: str | None = None) -> str:
         """A connection-only reply (connected, pong, status, input errors): not numbered, not stored."""

@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from agents.checkpoint import Checkpoint
 from agents.session_events import StateChanged
 from app.protocol import AnyServerEvent, RunFinishedEvent, RunStartedEvent, SystemEvent, parse_event
 from app.store_schema import (
@@ -74,7 +75,7 @@ class EventRecord:
     event: AnyServerEvent | None = None  # the same event as a model: the runs projection reads it, not the JSON
     owner: str = LOCAL_OWNER  # the session's owner, copied to the run's row
     on_stored: Callable[[], None] | None = None
-    checkpoint: str | None = None  # JSON of the session's state as of this event, stored in the same transaction
+    checkpoint: Checkpoint | None = None  # the session's state as of this event, stored in the same transaction
     done: asyncio.Future[None] | None = field(default=None, repr=False)
 
 
@@ -253,9 +254,9 @@ class RunStore:
                 await conn.execute(_UPDATE_STATUS, state_changes)
             if finishes:
                 await conn.execute(_UPDATE_FINISH, finishes)
-            latest = {r.session_id: r for r in batch if r.checkpoint is not None}  # the last one per session
+            latest = _latest_checkpoints(batch)
             if latest:
-                await conn.execute(self._upsert_checkpoint(), [_checkpoint_row(r) for r in latest.values()])
+                await conn.execute(self._upsert_checkpoint(), latest)
         self.commits += 1
 
     def _upsert_checkpoint(self) -> Insert:
@@ -264,7 +265,13 @@ class RunStore:
         newer = insert.excluded
         return insert.on_conflict_do_update(
             index_elements=[checkpoints.c.session_id],
-            set_={"seq": newer.seq, "run_id": newer.run_id, "state": newer.state, "updated_at": newer.updated_at},
+            set_={
+                "seq": newer.seq,
+                "run_id": newer.run_id,
+                "state": newer.state,
+                "memory": func.coalesce(newer.memory, checkpoints.c.memory),  # None: unchanged
+                "updated_at": newer.updated_at,
+            },
             where=checkpoints.c.seq < newer.seq,
         )
 
@@ -332,12 +339,14 @@ class RunStore:
                 self._insert_ignore(sessions), [{"session_id": session_id, "owner": owner, "created_at": now_iso()}]
             )
 
-    async def load_checkpoint(self, session_id: str) -> tuple[int, str] | None:
-        """(seq covered, JSON state) of the session's last checkpoint, or None."""
-        query = select(checkpoints.c.seq, checkpoints.c.state).where(checkpoints.c.session_id == session_id)
+    async def load_checkpoint(self, session_id: str) -> tuple[int, Checkpoint] | None:
+        """(seq covered, checkpoint) of the session's last checkpoint, or None."""
+        query = select(checkpoints.c.seq, checkpoints.c.state, checkpoints.c.memory).where(
+            checkpoints.c.session_id == session_id
+        )
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
-        return (int(row[0]), str(row[1])) if row else None
+        return (int(row[0]), Checkpoint(str(row[1]), row[2])) if row else None
 
     async def run_events(self, run_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         query = (
@@ -403,15 +412,25 @@ def _run_change(record: EventRecord) -> dict[str, Any] | RunStartedEvent | None:
     return None
 
 
-def _checkpoint_row(record: EventRecord) -> dict[str, Any]:
-    return {
-        "session_id": record.session_id,
-        "owner": record.owner,
-        "seq": record.seq,
-        "run_id": record.run_id,
-        "state": record.checkpoint,
-        "updated_at": record.created_at,
-    }
+def _latest_checkpoints(batch: list[EventRecord]) -> list[dict[str, Any]]:
+    """One row per session: its last checkpoint in the batch, with the last memory the batch changed."""
+    rows: dict[str, dict[str, Any]] = {}
+    for record in batch:
+        if record.checkpoint is None:
+            continue
+        memory = record.checkpoint.memory
+        if memory is None and record.session_id in rows:
+            memory = rows[record.session_id]["memory"]
+        rows[record.session_id] = {
+            "session_id": record.session_id,
+            "owner": record.owner,
+            "seq": record.seq,
+            "run_id": record.run_id,
+            "state": record.checkpoint.state,
+            "memory": memory,
+            "updated_at": record.created_at,
+        }
+    return list(rows.values())
 
 
 def _run_row(row: Any) -> dict[str, Any]:

@@ -85,6 +85,7 @@ checkpoints = Table(
     Column("seq", Integer, nullable=False),
     Column("run_id", String(64)),
     Column("state", Text, nullable=False),  # JSON: agents/checkpoint.py SessionCheckpoint
+    Column("memory", Text),  # JSON: the team's state after the last finished run (written when it changes)
     Column("updated_at", String(40), nullable=False),
 )
 

@@ -27,6 +27,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 
+from agents.checkpoint import Checkpoint
 from agents.metering import ModelCall, UsageMeter, observe_model_calls
 from agents.session import EventSink
 from agents.session_events import RunFinished, RunStarted, SessionPayload, TeamMessage
@@ -122,7 +123,7 @@ class SessionObserver:
         _by_meter[key] = self._state
         weakref.finalize(meter, _by_meter.pop, key, None)
 
-    async def emit(self, payload: SessionPayload, run_id: str | None, *, checkpoint: str | None = None) -> None:
+    async def emit(self, payload: SessionPayload, run_id: str | None, *, checkpoint: Checkpoint | None = None) -> None:
         await self._emit(payload, run_id, checkpoint=checkpoint)
         try:
             _observe(self._state, payload, run_id)

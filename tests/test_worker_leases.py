@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.checkpoint import SessionCheckpoint
+from agents.checkpoint import read_checkpoint
 from agents.session_events import TeamMessage
 from app.distributed.bus import connect, lease_key
 from app.distributed.worker import Worker
@@ -94,11 +94,12 @@ async def test_a_finished_run_leaves_a_checkpoint_with_the_teams_memory(worker: 
     await hosted.session.wait_idle(30)
     saved = await worker._store.load_checkpoint(SESSION)
     assert saved is not None
-    covered, state = saved
-    checkpoint = SessionCheckpoint.model_validate_json(state)
+    covered, stored = saved
+    checkpoint = read_checkpoint(stored.state, stored.memory)
     assert covered == hosted.log.last_seq - 1  # the run's end ("Ready." after it changes nothing)
     assert checkpoint.run is None and checkpoint.snapshot is not None
-    assert "Paris" in state and checkpoint.meter.total["model_calls"] > 0
+    assert stored.memory is not None and "Paris" in stored.memory and "Paris" not in stored.state  # apart
+    assert checkpoint.meter.total["model_calls"] > 0
 
 
 async def test_a_lease_that_expired_with_nobody_else_holding_it_is_taken_back(

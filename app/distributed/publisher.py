@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from redis.asyncio import Redis
 
+from agents.checkpoint import Checkpoint
 from agents.session_events import SessionPayload
 from app.distributed.bus import EventNote, events_channel
 from app.event_log import SessionEventLog
@@ -92,7 +93,7 @@ class WorkerEventLog(SessionEventLog):
         self.fenced = False
 
     def publish(
-        self, payload: SessionPayload, run_id: str | None, *, checkpoint: str | None = None
+        self, payload: SessionPayload, run_id: str | None, *, checkpoint: Checkpoint | None = None
     ) -> asyncio.Future[None]:
         if self.fenced or not self._may_write():
             refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.budget import RunBudget
+from agents.checkpoint import Checkpoint
 from agents.session import SessionState
 from agents.session_events import RunResumed, SessionPayload, SessionReset, StateChanged
 from app.distributed.bus import Action, Command
@@ -61,7 +62,7 @@ class RemoteEventLog(SessionEventLog):
         self._seq = max(self._seq, last_seq)
 
     def publish(
-        self, payload: SessionPayload, run_id: str | None, *, checkpoint: str | None = None
+        self, payload: SessionPayload, run_id: str | None, *, checkpoint: Checkpoint | None = None
     ) -> asyncio.Future[None]:
         raise RuntimeError("a gateway does not publish session events; its worker does")
 

@@ -24,7 +24,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from agents.budget import RunBudget
-from agents.checkpoint import SessionCheckpoint
+from agents.checkpoint import SessionCheckpoint, read_checkpoint, restored_messages
+from agents.events import AgentMessage
 from agents.session import SessionCommandError, SessionState, TeamSession
 from agents.session_events import ErrorCode
 from app.distributed.bus import (
@@ -257,11 +258,21 @@ class Worker:
         self.hosted[session_id] = hosted
         saved = await self._store.load_checkpoint(session_id)
         if saved is not None:
-            covered, state = saved
-            if await session.restore(SessionCheckpoint.model_validate_json(state), covered) is not None:
+            covered, stored = saved
+            checkpoint = read_checkpoint(stored.state, stored.memory)
+            messages = await self._run_messages(checkpoint, covered)
+            if await session.restore(checkpoint, covered, messages) is not None:
                 self.resumed_runs += 1
                 log.info("resumed a session", extra={"session_id": session_id, "from_seq": covered})
         return hosted
+
+    async def _run_messages(self, checkpoint: SessionCheckpoint, covered: int) -> list[AgentMessage]:
+        """The checkpointed run's messages so far, from its stored team events up to the checkpoint."""
+        if checkpoint.run is None:
+            return []
+        events = await self._store.run_events(checkpoint.run.run_id, limit=10_000)
+        dumps = [e["data"] for e in events if e.get("source") == "team" and int(e["seq"]) <= covered]
+        return restored_messages(dumps)
 
     async def _lost(self, session_id: str) -> None:
         """Another worker may own this session now: stop it here without a word."""
