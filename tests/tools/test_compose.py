@@ -120,7 +120,7 @@ def _memory_bytes(value: str | int) -> int:
 
 
 def test_services_and_keys(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"app", "sandbox", "postgres"}
+    assert set(compose["services"]) == {"app", "sandbox", "postgres", "gateway", "worker", "redis"}
     for name, service in compose["services"].items():
         unknown = set(service) - COMPOSE_SERVICE_KEYS
         assert not unknown, f"{name}: not Compose keys: {unknown}"
@@ -145,7 +145,7 @@ def test_sandbox_is_isolated_and_limited(compose: dict[str, Any]) -> None:
     assert sandbox["networks"] == ["sandbox-net"]
     assert compose["networks"]["sandbox-net"]["internal"] is True
     members = [n for n, s in compose["services"].items() if "sandbox-net" in (s.get("networks") or [])]
-    assert sorted(members) == ["app", "sandbox"]
+    assert sorted(members) == ["app", "sandbox", "worker"]  # what runs the Developer's code, and the sandbox
     assert "ports" not in sandbox and "network_mode" not in sandbox
     # limits
     assert 0 < float(sandbox["cpus"]) <= 2
@@ -182,7 +182,24 @@ def test_sandbox_is_isolated_and_limited(compose: dict[str, Any]) -> None:
 
 def test_postgres_is_optional(compose: dict[str, Any]) -> None:
     postgres = compose["services"]["postgres"]
-    assert postgres["profiles"] == ["postgres"] and "sandbox-net" not in postgres["networks"]
+    assert postgres["profiles"] == ["postgres", "scale"] and "sandbox-net" not in postgres["networks"]
+
+
+def test_scale_profile_runs_a_gateway_two_workers_redis_and_postgres(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    scaled = sorted(name for name, s in services.items() if "scale" in (s.get("profiles") or []))
+    assert scaled == ["gateway", "postgres", "redis", "worker"]
+    gateway, worker = services["gateway"], services["worker"]
+    assert gateway["command"] == ["research-team", "serve", "--host", "0.0.0.0", "--port", "8000"]
+    assert worker["command"] == ["research-team", "worker"] and worker["deploy"]["replicas"] == 2
+    assert "ports" not in worker and "sandbox-net" not in gateway["networks"]  # code runs on workers only
+    for role in (gateway, worker):
+        assert role["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+        assert role["environment"]["DATABASE_URL"].startswith("postgresql+asyncpg://")
+        assert role["depends_on"]["redis"] == {"condition": "service_healthy"}
+        assert role["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    assert worker["depends_on"]["sandbox"] == {"condition": "service_healthy"}
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
 
 
 def test_dockerfiles() -> None:
