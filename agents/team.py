@@ -21,10 +21,14 @@ from agents.routing import make_selector
 from agents.run_control import RunControl
 from agents.steering import SteeredChatCompletionClient
 from agents.termination import StopCause, build_termination
+from agents.tool_schemas import cache_tool_schemas
 
 MANAGER, RESEARCHER, DEVELOPER = "Manager", "Researcher", "Developer"
 WORKERS = (RESEARCHER, DEVELOPER)
 SELECTOR_HISTORY = 6  # messages the selector model sees when contexts are lean: who speaks next is decided late
+
+
+cache_tool_schemas()  # AutoGen rebuilds each tool's schema on every model call (agents/tool_schemas.py)
 
 
 @dataclass(frozen=True)
