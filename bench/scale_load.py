@@ -41,9 +41,26 @@ async def reset_database(url: str) -> None:
 def cpu_s(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
-        times = psutil.Process(pid).cpu_times()
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
         total += times.user + times.system
     return total
+
+
+def cpu_by_part(gateway: int, workers: list[int]) -> dict[str, float]:
+    """CPU seconds so far of each part: the gateway, the workers, PostgreSQL (every backend), Redis, and this
+    process (the load's clients)."""
+    postgres = [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
+    redis = [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server"]
+    return {
+        "gateway": cpu_s([gateway]),
+        "workers": cpu_s(workers),
+        "postgres": cpu_s(postgres),
+        "redis": cpu_s(redis),
+        "clients": cpu_s([os.getpid()]),
+    }
 
 
 async def one_load(redis_url: str, database_url: str, workers: int, sessions: int, delay: float) -> dict[str, object]:
@@ -60,11 +77,11 @@ async def one_load(redis_url: str, database_url: str, workers: int, sessions: in
             await cluster.wait_workers(redis, workers)
             gateway_pid = cluster.gateways[0][0].proc.pid
             worker_pids = [w.proc.pid for w in cluster.workers]
-            cpu_before = (cpu_s([gateway_pid]), cpu_s(worker_pids))
+            cpu_before = cpu_by_part(gateway_pid, worker_pids)
             started = time.perf_counter()
             results = await asyncio.gather(*(one_session(f"ws://127.0.0.1:{port}", 0.0) for _ in range(sessions)))
             elapsed = time.perf_counter() - started
-            cpu_after = (cpu_s([gateway_pid]), cpu_s(worker_pids))
+            cpu_after = cpu_by_part(gateway_pid, worker_pids)
         finally:
             cluster.stop()
             await redis.aclose()
@@ -78,8 +95,7 @@ async def one_load(redis_url: str, database_url: str, workers: int, sessions: in
         "events": events,
         "events_per_s": events / elapsed,
         "latency": percentiles(latencies),
-        "gateway_cpu_s": cpu_after[0] - cpu_before[0],
-        "workers_cpu_s": cpu_after[1] - cpu_before[1],
+        "cpu_s": {part: cpu_after[part] - cpu_before[part] for part in cpu_after},
         "lost": len(lost),
     }
 
@@ -88,8 +104,16 @@ def show(result: dict[str, object]) -> None:
     print(
         f"  {result['workers']} worker(s), {result['sessions']} sessions: {result['events']} events in "
         f"{result['wall_s']:.2f} s = {result['events_per_s']:.0f} events/s; create->receipt {result['latency']}; "
-        f"CPU gateway {result['gateway_cpu_s']:.1f} s, workers {result['workers_cpu_s']:.1f} s; "
         f"lost {result['lost']}"
+    )
+    cpu = result["cpu_s"]
+    assert isinstance(cpu, dict)
+    busy = sum(cpu.values())
+    parts = ", ".join(f"{part} {seconds:.1f}" for part, seconds in cpu.items())
+    per_run = float(cpu["workers"] + cpu["gateway"]) * 1000 / int(result["sessions"])  # type: ignore[call-overload]
+    print(
+        f"    CPU s: {parts} = {busy:.1f} s in {result['wall_s']:.1f} s wall ({busy / float(result['wall_s']):.2f} "  # type: ignore[arg-type]
+        f"of {os.cpu_count()} cores busy); gateway + workers {per_run:.1f} ms per run"
     )
 
 
