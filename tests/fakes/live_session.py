@@ -145,6 +145,18 @@ class LiveConnection:
         else:
             await self.ws.close(code=1011)
 
+    def usage(self) -> dict[str, float]:
+        """`SessionUsage`: the session's cumulative duration (what GPT-Live bills), not an increment."""
+        return {"seconds": round(time.monotonic() - self.started_at, 3)}
+
+    async def report_usage(self) -> None:
+        """`session.usage.updated`, as the service sends it as a session goes on (here: after each turn of either
+        side)."""
+        try:
+            await self.send({"type": "session.usage.updated", "event_id": new_id("event"), "usage": self.usage()})
+        except Gone:
+            pass
+
     async def expire(self) -> None:
         """The session hit its duration limit: session.closed (reason expired), then the socket closes."""
         event = {
@@ -152,7 +164,7 @@ class LiveConnection:
             "event_id": new_id("event"),
             "reason": "expired",
             "session": self.resource(),
-            "usage": {"seconds": round(time.monotonic() - self.started_at, 3)},
+            "usage": self.usage(),
         }
         try:
             await self.send(event)
@@ -268,6 +280,7 @@ class LiveConnection:
                 }
             )
             await asyncio.sleep(self.options.delta_interval_s)
+        await self.report_usage()
         if not delegate:
             return None
         delegation_id = new_id("dlg")
@@ -317,3 +330,4 @@ class LiveConnection:
             except Gone:
                 return
             self.hub._record("spoken", record)
+            await self.report_usage()
