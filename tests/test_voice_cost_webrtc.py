@@ -95,6 +95,9 @@ async def test_gpt_live_call_minutes_come_from_the_transcript_timeline_and_its_r
         assert latest["minutes_out"] > 0
         assert latest["minutes_out"] <= sum(e["end_ms"] - e["start_ms"] for e in said) / 60_000 + 1e-4
         assert latest["usd"] == pytest.approx(latest["billed_minutes"] * 0.05, abs=1e-5)
+        # The sideband gets the call's audio reflected (as GPT-Live does): it is neither counted twice nor sent to
+        # the page, which hears the narrator over WebRTC.
+        assert page.audio_bytes == 0
         fake_openai.assert_clean()
         await page.close()
         await peer.close()

@@ -11,6 +11,7 @@ The scripted person (LiveFake.say) arrives as `session.input_transcript.delta` e
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from dataclasses import dataclass, field
@@ -228,8 +229,15 @@ class LiveConnection:
         self.hub._record_audio(self.index, len(event["audio"]) * 3 // 4)
 
     async def feed_input_audio(self, pcm: bytes) -> None:
-        """The person's audio from a WebRTC call's microphone track."""
+        """The person's audio from a WebRTC call's microphone track; reflected to the call's sideband as a
+        `session.input_audio.append` server event (no timestamps, no event_id), as GPT-Live does."""
         self.hub._record_audio(self.index, len(pcm))
+        if getattr(self.ws, "reflect_clock", None) is not None:
+            reflected = {"type": "session.input_audio.append", "audio": base64.b64encode(pcm).decode()}
+            problems = validate_live_server_event(reflected)
+            if problems:
+                self.hub._record("invalid_server_events", (self.index, reflected, problems))
+            await self.ws.to_sideband(json.dumps(reflected))  # type: ignore[attr-defined]  # a call's CallSocket
 
     async def _appended(self, event: dict[str, Any], kind: str) -> bool:
         delegation_id = event.get("delegation_id")
