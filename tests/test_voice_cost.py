@@ -24,6 +24,11 @@ REALTIME = default_voice_prices()["gpt-realtime"]
 ONE_SECOND_PCM = b"\x01\x00" * 24_000
 
 
+def realtime_settings(**values: Any) -> VoiceSettings:
+    """The Realtime backend, nothing read from `.env`."""
+    return VoiceSettings(_env_file=None, voice_api="realtime", **values)
+
+
 def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
@@ -57,9 +62,9 @@ def test_realtime_tokens_are_priced_by_modality_with_cached_input_apart() -> Non
 
 
 def test_voice_prices_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert VoiceSettings(_env_file=None).voice_prices["gpt-live-1"].per_minute == 0.05  # type: ignore[call-arg]
+    assert realtime_settings().voice_prices["gpt-live-1"].per_minute == 0.05
     monkeypatch.setenv("VOICE_PRICES", json.dumps({"my-voice": {"audio_output": 10, "per_minute": 0.01}}))
-    prices = VoiceSettings(_env_file=None).voice_prices  # type: ignore[call-arg]
+    prices = realtime_settings().voice_prices
     assert set(prices) == {"my-voice"} and prices["my-voice"] == VoicePrice(audio_output=10, per_minute=0.01)
 
 
@@ -74,7 +79,7 @@ def test_minutes_per_transport_and_live_duration_across_renewals() -> None:
     relay.close()
     assert relay.ms_in == pytest.approx(75.0)
     assert relay.billed_minutes == pytest.approx(1.1) and relay.usd == pytest.approx(1.1 * 0.05)
-    assert VOICE_OUT.validate_python(told[-1]).type == "voice.usage"  # type: ignore[union-attr]
+    assert VOICE_OUT.validate_python(told[-1]).type == "voice.usage"
 
     call = VoiceUsage(backend="realtime", session_id="s", notify=told.append)
     call.transport = "webrtc"
@@ -95,13 +100,7 @@ async def test_a_spoken_session_reports_minutes_and_cost_to_the_page_and_prometh
     minutes_out = sample("research_team_voice_minutes_total", **labels, direction="out")
     cost = sample("research_team_voice_cost_usd_total", **labels)
     voice_settings = (
-        live_settings(voice_usage_every_s=0.2)
-        if backend == "live"
-        else VoiceSettings(
-            _env_file=None,  # type: ignore[call-arg]
-            voice_api="realtime",
-            voice_usage_every_s=0.2,
-        )
+        live_settings(voice_usage_every_s=0.2) if backend == "live" else realtime_settings(voice_usage_every_s=0.2)
     )
     book = ScriptBook(lambda: paris_script(researcher_delay=0.4))
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=voice_settings)) as server:

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 import websockets
 
-from app.realtime.config import VoiceSettings
 from tests.live_server import ScriptBook, live_app
 from tests.scripted import paris_script
-from tests.test_voice_cost import sample
+from tests.test_voice_cost import realtime_settings, sample
 from tests.test_webrtc_voice import QUESTION, start_call
 from tests.voice_client import VoiceClient, live_settings, live_spoke_answer, spoken_with_answer, voice_app
 from tests.webrtc_peer import BrowserPeer
@@ -32,7 +31,7 @@ async def test_realtime_call_minutes_come_from_the_vad_and_the_output_audio_toke
     rt = fake_openai.realtime
     rt.enable_audio_vad(threshold_rms=400, min_speech_ms=200, silence_ms=500)
     rt.queue_transcript(QUESTION)
-    voice = VoiceSettings(_env_file=None, voice_api="realtime", voice_usage_every_s=0.2)  # type: ignore[call-arg]
+    voice = realtime_settings(voice_usage_every_s=0.2)
     book = ScriptBook(lambda: paris_script(researcher_delay=0.2))
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=voice)) as server:
         peer = BrowserPeer()

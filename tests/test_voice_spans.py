@@ -14,9 +14,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from app import telemetry
-from app.realtime.config import VoiceSettings
 from tests.live_server import ScriptBook, live_app
 from tests.scripted import paris_script
+from tests.test_voice_cost import realtime_settings
 from tests.voice_client import live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
 
 QUESTION = "What's the weather in Paris right now?"
@@ -44,6 +44,12 @@ async def session_spans(exporter: InMemorySpanExporter) -> tuple[ReadableSpan, l
     return session, turns
 
 
+def number(span: ReadableSpan, key: str) -> float:
+    value = (span.attributes or {}).get(key)
+    assert isinstance(value, int | float), f"{span.name}.{key} = {value!r}"
+    return float(value)
+
+
 def check_shape(session: ReadableSpan, turns: list[ReadableSpan], backend: str) -> None:
     assert session.parent is None  # a trace of its own, not the socket's request span
     assert session.attributes is not None and session.attributes["backend"] == backend
@@ -61,7 +67,7 @@ def check_shape(session: ReadableSpan, turns: list[ReadableSpan], backend: str) 
 async def test_realtime_turns_are_spans_with_tokens_and_cost(
     tmp_path: Path, fake_openai: Any, spans: InMemorySpanExporter
 ) -> None:
-    voice_settings = VoiceSettings(_env_file=None, voice_api="realtime")  # type: ignore[call-arg]
+    voice_settings = realtime_settings()
     book = ScriptBook(lambda: paris_script(researcher_delay=0.2))
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=voice_settings)) as server:
         voice = await open_voice(server)
@@ -82,14 +88,11 @@ async def test_realtime_turns_are_spans_with_tokens_and_cost(
     first = next(r for r in done.values() if any(i.get("name") == "ask_team" for i in r["output"]))
     assert spoken.attributes["input_tokens"] == first["usage"]["input_tokens"]
     assert spoken.attributes["output_tokens"] == first["usage"]["output_tokens"]
-    assert float(spoken.attributes["cost_usd"]) > 0  # type: ignore[arg-type]
+    assert number(spoken, "cost_usd") > 0
     assert typed.attributes is not None and typed.attributes["outcome"] == "answered"
-    assert float(typed.attributes["latency_s"]) >= 0  # type: ignore[arg-type]
+    assert number(typed, "latency_s") >= 0
     # The turn's cost never exceeds the session's.
-    assert session.attributes is not None
-    assert sum(float(t.attributes["cost_usd"]) for t in turns if t.attributes) <= float(  # type: ignore[arg-type]
-        session.attributes["cost_usd"]  # type: ignore[arg-type]
-    )
+    assert sum(number(t, "cost_usd") for t in turns) <= number(session, "cost_usd")
 
 
 async def test_gpt_live_turn_ends_at_the_delegation(
@@ -109,4 +112,4 @@ async def test_gpt_live_turn_ends_at_the_delegation(
     assert turn.attributes is not None and turn.attributes["outcome"] == "handed_to_team"
     assert turn.attributes["input_tokens"] == 0  # GPT-Live reports no tokens
     assert "cost_usd" in turn.attributes and session.attributes is not None
-    assert float(session.attributes["billed_minutes"]) > 0  # type: ignore[arg-type]
+    assert number(session, "billed_minutes") > 0
