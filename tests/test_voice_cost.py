@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from app.realtime.voice_protocol import VOICE_OUT
 from app.realtime.voice_usage import VoiceUsage, response_tokens
 from tests.live_server import ScriptBook, live_app
 from tests.scripted import paris_script
-from tests.voice_client import live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
+from tests.voice_client import VoiceClient, live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
 
 REALTIME = default_voice_prices()["gpt-realtime"]
 ONE_SECOND_PCM = b"\x01\x00" * 24_000
@@ -31,6 +33,40 @@ def realtime_settings(**values: Any) -> VoiceSettings:
 
 def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def realtime_usd(fake: Any) -> float:
+    """Every response.done's usage the fake Realtime server reported so far, at gpt-realtime's list price."""
+    return sum(
+        (
+            u["input_token_details"]["text_tokens"] * 4.0
+            + u["input_token_details"]["audio_tokens"] * 32.0
+            + u["output_token_details"]["text_tokens"] * 16.0
+            + u["output_token_details"]["audio_tokens"] * 64.0
+        )
+        / 1e6
+        for u in (e["response"]["usage"] for e in fake.realtime.server_events_of("response.done"))
+    )
+
+
+def live_usd(fake: Any) -> float:
+    """The session duration the fake GPT-Live reported last, at $0.05 a minute."""
+    reports = fake.live.server_events_of("session.usage.updated")
+    return float(reports[-1]["usage"]["seconds"]) / 60 * 0.05 if reports else 0.0
+
+
+async def settled(
+    client: VoiceClient, matches: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+) -> dict[str, Any]:
+    """The page's latest voice.usage once it matches (the fake may still be finishing a response or a usage
+    report when the test looks, and the page is told at most every VOICE_USAGE_EVERY_S)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        told = client.of_type("voice.usage")
+        if told and matches(told[-1]):
+            return told[-1]
+        assert time.monotonic() < deadline, f"the page's voice.usage never settled: {told[-1:]}"
+        await asyncio.sleep(0.05)
 
 
 def usage_of(text_in: int, audio_in: int, text_out: int, audio_out: int, cached_text: int = 0) -> dict[str, Any]:
@@ -115,30 +151,20 @@ async def test_a_spoken_session_reports_minutes_and_cost_to_the_page_and_prometh
             rt = fake_openai.realtime
             await rt.aspeak_user("What's the weather in Paris right now?")
             await rt.until(spoken_with_answer, timeout=15, what="the answer spoken")
-        if backend == "live":  # the duration GPT-Live reported last, priced per minute
-            reported = fake_openai.live.server_events_of("session.usage.updated")[-1]["usage"]["seconds"]
-            expected_usd = reported / 60 * 0.05
-        else:  # every response.done's usage, priced by modality
-            usages = [e["response"]["usage"] for e in fake_openai.realtime.server_events_of("response.done")]
-            expected_usd = sum(
-                (
-                    u["input_token_details"]["text_tokens"] * 4.0
-                    + u["input_token_details"]["audio_tokens"] * 32.0
-                    + u["output_token_details"]["text_tokens"] * 16.0
-                    + u["output_token_details"]["audio_tokens"] * 64.0
-                )
-                / 1e6
-                for u in usages
-            )
-        latest = await voice.until(
-            lambda m: m["type"] == "voice.usage" and m["usd"] == pytest.approx(expected_usd, rel=1e-3), timeout=5
-        )
+        reported = realtime_usd if backend == "realtime" else live_usd
+
+        def matches(told: dict[str, Any]) -> bool:  # what the fake reported so far, and the audio the page got
+            return told["usd"] == pytest.approx(reported(fake_openai), rel=1e-3) and told[
+                "minutes_out"
+            ] == pytest.approx(voice.audio_bytes / 48 / 60_000, rel=0.05)
+
+        latest = await settled(voice, matches)
+        expected_usd = reported(fake_openai)
         assert latest["backend"] == backend and latest["transport"] == "relay"
         assert latest["minutes_in"] == pytest.approx(1 / 60, rel=0.01)  # the second of audio the page sent
         assert latest["minutes_out"] > 0 and latest["usd"] > 0
-        assert voice.audio_bytes / 48 / 60_000 == pytest.approx(latest["minutes_out"], rel=0.05)
         if backend == "live":
-            assert latest["billed_minutes"] == pytest.approx(reported / 60, abs=1e-4)  # rounded to 4 places
+            assert latest["billed_minutes"] == pytest.approx(expected_usd / 0.05, abs=1e-4)  # rounded to 4 places
         else:
             assert latest["output_tokens"] > 0 and latest["billed_minutes"] is None
         # Throttled: a handful of messages, not one per audio frame.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,7 @@ async def test_the_voice_session_shows_its_minutes_and_cost_next_to_the_runs(
     tmp_path: Path, browser: Any, fake_openai: Any, artifacts: Path, transport: str
 ) -> None:
     from tests.browser.test_webrtc_voice import MIC_ARGS, answer_spoken, open_voice_page, webrtc_page_app
+    from tests.test_voice_cost import realtime_usd
 
     rt = fake_openai.realtime
     app = webrtc_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)), transport)
@@ -63,22 +66,16 @@ async def test_the_voice_session_shows_its_minutes_and_cost_next_to_the_runs(
         await page.keyboard.press("Enter")
         await page.locator(".run .run-cost").first.wait_for(timeout=20_000)
         await rt.until(answer_spoken, timeout=20, what="the answer spoken")
-        # The last voice.usage of the session: the page shows exactly its figures.
-        usd = sum(
-            (
-                u["input_token_details"]["text_tokens"] * 4.0
-                + u["input_token_details"]["audio_tokens"] * 32.0
-                + u["output_token_details"]["text_tokens"] * 16.0
-                + u["output_token_details"]["audio_tokens"] * 64.0
-            )
-            / 1e6
-            for u in (e["response"]["usage"] for e in rt.server_events_of("response.done"))
-        )
-        shown = f"${usd:.4f}" if usd < 0.01 else f"${usd:.2f}"
-        await page.wait_for_function(
-            "(s) => document.getElementById('voice-cost')?.textContent.endsWith(s)", arg=shown, timeout=10_000
-        )
-        badge = await page.inner_text("#voice-cost")
+        # The page shows the cost of every response.done usage the fake reported (it may still be finishing one).
+        deadline = time.monotonic() + 10
+        while True:
+            usd = realtime_usd(fake_openai)
+            shown = f"${usd:.4f}" if usd < 0.01 else f"${usd:.2f}"
+            badge = await page.evaluate("() => document.getElementById('voice-cost')?.textContent ?? ''")
+            if badge.endswith(shown):
+                break
+            assert time.monotonic() < deadline, f"{badge!r} never showed {shown}"
+            await asyncio.sleep(0.1)
         match = VOICE_BADGE.fullmatch(badge)
         assert match, badge
         minutes_out = int(match[3]) * 60 + int(match[4])
