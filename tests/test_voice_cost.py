@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -129,8 +130,9 @@ def test_minutes_per_transport_and_live_duration_across_renewals() -> None:
 
 @pytest.mark.parametrize("backend", ["realtime", "live"])
 async def test_a_spoken_session_reports_minutes_and_cost_to_the_page_and_prometheus(
-    tmp_path: Path, fake_openai: Any, backend: str
+    tmp_path: Path, fake_openai: Any, backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="app.realtime.voice_front")
     labels = {"backend": backend, "transport": "relay"}
     minutes_in = sample("research_team_voice_minutes_total", **labels, direction="in")
     minutes_out = sample("research_team_voice_minutes_total", **labels, direction="out")
@@ -177,3 +179,5 @@ async def test_a_spoken_session_reports_minutes_and_cost_to_the_page_and_prometh
     )
     assert sample("research_team_voice_minutes_total", **labels, direction="out") > minutes_out
     assert sample("research_team_voice_cost_usd_total", **labels) - cost >= expected_usd * 0.999
+    (ended,) = [r for r in caplog.records if r.getMessage() == "voice session ended"]
+    assert ended.usd == pytest.approx(expected_usd, rel=1e-3) and ended.turns >= 1  # type: ignore[attr-defined]  # from extra=

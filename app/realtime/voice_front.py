@@ -133,6 +133,8 @@ class VoiceFront:
         self._mirror.flush()
         self.usage.close()
         self._turns.end()
+        figures = {k: v for k, v in self.usage.snapshot().items() if k != "type"}
+        log.info("voice session ended", extra={**figures, "turns": self._turns.turns})
 
     @property
     def connections(self) -> int:
