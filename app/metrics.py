@@ -1,6 +1,7 @@
 """Prometheus metrics at `GET /metrics` (text format), from the official prometheus-client.
 
-Counters and histograms are fed by app/telemetry.py (runs, model calls, tool calls, cost); gauges are read when
+Counters and histograms are fed by app/telemetry.py (runs, model calls, tool calls, cost) and the voice
+front's meter (app/realtime/voice_usage.py: voice minutes and cost); gauges are read when
 scraped (live sessions, the run store's write queue). One registry for the process, not the client's global
 default, so only our metrics are served. /metrics is guarded like the API: with users configured, a scraper sends
 a token (`authorization: credentials` in Prometheus).
@@ -46,6 +47,19 @@ TOOL_SECONDS = Histogram(
 )
 ACTIVE_SESSIONS = Gauge("research_team_active_sessions", "Live team sessions.", registry=REGISTRY)
 ACTIVE_RUNS = Gauge("research_team_active_runs", "Runs started and not finished yet.", registry=REGISTRY)
+VOICE_MINUTES = Counter(
+    "research_team_voice_minutes",
+    "Minutes of voice audio by backend (realtime, live), transport (relay, webrtc) and direction (in: the person, "
+    "out: the narrator). Relay: the audio carried; WebRTC: the speech the service reports (README).",
+    ["backend", "transport", "direction"],
+    registry=REGISTRY,
+)
+VOICE_COST = Counter(
+    "research_team_voice_cost_usd",
+    "USD of voice sessions whose model has a price (Realtime: reported tokens; GPT-Live: reported minutes).",
+    ["backend", "transport"],
+    registry=REGISTRY,
+)
 STORE_QUEUE = Gauge(
     "research_team_store_queue_depth", "Events waiting for the run store's writer to commit them.", registry=REGISTRY
 )

@@ -5,6 +5,9 @@ Defaults are OpenAI's published list prices for the default models (2025); set M
 the table) for other models or your own rates. A role whose model has no price leaves the cost unknown (null),
 never a guess. Cached input tokens are not priced apart: AutoGen's usage (RequestUsage) does not report them,
 so every prompt token is priced as input, an upper bound when the provider caches.
+
+Voice has its own table (VOICE_PRICES, app/realtime/config.py): Realtime models bill tokens split into text and
+audio, cached apart; GPT-Live bills minutes of session. `VoicePrice` holds either kind.
 """
 
 from __future__ import annotations
@@ -38,6 +41,53 @@ def default_prices() -> dict[str, ModelPrice]:
         "gpt-4.1-nano": ModelPrice(input=0.1, output=0.4),
         "gpt-4o": ModelPrice(input=2.5, output=10.0),
         "gpt-4o-mini": ModelPrice(input=0.15, output=0.6),
+    }
+
+
+class VoicePrice(BaseModel):
+    """A voice model's price: USD per million tokens (Realtime, by modality, cached input apart) and/or USD per
+    minute of session (GPT-Live: billed per second of the duration the service reports)."""
+
+    text_input: float = Field(default=0.0, ge=0)
+    cached_text_input: float = Field(default=0.0, ge=0)
+    audio_input: float = Field(default=0.0, ge=0)
+    cached_audio_input: float = Field(default=0.0, ge=0)
+    text_output: float = Field(default=0.0, ge=0)
+    audio_output: float = Field(default=0.0, ge=0)
+    per_minute: float = Field(default=0.0, ge=0)
+
+
+def default_voice_prices() -> dict[str, VoicePrice]:
+    """OpenAI's model pages (developers.openai.com/api/docs/models/..., read 2026-12): gpt-realtime-1.5 and
+    gpt-realtime-2 audio $32 / cached $0.40 / out $64, text $4 / $0.40 / $16 (gpt-realtime-2: text out $24);
+    gpt-realtime-2.1-mini audio $10 / $0.30 / $20, text $0.60 / $0.06 / $2.40; GPT-Live $0.05 a minute of
+    active session (the lower standby rate is not told apart in the usage events, so this is an upper bound).
+    `gpt-realtime` (the default REALTIME_MODEL) is priced like gpt-realtime-1.5."""
+    realtime = VoicePrice(
+        text_input=4.0,
+        cached_text_input=0.4,
+        audio_input=32.0,
+        cached_audio_input=0.4,
+        text_output=16.0,
+        audio_output=64.0,
+    )
+    mini = VoicePrice(
+        text_input=0.6,
+        cached_text_input=0.06,
+        audio_input=10.0,
+        cached_audio_input=0.3,
+        text_output=2.4,
+        audio_output=20.0,
+    )
+    live = VoicePrice(per_minute=0.05)
+    return {
+        "gpt-realtime": realtime,
+        "gpt-realtime-1.5": realtime,
+        "gpt-realtime-2": realtime.model_copy(update={"text_output": 24.0}),
+        "gpt-realtime-2.1-mini": mini,
+        "gpt-realtime-mini": mini,
+        "gpt-live-1": live,
+        "gpt-live-1.1": live,
     }
 
 

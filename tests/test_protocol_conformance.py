@@ -237,7 +237,7 @@ async def test_voice_conversation_follows_the_schema(tmp_path: Path, fake_openai
             await fake_openai.realtime.until(spoken_with_answer, timeout=15, what="the answer spoken")
         await voice.until(lambda m: m["type"] == "team" and m["event"]["type"] == "run_finished")
         await voice.close()
-        assert {m["type"] for m in voice.messages} >= {"voice.state", "team", "error", "caption"}
+        assert {m["type"] for m in voice.messages} >= {"voice.state", "team", "error", "caption", "voice.usage"}
         schemas.check_voice(voice.messages)
         schemas.check_team(m["event"] for m in voice.messages if m["type"] == "team")
         await check_runs_over_rest(server, schemas)

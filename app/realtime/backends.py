@@ -24,6 +24,7 @@ class VoiceConnectors:
     realtime: Connect
     live: Connect
     openai_client: Any = None  # for GPT-Live's intent model (a chat completion with structured output)
+    realtime_model: str = ""  # the Realtime model's name, for its price (VOICE_PRICES)
 
 
 def build_connectors(
@@ -35,11 +36,28 @@ def build_connectors(
         realtime=realtime_connect or (lambda: openai_client.realtime.connect(model=realtime_model)),
         live=lambda: openai_client.live.connect(),
         openai_client=openai_client,
+        realtime_model=realtime_model,
     )
 
 
 def build_voice_front(
     *,
+    voice: VoiceSettings,
+    connectors: VoiceConnectors,
+    team: TeamControl,
+    team_log: SessionEventLog,
+    to_browser: ToBrowser,
+    redactor: Redactor,
+    narrator_settings: NarratorSettings,
+) -> VoiceFront:
+    front = _front(voice, connectors, team, team_log, to_browser, redactor, narrator_settings)
+    model = voice.live_model if voice.voice_api == "live" else connectors.realtime_model
+    front.usage.price = voice.voice_prices.get(model)
+    front.usage.every_s = voice.voice_usage_every_s
+    return front
+
+
+def _front(
     voice: VoiceSettings,
     connectors: VoiceConnectors,
     team: TeamControl,

@@ -7,7 +7,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.prices import VoicePrice, default_voice_prices
 
 
 class VoiceSettings(BaseSettings):
@@ -35,6 +38,13 @@ class VoiceSettings(BaseSettings):
     live_intent_model: str = "gpt-4.1-nano"
     """Asked (structured output) only when a delegated turn during a run looks like a task but holds a control
     word; plain questions and the short control phrases are decided by rule."""
+
+    voice_prices: dict[str, VoicePrice] = Field(default_factory=default_voice_prices)
+    """USD by voice model, JSON: {"gpt-realtime": {"audio_input": 32, "audio_output": 64, ...}} per million
+    tokens, {"gpt-live-1": {"per_minute": 0.05}}. Replaces the table in app/prices.py; a model without a price
+    leaves the voice cost unknown (null), never a guess."""
+    voice_usage_every_s: float = Field(default=2.0, gt=0)
+    """At most one `voice.usage` message (minutes and USD so far) per this many seconds, and only on a change."""
 
 
 @lru_cache(maxsize=1)

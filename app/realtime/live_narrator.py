@@ -182,6 +182,9 @@ class LiveNarrator(VoiceFront):
             log.info("GPT-Live session closed: %s", event.get("reason"))
 
     def _on_audio(self, event: dict[str, Any]) -> None:
+        if self.keeps_conversation:  # a call's sideband gets its audio reflected; the page hears it over WebRTC
+            self._speaking()
+            return
         try:
             pcm = base64.b64decode(event.get("delta") or "")
         except ValueError:

@@ -22,6 +22,8 @@ from app.event_log import Inbox, SessionEventLog
 from app.realtime.event_mirror import EventMirror
 from app.realtime.team_control import TeamControl, TeamEvent, team_command, team_event
 from app.realtime.transport import Connect, Transport, TransportClosed
+from app.realtime.voice_spans import VoiceTurns
+from app.realtime.voice_usage import VoiceUsage
 from app.redaction import Redactor
 
 log = logging.getLogger(__name__)
@@ -62,13 +64,16 @@ class VoiceFront:
         self._to_browser = to_browser
         self._redactor = redactor
         self._mirror = EventMirror(redactor, to_browser)
+        self.usage = VoiceUsage(backend=self.backend, session_id=session_id, notify=to_browser)
+        """Voice minutes and cost; build_voice_front sets its price (app/realtime/backends.py)."""
+        self._turns = VoiceTurns(self.usage)
         self._transport = Transport(
             connect,
-            on_open=self._on_open,
+            on_open=self._opened,
             on_event=self.handle_server_event,
             on_lost=self._lost,
             on_session_limit=self._session_limit,
-            mirror=self._mirror_event,
+            mirror=self._observe,
             reconnect_delays_s=front.reconnect_delays_s,
             session_max_s=front.session_max_s,
         )
@@ -94,13 +99,29 @@ class VoiceFront:
         """This front is a WebRTC call's sideband: the browser carries the audio, the call keeps the
         conversation across a re-attach, and when the call has ended (attaching is refused) it stops."""
         self.keeps_conversation = True
+        self.usage.transport = "webrtc"
         self._mirror_received = False  # the page logs the service's events from the call's data channel
         self._transport.give_up_after(refused_limit, on_gone)
 
-    def _mirror_event(self, direction: str, event: dict[str, Any]) -> None:
+    def _observe(self, direction: str, event: dict[str, Any]) -> None:
+        """Every event sent or received: metered (minutes, cost, turn spans), then mirrored to the page."""
+        try:
+            if direction == "sent":
+                self.usage.sent(event)
+                self._turns.sent(event)
+            else:
+                self.usage.received(event)
+                self._turns.received(event)
+        except Exception:  # a metering bug must not stop the conversation
+            log.exception("voice usage failed on %s", str(event.get("type"))[:60])
         if direction == "received" and not self._mirror_received:
             return
         self._mirror.mirror(direction, event)
+
+    async def _opened(self, restoring: bool) -> None:
+        if not (self.keeps_conversation and restoring):  # a sideband's re-attach continues the same session
+            self.usage.new_session()
+        await self._on_open(restoring)
 
     async def close(self) -> None:
         self._closing = True
@@ -110,6 +131,10 @@ class VoiceFront:
         await self._transport.close()
         await asyncio.gather(*self._tasks.cancel_all(), return_exceptions=True)
         self._mirror.flush()
+        self.usage.close()
+        self._turns.end()
+        figures = {k: v for k, v in self.usage.snapshot().items() if k != "type"}
+        log.info("voice session ended", extra={**figures, "turns": self._turns.turns})
 
     @property
     def connections(self) -> int:

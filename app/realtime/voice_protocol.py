@@ -122,12 +122,38 @@ class ErrorOut(_Out):
     message: str
 
 
+class VoiceUsageOut(_Out):
+    """This voice session's audio and cost so far: sent when they change, at most every VOICE_USAGE_EVERY_S
+    (never per audio frame). Minutes: relay, the audio carried; WebRTC, the speech the service reports."""
+
+    type: Literal["voice.usage"]
+    session_id: str
+    backend: Literal["realtime", "live"]
+    transport: Literal["relay", "webrtc"]
+    minutes_in: float = Field(ge=0, description="The person's audio (minutes).")
+    minutes_out: float = Field(ge=0, description="The narrator's audio (minutes).")
+    billed_minutes: float | None = Field(
+        default=None, ge=0, description="GPT-Live: the session duration the service reports (what it bills)."
+    )
+    input_tokens: int = Field(ge=0, description="Realtime: input tokens the service reported (cached included).")
+    output_tokens: int = Field(ge=0)
+    usd: float | None = Field(description="Cost so far; null when the voice model has no price.")
+
+
 class PongOut(_Out):
     type: Literal["pong"]
 
 
 VoiceOut = Annotated[
-    VoiceStateOut | CaptionOut | AudioStartOut | PlaybackStopOut | TeamOut | RealtimeLogOut | ErrorOut | PongOut,
+    VoiceStateOut
+    | CaptionOut
+    | AudioStartOut
+    | PlaybackStopOut
+    | TeamOut
+    | RealtimeLogOut
+    | VoiceUsageOut
+    | ErrorOut
+    | PongOut,
     Field(discriminator="type"),
 ]
 VOICE_OUT = TypeAdapter(VoiceOut)

@@ -11,6 +11,7 @@ The scripted person (LiveFake.say) arrives as `session.input_transcript.delta` e
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from dataclasses import dataclass, field
@@ -145,6 +146,18 @@ class LiveConnection:
         else:
             await self.ws.close(code=1011)
 
+    def usage(self) -> dict[str, float]:
+        """`SessionUsage`: the session's cumulative duration (what GPT-Live bills), not an increment."""
+        return {"seconds": round(time.monotonic() - self.started_at, 3)}
+
+    async def report_usage(self) -> None:
+        """`session.usage.updated`, as the service sends it as a session goes on (here: after each turn of either
+        side)."""
+        try:
+            await self.send({"type": "session.usage.updated", "event_id": new_id("event"), "usage": self.usage()})
+        except Gone:
+            pass
+
     async def expire(self) -> None:
         """The session hit its duration limit: session.closed (reason expired), then the socket closes."""
         event = {
@@ -152,7 +165,7 @@ class LiveConnection:
             "event_id": new_id("event"),
             "reason": "expired",
             "session": self.resource(),
-            "usage": {"seconds": round(time.monotonic() - self.started_at, 3)},
+            "usage": self.usage(),
         }
         try:
             await self.send(event)
@@ -216,8 +229,15 @@ class LiveConnection:
         self.hub._record_audio(self.index, len(event["audio"]) * 3 // 4)
 
     async def feed_input_audio(self, pcm: bytes) -> None:
-        """The person's audio from a WebRTC call's microphone track."""
+        """The person's audio from a WebRTC call's microphone track; reflected to the call's sideband as a
+        `session.input_audio.append` server event (no timestamps, no event_id), as GPT-Live does."""
         self.hub._record_audio(self.index, len(pcm))
+        if getattr(self.ws, "reflect_clock", None) is not None:
+            reflected = {"type": "session.input_audio.append", "audio": base64.b64encode(pcm).decode()}
+            problems = validate_live_server_event(reflected)
+            if problems:
+                self.hub._record("invalid_server_events", (self.index, reflected, problems))
+            await self.ws.to_sideband(json.dumps(reflected))  # type: ignore[attr-defined]  # a call's CallSocket
 
     async def _appended(self, event: dict[str, Any], kind: str) -> bool:
         delegation_id = event.get("delegation_id")
@@ -268,6 +288,7 @@ class LiveConnection:
                 }
             )
             await asyncio.sleep(self.options.delta_interval_s)
+        await self.report_usage()
         if not delegate:
             return None
         delegation_id = new_id("dlg")
@@ -317,3 +338,4 @@ class LiveConnection:
             except Gone:
                 return
             self.hub._record("spoken", record)
+            await self.report_usage()

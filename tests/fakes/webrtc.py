@@ -16,6 +16,7 @@ import base64
 import concurrent.futures
 import json
 import logging
+from collections.abc import Callable
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import TYPE_CHECKING, Any
@@ -45,9 +46,16 @@ MAX_CALLS = 100
 class CallSocket:
     """Stands in for the Starlette WebSocket of a call's `RealtimeConnection` (see the module docstring)."""
 
-    def __init__(self, out_track: PcmOutTrack, audio_event: str = "response.output_audio.delta") -> None:
+    def __init__(
+        self,
+        out_track: PcmOutTrack,
+        audio_event: str = "response.output_audio.delta",
+        reflect_clock: Callable[[], int] | None = None,
+    ) -> None:
         self.out_track = out_track
         self.audio_event = audio_event
+        self.reflect_clock = reflect_clock
+        """GPT-Live: the sideband also gets the call's audio ("reflected", stamped on the session's clock)."""
         self.channel: Any = None
         self.sideband: WebSocket | None = None
         self.sideband_transport: Any = None
@@ -80,12 +88,19 @@ class CallSocket:
     async def send_text(self, text: str) -> None:
         event = json.loads(text)
         if event.get("type") == self.audio_event:  # audio rides RTP, not events
-            self.out_track.push(base64.b64decode(event.get("delta") or ""))
+            pcm = base64.b64decode(event.get("delta") or "")
+            self.out_track.push(pcm)
+            if self.reflect_clock is not None:
+                start = self.reflect_clock()
+                await self.to_sideband(json.dumps({**event, "start_ms": start, "end_ms": start + len(pcm) // 48}))
             return
         if self.channel is not None and self.channel.readyState == "open":
             self._to_channel(text)
         elif self.channel is None and len(self.backlog) < CHANNEL_BACKLOG:
             self.backlog.append(text)
+        await self.to_sideband(text)
+
+    async def to_sideband(self, text: str) -> None:
         sideband = self.sideband
         if sideband is not None:
             try:

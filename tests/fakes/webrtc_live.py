@@ -49,6 +49,7 @@ class LiveCallsFake(CallsFake):
         hub: Any = self.hub
         socket = CallSocket(PcmOutTrack(), audio_event="session.output_audio.delta")
         conn = LiveConnection(hub, socket, index=hub._next_index(), transport=None)  # type: ignore[arg-type]
+        socket.reflect_clock = conn.clock_ms  # the sideband gets the call's audio both ways, like GPT-Live's
         call = await self._answer(conn.session_id, offer, socket)
         if isinstance(call, Response):
             return call

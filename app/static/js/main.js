@@ -79,9 +79,29 @@ function addSessionCost(usd) {
   let badge = document.getElementById("session-cost");
   if (!badge) {
     badge = h("span", { class: "cost-badge", attrs: { id: "session-cost", title: "What this session's runs cost so far" } });
-    $("team-state").after(badge);
+    $("team-state").after(badge);  // before the voice badge, if there is one
   }
   badge.textContent = `Session ${formatUsd(sessionUsd)}`;
+}
+
+// ---- the voice session's audio minutes and cost (voice.usage, sent when they change) ---------------
+function minutesText(minutes) {
+  const seconds = Math.round(minutes * 60);
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+function renderVoiceUsage(usage) {
+  let badge = document.getElementById("voice-cost");
+  if (!badge) {
+    badge = h("span", { class: "cost-badge", attrs: { id: "voice-cost" } });
+    (document.getElementById("session-cost") ?? $("team-state")).after(badge);
+  }
+  const usd = Number.isFinite(usage.usd) ? ` · ${formatUsd(usage.usd)}` : "";
+  badge.textContent = `Voice ${minutesText(usage.minutes_in)} in · ${minutesText(usage.minutes_out)} out${usd}`;
+  const how = usage.transport === "webrtc" ? "the speech the voice service reports" : "the audio carried";
+  const billed = Number.isFinite(usage.billed_minutes) ? ` Billed session time: ${minutesText(usage.billed_minutes)}.` : "";
+  const cost = usage.usd === null ? " Cost unknown: the voice model has no price on this server." : "";
+  badge.title = `This voice session (${usage.backend}, ${usage.transport}): minutes of ${how}, you in, the narrator out.${billed}${cost}`;
 }
 
 const SERVER_TEXT = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…", offline: "Server unreachable" };
@@ -316,6 +336,9 @@ function onVoiceMessage(message) {
     case "error":
       showError(message.code, message.message, "voice");
       if (message.code === "no_model_access") stopVoice();
+      break;
+    case "voice.usage":
+      renderVoiceUsage(message);
       break;
     case "voice.state":
       if (message.state === "error") {
