@@ -80,9 +80,11 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run a worker: hosts team sessions for the gateways (needs REDIS_URL and a shared DATABASE_URL)."""
+    import uvloop  # the event loop uvicorn runs the gateway on (uvicorn[standard]); faster than asyncio's own
+
     from app.distributed.worker_main import run_worker
 
-    asyncio.run(run_worker(Settings()))
+    uvloop.run(run_worker(Settings()))
 
 
 users_cli = typer.Typer(help="Users and their tokens (stored as hashes in the run store of DATABASE_URL).")

@@ -79,6 +79,7 @@ class EventRecord:
     done: asyncio.Future[None] | None = field(default=None, repr=False)
 
 
+POOL_SIZE, POOL_OVERFLOW = 20, 20  # PostgreSQL connections per process: kept, and beyond them in a burst
 SCHEMA_LOCK_KEY = 0x7265_7365_6172  # any constant shared by every process of this app ("resear")
 
 
@@ -114,6 +115,10 @@ class RunStore:
                 kwargs["poolclass"] = StaticPool
             else:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if url.get_backend_name() == "postgresql":
+            # Connections are kept, not churned: a burst beyond the pool would otherwise open (and authenticate)
+            # a new connection per query and close it after, which costs more than the query.
+            kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_timeout=30)
         self._engine = create_async_engine(self.url, **kwargs)
         if url.get_backend_name() == "sqlite":
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)

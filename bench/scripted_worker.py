@@ -6,7 +6,7 @@ measures what the server costs, not a model. Run by bench/scale_load.py:
 from __future__ import annotations
 
 import argparse
-import asyncio
+import uvloop
 import sys
 from pathlib import Path
 
@@ -26,7 +26,7 @@ def main() -> None:
     delay = args.model_delay
     book = ScriptBook(lambda: paris_script(manager_delay=delay, researcher_delay=delay, runs=3))
     settings = Settings()
-    asyncio.run(
+    uvloop.run(
         run_worker(
             settings,
             model_clients=book,

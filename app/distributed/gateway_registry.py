@@ -63,7 +63,6 @@ class RemoteRegistry:
         if session_id is None:
             self._check_caps(owner)
             session_id, fresh = new_session_id(), True
-            await self._store.record_session(session_id, owner)
         lock = self._opening.setdefault(session_id, asyncio.Lock())
         async with lock:
             entry = self._entries.get(session_id)
@@ -86,9 +85,12 @@ class RemoteRegistry:
             status, available = info["status"], bool(info["available"])
         session = RemoteSession(session_id, owner, self._bus, available=available, status=status)
         feed = RemoteEventLog(session_id, self._store, self._redactor, owner=owner, on_event=session.observe)
-        await self._bus.subscribe(session_id, feed)  # confirmed before the last seq is read: no event between
+        # A new session is recorded with its owner at once, so any gateway can check it before its first event.
+        recorded = self._store.record_session(session_id, owner) if fresh else None
         try:
-            feed.start_at(await self._store.max_seq(session_id))
+            await asyncio.gather(self._bus.subscribe(session_id, feed), *([recorded] if recorded else []))
+            if not fresh:  # after the subscription is confirmed: nothing published falls between the two
+                feed.start_at(await self._store.max_seq(session_id))
         except Exception:
             await self._bus.unsubscribe(session_id)
             raise

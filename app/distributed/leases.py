@@ -64,6 +64,13 @@ class LeaseKeeper:
         value = await self._redis.get(lease_key(session_id))
         return str(value) if value is not None else None
 
+    async def holders(self, session_ids: list[str]) -> list[str | None]:
+        """Who holds each session, in one round trip."""
+        if not session_ids:
+            return []
+        values = await self._redis.mget([lease_key(s) for s in session_ids])
+        return [str(v) if v is not None else None for v in values]
+
     async def claim(self, session_id: str) -> bool:
         if await self._redis.set(lease_key(session_id), self.worker_id, nx=True, px=self._ttl_ms):
             self._held.add(session_id)

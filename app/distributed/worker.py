@@ -131,9 +131,9 @@ class Worker:
                     PLACEMENT_GROUP, self.worker_id, {PLACEMENT_STREAM: ">"}, count=100, block=5000
                 )
                 for _stream, entries in placed or []:
-                    for entry_id, fields in entries:
+                    for _entry_id, fields in entries:
                         self._accept(fields)
-                        await self._redis.xack(PLACEMENT_STREAM, PLACEMENT_GROUP, entry_id)
+                    await self._redis.xack(PLACEMENT_STREAM, PLACEMENT_GROUP, *(entry_id for entry_id, _ in entries))
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis away: retry shortly
@@ -301,12 +301,11 @@ class Worker:
 
     async def reap(self) -> int:
         """Claim sessions with an active run that no worker holds; returns how many this worker took."""
+        owners = {r["session_id"]: r["owner"] for r in await self._store.active_runs()}
+        candidates = [s for s in owners if s not in self.hosted]
         taken = 0
-        for run in await self._store.active_runs():
-            session_id = run["session_id"]
-            if session_id in self.hosted or await self.leases.holder(session_id) is not None:
-                continue
-            if await self.host(session_id, run["owner"]) is not None:
+        for session_id, holder in zip(candidates, await self.leases.holders(candidates), strict=True):
+            if holder is None and await self.host(session_id, owners[session_id]) is not None:
                 taken += 1
         return taken
 
