@@ -6,9 +6,10 @@ measures what the server costs, not a model. Run by bench/scale_load.py:
 from __future__ import annotations
 
 import argparse
-import uvloop
 import sys
 from pathlib import Path
+
+import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
