@@ -73,6 +73,7 @@ export class Timeline {
       case "run_started": return this.onRunStarted(event, data);
       case "run_finished": return this.onRunFinished(event, data);
       case "followup_queued": return this.note(event, `Follow-up queued: “${truncate(maskText(data.text || data.task || ""), 200)}”`);
+      case "run_resumed": return this.onRunResumed(event, data);
       case "error": return this.onError(event, data);
       case "pong": return undefined;
       default:
@@ -118,6 +119,14 @@ export class Timeline {
     this.container.prepend(run.el);
     if (this.live) this.container.scrollTop = 0;
     this.announce(`The team started: ${truncate(data.task, 120)}`);
+  }
+
+  /** The run's worker stopped and another carries it on (a server with several workers): say so in the run. */
+  onRunResumed(event, data) {
+    if (!this.run(event) && event.run_id) this.onRunStarted({ ...event, seq: null }, { task: data.task || "" });
+    this.note(event, `↻ ${data.message || "Resumed on another worker."}`);
+    if (data.state) this.setSessionState(data.state);
+    this.announce("The team's run was resumed on another worker.");
   }
 
   ensureRun(event) {
