@@ -49,6 +49,10 @@ def cpu_s(pids: list[int]) -> float:
     return total
 
 
+def rss_mb(pids: list[int]) -> float:
+    return sum(psutil.Process(pid).memory_info().rss for pid in pids) / 2**20
+
+
 def cpu_by_part(gateway: int, workers: list[int]) -> dict[str, float]:
     """CPU seconds so far of each part: the gateway, the workers, PostgreSQL (every backend), Redis, and this
     process (the load's clients)."""
@@ -77,11 +81,13 @@ async def one_load(redis_url: str, database_url: str, workers: int, sessions: in
             await cluster.wait_workers(redis, workers)
             gateway_pid = cluster.gateways[0][0].proc.pid
             worker_pids = [w.proc.pid for w in cluster.workers]
+            rss_before = rss_mb([gateway_pid]), rss_mb(worker_pids)
             cpu_before = cpu_by_part(gateway_pid, worker_pids)
             started = time.perf_counter()
             results = await asyncio.gather(*(one_session(f"ws://127.0.0.1:{port}", 0.0) for _ in range(sessions)))
             elapsed = time.perf_counter() - started
             cpu_after = cpu_by_part(gateway_pid, worker_pids)
+            rss_after = rss_mb([gateway_pid]), rss_mb(worker_pids)
         finally:
             cluster.stop()
             await redis.aclose()
@@ -96,6 +102,8 @@ async def one_load(redis_url: str, database_url: str, workers: int, sessions: in
         "events_per_s": events / elapsed,
         "latency": percentiles(latencies),
         "cpu_s": {part: cpu_after[part] - cpu_before[part] for part in cpu_after},
+        "worker_kb_per_session": (rss_after[1] - rss_before[1]) * 1024 / sessions,  # hosted until idle
+        "gateway_rss_mb": rss_after[0],
         "lost": len(lost),
     }
 
@@ -114,6 +122,10 @@ def show(result: dict[str, object]) -> None:
     print(
         f"    CPU s: {parts} = {busy:.1f} s in {result['wall_s']:.1f} s wall ({busy / float(result['wall_s']):.2f} "  # type: ignore[arg-type]
         f"of {os.cpu_count()} cores busy); gateway + workers {per_run:.1f} ms per run"
+    )
+    print(
+        f"    memory: workers +{result['worker_kb_per_session']:.0f} KB per hosted session; gateway RSS "
+        f"{result['gateway_rss_mb']:.0f} MB"
     )
 
 
