@@ -14,6 +14,7 @@ OTEL_EXPORTER_OTLP_ENDPOINT is set, to that collector (OTLP/HTTP).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -77,12 +78,16 @@ class _CurrentTracer(trace.Tracer):
         self._name = name
 
     def _tracer(self) -> trace.Tracer:
-        return trace.get_tracer(self._name, tracer_provider=_provider or trace.NoOpTracerProvider())
+        return trace.get_tracer(self._name, tracer_provider=_provider)
 
     def start_span(self, *args: Any, **kwargs: Any) -> Span:
+        if _provider is None:
+            return trace.INVALID_SPAN
         return self._tracer().start_span(*args, **kwargs)
 
     def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        if _provider is None:  # no tracing configured: AutoGen traces every message, so this path must be free
+            return contextlib.nullcontext(trace.INVALID_SPAN)
         return self._tracer().start_as_current_span(*args, **kwargs)
 
 

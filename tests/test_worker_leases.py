@@ -44,7 +44,15 @@ async def worker(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Wor
     )
     redis = connect(redis_server.url)
     node = Worker(
-        "w-test", redis, store, Redactor([]), wiring.build_session, lease_ttl_s=0.6, idle_s=60, max_sessions=10
+        "w-test",
+        redis,
+        redis_server.url,
+        store,
+        Redactor([]),
+        wiring.build_session,
+        lease_ttl_s=0.6,
+        idle_s=60,
+        max_sessions=10,
     )
     await node.start()
     yield node
@@ -78,9 +86,9 @@ async def test_a_worker_whose_renewals_stopped_refuses_to_store(worker: Worker) 
     hosted = await worker.host(SESSION, "local")
     assert hosted is not None
     await hosted.log.publish(TeamMessage(type="TextMessage", data={"n": 1}), None)
-    heartbeat = worker.leases._task  # freeze the heartbeat, as a long GC pause or a partition would
-    assert heartbeat is not None
-    heartbeat.cancel()
+    worker.leases._stop.set()  # freeze the heartbeat, as a long GC pause or a partition would
+    assert worker.leases._thread is not None
+    worker.leases._thread.join(2)
     await asyncio.sleep(0.6)  # a whole lease without renewal: another worker may hold the session now
     with pytest.raises(StoreError):
         await hosted.log.publish(TeamMessage(type="TextMessage", data={"n": 2}), None)

@@ -61,6 +61,7 @@ class Command(BaseModel):
     budget: dict[str, Any] | None = None
     reply_to: str
     hops: int = 0
+    deadline: float = 0.0  # wall-clock time after which the gateway has given up: a worker drops it unanswered
 
 
 class Reply(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -74,12 +75,14 @@ class GatewayBus:
             raise SessionCommandError(ErrorCode.WORKER_UNAVAILABLE, "The server is too busy; try again.")
         command.reply_to = self.gateway_id
         for attempt in (1, 2):
+            wait_s = self._timeout if attempt == 1 else self._timeout / 2
+            command.deadline = time.time() + wait_s
             future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
             self._pending[command.id] = future
             holder = await self._redis.get(lease_key(command.session_id))
             try:
                 await send_command(self._redis, command, holder)
-                reply = await asyncio.wait_for(future, self._timeout if attempt == 1 else self._timeout / 2)
+                reply = await asyncio.wait_for(future, wait_s)
             except TimeoutError:
                 log.warning(
                     "no reply from a worker",

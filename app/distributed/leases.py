@@ -1,18 +1,24 @@
 """A worker's leases on its sessions: claimed with SET NX PX, renewed together by a heartbeat, given up at close.
 
-A lease that could not be renewed is lost: the worker stops the session without emitting anything more (another
-worker may already be resuming it). `valid()` is the local fence: an event is stored only while the worker's
-last successful renewal is younger than the lease, so a worker that was frozen longer than that (a long GC, a
-SIGSTOP) cannot write after its successor started; the store's unique (session, seq) is the last guard.
+The heartbeat runs in its own thread with its own (blocking) Redis connection, so a lease means "this worker
+process is alive", not "its event loop is idle": a worker busy with hundreds of runs keeps its sessions, while
+a frozen process (a long GC pause, SIGSTOP, a partition) freezes the heartbeat with it and loses them.
+
+A lease another worker holds now is lost: the session is stopped here without emitting anything more. `valid()`
+is the local fence: an event is stored only while the last successful renewal is younger than the lease, so a
+worker that was frozen longer than that cannot write after its successor started; the store's unique
+(session, seq) is the last guard. A lease that expired with nobody else holding it is simply taken back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
+import redis as blocking_redis
 from redis.asyncio import Redis
 
 from agents.background import BackgroundTasks
@@ -40,21 +46,27 @@ _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL
 
 
 class LeaseKeeper:
-    def __init__(self, redis: Redis, worker_id: str, ttl_s: float, on_lost: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(
+        self, redis: Redis, redis_url: str, worker_id: str, ttl_s: float, on_lost: Callable[[str], Awaitable[None]]
+    ) -> None:
         self._redis = redis
+        self._redis_url = redis_url
         self.worker_id = worker_id
         self._ttl_ms = int(ttl_s * 1000)
         self._held: set[str] = set()
+        self._guard = threading.Lock()  # _held is shared with the heartbeat thread
         self._renewed_at = time.monotonic()
         self._on_lost = on_lost
-        self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
-        self._task: asyncio.Task[None] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = BackgroundTasks()  # sessions being stopped after their lease was lost
 
     @property
     def held(self) -> frozenset[str]:
-        return frozenset(self._held)
+        with self._guard:
+            return frozenset(self._held)
 
     def valid(self) -> bool:
         """Whether our leases are certainly still ours (renewed less than a lease ago, with a margin)."""
@@ -72,50 +84,62 @@ class LeaseKeeper:
         return [str(v) if v is not None else None for v in values]
 
     async def claim(self, session_id: str) -> bool:
-        if await self._redis.set(lease_key(session_id), self.worker_id, nx=True, px=self._ttl_ms):
-            self._held.add(session_id)
-            return True
-        if await self.holder(session_id) == self.worker_id:  # ours already (a retried claim)
-            self._held.add(session_id)
+        taken = await self._redis.set(lease_key(session_id), self.worker_id, nx=True, px=self._ttl_ms)
+        if taken or await self.holder(session_id) == self.worker_id:  # ours already: a retried claim
+            with self._guard:
+                self._held.add(session_id)
             return True
         return False
 
     async def release(self, session_id: str) -> None:
-        self._held.discard(session_id)
+        with self._guard:
+            self._held.discard(session_id)
         await self._release(keys=[lease_key(session_id)], args=[self.worker_id])
 
+    # ---- the heartbeat ----------------------------------------------------------------------------------
     def start(self) -> None:
-        self._task = asyncio.create_task(self._heartbeat(), name="lease-heartbeat")
+        """Renew once now (announcing the worker), then every third of a lease from the heartbeat thread."""
+        self._loop = asyncio.get_running_loop()
+        client = blocking_redis.Redis.from_url(
+            self._redis_url, decode_responses=True, socket_timeout=self._ttl_ms / 2000
+        )
+        self._renew_once(client, client.register_script(_RENEW))
+        self._thread = threading.Thread(target=self._heartbeat, args=(client,), name="lease-heartbeat", daemon=True)
+        self._thread.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5)
         await self._stopping.drain(timeout=10)
-        for session_id in list(self._held):
+        for session_id in list(self.held):
             await self.release(session_id)
         await self._redis.hdel(WORKERS_HASH, self.worker_id)  # type: ignore[misc]  # redis-py: one stub, sync|async
 
-    async def _heartbeat(self) -> None:
-        every = self._ttl_ms / 3000
-        while True:
-            started = time.monotonic()
+    def _heartbeat(self, client: blocking_redis.Redis) -> None:
+        renew = client.register_script(_RENEW)
+        while not self._stop.wait(self._ttl_ms / 3000):
             try:
-                await self.renew()
-                self._renewed_at = started
+                self._renew_once(client, renew)
             except Exception:  # Redis away: keep trying; valid() turns False after a lease
                 log.exception("lease renewal failed")
-            await asyncio.sleep(every)
+        client.close()
 
-    async def renew(self) -> None:
-        held = list(self._held)
-        await self._redis.hset(WORKERS_HASH, self.worker_id, str(time.time()))  # type: ignore[misc]  # as above
-        if not held:
-            return
-        lost = await self._renew(keys=[lease_key(s) for s in held], args=[self.worker_id, self._ttl_ms])
+    def _renew_once(self, client: blocking_redis.Redis, renew: blocking_redis.commands.core.Script) -> None:
+        started = time.monotonic()
+        held = list(self.held)
+        client.hset(WORKERS_HASH, self.worker_id, str(time.time()))
+        lost = renew(keys=[lease_key(s) for s in held], args=[self.worker_id, self._ttl_ms]) if held else []
+        self._renewed_at = started
         for key in lost or []:
             session_id = str(key).split(":", 2)[-1]
-            if session_id in self._held:
+            with self._guard:
+                if session_id not in self._held:
+                    continue
                 self._held.discard(session_id)
-                log.warning("lease lost", extra={"session_id": session_id})
-                self._stopping.spawn(self._on_lost(session_id))  # never hold up the other sessions' renewals
+            log.warning("lease lost", extra={"session_id": session_id})
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._stop_session, session_id)
+
+    def _stop_session(self, session_id: str) -> None:
+        self._stopping.spawn(self._on_lost(session_id))

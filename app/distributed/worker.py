@@ -39,6 +39,7 @@ from app.distributed.bus import (
     worker_stream,
 )
 from app.distributed.leases import LeaseKeeper
+from app.distributed.loop_lag import LoopLag
 from app.distributed.publisher import EventPublisher, WorkerEventLog
 from app.event_log import SessionEventLog
 from app.redaction import Redactor
@@ -62,6 +63,7 @@ class Worker:
         self,
         worker_id: str,
         redis: Redis,
+        redis_url: str,
         store: RunStore,
         redactor: Redactor,
         build: SessionBuilder,
@@ -77,8 +79,9 @@ class Worker:
         self._build = build
         self._idle_s = idle_s
         self._max_sessions = max_sessions
-        self.leases = LeaseKeeper(redis, worker_id, lease_ttl_s, self._lost)
+        self.leases = LeaseKeeper(redis, redis_url, worker_id, lease_ttl_s, self._lost)
         self.publisher = EventPublisher(redis)
+        self.lag = LoopLag()
         self.hosted: dict[str, Hosted] = {}
         self._opening: dict[str, asyncio.Lock] = {}
         self._inflight = 0
@@ -94,9 +97,9 @@ class Worker:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        self.leases.start()
+        self.leases.start()  # announces this worker before the first command
         self.publisher.start()
-        await self.leases.renew()  # announce ourselves before the first command
+        self.lag.start()
         for name, loop in (("commands", self._commands), ("reaper", self._reap_forever), ("sweeper", self._sweep)):
             self._tasks.append(asyncio.create_task(loop(), name=f"worker-{name}"))
 
@@ -107,6 +110,7 @@ class Worker:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.lag.stop()
         for hosted in self.hosted.values():
             hosted.log.fenced = True
         await asyncio.gather(*(h.session.close() for h in self.hosted.values()), return_exceptions=True)
@@ -125,7 +129,10 @@ class Worker:
         await asyncio.gather(self._read_placement(), self._read_own())
 
     async def _read_placement(self) -> None:
+        """New sessions are taken only while this worker keeps up (its event loop is not lagging): an
+        overloaded worker leaves them to the others, or to itself once it has caught up."""
         while True:
+            await self.lag.keeping_up()
             try:
                 placed = await self._redis.xreadgroup(
                     PLACEMENT_GROUP, self.worker_id, {PLACEMENT_STREAM: ">"}, count=100, block=5000
@@ -161,6 +168,8 @@ class Worker:
         except (KeyError, ValueError):
             log.error("dropped a malformed command")
             return
+        if command.deadline and time.time() > command.deadline:
+            return  # its gateway has already told the client it failed: doing it now would surprise them
         if self._inflight >= MAX_INFLIGHT:
             asyncio.create_task(
                 self._reply(

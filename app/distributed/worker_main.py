@@ -65,6 +65,7 @@ async def run_worker(
         worker = Worker(
             new_process_id("worker"),
             redis,
+            settings.redis_url,
             store,
             redactor,
             wiring.build_session,
