@@ -2,8 +2,8 @@
 
 - every tool's JSON schema is built again (pydantic `model_json_schema()`) on every model call, since
   `StaticWorkbench.list_tools()` reads `BaseTool.schema`, a property that regenerates it: a quarter of the
-  worker's CPU. A tool's schema depends only on what it was built with, so it is computed once per tool and
-  copied out;
+  worker's CPU. A tool's schema depends only on what it was built with, so it is computed once per
+  (argument model, name, description, strict) and copied out;
 - every `FunctionTool` builds a pydantic model of its arguments (`create_model`), and a team is built per
   session with the same functions (the Manager's delegate/finish, the Developer's tools): a fifth of the
   worker's CPU when sessions are new. The model depends only on the function's name and signature, so one
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any, cast
 
@@ -22,15 +23,23 @@ from autogen_core.tools import _function_tool as function_tool_module
 from pydantic import BaseModel
 
 _ORIGINAL = cast(property, vars(BaseTool)["schema"])
-_CACHE_ATTRIBUTE = "_research_team_schema"
+
+
+_SCHEMAS: OrderedDict[tuple[Any, ...], ToolSchema] = OrderedDict()  # LRU, shared by the tools of every team
+_MAX_SCHEMAS = 512
 
 
 def _cached_schema(tool: BaseTool[Any, Any]) -> ToolSchema:
-    cached: ToolSchema | None = tool.__dict__.get(_CACHE_ATTRIBUTE)
+    key = (tool.args_type(), tool.name, tool.description, getattr(tool, "_strict", None), type(tool))
+    cached = _SCHEMAS.get(key)
     if cached is None:
         assert _ORIGINAL.fget is not None
         cached = _ORIGINAL.fget(tool)
-        tool.__dict__[_CACHE_ATTRIBUTE] = cached
+        _SCHEMAS[key] = cached
+        if len(_SCHEMAS) > _MAX_SCHEMAS:
+            _SCHEMAS.popitem(last=False)
+    else:
+        _SCHEMAS.move_to_end(key)
     return copy.deepcopy(cached)  # callers may change what they get; the cache stays as built
 
 
