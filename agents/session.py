@@ -24,6 +24,7 @@ How the AutoGen 0.7.5 pitfalls are avoided:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections import deque
@@ -99,9 +100,11 @@ class TeamSession:
         on_close: Callable[[], Awaitable[None]] | None = None,
         run_context: Callable[[str], contextvars.Context | None] | None = None,
         checkpoints: bool = False,
+        run_slots: asyncio.Semaphore | None = None,
     ) -> None:
         """`unavailable`: why no model can be called (no API key); tasks are then refused with that message.
-        `checkpoints`: store the session's state with its events, so another worker can resume it (workers)."""
+        `checkpoints`: store the session's state with its events, so another worker can resume it (workers).
+        `run_slots`: shared by the process's sessions, caps the runs at work at once (the others wait their turn)."""
         self.session_id = session_id
         self._factory = factory
         self._meter = meter
@@ -112,6 +115,7 @@ class TeamSession:
         self._on_close = on_close
         self._run_context = run_context  # the context a run's driver starts in (its trace span, app/telemetry.py)
         self._checkpoints = checkpoints
+        self._run_slots = run_slots
         self._memory_changed = True  # the next checkpoint stores the memory (it changed, or never was stored)
         self._team: SelectorGroupChat | None = None
         self._controls: TeamControls | None = None
@@ -319,19 +323,20 @@ class TeamSession:
         )
         failure: Exception | None = None
         try:
-            async for item in team.run_stream(task=task, cancellation_token=run.token):
-                if run.closed:
-                    return
-                if isinstance(item, TaskResult):
-                    continue
-                run.messages.append(item)
-                run.last_speaker = item.source
-                if self._checkpoints and isinstance(item, BaseChatMessage):
-                    # A message boundary of the team: its state, stored with this message (agents/checkpoint.py).
-                    # An agent's inner events (tool calls) are not: a resumed turn starts over anyway.
-                    run.team_state, run.checkpoint_due = await team.save_state(), True
-                kind, _, data = serialize_message(item)
-                await self._emit(TeamMessage(type=kind, data=data), run.run_id)
+            async with self._run_slots or contextlib.nullcontext():  # the process's cap on runs at work at once
+                async for item in team.run_stream(task=task, cancellation_token=run.token):
+                    if run.closed:
+                        return
+                    if isinstance(item, TaskResult):
+                        continue
+                    run.messages.append(item)
+                    run.last_speaker = item.source
+                    if self._checkpoints and isinstance(item, BaseChatMessage):
+                        # A message boundary of the team: its state, stored with this message (agents/checkpoint.py).
+                        # An agent's inner events (tool calls) are not: a resumed turn starts over anyway.
+                        run.team_state, run.checkpoint_due = await team.save_state(), True
+                    kind, _, data = serialize_message(item)
+                    await self._emit(TeamMessage(type=kind, data=data), run.run_id)
         except asyncio.CancelledError:
             if not run.closed:  # cancelled from outside our own abort: treat as a cancel
                 self._spawn(self._abort_if_current(run, StopReason.CANCELLED))

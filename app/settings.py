@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     lease_ttl_s: float = Field(default=5.0, gt=0.2, description="A worker holds each of its sessions this long.")
     command_timeout_s: float = Field(default=10.0, gt=0, description="A gateway waits this long for a worker.")
     worker_max_sessions: int = Field(default=2000, ge=1, description="Sessions one worker hosts at most.")
+    worker_max_active_runs: int = Field(
+        default=200, ge=1, description="Runs one worker works on at once; more wait their turn (started, queued)."
+    )
     worker_metrics_port: int | None = Field(default=None, description="A worker serves /metrics on this port.")
 
     # --- websocket ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ class TeamWiring:
     release_session: Callable[[str], Awaitable[None]] | None = None  # frees the session's code sandbox
     model_clients: ModelClientsFactory | None = None  # tests pass scripted clients here
     checkpoints: bool = False  # workers store each session's state with its events (agents/checkpoint.py)
+    run_slots: asyncio.Semaphore | None = None  # runs at work at once in this process (WORKER_MAX_ACTIVE_RUNS)
     _shared: dict[str, ChatCompletionClient] | None = field(default=None, init=False)
 
     def _clients(self, session_id: str) -> tuple[TeamModelClients | None, str | None]:
@@ -106,4 +108,5 @@ class TeamWiring:
             unavailable=unavailable,
             on_close=on_close,
             checkpoints=self.checkpoints,
+            run_slots=self.run_slots,
         )

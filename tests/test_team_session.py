@@ -330,3 +330,32 @@ def test_errors_are_classified_for_the_client(error: Exception, code: str) -> No
     from agents.session import describe_error
 
     assert describe_error(error)[0] == code
+
+
+async def test_shared_run_slots_make_a_run_wait_its_turn() -> None:
+    """A worker's cap on runs at work at once (WORKER_MAX_ACTIVE_RUNS): with one slot the second session's run
+    is started (told at once) but works only once the first has finished; both answer."""
+    slots = asyncio.Semaphore(1)
+    sessions = []
+    for _ in range(2):
+        clients, _raw = paris_script(manager_delay=0.2).clients()
+        recorder = Recorder()
+        session = TeamSession(
+            "s_test_slots",
+            factory=lambda clients=clients: build_team(  # type: ignore[misc]
+                clients, researcher_tools=research_tools(), developer_tools=developer_tools("s")
+            ),
+            meter=clients.meter,
+            emit=recorder,
+            run_slots=slots,
+        )
+        sessions.append((session, recorder))
+    for session, _ in sessions:
+        assert (await session.submit_task("What is the weather in Paris right now?"))["status"] == "started"
+    (first, first_events), (second, second_events) = sessions
+    await first_events.wait_for(finished, timeout=10)
+    assert not [e for e in second_events.events if e["source"] == "team"], "the second run worked without a slot"
+    await second_events.wait_for(finished, timeout=10)
+    assert PARIS_ANSWER in second_events.of_type("run_finished")[0]["data"]["final_answer"]
+    for session, _ in sessions:
+        await session.close()

@@ -58,6 +58,7 @@ async def run_worker(
             release_session=tools.release,
             model_clients=model_clients,
             checkpoints=True,
+            run_slots=asyncio.Semaphore(settings.worker_max_active_runs),
         )
         stack.push_async_callback(wiring.close)
         redis = connect(settings.redis_url)
