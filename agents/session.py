@@ -29,7 +29,7 @@ import contextvars
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from autogen_agentchat.base import TaskResult
 from autogen_agentchat.messages import BaseChatMessage
@@ -39,6 +39,7 @@ from autogen_core import CancellationToken
 from agents.background import BackgroundTasks
 from agents.budget import RunBudget
 from agents.checkpoint import Checkpoint, SessionCheckpoint, restore_meter, restore_run, session_checkpoint
+from agents.event_sink import EventSink
 from agents.events import AgentMessage, serialize_message
 from agents.metering import UsageMeter
 from agents.owed_events import OwedEvents
@@ -57,7 +58,7 @@ from agents.session_events import (
     StateChanged,
     TeamMessage,
 )
-from agents.stop import StopReason, TerminationLabel, stop_reason_for
+from agents.stop import KEEPS_STATE, StopReason, TerminationLabel, stop_reason_for
 from agents.team import TeamControls
 
 __all__ = ["SessionCommandError", "SessionLimits", "SessionState", "TeamSession", "describe_error"]
@@ -66,23 +67,6 @@ log = logging.getLogger(__name__)
 TeamFactory = Callable[[], tuple[SelectorGroupChat, TeamControls]]
 
 
-class EventSink(Protocol):
-    """Where the session's events go: the app numbers, stores, then sends them (app/event_log.py). A
-    checkpoint is stored in the same transaction as its event."""
-
-    def __call__(
-        self, payload: SessionPayload, run_id: str | None, *, checkpoint: Checkpoint | None = None
-    ) -> Awaitable[None]: ...
-
-
-KEEPS_STATE = {
-    StopReason.COMPLETED,
-    StopReason.MAX_MESSAGES,
-    StopReason.TIMEOUT,
-    StopReason.STOPPED,
-    StopReason.BUDGET,
-    StopReason.NO_PROGRESS,
-}  # ends after which the team's memory is kept
 MAX_OWED_EVENTS = 32
 
 

@@ -49,3 +49,13 @@ def stop_reason_for(labels: set[TerminationLabel] | set[str]) -> StopReason | No
         if label in labels:
             return reason
     return None
+
+
+KEEPS_STATE = {
+    StopReason.COMPLETED,
+    StopReason.MAX_MESSAGES,
+    StopReason.TIMEOUT,
+    StopReason.STOPPED,
+    StopReason.BUDGET,
+    StopReason.NO_PROGRESS,
+}  # ends after which the team's memory is kept

@@ -17,7 +17,8 @@ from agents.checkpoint import Checkpoint
 from agents.session_events import SessionPayload
 from app.protocol import AnyServerEvent, ReplyPayload, parse_event, to_json, wrap
 from app.redaction import Redactor
-from app.store import EventRecord, RunStore, now_iso
+from app.store import RunStore, now_iso
+from app.store_rows import EventRecord
 from app.store_schema import LOCAL_OWNER
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,12 +18,10 @@ from typing import Any
 from sqlalchemy import (
     Insert,
     Table,
-    bindparam,
     event,
     func,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -34,11 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from agents.checkpoint import Checkpoint
-from agents.session_events import StateChanged
-from app.protocol import AnyServerEvent, RunFinishedEvent, RunStartedEvent, SystemEvent, parse_event
+from app.protocol import RunStartedEvent
+from app.store_rows import UPDATE_FINISH, UPDATE_STATUS, EventRecord, latest_checkpoints, run_change, run_row
 from app.store_schema import (
     ACTIVE_STATUSES,
-    LOCAL_OWNER,
     checkpoints,
     create_and_migrate,
     events,
@@ -62,21 +57,6 @@ def normalize_database_url(url: str) -> str:
     if url.startswith("postgresql://"):
         return "postgresql+asyncpg://" + url[len("postgresql://") :]
     return url
-
-
-@dataclass
-class EventRecord:
-    session_id: str
-    seq: int
-    run_id: str | None
-    type: str
-    created_at: str
-    payload: str  # the envelope as sent, JSON, already scrubbed of secrets
-    event: AnyServerEvent | None = None  # the same event as a model: the runs projection reads it, not the JSON
-    owner: str = LOCAL_OWNER  # the session's owner, copied to the run's row
-    on_stored: Callable[[], None] | None = None
-    checkpoint: Checkpoint | None = None  # the session's state as of this event, stored in the same transaction
-    done: asyncio.Future[None] | None = field(default=None, repr=False)
 
 
 POOL_SIZE, POOL_OVERFLOW = 20, 20  # PostgreSQL connections per process: kept, and beyond them in a burst
@@ -213,7 +193,7 @@ class RunStore:
         state_changes: list[dict[str, Any]] = []
         finishes: list[dict[str, Any]] = []
         for record in batch:
-            change = _run_change(record)
+            change = run_change(record)
             if isinstance(change, RunStartedEvent):
                 new_runs.append(
                     {
@@ -256,10 +236,10 @@ class RunStore:
             if new_runs:
                 await conn.execute(runs.insert(), new_runs)
             if state_changes:  # before finishes: a run's finish is always its last change
-                await conn.execute(_UPDATE_STATUS, state_changes)
+                await conn.execute(UPDATE_STATUS, state_changes)
             if finishes:
-                await conn.execute(_UPDATE_FINISH, finishes)
-            latest = _latest_checkpoints(batch)
+                await conn.execute(UPDATE_FINISH, finishes)
+            latest = latest_checkpoints(batch)
             if latest:
                 await conn.execute(self._upsert_checkpoint(), latest)
         self.commits += 1
@@ -320,7 +300,7 @@ class RunStore:
             query = query.where(runs.c.status == status)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [_run_row(row) for row in rows]
+        return [run_row(row) for row in rows]
 
     async def get_run(self, run_id: str, *, owner: str | None) -> dict[str, Any] | None:
         """The run, or None when it does not exist or belongs to someone else (owner None: anyone's)."""
@@ -329,7 +309,7 @@ class RunStore:
             query = query.where(runs.c.owner == owner)
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).mappings().first()
-        return _run_row(row) if row else None
+        return run_row(row) if row else None
 
     # ---- sessions -----------------------------------------------------------------------------------------
     async def session_owner(self, session_id: str) -> str | None:
@@ -368,81 +348,7 @@ class RunStore:
         """Runs left running or paused (by a server that stopped without finishing them)."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(runs).where(runs.c.status.in_(ACTIVE_STATUSES)))).mappings().all()
-        return [_run_row(row) for row in rows]
-
-
-_UPDATE_STATUS = update(runs).where(runs.c.run_id == bindparam("rid")).values(status=bindparam("status"))
-_UPDATE_FINISH = (
-    update(runs)
-    .where(runs.c.run_id == bindparam("rid"))
-    .values(
-        {
-            name: bindparam(name)
-            for name in (
-                "status",
-                "stop_reason",
-                "final_answer",
-                "finished_at",
-                "usage",
-                "spent",
-                "duration_s",
-                "last_seq",
-            )
-        }
-    )
-)
-
-
-def _run_change(record: EventRecord) -> dict[str, Any] | RunStartedEvent | None:
-    """How an event changes its run's row: the run_started event (a new row), a dict of new values, or None."""
-    event = record.event if record.event is not None else parse_event(record.payload)
-    if record.run_id is None:
-        return None
-    if isinstance(event, RunStartedEvent):
-        return event
-    if isinstance(event, RunFinishedEvent):
-        data = event.data
-        return {
-            "status": data.stop_reason.value,
-            "stop_reason": data.stop_reason.value,
-            "final_answer": data.final_answer,
-            "finished_at": record.created_at,
-            "usage": data.usage.model_dump_json(),
-            "spent": json.dumps(data.spent) if data.spent is not None else None,
-            "duration_s": data.duration_s,
-            "last_seq": record.seq,
-        }
-    if isinstance(event, SystemEvent) and isinstance(event.data, StateChanged) and event.data.state in ACTIVE_STATUSES:
-        return {"status": event.data.state}
-    return None
-
-
-def _latest_checkpoints(batch: list[EventRecord]) -> list[dict[str, Any]]:
-    """One row per session: its last checkpoint in the batch, with the last memory the batch changed."""
-    rows: dict[str, dict[str, Any]] = {}
-    for record in batch:
-        if record.checkpoint is None:
-            continue
-        memory = record.checkpoint.memory
-        if memory is None and record.session_id in rows:
-            memory = rows[record.session_id]["memory"]
-        rows[record.session_id] = {
-            "session_id": record.session_id,
-            "owner": record.owner,
-            "seq": record.seq,
-            "run_id": record.run_id,
-            "state": record.checkpoint.state,
-            "memory": memory,
-            "updated_at": record.created_at,
-        }
-    return list(rows.values())
-
-
-def _run_row(row: Any) -> dict[str, Any]:
-    data = dict(row)
-    for name in ("usage", "spent"):
-        data[name] = json.loads(data[name]) if data.get(name) else None
-    return data
+        return [run_row(row) for row in rows]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -29,8 +29,8 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 
 from agents.checkpoint import Checkpoint
+from agents.event_sink import EventSink
 from agents.metering import ModelCall, UsageMeter, observe_model_calls
-from agents.session import EventSink
 from agents.session_events import RunFinished, RunStarted, SessionPayload, TeamMessage
 from agents.stop import StopReason
 from app import metrics
