@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -23,18 +22,12 @@ from agents.budget import RunBudget
 from agents.session import SessionState, TeamSession
 from app.event_log import SessionEventLog
 from app.redaction import Redactor
+from app.session_table import SessionTable
 from app.store import RunStore
-from app.store_schema import LOCAL_OWNER
 
 log = logging.getLogger(__name__)
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
 SessionBuilder = Callable[[str, SessionEventLog], Awaitable[TeamSession]]
-
-
-class TooManySessions(Exception):
-    """The server's or the user's cap on live sessions is reached."""
 
 
 class TeamHandle(Protocol):
@@ -122,57 +115,35 @@ class SessionRegistry:
         self._redactor = redactor
         self._build = build
         self._idle_s = idle_s
-        self._max_sessions = max_sessions
-        self._max_per_user = max_per_user
-        self._entries: dict[str, SessionEntry] = {}
-        self._per_user: dict[str, int] = {}
-        self._creating: dict[str, asyncio.Lock] = {}
+        self._table: SessionTable[SessionEntry] = SessionTable(max_sessions=max_sessions, max_per_user=max_per_user)
         self._sweeper: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._table)
 
     def get(self, session_id: str, owner: str) -> SessionEntry | None:
-        entry = self._entries.get(session_id)
-        return entry if entry is not None and entry.owner == owner else None
+        return self._table.get(session_id, owner)
 
     async def attach(self, session_id: str | None, owner: str) -> Attached:
         """The session to serve `owner`'s connection: the requested one if it is theirs, else a fresh one."""
-        if session_id is not None and not SESSION_ID.match(session_id):
-            raise ValueError("session ids are 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
-        not_found = False
-        if session_id is not None:
-            entry = self._entries.get(session_id)
-            known = entry.owner if entry is not None else await self._store.session_owner(session_id)
-            if known != owner:
-                session_id, not_found = None, True
+        session_id, not_found = await self._table.requested(session_id, owner, self._store.session_owner)
         if session_id is None:
+            self._table.check_caps(owner)
             session_id = new_session_id()
-            self._check_caps(owner)
-        lock = self._creating.setdefault(session_id, asyncio.Lock())
-        async with lock:
-            entry = self._entries.get(session_id)
+        async with self._table.opening(session_id):
+            entry = self._table.get(session_id, owner)
             resumed = entry is not None
             if entry is None:
-                self._check_caps(owner)
+                self._table.check_caps(owner)
                 last_seq = await self._store.max_seq(session_id)
                 resumed = last_seq > 0
                 event_log = SessionEventLog(session_id, self._store, self._redactor, last_seq=last_seq, owner=owner)
                 entry = SessionEntry(await self._build(session_id, event_log), event_log, owner)
-                self._entries[session_id] = entry
-                self._per_user[owner] = self._per_user.get(owner, 0) + 1
-        self._creating.pop(session_id, None)
+                self._table.add(session_id, entry)
+        self._table.opened(session_id)
         entry.connections += 1
         entry.last_seen = time.monotonic()
         return Attached(entry, resumed, not_found)
-
-    def _check_caps(self, owner: str) -> None:
-        if len(self._entries) >= self._max_sessions:
-            raise TooManySessions(f"The server has its maximum of {self._max_sessions} sessions; try again later.")
-        if owner != LOCAL_OWNER and self._per_user.get(owner, 0) >= self._max_per_user:  # open mode: one owner
-            raise TooManySessions(
-                f"You have {self._max_per_user} open sessions, the most allowed; close one or let it expire."
-            )
 
     async def detach(self, entry: SessionEntry) -> None:
         entry.connections = max(0, entry.connections - 1)
@@ -194,7 +165,7 @@ class SessionRegistry:
         now = time.monotonic()
         idle = [
             e
-            for e in self._entries.values()
+            for e in self._table.entries()
             if e.connections == 0 and e.session.state == SessionState.IDLE and now - e.last_seen > self._idle_s
         ]
         for entry in idle:
@@ -204,19 +175,11 @@ class SessionRegistry:
         return len(idle)
 
     async def _close(self, entry: SessionEntry) -> None:
-        if self._entries.get(entry.log.session_id) is not entry:
-            return
-        del self._entries[entry.log.session_id]
-        left = self._per_user.get(entry.owner, 1) - 1
-        if left > 0:
-            self._per_user[entry.owner] = left
-        else:
-            self._per_user.pop(entry.owner, None)
-        await entry.session.close()
+        if self._table.remove(entry.log.session_id, entry):
+            await entry.session.close()
 
     async def close_all(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
-        entries, self._entries = list(self._entries.values()), {}
-        self._per_user.clear()
+        entries = self._table.take_all()
         await asyncio.gather(*(e.session.close() for e in entries), return_exceptions=True)

@@ -205,7 +205,7 @@ async def test_tool_failure_cancel_store_failure_and_interruption_follow_the_sch
         stuck = await server.connect()
         await stuck.send({"type": "task", "text": "Hang please"})
         await stuck.until_type("run_started")
-        server.services.registry._entries.clear()  # simulate a crash: the session vanishes without finishing
+        server.services.registry._table.take_all()  # simulate a crash: the session vanishes without finishing
         await stuck.close()
         await client.close()
         await other.close()

@@ -177,7 +177,7 @@ async def test_restart_mid_run_marks_the_run_interrupted_and_tells_the_client(tm
         await client.send({"type": "task", "text": "Weather in Paris?"})
         started = await client.until_type("run_started")
         last = await client.until(lambda e: e["type"] == "TextMessage" and e["data"]["source"] == "Manager")
-        server.services.registry._entries.clear()  # simulate a crash: the sessions vanish without finishing
+        server.services.registry._table.take_all()  # simulate a crash: the sessions vanish without finishing
         await client.close()
     async with live_app(scripted_app(tmp_path, ScriptBook(paris_script))) as server:
         async with httpx.AsyncClient(base_url=server.http_url) as http:

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from agents.session_errors import SessionCommandError
 from app.event_log import Inbox
 from app.services import Services
-from app.sessions import TooManySessions
+from app.session_table import TooManySessions
 from app.steps import describe_step
 
 log = logging.getLogger(__name__)

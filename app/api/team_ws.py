@@ -39,7 +39,8 @@ from app.protocol import (
 )
 from app.ratelimit import TokenBucket
 from app.services import Services
-from app.sessions import SessionEntry, TeamHandle, TooManySessions
+from app.session_table import TooManySessions
+from app.sessions import SessionEntry, TeamHandle
 from app.settings import Settings
 from app.store import now_iso
 from app.ws_frames import client_frames

@@ -35,7 +35,7 @@ from app.realtime.webrtc_call import (
     realtime_sideband,
 )
 from app.services import Services
-from app.sessions import TooManySessions
+from app.session_table import TooManySessions
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from app.realtime.voice_protocol import (
     TextIn,
 )
 from app.services import Services
-from app.sessions import TooManySessions
+from app.session_table import TooManySessions
 from app.team_wiring import NO_MODEL_MESSAGE
 from app.ws_frames import client_frames
 

@@ -1,10 +1,10 @@
 """A gateway's sessions: the ones its clients are connected to right now, and nothing else.
 
-Same interface and rules as the embedded SessionRegistry (app/sessions.py): another user's or an unknown
-session id answers with a fresh session of the caller's own; caps on sessions in all and per user (per
-gateway). The team itself lives on a worker: attaching a known session asks its worker (placing it when no
-worker holds it) for its state; a new session is recorded with its owner at once, so any gateway can check it,
-and reaches a worker with its first command. The entry goes away with its last connection.
+Same interface and rules as the embedded SessionRegistry (app/sessions.py), the same table of live sessions
+with its owners and caps (app/session_table.py; caps are per gateway). The team itself lives on a worker:
+attaching a known session asks its worker (placing it when no worker holds it) for its state; a new session is
+recorded with its owner at once, so any gateway can check it, and reaches a worker with its first command. The
+entry goes away with its last connection.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from app.distributed.bus import Command
 from app.distributed.gateway_bus import GatewayBus
 from app.distributed.remote_session import RemoteEventLog, RemoteSession
 from app.redaction import Redactor
-from app.sessions import SESSION_ID, Attached, SessionEntry, TooManySessions, new_session_id
+from app.session_table import SessionTable
+from app.sessions import Attached, SessionEntry, new_session_id
 from app.store import RunStore
-from app.store_schema import LOCAL_OWNER
 
 log = logging.getLogger(__name__)
 
@@ -38,42 +38,29 @@ class RemoteRegistry:
         self._redactor = redactor
         self._bus = bus
         self._model_access = model_access
-        self._max_sessions = max_sessions
-        self._max_per_user = max_per_user
-        self._entries: dict[str, SessionEntry] = {}
-        self._per_user: dict[str, int] = {}
-        self._opening: dict[str, asyncio.Lock] = {}
+        self._table: SessionTable[SessionEntry] = SessionTable(max_sessions=max_sessions, max_per_user=max_per_user)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._table)
 
     def get(self, session_id: str, owner: str) -> SessionEntry | None:
-        entry = self._entries.get(session_id)
-        return entry if entry is not None and entry.owner == owner else None
+        return self._table.get(session_id, owner)
 
     async def attach(self, session_id: str | None, owner: str) -> Attached:
-        if session_id is not None and not SESSION_ID.match(session_id):
-            raise ValueError("session ids are 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
-        not_found, fresh = False, False
-        if session_id is not None:
-            entry = self._entries.get(session_id)
-            known = entry.owner if entry is not None else await self._store.session_owner(session_id)
-            if known != owner:
-                session_id, not_found = None, True
+        session_id, not_found = await self._table.requested(session_id, owner, self._store.session_owner)
+        fresh = session_id is None
         if session_id is None:
-            self._check_caps(owner)
-            session_id, fresh = new_session_id(), True
-        lock = self._opening.setdefault(session_id, asyncio.Lock())
-        async with lock:
-            entry = self._entries.get(session_id)
+            self._table.check_caps(owner)
+            session_id = new_session_id()
+        async with self._table.opening(session_id):
+            entry = self._table.get(session_id, owner)
             resumed = entry is not None
             if entry is None:
-                self._check_caps(owner)
+                self._table.check_caps(owner)
                 entry = await self._open(session_id, owner, fresh)
                 resumed = entry.log.last_seq > 0
-                self._entries[session_id] = entry
-                self._per_user[owner] = self._per_user.get(owner, 0) + 1
-        self._opening.pop(session_id, None)
+                self._table.add(session_id, entry)
+        self._table.opened(session_id)
         entry.connections += 1
         return Attached(entry, resumed, not_found)
 
@@ -96,25 +83,10 @@ class RemoteRegistry:
             raise
         return SessionEntry(session, feed, owner)
 
-    def _check_caps(self, owner: str) -> None:
-        if len(self._entries) >= self._max_sessions:
-            raise TooManySessions(f"The server has its maximum of {self._max_sessions} sessions; try again later.")
-        if owner != LOCAL_OWNER and self._per_user.get(owner, 0) >= self._max_per_user:
-            raise TooManySessions(
-                f"You have {self._max_per_user} open sessions, the most allowed; close one or let it expire."
-            )
-
     async def detach(self, entry: SessionEntry) -> None:
         entry.connections = max(0, entry.connections - 1)
-        if entry.connections > 0 or self._entries.get(entry.log.session_id) is not entry:
-            return
-        del self._entries[entry.log.session_id]
-        left = self._per_user.get(entry.owner, 1) - 1
-        if left > 0:
-            self._per_user[entry.owner] = left
-        else:
-            self._per_user.pop(entry.owner, None)
-        await self._bus.unsubscribe(entry.log.session_id)
+        if entry.connections == 0 and self._table.remove(entry.log.session_id, entry):
+            await self._bus.unsubscribe(entry.log.session_id)
 
     def start_sweeper(self, every_s: float = 30.0) -> None:
         """Nothing to sweep: entries leave with their last connection; workers expire idle sessions."""
@@ -123,7 +95,5 @@ class RemoteRegistry:
         return 0
 
     async def close_all(self) -> None:
-        for session_id in list(self._entries):
-            await self._bus.unsubscribe(session_id)
-        self._entries.clear()
-        self._per_user.clear()
+        for entry in self._table.take_all():
+            await self._bus.unsubscribe(entry.log.session_id)
