@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -131,6 +132,7 @@ class RemoteSession:
         self._idle = asyncio.Event()
         if self._run_id is None:
             self._idle.set()
+        self._finished: deque[str] = deque(maxlen=16)  # runs seen ending (a reply can come after their end)
 
     # ---- what the mirror answers -------------------------------------------------------------------------
     @property
@@ -176,7 +178,11 @@ class RemoteSession:
         elif isinstance(event, TeamEvent) and event.run_id == self._run_id:
             self._messages += 1
             self._last_speaker = str(event.data.get("source") or "") or self._last_speaker
-        elif isinstance(event, RunFinishedEvent) and event.run_id == self._run_id:
+        elif isinstance(event, RunFinishedEvent):
+            if event.run_id is not None:
+                self._finished.append(event.run_id)
+            if event.run_id != self._run_id:
+                return
             self._run_id = None
             self._usage = {k: self._usage.get(k, 0) + v for k, v in event.data.usage.model_dump().items()}
         elif isinstance(event, SystemEvent) and isinstance(event.data, StateChanged | SessionReset):
@@ -195,7 +201,14 @@ class RemoteSession:
         return await self._bus.command(command)
 
     async def submit_task(self, text: str, budget: RunBudget | None = None) -> dict[str, Any]:
-        return await self._call("task", text=text, budget=budget.as_dict() if budget is not None else None)
+        result = await self._call("task", text=text, budget=budget.as_dict() if budget is not None else None)
+        started = result.get("run_id") if result.get("status") == "started" else None
+        if started and started != self._run_id and started not in self._finished:
+            # The reply may come before the run's first events: the mirror knows of the run from now on.
+            self._run_id, self._task, self._state = str(started), text, SessionState.RUNNING
+            self._messages, self._last_speaker, self._started = 0, None, time.monotonic()
+            self._idle.clear()
+        return result
 
     async def pause(self) -> dict[str, Any]:
         return await self._call("pause")
