@@ -26,6 +26,7 @@ from app.distributed.bus import connect
 from app.store_schema import metadata
 from tests.cluster import Cluster, RedisServer, free_port, research_script
 from tests.fakes import FakeOpenAI
+from tests.voice_client import VoiceClient
 
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 pytestmark = [
@@ -273,4 +274,29 @@ async def test_a_session_closed_for_idleness_comes_back_with_its_memory(
     last_manager_call = fake_models.chat.calls("manager")[-1]
     prompt = "\n".join(str(m.get("content")) for m in last_manager_call.messages)
     assert "Q[1]" in prompt and "Q[2]" in prompt, "the team forgot the first question"
+    await redis.aclose()
+
+
+async def test_a_spoken_question_through_a_gateway_is_answered_by_a_worker(
+    cluster: Cluster, fake_models: FakeOpenAI, redis_server: RedisServer
+) -> None:
+    """The narrator runs on the gateway that holds the voice socket; the team on a worker. The question goes
+    through the narrator's ask_team to the worker, and the answer comes back to be spoken and shown."""
+    research_script(fake_models.chat, delay_s=0.05, steps=1)
+    cluster.env.update(VOICE_API="realtime", VOICE_TRANSPORT="relay")
+    port = await cluster.add_gateway()
+    cluster.add_worker()
+    redis = connect(redis_server.url)
+    await cluster.wait_workers(redis, 1)
+    voice = VoiceClient(await websockets.connect(f"ws://127.0.0.1:{port}/ws/voice", max_size=None))
+    await voice.until(lambda m: m["type"] == "voice.state" and m["state"] == "ready", timeout=30)
+    await fake_models.realtime.aspeak_user("Q[5] what is the answer?")
+    await fake_models.realtime.until(
+        lambda rt: any("ANSWER Q[5]" in text for text in rt.spoken()), timeout=30, what="the answer spoken"
+    )
+    finished = voice.team_events("run_finished")
+    assert finished and finished[0]["data"]["final_answer"].startswith("ANSWER Q[5]")
+    assert fake_models.realtime.function_calls()[0][0] == "ask_team"
+    fake_models.assert_clean()
+    await voice.close()
     await redis.aclose()
