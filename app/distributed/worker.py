@@ -263,16 +263,21 @@ class Worker:
             session_id, self._store, self._redactor, self.publisher, self.leases.valid, last_seq=last_seq, owner=owner
         )
         session = await self._build(session_id, event_log)
+        try:
+            saved = await self._store.load_checkpoint(session_id)
+            if saved is not None:
+                covered, stored = saved
+                checkpoint = read_checkpoint(stored.state, stored.memory)
+                messages = await self._run_messages(checkpoint, covered)
+                if await session.restore(checkpoint, covered, messages) is not None:
+                    self.resumed_runs += 1
+                    log.info("resumed a session", extra={"session_id": session_id, "from_seq": covered})
+        except Exception:
+            event_log.fenced = True  # not hosted after all: nothing of it may be written
+            await session.close()
+            raise
         hosted = Hosted(session, event_log)
         self.hosted[session_id] = hosted
-        saved = await self._store.load_checkpoint(session_id)
-        if saved is not None:
-            covered, stored = saved
-            checkpoint = read_checkpoint(stored.state, stored.memory)
-            messages = await self._run_messages(checkpoint, covered)
-            if await session.restore(checkpoint, covered, messages) is not None:
-                self.resumed_runs += 1
-                log.info("resumed a session", extra={"session_id": session_id, "from_seq": covered})
         return hosted
 
     async def _run_messages(self, checkpoint: SessionCheckpoint, covered: int) -> list[AgentMessage]:
