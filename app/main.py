@@ -59,6 +59,7 @@ def create_app(
                 await _start_store(stack, store, users, settings, redactor, configure_logs)
                 gateway = await open_gateway(stack, settings, store, redactor)
                 services = Services(settings=settings, store=store, registry=gateway, redactor=redactor)
+                services.live_workers = gateway.live_workers
             else:  # everything in this process
                 tools = await open_team_tools(settings, researcher_tools, developer_tools)
                 stack.push_async_callback(tools.close)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,5 +33,6 @@ class Services:
     voice_settings: VoiceSettings | None = None  # None: read from the environment (tests set their own)
     narrator_settings: NarratorSettings | None = None  # None: built from settings
     voice_calls: VoiceCalls | None = None  # the WebRTC calls, made on first use
+    live_workers: Callable[[float], Awaitable[int]] | None = None  # a gateway's count of live workers (/health)
     session_buckets: RateBuckets = field(default_factory=lambda: RateBuckets(per_min=10))  # /session by client
     voice_call_buckets: RateBuckets = field(default_factory=lambda: RateBuckets(per_min=10))  # calls by user

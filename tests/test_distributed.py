@@ -300,3 +300,16 @@ async def test_a_spoken_question_through_a_gateway_is_answered_by_a_worker(
     fake_models.assert_clean()
     await voice.close()
     await redis.aclose()
+
+
+async def test_a_gateway_without_a_live_worker_says_so_in_health(cluster: Cluster, redis_server: RedisServer) -> None:
+    port = await cluster.add_gateway()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        alone = (await http.get("/health")).json()
+        assert alone["status"] == "degraded" and alone["role"] == "gateway" and alone["workers"] == 0
+        cluster.add_worker()
+        redis = connect(redis_server.url)
+        await cluster.wait_workers(redis, 1)
+        await redis.aclose()
+        served = (await http.get("/health")).json()
+        assert served["status"] == "ok" and served["workers"] == 1

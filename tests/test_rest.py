@@ -27,6 +27,7 @@ async def test_rest_endpoints(tmp_path: Path) -> None:
                 "database_backend": "sqlite",
                 "model_access": True,
                 "sessions": 1,
+                "role": "embedded",
             }
             runs = (await http.get("/runs", params={"session_id": session_id})).json()["runs"]
             assert len(runs) == 2 and all(r["status"] == "completed" for r in runs)

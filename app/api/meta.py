@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.api.deps import ServicesDep
@@ -33,6 +33,8 @@ class Health(BaseModel):
     model_access: bool | None = None
     sessions: int | None = None
     code_execution: CodeExecution | None = None
+    role: Literal["embedded", "gateway"] | None = None
+    workers: int | None = Field(default=None, description="A gateway's live workers; with none, no team can work.")
 
 
 @router.get("/health", response_model=Health, response_model_exclude_none=True)
@@ -44,7 +46,8 @@ async def health(services: ServicesDep, request: Request) -> Health:
     except Exception:  # noqa: BLE001 - health reports, it does not fail
         database = "unavailable"
     code = _code_execution(services)
-    healthy = database == "ok" and (code is None or code.runs_code)
+    workers = await _live_workers(services)
+    healthy = database == "ok" and (code is None or code.runs_code) and workers != 0
     status: Literal["ok", "degraded"] = "ok" if healthy else "degraded"
     if not getattr(request.state, "authenticated", True):
         return Health(status=status)
@@ -55,7 +58,19 @@ async def health(services: ServicesDep, request: Request) -> Health:
         model_access=services.settings.has_model_access,
         sessions=len(services.registry),
         code_execution=code,
+        role="gateway" if services.live_workers is not None else "embedded",
+        workers=workers,
     )
+
+
+async def _live_workers(services: Services) -> int | None:
+    """None in one process; else the workers that beat within three leases (0 when Redis is unreachable)."""
+    if services.live_workers is None:
+        return None
+    try:
+        return await services.live_workers(3 * services.settings.lease_ttl_s)
+    except Exception:  # noqa: BLE001 - health reports, it does not fail
+        return 0
 
 
 def _code_execution(services: Services) -> CodeExecution | None:

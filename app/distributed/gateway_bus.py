@@ -20,6 +20,7 @@ from agents.session import SessionCommandError
 from agents.session_events import ErrorCode
 from app.distributed.bus import (
     PREFIX,
+    WORKERS_HASH,
     Command,
     EventNote,
     Reply,
@@ -100,6 +101,12 @@ class GatewayBus:
                 return reply.result
             raise SessionCommandError(_code(reply.code), reply.message or "The worker refused the command.")
         raise AssertionError("unreachable")
+
+    async def live_workers(self, max_age_s: float) -> int:
+        """Workers whose heartbeat is younger than `max_age_s` (/health)."""
+        beats = await self._redis.hgetall(WORKERS_HASH)  # type: ignore[misc]  # redis-py: one stub, sync|async
+        now = time.time()
+        return sum(1 for beat in beats.values() if now - float(beat) < max_age_s)
 
     # ---- events -----------------------------------------------------------------------------------------
     async def subscribe(self, session_id: str, listener: EventsListener) -> None:

@@ -88,6 +88,9 @@ class RemoteRegistry:
         if entry.connections == 0 and self._table.remove(entry.log.session_id, entry):
             await self._bus.unsubscribe(entry.log.session_id)
 
+    async def live_workers(self, max_age_s: float) -> int:
+        return await self._bus.live_workers(max_age_s)
+
     def start_sweeper(self, every_s: float = 30.0) -> None:
         """Nothing to sweep: entries leave with their last connection; workers expire idle sessions."""
 
