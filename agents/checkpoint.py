@@ -31,6 +31,7 @@ from agents.budget import RunBudget
 from agents.events import AgentMessage
 from agents.metering import Usage, UsageMeter
 from agents.run_state import Run, SessionState
+from agents.session_events import RunResumed
 from agents.team import TeamControls
 
 CHECKPOINT_VERSION = 1
@@ -153,6 +154,14 @@ async def restore_run(
         followup=saved.followup,
     )
     return run, SessionState(saved.state)
+
+
+def run_resumed(run: Run, state: SessionState, covered_seq: int) -> RunResumed:
+    """What the clients are told when a run carries on from its checkpoint."""
+    told = "still paused" if state == SessionState.PAUSED else "the step that was in progress runs again"
+    return RunResumed(
+        task=run.task, from_seq=covered_seq, state=state.value, message=f"Resumed on another worker: {told}."
+    )
 
 
 def resume_tracking(controls: TeamControls, checkpoint: RunCheckpoint) -> None:

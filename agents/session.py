@@ -38,11 +38,10 @@ from autogen_core import CancellationToken
 
 from agents.background import BackgroundTasks
 from agents.budget import RunBudget
-from agents.checkpoint import Checkpoint, SessionCheckpoint, restore_meter, restore_run, session_checkpoint
+from agents.checkpoint import SessionCheckpoint, restore_meter, restore_run, run_resumed
 from agents.event_sink import EventSink
 from agents.events import AgentMessage, serialize_message
 from agents.metering import UsageMeter
-from agents.owed_events import OwedEvents
 from agents.run_state import Run, SessionLimits, SessionState, new_run_id, run_finished, status_of
 from agents.runtime import reap_cancelled, stop_runtime
 from agents.session_errors import EventNotStored, SessionCommandError, describe_error
@@ -50,14 +49,12 @@ from agents.session_events import (
     ErrorCode,
     FollowupQueued,
     RunError,
-    RunFinished,
-    RunResumed,
     RunStarted,
-    SessionPayload,
     SessionReset,
     StateChanged,
     TeamMessage,
 )
+from agents.session_outlet import SessionOutlet, SessionView
 from agents.stop import KEEPS_STATE, StopReason, TerminationLabel, stop_reason_for
 from agents.team import TeamControls
 
@@ -65,9 +62,6 @@ __all__ = ["SessionCommandError", "SessionLimits", "SessionState", "TeamSession"
 log = logging.getLogger(__name__)
 
 TeamFactory = Callable[[], tuple[SelectorGroupChat, TeamControls]]
-
-
-MAX_OWED_EVENTS = 32
 
 
 class TeamSession:
@@ -92,22 +86,19 @@ class TeamSession:
         self.session_id = session_id
         self._factory = factory
         self._meter = meter
-        self._sink = emit
         self._limits = limits
         self._default_budget = default_budget or RunBudget()
         self._unavailable = unavailable
         self._on_close = on_close
         self._run_context = run_context  # the context a run's driver starts in (its trace span, app/telemetry.py)
-        self._checkpoints = checkpoints
         self._run_slots = run_slots
-        self._memory_changed = True  # the next checkpoint stores the memory (it changed, or never was stored)
         self._team: SelectorGroupChat | None = None
         self._controls: TeamControls | None = None
         self._snapshot: Mapping[str, Any] | None = None
         self._state = SessionState.IDLE
         self._run: Run | None = None
         self._followups: deque[str] = deque()
-        self._owed = OwedEvents(self._emit, self._spawn, limit=MAX_OWED_EVENTS)
+        self._outlet = SessionOutlet(emit, self._spawn, self._view, checkpoints=checkpoints)
         self._closed = False
         self._lock = asyncio.Lock()
         self._background = BackgroundTasks()
@@ -165,7 +156,7 @@ class TeamSession:
             self._followups.append(text)
             payload = FollowupQueued(text=text, position=len(self._followups), state=self._state.value)
             try:
-                await self._emit(payload, self._run.run_id)
+                await self._outlet.emit(payload, self._run.run_id)
             except EventNotStored:
                 self._followups.pop()
                 raise SessionCommandError(
@@ -210,18 +201,18 @@ class TeamSession:
             self._followups.clear()
             if self._run is not None and not self._run.closed:
                 await self._abort(self._run, StopReason.RESET, rebuild=False)
-            self._snapshot, self._memory_changed = None, True
+            self._snapshot, self._outlet.memory_changed = None, True
             if self._team is not None:
                 self._spawn(stop_runtime(self._team))
             self._team, self._controls = None, None  # built again, empty, by the next task
-            await self._emit_quietly(SessionReset(), None)
+            await self._outlet.emit_quietly(SessionReset(), None)
             return {"status": "reset"}
 
     async def close(self) -> None:
         """End the session: stop any run, release resources."""
         async with self._lock:
             self._closed = True
-            self._owed.stop()
+            self._outlet.stop()
             self._followups.clear()
             if self._run is not None and not self._run.closed:
                 await self._abort(self._run, StopReason.CLOSED, rebuild=False)
@@ -238,7 +229,7 @@ class TeamSession:
         far are `messages` (read back from its stored events). Returns the run id."""
         async with self._lock:
             self._snapshot, self._followups = checkpoint.snapshot, deque(checkpoint.followups)
-            self._memory_changed = False
+            self._outlet.memory_changed = False
             restore_meter(self._meter, checkpoint.meter)
             if self._unavailable:
                 return None
@@ -252,13 +243,8 @@ class TeamSession:
             run, state = await restore_run(checkpoint, team, controls, messages or [])
             self._run, self._state = run, state
             self._idle.clear()
-            paused = state == SessionState.PAUSED
-            told = "still paused" if paused else "the step that was in progress runs again"
-            resumed = RunResumed(
-                task=run.task, from_seq=covered_seq, state=state.value, message=f"Resumed on another worker: {told}."
-            )
-            await self._emit_quietly(resumed, run.run_id)
-            if not paused:
+            await self._outlet.emit_quietly(run_resumed(run, state, covered_seq), run.run_id)
+            if state != SessionState.PAUSED:
                 await self._launch(run, None if run.team_state is not None else run.task)
                 if state == SessionState.PAUSING:
                     controls.pause.set()
@@ -278,7 +264,7 @@ class TeamSession:
         controls.begin_run(budget or self._default_budget)
         started = RunStarted(task=task, followup=followup, session_id=self.session_id, budget=controls.budget.as_dict())
         try:
-            await self._emit(started, run.run_id)
+            await self._outlet.emit(started, run.run_id)
         except EventNotStored:
             self._run, self._state = None, SessionState.IDLE
             self._idle.set()
@@ -315,12 +301,12 @@ class TeamSession:
                         continue
                     run.messages.append(item)
                     run.last_speaker = item.source
-                    if self._checkpoints and isinstance(item, BaseChatMessage):
+                    if self._outlet.checkpoints and isinstance(item, BaseChatMessage):
                         # A message boundary of the team: its state, stored with this message (agents/checkpoint.py).
                         # An agent's inner events (tool calls) are not: a resumed turn starts over anyway.
                         run.team_state, run.checkpoint_due = await team.save_state(), True
                     kind, _, data = serialize_message(item)
-                    await self._emit(TeamMessage(type=kind, data=data), run.run_id)
+                    await self._outlet.emit(TeamMessage(type=kind, data=data), run.run_id)
         except asyncio.CancelledError:
             if not run.closed:  # cancelled from outside our own abort: treat as a cancel
                 self._spawn(self._abort_if_current(run, StopReason.CANCELLED))
@@ -342,7 +328,7 @@ class TeamSession:
         reason = stop_reason_for(labels)
         if reason is None and TerminationLabel.PAUSED in labels:
             self._state = SessionState.PAUSED
-            if self._checkpoints and self._team is not None:
+            if self._outlet.checkpoints and self._team is not None:
                 run.team_state = await self._team.save_state()  # stopped: a consistent state to resume from
             await self._emit_state("Paused. Say resume to continue.")
             return
@@ -362,12 +348,12 @@ class TeamSession:
         if reason in KEEPS_STATE and self._team is not None:
             try:
                 self._snapshot = await self._team.save_state()
-                self._memory_changed = True
+                self._outlet.memory_changed = True
             except Exception:
                 log.exception("save_state failed after run %s", run.run_id)
         usage = self._meter.snapshot().minus(run.usage_start)
         payload = run_finished(run, reason, usage, self._controls, error, error_code, dropped_followups)
-        await self._emit_quietly(payload, run.run_id, owed=True)
+        await self._outlet.emit_quietly(payload, run.run_id, owed=True)
         if self._run is run:
             self._run, self._state = None, SessionState.IDLE
         while self._followups and self._run is None and not self._closed:
@@ -383,7 +369,7 @@ class TeamSession:
         run.closed = True
         code, message = describe_error(exc)
         log.warning("run %s failed: %s: %s", run.run_id, code, message)
-        await self._emit_quietly(RunError(code=code, message=message), run.run_id, owed=True)
+        await self._outlet.emit_quietly(RunError(code=code, message=message), run.run_id, owed=True)
         await self._rebuild()
         await self._finish(run, StopReason.ERROR, error=message, error_code=code)
 
@@ -427,47 +413,12 @@ class TeamSession:
             self._spawn(stop_runtime(old))
 
     # ---- events -----------------------------------------------------------------------------------------
-    async def _emit(self, payload: SessionPayload, run_id: str | None) -> None:
-        """Store, then send; EventNotStored when the store refused it (so it was not sent either)."""
-        try:
-            checkpoint = self._checkpoint(payload)
-            if checkpoint is None:
-                await self._sink(payload, run_id)
-            else:
-                await self._sink(payload, run_id, checkpoint=checkpoint)
-                if checkpoint.memory is not None:
-                    self._memory_changed = False
-        except Exception as exc:
-            raise EventNotStored(f"{type(exc).__name__}: {exc}") from exc
-
-    def _checkpoint(self, payload: SessionPayload) -> Checkpoint | None:
-        """The session's state as of this event, when checkpoints are on; errors change no state."""
-        if not self._checkpoints or isinstance(payload, RunError):
-            return None
-        if isinstance(payload, StateChanged) and payload.state == "idle":
-            return None  # "Ready." after a run: the run's end already stored this state
-        if isinstance(payload, TeamMessage):
-            if self._run is None or not self._run.checkpoint_due:
-                return None
-            self._run.checkpoint_due = False
-        run = None if isinstance(payload, RunFinished | SessionReset) else self._run
-        return session_checkpoint(
-            self._snapshot, self._memory_changed, self._followups, run, self._state, self._controls, self._meter
-        )
-
-    async def _emit_quietly(self, payload: SessionPayload, run_id: str | None, *, owed: bool = False) -> None:
-        """Emit an event whose failure must not stop a transition; `owed` ones are delivered once the store
-        takes them again."""
-        try:
-            await self._emit(payload, run_id)
-        except EventNotStored as exc:
-            log.error("event not stored (%s): %s", type(payload).__name__, exc)
-            if owed:
-                self._owed.add(payload, run_id)
-
     async def _emit_state(self, message: str) -> None:
         payload = StateChanged(state=self._state.value, message=message)
-        await self._emit_quietly(payload, self._run.run_id if self._run else None)
+        await self._outlet.emit_quietly(payload, self._run.run_id if self._run else None)
+
+    def _view(self) -> SessionView:
+        return SessionView(self._snapshot, self._followups, self._run, self._state, self._controls, self._meter)
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Future[None]:
         return self._background.spawn(coro)
