@@ -33,6 +33,7 @@ from app.distributed.bus import (
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 10_000  # commands awaiting a worker's reply
+WORKER_FORGOTTEN_S = 3600.0  # a worker silent this long is removed from rt:workers
 EVENTS_PREFIX = PREFIX + "ev:"
 
 
@@ -103,9 +104,13 @@ class GatewayBus:
         raise AssertionError("unreachable")
 
     async def live_workers(self, max_age_s: float) -> int:
-        """Workers whose heartbeat is younger than `max_age_s` (/health)."""
+        """Workers whose heartbeat is younger than `max_age_s` (/health). A worker that died without a clean
+        stop leaves its entry: entries silent for an hour are removed, so the hash does not grow with crashes."""
         beats = await self._redis.hgetall(WORKERS_HASH)  # type: ignore[misc]  # redis-py: one stub, sync|async
         now = time.time()
+        gone = [worker for worker, beat in beats.items() if now - float(beat) > WORKER_FORGOTTEN_S]
+        if gone:
+            await self._redis.hdel(WORKERS_HASH, *gone)  # type: ignore[misc]  # as above
         return sum(1 for beat in beats.values() if now - float(beat) < max_age_s)
 
     # ---- events -----------------------------------------------------------------------------------------
