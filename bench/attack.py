@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import sys
 import tempfile
 import time
@@ -31,15 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.stats import percentiles  # noqa: E402
+from tests.cluster import free_port  # noqa: E402
 from tests.fakes import FakeOpenAI  # noqa: E402
 
 ANSWER = "Paris is sunny today."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

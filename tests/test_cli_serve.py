@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +12,7 @@ from pathlib import Path
 import httpx
 import websockets
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.cluster import free_port
 
 
 async def test_serve_refuses_an_oversized_frame_and_keeps_serving(tmp_path: Path) -> None:
