@@ -59,7 +59,7 @@ NARRATOR_SESSION: dict[str, Any] = {
         "input": {
             "format": {"type": "audio/pcm", "rate": 24000},
             "noise_reduction": {"type": "near_field"},
-            "transcription": {"model": "gpt-4o-mini-transcribe"},
+            "transcription": {"model": "gpt-transcribe"},
             "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
         },
         "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"},
@@ -104,7 +104,7 @@ async def next_event(conn: Any, event_type: str, seen: list[Any] | None = None, 
 
 
 async def connect_narrator(client: Any) -> Any:
-    manager = client.realtime.connect(model="gpt-realtime")
+    manager = client.realtime.connect(model="gpt-realtime-2.1")
     conn = await manager.enter()
     assert (await conn.recv()).type == "session.created"
     await conn.send({"type": "session.update", "session": NARRATOR_SESSION})
@@ -122,7 +122,7 @@ def _messages(system: str, user: str = "What is the weather in Paris?") -> list[
 async def test_chat_scripted_text_reply_with_usage(fake: FakeOpenAI, client: Any) -> None:
     fake.chat.add("manager", "Find the weather in Paris.\nNEXT AGENT: Researcher")
     messages = _messages(MANAGER_PROMPT)
-    reply = await client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    reply = await client.chat.completions.create(model="gpt-6-luna", reasoning_effort="none", messages=messages)
     assert reply.choices[0].message.content == "Find the weather in Paris.\nNEXT AGENT: Researcher"
     assert reply.choices[0].finish_reason == "stop"
     expected_prompt = -(-sum(len(m["content"]) for m in messages) // 4)
@@ -130,7 +130,7 @@ async def test_chat_scripted_text_reply_with_usage(fake: FakeOpenAI, client: Any
     assert reply.usage.completion_tokens == -(-len(reply.choices[0].message.content) // 4)
     assert fake.chat.roles() == ["manager"]
     assert fake.chat.usage("manager")["total_tokens"] == reply.usage.total_tokens
-    assert fake.chat.calls("manager")[0].model == "gpt-4o-mini"
+    assert fake.chat.calls("manager")[0].model == "gpt-6-luna"
 
 
 async def test_chat_streaming_text_and_tool_calls(fake: FakeOpenAI, client: Any) -> None:
@@ -140,7 +140,11 @@ async def test_chat_streaming_text_and_tool_calls(fake: FakeOpenAI, client: Any)
         tool_calls(("web_search", {"query": "weather Paris"}), ("wikipedia_search", {"query": "Paris"})),
     )
     stream = await client.chat.completions.create(
-        model="gpt-4o", messages=_messages(RESEARCHER_PROMPT), stream=True, stream_options={"include_usage": True}
+        model="gpt-6-luna",
+        reasoning_effort="none",
+        messages=_messages(RESEARCHER_PROMPT),
+        stream=True,
+        stream_options={"include_usage": True},
     )
     text, usage = "", None
     async for chunk in stream:
@@ -151,7 +155,8 @@ async def test_chat_streaming_text_and_tool_calls(fake: FakeOpenAI, client: Any)
     assert usage is not None and usage.completion_tokens == -(-len(text) // 4)
 
     stream = await client.chat.completions.create(
-        model="gpt-4o",
+        model="gpt-6-luna",
+        reasoning_effort="none",
         messages=_messages(RESEARCHER_PROMPT),
         stream=True,
         tools=[{"type": "function", "function": {"name": "web_search"}}],
@@ -175,7 +180,9 @@ async def test_chat_streaming_text_and_tool_calls(fake: FakeOpenAI, client: Any)
 
 async def test_chat_tool_call_reply(fake: FakeOpenAI, client: Any) -> None:
     fake.chat.add("researcher", tool_call("web_search", {"query": "current weather in Paris"}))
-    reply = await client.chat.completions.create(model="gpt-4o", messages=_messages(RESEARCHER_PROMPT))
+    reply = await client.chat.completions.create(
+        model="gpt-6-luna", reasoning_effort="none", messages=_messages(RESEARCHER_PROMPT)
+    )
     (call,) = reply.choices[0].message.tool_calls
     assert reply.choices[0].finish_reason == "tool_calls"
     assert call.function.name == "web_search" and call.id.startswith("call_")
@@ -185,15 +192,21 @@ async def test_chat_tool_call_reply(fake: FakeOpenAI, client: Any) -> None:
 async def test_chat_error_paths(fake: FakeOpenAI, client: Any) -> None:
     fake.chat.add("manager", server_error(), rate_limited(retry_after=2))
     with pytest.raises(openai.InternalServerError):
-        await client.chat.completions.create(model="gpt-4o", messages=_messages(MANAGER_PROMPT))
+        await client.chat.completions.create(
+            model="gpt-6-luna", reasoning_effort="none", messages=_messages(MANAGER_PROMPT)
+        )
     with pytest.raises(openai.RateLimitError) as caught:
-        await client.chat.completions.create(model="gpt-4o", messages=_messages(MANAGER_PROMPT))
+        await client.chat.completions.create(
+            model="gpt-6-luna", reasoning_effort="none", messages=_messages(MANAGER_PROMPT)
+        )
     assert caught.value.response.headers["retry-after"] == "2"
     assert caught.value.code == "rate_limit_exceeded"
     # With retries, the SDK honours Retry-After and the next scripted reply answers.
     fake.chat.add("manager", rate_limited(retry_after=0.05), "Recovered.")
     async with fake.async_client(max_retries=1) as retrying:
-        reply = await retrying.chat.completions.create(model="gpt-4o", messages=_messages(MANAGER_PROMPT))
+        reply = await retrying.chat.completions.create(
+            model="gpt-6-luna", reasoning_effort="none", messages=_messages(MANAGER_PROMPT)
+        )
     assert reply.choices[0].message.content == "Recovered."
     assert [r.status for r in fake.chat.calls("manager")] == [500, 429, 429, 200]
 
@@ -201,7 +214,9 @@ async def test_chat_error_paths(fake: FakeOpenAI, client: Any) -> None:
 async def test_chat_empty_queue_fails_loudly_naming_the_role(fake: FakeOpenAI, client: Any) -> None:
     with pytest.raises(openai.InternalServerError) as caught:
         await client.chat.completions.create(
-            model="gpt-4o", messages=_messages("You are the Developer of a small research team.")
+            model="gpt-6-luna",
+            reasoning_effort="none",
+            messages=_messages("You are the Developer of a small research team."),
         )
     assert "'developer'" in str(caught.value)
     assert [r.role for r in fake.chat.unscripted] == ["developer"]
@@ -222,22 +237,24 @@ async def test_chat_roles_delay_dynamic_and_auth(fake: FakeOpenAI, client: Any) 
     assert default_role_of({"messages": [{"role": "user", "content": "hi"}]}) == "unknown"
     fake.chat.add("selector", delay(0.05), "Researcher")
     fake.chat.add("manager", dynamic(lambda body: f"{len(body['messages'])} messages"))
-    picked = await client.chat.completions.create(model="gpt-4o-mini", messages=selector)
+    picked = await client.chat.completions.create(model="gpt-6-luna", reasoning_effort="none", messages=selector)
     assert picked.choices[0].message.content == "Researcher"
-    counted = await client.chat.completions.create(model="gpt-4o-mini", messages=_messages(MANAGER_PROMPT))
+    counted = await client.chat.completions.create(
+        model="gpt-6-luna", reasoning_effort="none", messages=_messages(MANAGER_PROMPT)
+    )
     assert counted.choices[0].message.content == "2 messages"
     async with httpx.AsyncClient(base_url=fake.base_url) as http:
         denied = await http.post("/chat/completions", json={"model": "m", "messages": []})
         models = await http.get("/models", headers={"Authorization": "Bearer sk-test"})
     assert denied.status_code == 401 and "didn't provide an API key" in denied.json()["error"]["message"]
-    assert any(m["id"] == "gpt-realtime" for m in models.json()["data"])
+    assert any(m["id"] == "gpt-realtime-2.1" for m in models.json()["data"])
 
 
 async def test_chat_rejects_unknown_parameters_like_the_api(fake: FakeOpenAI, client: Any) -> None:
     fake.chat.add("manager", "unused")
     with pytest.raises(openai.BadRequestError) as caught:
         await client.chat.completions.create(
-            model="gpt-4o", messages=_messages(MANAGER_PROMPT), extra_body={"max_turns": 3}
+            model="gpt-6-luna", reasoning_effort="none", messages=_messages(MANAGER_PROMPT), extra_body={"max_turns": 3}
         )
     assert "Unrecognized request argument supplied: max_turns" in str(caught.value)
     assert [p for _, p in fake.chat.rejected] == ["max_turns"] and fake.chat.script.remaining("manager") == 1
@@ -246,9 +263,13 @@ async def test_chat_rejects_unknown_parameters_like_the_api(fake: FakeOpenAI, cl
 def test_sync_client_and_fixed_api_key() -> None:
     with FakeOpenAI(api_key="sk-right", chat=ChatScript().add("manager", "ok")) as fake:
         with fake.sync_client(api_key="sk-wrong-key-123") as wrong, pytest.raises(openai.AuthenticationError):
-            wrong.chat.completions.create(model="gpt-4o", messages=_messages(MANAGER_PROMPT))
+            wrong.chat.completions.create(
+                model="gpt-6-luna", reasoning_effort="none", messages=_messages(MANAGER_PROMPT)
+            )
         with fake.sync_client(api_key="sk-right") as right:
-            reply = right.chat.completions.create(model="gpt-4o", messages=_messages(MANAGER_PROMPT))
+            reply = right.chat.completions.create(
+                model="gpt-6-luna", reasoning_effort="none", messages=_messages(MANAGER_PROMPT)
+            )
         assert reply.choices[0].message.content == "ok"
         assert fake.auth_failures == [("/v1/chat/completions", "wrong key")]
 
@@ -258,11 +279,11 @@ def test_sync_client_and_fixed_api_key() -> None:
 
 async def test_realtime_session_created_and_updated(fake: FakeOpenAI) -> None:
     client = fake.async_client()
-    async with client.realtime.connect(model="gpt-realtime") as conn:
+    async with client.realtime.connect(model="gpt-realtime-2.1") as conn:
         created = await conn.recv()
         assert created.type == "session.created"
         session = created.session
-        assert session.type == "realtime" and session.model == "gpt-realtime"
+        assert session.type == "realtime" and session.model == "gpt-realtime-2.1"
         assert session.instructions == "" and session.tools == [] and session.output_modalities == ["audio"]
         assert session.audio.input.format.type == "audio/pcm" and session.audio.input.format.rate == 24000
         assert session.id.startswith("sess_") and session.object == "realtime.session"  # type: ignore[attr-defined]
@@ -611,7 +632,7 @@ async def test_barge_in_cancels_the_active_response(fake: FakeOpenAI) -> None:
 
 async def test_drop_connection_and_sdk_reconnect(fake: FakeOpenAI) -> None:
     client = fake.async_client()
-    async with client.realtime.connect(model="gpt-realtime") as conn:
+    async with client.realtime.connect(model="gpt-realtime-2.1") as conn:
         await conn.recv()
         await fake.realtime.adrop_connection()
         with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
@@ -619,7 +640,7 @@ async def test_drop_connection_and_sdk_reconnect(fake: FakeOpenAI) -> None:
         assert closed.value.rcvd is None  # no close frame: the SDK treats it as 1006
     attempts: list[int] = []
     manager = client.realtime.connect(
-        model="gpt-realtime", initial_delay=0.01, on_reconnecting=lambda e: attempts.append(e.close_code)
+        model="gpt-realtime-2.1", initial_delay=0.01, on_reconnecting=lambda e: attempts.append(e.close_code)
     )
     async with manager as conn:
         sessions: list[str] = []
@@ -639,7 +660,7 @@ async def test_control_calls_wait_for_a_session(fake: FakeOpenAI) -> None:
     with pytest.raises(RuntimeError, match="no open realtime session"):
         await fake.realtime.aspeak_user("Anyone there?", wait_s=0.05)
     pending = fake.realtime.speak_user("Hello")  # no session yet: waits for the client to connect
-    async with fake.async_client().realtime.connect(model="gpt-realtime") as conn:
+    async with fake.async_client().realtime.connect(model="gpt-realtime-2.1") as conn:
         done = await next_event(conn, "response.done")
         await asyncio.wait_for(asyncio.wrap_future(pending), 3)
     assert done.response.output[0].content[0].transcript == "I heard you say: Hello"  # no tools declared
@@ -648,7 +669,7 @@ async def test_control_calls_wait_for_a_session(fake: FakeOpenAI) -> None:
 
 async def test_session_expiry_like_the_real_api() -> None:
     async with FakeOpenAI(session_expiry_s=0.1) as fake:
-        async with fake.async_client().realtime.connect(model="gpt-realtime") as conn:
+        async with fake.async_client().realtime.connect(model="gpt-realtime-2.1") as conn:
             await conn.recv()
             err = await next_event(conn, "error")
             assert (err.error.code, err.error.message) == ("session_expired", SESSION_EXPIRED_MESSAGE)
@@ -681,7 +702,7 @@ async def test_input_audio_append_commit_clear_and_audio_vad(fake: FakeOpenAI) -
 
 async def test_legacy_item_events_and_text_sessions() -> None:
     async with FakeOpenAI(legacy_item_events=True) as fake:
-        async with fake.async_client().realtime.connect(model="gpt-realtime") as conn:
+        async with fake.async_client().realtime.connect(model="gpt-realtime-2.1") as conn:
             await conn.recv()
             await conn.send({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})
             await conn.send(
@@ -712,7 +733,7 @@ async def test_custom_brain_and_out_of_band_response() -> None:
         return ResponsePlan.speak(f"custom {len(seen)}", delay_s=0.2 if len(seen) == 1 else 0.0)
 
     async with FakeOpenAI(brain=brain) as fake:
-        async with fake.async_client().realtime.connect(model="gpt-realtime") as conn:
+        async with fake.async_client().realtime.connect(model="gpt-realtime-2.1") as conn:
             await conn.recv()
             await conn.send({"type": "response.create"})
             await next_event(conn, "response.created")
@@ -730,7 +751,7 @@ async def test_custom_brain_and_out_of_band_response() -> None:
 
 async def test_client_secrets(fake: FakeOpenAI, client: Any) -> None:
     secret = await client.realtime.client_secrets.create(
-        session={"type": "realtime", "model": "gpt-realtime", "instructions": "Be brief."},
+        session={"type": "realtime", "model": "gpt-realtime-2.1", "instructions": "Be brief."},
         expires_after={"anchor": "created_at", "seconds": 120},
     )
     assert secret.value.startswith("ek_fake_") and secret.session.type == "realtime"
@@ -740,18 +761,18 @@ async def test_client_secrets(fake: FakeOpenAI, client: Any) -> None:
         await client.realtime.client_secrets.create(session={"type": "realtime", "voice": "alloy"})  # type: ignore[typeddict-unknown-key]
     assert "Unknown parameter: 'session.voice'." in str(caught.value)
     # The minted key opens a realtime session (as a browser would over WebRTC).
-    async with fake.async_client(api_key=secret.value).realtime.connect(model="gpt-realtime") as conn:
+    async with fake.async_client(api_key=secret.value).realtime.connect(model="gpt-realtime-2.1") as conn:
         assert (await conn.recv()).type == "session.created"
     assert [c.status for c in fake.client_secrets.calls] == [200, 400]
 
 
 async def test_realtime_handshake_requires_a_key(fake: FakeOpenAI) -> None:
     with pytest.raises(websockets.exceptions.InvalidStatus) as caught:
-        async with websockets.connect(fake.realtime_url + "?model=gpt-realtime"):
+        async with websockets.connect(fake.realtime_url + "?model=gpt-realtime-2.1"):
             pass
     assert caught.value.response.status_code == 401
     async with websockets.connect(
-        fake.realtime_url + "?model=gpt-realtime",
+        fake.realtime_url + "?model=gpt-realtime-2.1",
         additional_headers={"Authorization": "Bearer sk-x", "OpenAI-Beta": "realtime=v1"},
     ) as ws:
         assert json.loads(await ws.recv())["type"] == "session.created"
@@ -761,7 +782,7 @@ async def test_realtime_handshake_requires_a_key(fake: FakeOpenAI) -> None:
 
 def test_sync_realtime_and_control_from_sync_code(fake: FakeOpenAI) -> None:
     client = fake.sync_client()
-    with client.realtime.connect(model="gpt-realtime") as conn:
+    with client.realtime.connect(model="gpt-realtime-2.1") as conn:
         assert conn.recv().type == "session.created"
         conn.send({"type": "session.update", "session": NARRATOR_SESSION})
         fake.realtime.wait_for_client_event("session.update")

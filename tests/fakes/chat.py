@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from tests.fakes.ids import new_chat_call_id, new_id
+from tests.fakes.models import ModelCatalog, chat_refusal, model_not_found_body
 
 __all__ = [
     "ChatScript",
@@ -277,12 +278,14 @@ class ChatRequest:
 class ChatFake:
     """The chat completions endpoint: a `ChatScript` plus everything observed (thread-safe)."""
 
-    def __init__(self, script: ChatScript | None = None) -> None:
+    def __init__(self, script: ChatScript | None = None, models: ModelCatalog | None = None) -> None:
         self.script = script or ChatScript()
+        self.models = models or ModelCatalog()
         self._lock = threading.Lock()
         self._requests: list[ChatRequest] = []
         self._unscripted: list[ChatRequest] = []
         self._rejected: list[tuple[dict[str, Any], str]] = []
+        self._refused: list[tuple[dict[str, Any], str]] = []
         self.cache = PromptCache()
 
     # ---- scripting shortcuts ------------------------------------------------------------------------
@@ -309,6 +312,13 @@ class ChatFake:
         """(body, parameter) of requests refused for a parameter the API does not know (answered 400)."""
         with self._lock:
             return list(self._rejected)
+
+    @property
+    def refused(self) -> list[tuple[dict[str, Any], str]]:
+        """(body, error message) of requests the real API would refuse for their model: a model that is shut
+        down or unknown (404 model_not_found), a parameter a reasoning model does not take (400)."""
+        with self._lock:
+            return list(self._refused)
 
     def calls(self, role: str) -> list[ChatRequest]:
         return [r for r in self.requests if r.role == role.lower()]
@@ -358,6 +368,17 @@ class ChatFake:
             return _error_response(
                 400, f"Unrecognized request argument supplied: {unknown[0]}", "invalid_request_error", None
             )
+        served = self.models.get(str(body["model"]))
+        if served is None:
+            with self._lock:
+                self._refused.append((copy.deepcopy(body), "model_not_found"))
+            return JSONResponse(model_not_found_body(str(body["model"])), status_code=404)
+        refused = chat_refusal(served, body)
+        if refused is not None:
+            status, error_body = refused
+            with self._lock:
+                self._refused.append((copy.deepcopy(body), str(error_body["error"]["message"])))
+            return JSONResponse(error_body, status_code=status)
         invalid = tool_choice_error(body)
         if invalid is not None:
             with self._lock:

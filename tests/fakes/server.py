@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +27,7 @@ from tests.fakes.chat import ChatFake, ChatScript
 from tests.fakes.client_secrets import ClientSecretsFake
 from tests.fakes.live import LiveFake
 from tests.fakes.live_session import LiveConnection, LiveOptions
+from tests.fakes.models import ModelCatalog, model_not_found_body
 from tests.fakes.realtime import RealtimeFake, apoll_until, poll_until
 from tests.fakes.realtime_session import ConnectionOptions, RealtimeConnection
 from tests.fakes.realtime_stream import StreamOptions
@@ -57,6 +58,10 @@ class FakeOpenAI:
         validate_server_events: check every server event against the SDK's `RealtimeServerEvent`.
         echo_response_metadata: False: `response.*` events carry no metadata, like some compatible servers.
         live_session_expiry_s: end each GPT-Live session (session.closed, reason expired) after this long.
+        models: the served models (`tests.fakes.models.ModelCatalog`; default: OpenAI's as of today, so a
+            shut-down model answers 404 `model_not_found` and reasoning models refuse what the real API refuses).
+        extra_models: more model names served as plain chat models (an OpenAI-compatible server's own names).
+        list_models: False: `GET /v1/models` answers 404, like compatible servers that do not serve it.
     """
 
     def __init__(
@@ -77,10 +82,15 @@ class FakeOpenAI:
         echo_response_metadata: bool = True,
         live_session_expiry_s: float | None = None,
         host: str = "127.0.0.1",
+        models: ModelCatalog | None = None,
+        extra_models: Sequence[str] = (),
+        list_models: bool = True,
     ) -> None:
         self.api_key = api_key
+        self.models = models or ModelCatalog(extra=extra_models, list_endpoint=list_models)
+        """What exists today (`fake.models.retire("gpt-6-luna")`, `fake.models.today = date(...)`)."""
         self.host = host
-        self.chat = ChatFake(chat)
+        self.chat = ChatFake(chat, self.models)
         self.client_secrets = ClientSecretsFake()
         stream = StreamOptions(
             delta_interval_s=delta_interval_s,
@@ -112,6 +122,8 @@ class FakeOpenAI:
         )
         self.live_webrtc = LiveCallsFake(self.live)
         """GPT-Live over WebRTC (`POST /v1/live/sessions` with an SDP offer) and its sideband attach."""
+        self.model_listings = 0
+        """How many times `GET /v1/models` was answered."""
         self.unhandled: list[tuple[str, str]] = []
         """(method, path) of requests to endpoints the fake does not implement (answered 404)."""
         self.auth_failures: list[tuple[str, str]] = []
@@ -267,6 +279,7 @@ class FakeOpenAI:
         out += [f"fake internal error: {e!r}" for _, e in rt.internal_errors]
         out += [f"unscripted chat request #{r.index} for role {r.role!r}" for r in self.chat.unscripted]
         out += [f"chat request with unknown parameter {p!r}" for _, p in self.chat.rejected]
+        out += [f"chat request refused for model {b.get('model')!r}: {m}" for b, m in self.chat.refused]
         out += [f"unhandled endpoint {m} {p}" for m, p in self.unhandled]
         out += [f"rejected WebRTC call session: {p}" for p in self.webrtc.session_problems]
         out += [f"rejected Live WebRTC session: {p}" for p in self.live_webrtc.session_problems]
@@ -307,15 +320,21 @@ class FakeOpenAI:
             denied = self._check_auth(request.url.path, request.headers)
             if denied:
                 return denied
-            names = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-realtime", "gpt-realtime-mini"]
-            return JSONResponse(
-                {
-                    "object": "list",
-                    "data": [
-                        {"id": n, "object": "model", "created": 1_700_000_000, "owned_by": "system"} for n in names
-                    ],
-                }
-            )
+            if not self.models.list_endpoint:
+                return await not_found(request)
+            self.model_listings += 1
+            return JSONResponse(self.models.listing())
+
+        async def model(request: Request) -> Response:
+            denied = self._check_auth(request.url.path, request.headers)
+            if denied:
+                return denied
+            if not self.models.list_endpoint:
+                return await not_found(request)
+            found = self.models.get(request.path_params["model"])
+            if found is None:
+                return JSONResponse(model_not_found_body(request.path_params["model"]), status_code=404)
+            return JSONResponse(found.as_json())
 
         async def client_secrets(request: Request) -> Response:
             return self._check_auth(request.url.path, request.headers) or await self.client_secrets.handle(request)
@@ -351,6 +370,7 @@ class FakeOpenAI:
             routes=[
                 Route("/v1/chat/completions", chat_completions, methods=["POST"]),
                 Route("/v1/models", models, methods=["GET"]),
+                Route("/v1/models/{model:path}", model, methods=["GET"]),
                 Route("/v1/realtime/client_secrets", client_secrets, methods=["POST"]),
                 Route("/v1/realtime/calls", realtime_calls, methods=["POST"]),
                 Route("/v1/realtime/calls/{call_id}/hangup", realtime_call_hangup, methods=["POST"]),
@@ -389,6 +409,9 @@ class FakeOpenAI:
                     status_code=400,
                 )
             )
+            return
+        if model and self.models.get(model) is None:
+            await websocket.send_denial_response(JSONResponse(model_not_found_body(model), status_code=404))
             return
         call_id = websocket.query_params.get("call_id")
         if call_id:
