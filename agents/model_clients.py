@@ -15,6 +15,9 @@ from typing import Any
 from autogen_core.models import ChatCompletionClient, ModelFamily, ModelInfo
 
 from agents.metering import MeteredChatCompletionClient, UsageMeter
+from agents.model_errors import NamedModelClient
+from agents.openai_models import default_effort
+from agents.openai_models import model_info as openai_model_info
 
 ROLES = ("manager", "researcher", "developer", "selector")
 
@@ -80,19 +83,43 @@ def clients_from_config_file(path: Path) -> dict[str, ChatCompletionClient]:
 
 
 def openai_client(
-    model: str, *, api_key: str, base_url: str | None, timeout: float, max_retries: int
+    model: str,
+    *,
+    api_key: str,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int,
+    reasoning_effort: str | None = None,
 ) -> ChatCompletionClient:
+    """AutoGen's OpenAI client for `model`; `reasoning_effort` is sent on every call when given."""
     from autogen_ext.models.openai import OpenAIChatCompletionClient
     from autogen_ext.models.openai._model_info import get_info
 
     kwargs: dict[str, Any] = {"model": model, "api_key": api_key, "timeout": timeout, "max_retries": max_retries}
     if base_url:
         kwargs["base_url"] = base_url
+    if reasoning_effort is not None:
+        kwargs["reasoning_effort"] = reasoning_effort  # autogen's type lists fewer values than the API takes
     try:
         get_info(model)
     except ValueError:
-        kwargs["model_info"] = GENERIC_MODEL_INFO
+        kwargs["model_info"] = openai_model_info(model) or GENERIC_MODEL_INFO
     return OpenAIChatCompletionClient(**kwargs)
+
+
+def role_setting(role: str) -> str:
+    """The environment variable that names a role's model: MANAGER_MODEL, ..."""
+    return f"{role.upper()}_MODEL"
+
+
+def effort_setting(role: str) -> str:
+    return f"{role.upper()}_REASONING_EFFORT"
+
+
+def role_effort(settings: Any, role: str) -> str | None:
+    """The reasoning effort a role sends: its setting, else the default its model needs (agents/openai_models)."""
+    configured = getattr(settings, f"{role}_reasoning_effort", None)
+    return configured if configured is not None else default_effort(getattr(settings, f"{role}_model"))
 
 
 def build_model_clients(settings: Any) -> TeamModelClients:
@@ -109,20 +136,26 @@ def raw_model_clients(settings: Any) -> dict[str, ChatCompletionClient]:
     if settings.openai_api_key is None:
         raise ModelConfigError("OPENAI_API_KEY is not set")
     key = settings.openai_api_key.get_secret_value()
-    names = {
-        "manager": settings.manager_model,
-        "researcher": settings.researcher_model,
-        "developer": settings.developer_model,
-        "selector": settings.selector_model,
-    }
-    shared: dict[str, ChatCompletionClient] = {}
+    names = {role: getattr(settings, f"{role}_model") for role in ROLES}
+    shared: dict[tuple[str, str | None], ChatCompletionClient] = {}
+    clients: dict[str, ChatCompletionClient] = {}
     for role, name in names.items():
-        same = next((shared[r] for r in shared if names[r] == name), None)  # one client per distinct model
-        shared[role] = same or openai_client(
-            name,
-            api_key=key,
-            base_url=settings.openai_base_url,
-            timeout=settings.model_timeout_s,
-            max_retries=settings.model_max_retries,
-        )
-    return shared
+        effort = role_effort(settings, role)
+        if (name, effort) not in shared:  # one client per distinct model and effort, shared by its roles
+            same = [r for r in ROLES if names[r] == name and role_effort(settings, r) == effort]
+            client = openai_client(
+                name,
+                api_key=key,
+                base_url=settings.openai_base_url,
+                timeout=settings.model_timeout_s,
+                max_retries=settings.model_max_retries,
+                reasoning_effort=effort,
+            )
+            shared[(name, effort)] = NamedModelClient(
+                client,
+                model=name,
+                settings=[role_setting(r) for r in same],
+                effort_setting=" or ".join(effort_setting(r) for r in same),
+            )
+        clients[role] = shared[(name, effort)]
+    return clients

@@ -30,6 +30,10 @@ def describe_error(exc: BaseException) -> tuple[ErrorCode, str]:
             ErrorCode.STORE_UNAVAILABLE,
             "The run store failed, so the run was stopped: its events could not be kept.",
         )
+    for typed, code in (("ModelNotFoundError", ErrorCode.MODEL_NOT_FOUND), ("ModelParameterRefused", None)):
+        if typed.lower() in haystack:
+            detail = text.split(f"{typed}: ", 1)[-1]
+            return code or ErrorCode.MODEL_ERROR, detail[0].upper() + detail[1:500]
     if "ratelimit" in haystack or "error code: 429" in haystack or "rate limit" in haystack:
         return ErrorCode.MODEL_RATE_LIMITED, f"The model API is rate limiting us: {text[:300]}"
     if "authentication" in haystack or "error code: 401" in haystack or "incorrect api key" in haystack:

@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     # a run failed
     AGENT_ERROR = "agent_error"
     MODEL_ERROR = "model_error"
+    MODEL_NOT_FOUND = "model_not_found"  # the model a setting names does not exist (any more): the message names both
     MODEL_RATE_LIMITED = "model_rate_limited"
     MODEL_AUTH_FAILED = "model_auth_failed"
     MODEL_TIMEOUT = "model_timeout"

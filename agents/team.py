@@ -19,6 +19,7 @@ from agents.manager_tools import manager_tools, summarize_call
 from agents.model_clients import TeamModelClients
 from agents.routing import make_selector
 from agents.run_control import RunControl
+from agents.selector_fallback import FallbackSelectorClient
 from agents.steering import SteeredChatCompletionClient
 from agents.termination import StopCause, build_termination
 from agents.tool_schemas import cache_tool_schemas
@@ -124,7 +125,7 @@ def build_team(
     )
     team = SelectorGroupChat(
         [manager, *workers],
-        model_client=clients.selector,
+        model_client=FallbackSelectorClient(clients.selector, speaker=MANAGER),
         termination_condition=termination,
         selector_prompt=prompts.SELECTOR_PROMPT,
         selector_func=make_selector(MANAGER, WORKERS, run, deterministic=limits.deterministic_selector),

@@ -1,10 +1,11 @@
 """The price table: USD per million tokens by model name, turned into a price per team role for the run budget
 (agents/budget.py), so `run_finished.spent.usd` is the run's cost and RUN_MAX_USD can be enforced.
 
-Defaults are OpenAI's published list prices for the default models (2025); set MODEL_PRICES (JSON, it replaces
-the table) for other models or your own rates. A role whose model has no price leaves the cost unknown (null),
-never a guess. Cached input tokens are not priced apart: AutoGen's usage (RequestUsage) does not report them,
-so every prompt token is priced as input, an upper bound when the provider caches.
+Defaults are OpenAI's list prices (Standard tier) from each model's page, read 2026-12-07 (the README's model
+table cites them); set MODEL_PRICES (JSON, it replaces the table) for other models or your own rates. A role
+whose model has no price leaves the cost unknown (null), never a guess: a price only a third party quoted is
+not in the table. `cached_input` is the price of prompt tokens served from OpenAI's prompt cache; None prices
+them as input (an upper bound). Reasoning tokens are output tokens, priced as output.
 
 Voice has its own table (VOICE_PRICES, app/realtime/config.py): Realtime models bill tokens split into text and
 audio, cached apart; GPT-Live bills minutes of session. `VoicePrice` holds either kind.
@@ -32,15 +33,17 @@ class ModelPrice(BaseModel):
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
 
 
 def default_prices() -> dict[str, ModelPrice]:
+    """developers.openai.com/api/docs/models/<model> (read 2026-12-07): gpt-6-luna $0.10 / cached $0.01 /
+    out $0.50; gpt-6.1-terra $1.00 / $0.05 / $5.00; gpt-5.6-luna $0.20 / $0.02 / $1.20. Cache writes (1.25x
+    input on these models) are not reported per call on Chat Completions, so they are not counted."""
     return {
-        "gpt-4.1": ModelPrice(input=2.0, output=8.0),
-        "gpt-4.1-mini": ModelPrice(input=0.4, output=1.6),
-        "gpt-4.1-nano": ModelPrice(input=0.1, output=0.4),
-        "gpt-4o": ModelPrice(input=2.5, output=10.0),
-        "gpt-4o-mini": ModelPrice(input=0.15, output=0.6),
+        "gpt-6-luna": ModelPrice(input=0.10, cached_input=0.01, output=0.50),
+        "gpt-6.1-terra": ModelPrice(input=1.00, cached_input=0.05, output=5.00),
+        "gpt-5.6-luna": ModelPrice(input=0.20, cached_input=0.02, output=1.20),
     }
 
 
@@ -58,11 +61,12 @@ class VoicePrice(BaseModel):
 
 
 def default_voice_prices() -> dict[str, VoicePrice]:
-    """OpenAI's model pages (developers.openai.com/api/docs/models/..., read 2026-12): gpt-realtime-1.5 and
-    gpt-realtime-2 audio $32 / cached $0.40 / out $64, text $4 / $0.40 / $16 (gpt-realtime-2: text out $24);
-    gpt-realtime-2.1-mini audio $10 / $0.30 / $20, text $0.60 / $0.06 / $2.40; GPT-Live $0.05 a minute of
-    active session (the lower standby rate is not told apart in the usage events, so this is an upper bound).
-    `gpt-realtime` (the default REALTIME_MODEL) is priced like gpt-realtime-1.5."""
+    """OpenAI's model pages (developers.openai.com/api/docs/models/..., read 2026-12-07): gpt-realtime-2.1
+    (the default REALTIME_MODEL) and gpt-realtime-2 audio $32 / cached $0.40 / out $64, text $4 / $0.40 / $24;
+    gpt-realtime-1.5 the same with text out $16; gpt-realtime-2.1-mini audio $10 / $0.30 / $20, text $0.60 /
+    $0.06 / $2.40; gpt-live-1 and gpt-live-1.1 $0.05 a minute of active session (the $0.02 standby rate is not
+    told apart in the usage events, so this is an upper bound). gpt-realtime (shut down 2027-01-20) is priced
+    like gpt-realtime-1.5, gpt-realtime-mini like 2.1-mini."""
     realtime = VoicePrice(
         text_input=4.0,
         cached_text_input=0.4,
@@ -84,6 +88,7 @@ def default_voice_prices() -> dict[str, VoicePrice]:
         "gpt-realtime": realtime,
         "gpt-realtime-1.5": realtime,
         "gpt-realtime-2": realtime.model_copy(update={"text_output": 24.0}),
+        "gpt-realtime-2.1": realtime.model_copy(update={"text_output": 24.0}),
         "gpt-realtime-2.1-mini": mini,
         "gpt-realtime-mini": mini,
         "gpt-live-1": live,

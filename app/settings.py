@@ -14,9 +14,15 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agents.budget import RunBudget
+from agents.openai_models import ReasoningEffort
 from app.prices import ModelPrice, default_prices
 
 T = TypeVar("T", int, float)
+
+DEFAULT_TEAM_MODEL = "gpt-6-luna"
+DEFAULT_REALTIME_MODEL = "gpt-realtime-2.1"
+DEFAULT_TRANSCRIPTION_MODEL = "gpt-transcribe"
+DEFAULT_LIVE_MODEL = "gpt-live-1.1"
 
 
 class TaskBudgetLike(Protocol):
@@ -40,10 +46,20 @@ class Settings(BaseSettings):
         description="AutoGen component config (JSON or YAML) with a client per role: manager, researcher, developer, "
         "selector, or default. Used instead of OpenAI when set.",
     )
-    manager_model: str = "gpt-4.1-mini"
-    researcher_model: str = "gpt-4.1-mini"
-    developer_model: str = "gpt-4.1-mini"
-    selector_model: str = "gpt-4.1-nano"
+    # Defaults: OpenAI models with no announced shutdown, chosen in the README ("Models"), read 2026-12-07.
+    manager_model: str = DEFAULT_TEAM_MODEL
+    researcher_model: str = DEFAULT_TEAM_MODEL
+    developer_model: str = DEFAULT_TEAM_MODEL
+    selector_model: str = DEFAULT_TEAM_MODEL
+    manager_reasoning_effort: ReasoningEffort | None = Field(
+        default=None, description="Sent as reasoning_effort; unset: what the model needs to call tools (none)."
+    )
+    researcher_reasoning_effort: ReasoningEffort | None = None
+    developer_reasoning_effort: ReasoningEffort | None = None
+    selector_reasoning_effort: ReasoningEffort | None = None
+    model_check_every_s: float = Field(
+        default=6 * 3600.0, ge=60, description="How often GET /v1/models is read for missing or retiring models."
+    )
     model_timeout_s: float = 60.0
     model_max_retries: int = 3
 
@@ -97,9 +113,9 @@ class Settings(BaseSettings):
     session_idle_s: float = 300.0  # a session with no connection and no run is closed after this
 
     # --- realtime narrator --------------------------------------------------------------------
-    realtime_model: str = "gpt-realtime"
+    realtime_model: str = DEFAULT_REALTIME_MODEL
     realtime_voice: str = "marin"
-    realtime_transcription_model: str = "gpt-4o-mini-transcribe"
+    realtime_transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
     progress_update_after_s: float = 20.0
     max_progress_updates: int = 1
     session_rate_per_min: int = 10

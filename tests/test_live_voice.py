@@ -21,7 +21,7 @@ async def test_spoken_question_answered_over_gpt_live(tmp_path: Path, fake_opena
         assert voice.of_type("voice.state")[-1]["backend"] == "live"
         live = fake_openai.live
         start = live.starts[0][1]
-        assert start["delegation"]["type"] == "client" and start["model"] == "gpt-live-1"
+        assert start["delegation"]["type"] == "client" and start["model"] == "gpt-live-1.1"
         await voice.send(b"\x00\x00" * 480)  # the microphone reaches the Live session
         delegation_id = await live.asay(QUESTION)
         await live.until(live_spoke_answer, timeout=15, what="the answer spoken")

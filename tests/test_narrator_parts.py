@@ -350,7 +350,7 @@ async def test_intent_model_is_asked_only_for_a_long_turn_with_a_control_word_du
     from app.realtime.live_intent_model import IntentClassifier
 
     client, completions = _client('{"kind": "cancel"}')
-    intents = IntentClassifier(client, "gpt-4.1-nano")
+    intents = IntentClassifier(client, "gpt-6-luna")
     assert (await intents.classify("What's the weather in Paris?", run_active=True)).kind == "task"
     assert (await intents.classify("Stop that.", run_active=True)).kind == "cancel"  # the rule decides
     long_stop = "Could you please stop what the team is doing right now?"

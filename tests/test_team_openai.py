@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.chat import ErrorReply, tool_call
 from tests.live_server import live_app, openai_app
 from tests.scripted import PARIS_ANSWER, PARIS_SOURCE
 
 
+@pytest.mark.fake_openai(extra_models=["my-local-model"])  # an OpenAI-compatible server's own model name
 async def test_paris_run_through_the_openai_sdk(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
     chat = fake_openai.chat
     chat.add(

@@ -19,11 +19,12 @@ from app.prices import VoicePrice, default_voice_prices
 from app.realtime.config import VoiceSettings
 from app.realtime.voice_protocol import VOICE_OUT
 from app.realtime.voice_usage import VoiceUsage, response_tokens
+from app.settings import DEFAULT_REALTIME_MODEL
 from tests.live_server import ScriptBook, live_app
 from tests.scripted import paris_script
 from tests.voice_client import VoiceClient, live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
 
-REALTIME = default_voice_prices()["gpt-realtime"]
+REALTIME = default_voice_prices()[DEFAULT_REALTIME_MODEL]
 ONE_SECOND_PCM = b"\x01\x00" * 24_000
 
 
@@ -37,13 +38,13 @@ def sample(name: str, **labels: str) -> float:
 
 
 def realtime_usd(fake: Any) -> float:
-    """Every response.done's usage the fake Realtime server reported so far, at gpt-realtime's list price."""
+    """Every response.done's usage the fake Realtime server reported so far, at the default model's list price."""
     return sum(
         (
-            u["input_token_details"]["text_tokens"] * 4.0
-            + u["input_token_details"]["audio_tokens"] * 32.0
-            + u["output_token_details"]["text_tokens"] * 16.0
-            + u["output_token_details"]["audio_tokens"] * 64.0
+            u["input_token_details"]["text_tokens"] * REALTIME.text_input
+            + u["input_token_details"]["audio_tokens"] * REALTIME.audio_input
+            + u["output_token_details"]["text_tokens"] * REALTIME.text_output
+            + u["output_token_details"]["audio_tokens"] * REALTIME.audio_output
         )
         / 1e6
         for u in (e["response"]["usage"] for e in fake.realtime.server_events_of("response.done"))
@@ -90,7 +91,7 @@ def usage_of(text_in: int, audio_in: int, text_out: int, audio_out: int, cached_
 def test_realtime_tokens_are_priced_by_modality_with_cached_input_apart() -> None:
     tokens = response_tokens(usage_of(text_in=1000, audio_in=500, text_out=100, audio_out=2000, cached_text=400))
     assert (tokens.text_in, tokens.cached_text_in, tokens.audio_in) == (600, 400, 500)
-    expected = (600 * 4.0 + 400 * 0.4 + 500 * 32.0 + 100 * 16.0 + 2000 * 64.0) / 1e6
+    expected = (600 * 4.0 + 400 * 0.4 + 500 * 32.0 + 100 * 24.0 + 2000 * 64.0) / 1e6  # gpt-realtime-2.1
     assert tokens.usd(REALTIME) == pytest.approx(expected)
     # Tokens the service did not split count as audio (the dearer kind), never as nothing.
     lumped = response_tokens({"input_tokens": 10, "output_tokens": 20})

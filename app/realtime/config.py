@@ -11,6 +11,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.prices import VoicePrice, default_voice_prices
+from app.settings import DEFAULT_LIVE_MODEL, DEFAULT_TEAM_MODEL
 
 
 class VoiceSettings(BaseSettings):
@@ -27,7 +28,7 @@ class VoiceSettings(BaseSettings):
     """WebRTC calls one user may hold at once (each is a paid session)."""
     voice_calls_max: int = 200
     """WebRTC calls the server holds at once."""
-    live_model: str = "gpt-live-1"
+    live_model: str = DEFAULT_LIVE_MODEL
     live_voice: str = "marin"
     live_acknowledgement_delay_ms: int = 400
     """How long GPT-Live waits for our thinking/commentary before it speaks an acknowledgement itself."""
@@ -35,7 +36,7 @@ class VoiceSettings(BaseSettings):
     """GPT-Live sessions end after about 2 h: renew (with context) before that, at a quiet moment."""
     live_progress_every_s: float = 8.0
     """At most one silent progress note (session.thinking.append) per this many seconds of a run."""
-    live_intent_model: str = "gpt-4.1-nano"
+    live_intent_model: str = DEFAULT_TEAM_MODEL
     """Asked (structured output) only when a delegated turn during a run looks like a task but holds a control
     word; plain questions and the short control phrases are decided by rule."""
 

@@ -11,6 +11,7 @@ import logging
 import re
 from typing import Any
 
+from agents.openai_models import default_effort
 from app.realtime.live_intent import Intent, IntentKind, classify
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class IntentClassifier:
         self._model = model
         self._timeout_s = timeout_s
         self.model_calls = 0
+        effort = default_effort(model)  # a GPT-6 model answers fastest at "none": this is a 3-second decision
+        self._effort: dict[str, Any] = {"reasoning_effort": effort} if effort else {}
 
     async def classify(self, transcript: str, *, run_active: bool) -> Intent:
         intent = classify(transcript)
@@ -60,6 +63,7 @@ class IntentClassifier:
                 messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": intent.text[:1000]}],
                 response_format=SCHEMA,
                 timeout=self._timeout_s,
+                **self._effort,
             )
             kind = json.loads(completion.choices[0].message.content or "{}").get("kind")
         except Exception as exc:  # noqa: BLE001 - the rule's answer stands

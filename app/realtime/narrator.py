@@ -39,6 +39,7 @@ from app.realtime.team_control import TeamControl, TeamEvent
 from app.realtime.transport import Connect, TransportClosed
 from app.realtime.voice_front import FrontSettings, ToBrowser, VoiceFront
 from app.redaction import Redactor
+from app.settings import DEFAULT_TRANSCRIPTION_MODEL
 
 __all__ = ["IGNORED_EVENTS", "Narrator", "NarratorSettings"]
 
@@ -52,7 +53,7 @@ MAX_ITEMS = 256
 @dataclass(frozen=True)
 class NarratorSettings:
     voice: str = "marin"
-    transcription_model: str = "gpt-4o-mini-transcribe"
+    transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
     progress_update_after_s: float = 20.0
     max_progress_updates: int = 1
     session_max_s: float = 55 * 60.0  # OpenAI ends sessions at 60 minutes: rotate before that

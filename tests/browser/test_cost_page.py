@@ -11,16 +11,14 @@ from typing import Any
 import pytest
 
 from app.prices import ModelPrice
+from app.settings import DEFAULT_TEAM_MODEL
 from tests.browser.pages import page_app
 from tests.browser.test_page import open_page
 from tests.live_server import ScriptBook, live_app
 from tests.scripted import paris_script
 
 pytestmark = pytest.mark.browser
-DEAR = {
-    "gpt-4.1-mini": ModelPrice(input=1000.0, output=1000.0),
-    "gpt-4.1-nano": ModelPrice(input=1000.0, output=1000.0),
-}
+DEAR = {DEFAULT_TEAM_MODEL: ModelPrice(input=1000.0, output=1000.0)}
 
 
 async def ask(page: Any, runs: int) -> None:

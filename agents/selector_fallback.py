@@ -1,0 +1,113 @@
+"""The selector model is a convenience, never a single point of failure.
+
+Routing asks the selector model only when the Manager's opening move named nobody (agents/routing.py). If that
+call fails (the model was shut down, the provider is down, a parameter is refused), the run must not end: the
+selector answers "Manager" by rule instead, the Manager's next turn is forced to delegate or finish
+(agents/run_control.py counts the undecided move), and the failure is logged once per model and error kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any, Literal
+
+from autogen_core import CancellationToken
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, RequestUsage
+from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel
+
+from agents.metering import DelegatingChatCompletionClient
+from agents.model_errors import model_name
+
+log = logging.getLogger(__name__)
+
+_reported: set[tuple[str, str]] = set()  # (model, error kind) already logged in this process
+_MAX_REPORTED = 256
+
+
+def _report_once(model: str, exc: BaseException, speaker: str) -> None:
+    key = (model, type(exc).__name__)
+    if key in _reported:
+        return
+    if len(_reported) >= _MAX_REPORTED:
+        _reported.clear()
+    _reported.add(key)
+    log.warning(
+        "the selector model failed; the %s decides instead (by rule), and runs go on: %s: %s",
+        speaker,
+        type(exc).__name__,
+        str(exc)[:300],
+        extra={"selector_model": model},
+    )
+
+
+class FallbackSelectorClient(DelegatingChatCompletionClient):
+    """Wraps the selector's client: a failed call answers `speaker` instead of raising."""
+
+    def __init__(self, inner: ChatCompletionClient, *, speaker: str, model: str = "selector") -> None:
+        self._inner = inner
+        self._speaker = speaker
+        self._model = model_name(inner, model)
+        self.fallbacks = 0
+
+    def _fallback(self, exc: BaseException) -> CreateResult:
+        self.fallbacks += 1
+        _report_once(self._model, exc, self._speaker)
+        return CreateResult(
+            finish_reason="stop",
+            content=self._speaker,
+            usage=RequestUsage(prompt_tokens=0, completion_tokens=0),
+            cached=False,
+        )
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        try:
+            return await self._inner.create(
+                messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                json_output=json_output,
+                extra_create_args=extra_create_args,
+                cancellation_token=cancellation_token,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any selector failure falls back to the rule
+            return self._fallback(exc)
+
+    async def create_stream(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        try:
+            result = await self.create(
+                messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                json_output=json_output,
+                extra_create_args=extra_create_args,
+                cancellation_token=cancellation_token,
+            )
+        except asyncio.CancelledError:
+            raise
+        yield result
+
+    async def close(self) -> None:
+        await self._inner.close()
