@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import time
@@ -22,7 +23,9 @@ from app.api.mcp import mount_mcp
 from app.distributed.gateway import open_gateway
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
+from app.model_lifecycle import ModelWatch, configured_models
 from app.ratelimit import RateBuckets
+from app.realtime.config import voice_settings
 from app.redaction import Redactor
 from app.services import Services
 from app.sessions import SessionRegistry
@@ -96,6 +99,8 @@ def create_app(
             app.state.services = services
             for hook in on_startup:
                 hook(app, services)
+            if openai_client is not None:
+                services.model_watch = await start_model_watch(stack, openai_client, services)
             isolation = sandbox.isolation if sandbox is not None else None
             log.info(
                 "server ready",
@@ -143,6 +148,21 @@ async def _start_store(
     stack.push_async_callback(store.stop)
     users.attach(store)
     await users.load()
+
+
+async def start_model_watch(stack: AsyncExitStack, client: Any, services: Services) -> ModelWatch:
+    """Check the configured models now (a few seconds at most: a slow API must not hold the server up), then
+    every MODEL_CHECK_EVERY_S."""
+    voice = services.voice_settings or voice_settings()
+    watch = ModelWatch(client, configured_models(services.settings, voice), services.settings.model_check_every_s)
+    try:
+        async with asyncio.timeout(5.0):
+            await watch.check()
+    except TimeoutError:
+        log.warning("model check: GET /v1/models took over 5 s; checking again later")
+    watch.start()
+    stack.push_async_callback(watch.close)
+    return watch
 
 
 def user_directory(settings: Settings) -> UserDirectory:

@@ -63,6 +63,18 @@ VOICE_COST = Counter(
 STORE_QUEUE = Gauge(
     "research_team_store_queue_depth", "Events waiting for the run store's writer to commit them.", registry=REGISTRY
 )
+MODEL_AVAILABLE = Gauge(
+    "research_team_model_available",
+    "1 when the model a setting names is served (GET /v1/models), 0 when it is gone (app/model_lifecycle.py).",
+    ["setting", "model"],
+    registry=REGISTRY,
+)
+MODEL_DAYS_LEFT = Gauge(
+    "research_team_model_days_left",
+    "Days until the shutdown date OpenAI announced for the model a setting names (only models with a date).",
+    ["setting", "model"],
+    registry=REGISTRY,
+)
 
 router = APIRouter(include_in_schema=False)
 

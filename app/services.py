@@ -15,6 +15,7 @@ from app.store import RunStore
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
+    from app.model_lifecycle import ModelWatch
     from app.realtime.config import VoiceSettings
     from app.realtime.narrator import NarratorSettings
     from app.realtime.voice_calls import VoiceCalls
@@ -33,6 +34,7 @@ class Services:
     voice_settings: VoiceSettings | None = None  # None: read from the environment (tests set their own)
     narrator_settings: NarratorSettings | None = None  # None: built from settings
     voice_calls: VoiceCalls | None = None  # the WebRTC calls, made on first use
+    model_watch: ModelWatch | None = None  # GET /v1/models at startup and every few hours (None without a key)
     live_workers: Callable[[float], Awaitable[int]] | None = None  # a gateway's count of live workers (/health)
     session_buckets: RateBuckets = field(default_factory=lambda: RateBuckets(per_min=10))  # /session by client
     voice_call_buckets: RateBuckets = field(default_factory=lambda: RateBuckets(per_min=10))  # calls by user

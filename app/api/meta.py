@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.api.deps import ServicesDep
+from app.model_lifecycle import WARN_DAYS, ModelCheck
 from app.protocol import protocol_schema
 from app.services import Services
 
@@ -24,6 +25,15 @@ class CodeExecution(BaseModel):
     detail: str
 
 
+class ModelHealth(BaseModel):
+    """What GET /v1/models said of the configured models at `checked_at` (app/model_lifecycle.py)."""
+
+    listing: Literal["ok", "unsupported", "refused", "unreachable"]
+    checked_at: str
+    problems: list[str] = Field(description="Missing models (what to set) and shutdowns within 60 days.")
+    models: list[dict[str, Any]]
+
+
 class Health(BaseModel):
     """Without the token (when APP_TOKEN is set) only `status`: the server is up, nothing about its setup."""
 
@@ -35,6 +45,7 @@ class Health(BaseModel):
     code_execution: CodeExecution | None = None
     role: Literal["embedded", "gateway"] | None = None
     workers: int | None = Field(default=None, description="A gateway's live workers; with none, no team can work.")
+    models: ModelHealth | None = None
 
 
 @router.get("/health", response_model=Health, response_model_exclude_none=True)
@@ -47,7 +58,9 @@ async def health(services: ServicesDep, request: Request) -> Health:
         database = "unavailable"
     code = _code_execution(services)
     workers = await _live_workers(services)
-    healthy = database == "ok" and (code is None or code.runs_code) and workers != 0
+    check = services.model_watch.latest if services.model_watch is not None else None
+    models_ok = check is None or not check.degraded
+    healthy = database == "ok" and (code is None or code.runs_code) and workers != 0 and models_ok
     status: Literal["ok", "degraded"] = "ok" if healthy else "degraded"
     if not getattr(request.state, "authenticated", True):
         return Health(status=status)
@@ -60,6 +73,18 @@ async def health(services: ServicesDep, request: Request) -> Health:
         code_execution=code,
         role="gateway" if services.live_workers is not None else "embedded",
         workers=workers,
+        models=_model_health(check),
+    )
+
+
+def _model_health(check: ModelCheck | None) -> ModelHealth | None:
+    if check is None:
+        return None
+    return ModelHealth(
+        listing=check.listing,
+        checked_at=check.checked_at.isoformat(timespec="seconds"),
+        problems=[s.message for s in check.missing + [r for r in check.retiring if (r.days_left or 0) <= WARN_DAYS]],
+        models=[s.as_json() for s in check.states],
     )
 
 
