@@ -199,6 +199,29 @@ def runs(
         Console().print(runs_table(found))
 
 
+@cli.command()
+def doctor(
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON (for scripts)."),
+) -> None:
+    """Check everything before the first question: the key, each role's model (exists, shutdown date, answers a
+    strict tool call), the narrator, code isolation, the database and Redis. Exit 1 on any failure."""
+    import logging
+
+    from app.cli_doctor import as_json as findings_json
+    from app.cli_doctor import diagnose, exit_code, render
+    from app.realtime.config import VoiceSettings
+
+    logging.disable(logging.WARNING)  # the findings say it all; library warnings would repeat them
+    findings = asyncio.run(diagnose(Settings(), VoiceSettings()))
+    if as_json:
+        typer.echo(findings_json(findings))
+    else:
+        console = Console()
+        for line in render(findings):
+            console.print(escape(line), highlight=False, soft_wrap=True)
+    raise typer.Exit(exit_code(findings))
+
+
 @cli.command("export-team")
 def export_team_command(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),

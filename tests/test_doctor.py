@@ -1,0 +1,122 @@
+"""`research-team doctor`, the real console script, as a user runs it before the first question, against the
+fake OpenAI (which serves models, shutdown dates and refusals the way OpenAI does today)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.chat import dynamic, tool_call
+from tests.fakes.models import FakeModel
+from tests.fakes.server import FakeOpenAI
+
+CLI = str(Path(sys.executable).with_name("research-team"))
+
+
+def answer_probes(fake: FakeOpenAI) -> None:
+    """The doctor's probes as a model answers them: the forced tool call where tools are given, a word else."""
+    fake.chat.fallback("unknown", dynamic(lambda body: tool_call("ready", {"ok": True}) if body.get("tools") else "ok"))
+
+
+async def doctor(tmp_path: Path, fake: FakeOpenAI | None, **env: str) -> tuple[int, dict[str, Any], str]:
+    """Run `research-team doctor --json` in an empty folder (no .env) with only these settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "APP_", "MANAGER_", "REALTIME_"))}
+    clean.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}", COLUMNS="200")
+    if fake is not None:
+        clean.update(fake.env())
+    clean.update(env)
+    proc = await asyncio.create_subprocess_exec(
+        CLI, "doctor", "--json", cwd=tmp_path, env=clean, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, json.loads(out.decode()), err.decode()
+
+
+def by_check(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["check"]: c for c in report["checks"]}
+
+
+async def test_all_good_on_the_defaults(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    answer_probes(fake_openai)
+    code, report, err = await doctor(tmp_path, fake_openai)
+    checks = by_check(report)
+    assert code == 0 and report["ok"], (report, err)
+    for name in ("model API", "MANAGER_MODEL", "RESEARCHER_MODEL", "DEVELOPER_MODEL", "SELECTOR_MODEL"):
+        assert checks[name]["status"] == "ok", checks[name]
+    assert "calls tools (strict)" in checks["MANAGER_MODEL"]["detail"]
+    assert checks["REALTIME_MODEL"]["status"] == "ok" and "Realtime session opens" in checks["REALTIME_MODEL"]["detail"]
+    assert checks["REALTIME_TRANSCRIPTION_MODEL"]["status"] == "ok"
+    assert checks["code execution"]["status"] == "ok" and checks["database"]["status"] == "ok"
+    probes = [r for r in fake_openai.chat.requests if r.role == "unknown"]
+    assert len(probes) == 2  # one model for all four roles: one tool probe, one plain probe for the selector
+    tool_probe = next(r for r in probes if r.tools)
+    assert tool_probe.body["tools"][0]["function"]["strict"] is True and tool_probe.body["reasoning_effort"] == "none"
+    fake_openai.assert_clean()
+
+
+async def test_a_shut_down_model_fails_and_names_its_setting(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    answer_probes(fake_openai)
+    code, report, _ = await doctor(tmp_path, fake_openai, MANAGER_MODEL="gpt-4.1-nano")
+    line = by_check(report)["MANAGER_MODEL"]
+    assert code == 1 and not report["ok"]
+    assert line["status"] == "fail" and "gpt-4.1-nano" in line["detail"] and "MANAGER_MODEL" in line["fix"]
+    assert by_check(report)["RESEARCHER_MODEL"]["status"] == "ok"
+
+
+async def test_a_model_with_a_shutdown_date_warns_with_the_date(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    answer_probes(fake_openai)
+    soon = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    fake_openai.models.add(FakeModel("gpt-retiring-soon", shutdown_date=soon))
+    code, report, _ = await doctor(tmp_path, fake_openai, RESEARCHER_MODEL="gpt-retiring-soon")
+    line = by_check(report)["RESEARCHER_MODEL"]
+    assert code == 0, report
+    assert line["status"] == "warn" and soon in line["detail"] and "RESEARCHER_MODEL" in line["fix"]
+
+
+async def test_no_key_fails_and_says_what_to_set(tmp_path: Path) -> None:
+    code, report, _ = await doctor(tmp_path, None)
+    key = by_check(report)["key"]
+    assert code == 1 and key["status"] == "fail" and "OPENAI_API_KEY" in key["detail"] + key["fix"]
+
+
+@pytest.mark.fake_openai(list_models=False)
+async def test_a_base_url_without_a_model_list_warns_and_still_probes(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    answer_probes(fake_openai)
+    code, report, _ = await doctor(tmp_path, fake_openai)
+    checks = by_check(report)
+    assert code == 0, report
+    assert checks["model API"]["status"] == "warn" and "/v1/models" in checks["model API"]["detail"]
+    assert checks["MANAGER_MODEL"]["status"] == "ok"  # the probe answered, so the model works
+
+
+async def test_a_reasoning_effort_the_model_refuses_for_tools_fails_with_the_setting(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    answer_probes(fake_openai)
+    code, report, _ = await doctor(tmp_path, fake_openai, DEVELOPER_REASONING_EFFORT="high")
+    line = by_check(report)["DEVELOPER_MODEL"]
+    assert code == 1 and line["status"] == "fail"
+    assert "DEVELOPER_REASONING_EFFORT" in line["detail"] + line["fix"]
+    assert by_check(report)["MANAGER_MODEL"]["status"] == "ok"
+
+
+async def test_the_human_output_has_a_mark_and_a_fix_per_line(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    answer_probes(fake_openai)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "APP_", "MANAGER_"))}
+    env.update(fake_openai.env(), MANAGER_MODEL="gpt-4.1-nano", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/r.db")
+    proc = await asyncio.create_subprocess_exec(
+        CLI, "doctor", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    text = out.decode()
+    assert proc.returncode == 1
+    assert "✗ MANAGER_MODEL:" in text and "→ set MANAGER_MODEL to a current model" in text
+    assert "✓ RESEARCHER_MODEL:" in text
