@@ -14,6 +14,7 @@ from typing import Any
 
 from autogen_core.models import ChatCompletionClient, ModelFamily, ModelInfo
 
+from agents.call_usage import details_http_client
 from agents.metering import MeteredChatCompletionClient, UsageMeter
 
 ROLES = ("manager", "researcher", "developer", "selector")
@@ -80,14 +81,24 @@ def clients_from_config_file(path: Path) -> dict[str, ChatCompletionClient]:
 
 
 def openai_client(
-    model: str, *, api_key: str, base_url: str | None, timeout: float, max_retries: int
+    model: str,
+    *,
+    api_key: str,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int,
+    usage_details: bool = False,
 ) -> ChatCompletionClient:
+    """`usage_details`: read cached input and reasoning tokens from each response (agents/call_usage.py); off
+    for a client that is only exported (an HTTP client is not part of a component config)."""
     from autogen_ext.models.openai import OpenAIChatCompletionClient
     from autogen_ext.models.openai._model_info import get_info
 
     kwargs: dict[str, Any] = {"model": model, "api_key": api_key, "timeout": timeout, "max_retries": max_retries}
     if base_url:
         kwargs["base_url"] = base_url
+    if usage_details:
+        kwargs["http_client"] = details_http_client()
     try:
         get_info(model)
     except ValueError:
@@ -124,5 +135,6 @@ def raw_model_clients(settings: Any) -> dict[str, ChatCompletionClient]:
             base_url=settings.openai_base_url,
             timeout=settings.model_timeout_s,
             max_retries=settings.model_max_retries,
+            usage_details=True,
         )
     return shared

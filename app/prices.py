@@ -3,8 +3,8 @@
 
 Defaults are OpenAI's published list prices for the default models (2025); set MODEL_PRICES (JSON, it replaces
 the table) for other models or your own rates. A role whose model has no price leaves the cost unknown (null),
-never a guess. Cached input tokens are not priced apart: AutoGen's usage (RequestUsage) does not report them,
-so every prompt token is priced as input, an upper bound when the provider caches.
+never a guess. Cached input tokens (read from each response, agents/call_usage.py) are priced at `cached_input`
+when the table has it, else as input (an upper bound when the provider caches).
 
 Voice has its own table (VOICE_PRICES, app/realtime/config.py): Realtime models bill tokens split into text and
 audio, cached apart; GPT-Live bills minutes of session. `VoicePrice` holds either kind.
@@ -28,10 +28,11 @@ ROLE_MODEL_SETTINGS = {
 
 
 class ModelPrice(BaseModel):
-    """USD per million tokens."""
+    """USD per million tokens. `cached_input`: input served from the provider's prompt cache (None: as input)."""
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
 
 
 def default_prices() -> dict[str, ModelPrice]:
@@ -105,7 +106,7 @@ def role_prices(settings: Any) -> dict[str, TokenPrice]:
     for role, model in role_models(settings).items():
         price = table.get(model)
         if price is not None:
-            prices[role] = TokenPrice(input_per_million=price.input, output_per_million=price.output)
+            prices[role] = TokenPrice(price.input, price.output, cached_input_per_million=price.cached_input)
     return prices
 
 

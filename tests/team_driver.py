@@ -30,7 +30,12 @@ def openai_team(fake: Any, limits: TeamLimits = TeamLimits(), **kwargs: Any) -> 
     clients = TeamModelClients.wrap(
         {
             role: openai_client(
-                "gpt-4.1-mini", api_key="sk-fake-test-key", base_url=fake.base_url, timeout=10, max_retries=0
+                "gpt-4.1-mini",
+                api_key="sk-fake-test-key",
+                base_url=fake.base_url,
+                timeout=10,
+                max_retries=0,
+                usage_details=True,
             )
             for role in ROLES
         }
