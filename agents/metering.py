@@ -147,10 +147,14 @@ class DelegatingChatCompletionClient(ChatCompletionClient):
 class MeteredChatCompletionClient(DelegatingChatCompletionClient):
     """Delegates to an inner client, recording each call in a UsageMeter under a role name."""
 
-    def __init__(self, inner: ChatCompletionClient, meter: UsageMeter, role: str) -> None:
+    def __init__(
+        self, inner: ChatCompletionClient, meter: UsageMeter, role: str, *, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        """`extra`: create args added to every call unless the caller sets them (the role's prompt_cache_key)."""
         self._inner = inner
         self._meter = meter
         self._role = role
+        self._extra = dict(extra or {})
 
     @property
     def inner(self) -> ChatCompletionClient:
@@ -173,7 +177,7 @@ class MeteredChatCompletionClient(DelegatingChatCompletionClient):
                     tools=tools,
                     tool_choice=tool_choice,
                     json_output=json_output,
-                    extra_create_args=extra_create_args,
+                    extra_create_args={**self._extra, **extra_create_args},
                     cancellation_token=cancellation_token,
                 )
             )
@@ -204,7 +208,7 @@ class MeteredChatCompletionClient(DelegatingChatCompletionClient):
             tools=tools,
             tool_choice=tool_choice,
             json_output=json_output,
-            extra_create_args=extra_create_args,
+            extra_create_args={**self._extra, **extra_create_args},
             cancellation_token=cancellation_token,
         ):
             if isinstance(chunk, CreateResult):

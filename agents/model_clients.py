@@ -25,6 +25,20 @@ GENERIC_MODEL_INFO = ModelInfo(
 )
 
 
+PROMPT_CACHE_KEY = "research-team-"
+"""Prefix of the Chat Completions `prompt_cache_key`, one per role. OpenAI routes a request to a cache machine by
+its prompt's first tokens and this key: each role's calls share their static opening (tool definitions, system
+message), so a key per role keeps them together, where the Manager's and the Researcher's, which share nothing,
+would only compete for the same machines."""
+
+
+def uses_openai_api(settings: Any) -> bool:
+    """Whether the team talks to OpenAI's own API (no model config file, no other base URL): only it is sent
+    `prompt_cache_key`, which an OpenAI-compatible server might refuse."""
+    base = settings.openai_base_url
+    return settings.model_config_file is None and (not base or base.rstrip("/") == "https://api.openai.com/v1")
+
+
 class ModelConfigError(ValueError):
     """The model configuration cannot produce a client (bad file, unknown role, missing key)."""
 
@@ -40,9 +54,17 @@ class TeamModelClients:
     meter: UsageMeter
 
     @classmethod
-    def wrap(cls, clients: dict[str, ChatCompletionClient], meter: UsageMeter | None = None) -> TeamModelClients:
+    def wrap(
+        cls, clients: dict[str, ChatCompletionClient], meter: UsageMeter | None = None, *, cache_keys: bool = False
+    ) -> TeamModelClients:
+        """`cache_keys`: send each role's `prompt_cache_key` (only to OpenAI's API, see `uses_openai_api`)."""
         meter = meter or UsageMeter()
-        metered = {role: MeteredChatCompletionClient(clients[role], meter, role) for role in ROLES}
+        metered = {
+            role: MeteredChatCompletionClient(
+                clients[role], meter, role, extra={"prompt_cache_key": PROMPT_CACHE_KEY + role} if cache_keys else None
+            )
+            for role in ROLES
+        }
         return cls(meter=meter, **metered)
 
     async def close(self) -> None:
@@ -108,7 +130,7 @@ def openai_client(
 
 def build_model_clients(settings: Any) -> TeamModelClients:
     """Clients for every role from app settings (see app/settings.py), metered for one session."""
-    return TeamModelClients.wrap(raw_model_clients(settings))
+    return TeamModelClients.wrap(raw_model_clients(settings), cache_keys=uses_openai_api(settings))
 
 
 def raw_model_clients(settings: Any) -> dict[str, ChatCompletionClient]:

@@ -13,7 +13,7 @@ from autogen_core.models import CreateResult, RequestUsage, SystemMessage, UserM
 from agents.budget import BudgetTracker, RunBudget, TokenPrice
 from agents.call_usage import CallDetails
 from agents.metering import MeteredChatCompletionClient, Usage, UsageMeter
-from agents.model_clients import openai_client
+from agents.model_clients import ROLES, TeamModelClients, openai_client, uses_openai_api
 from app.prices import ModelPrice, role_prices
 from tests.fakes.chat import REASONING_TOKENS, ErrorReply
 from tests.fakes.server import FakeOpenAI
@@ -133,3 +133,21 @@ def test_the_price_table_takes_a_cached_input_price(tmp_path: Path) -> None:
     assert prices["researcher"].cached_input_per_million is None
     with pytest.raises(ValueError):
         ModelPrice(input=1.0, output=1.0, cached_input=-1.0)
+
+
+async def test_each_role_sends_its_prompt_cache_key(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    fake_openai.chat.add("researcher", "one").add("manager", "two")
+    inner = metered(fake_openai, UsageMeter(), "x").inner
+    clients = TeamModelClients.wrap({role: inner for role in ROLES}, cache_keys=True)
+    await ask(clients.researcher, "q")  # type: ignore[arg-type]
+    plain = TeamModelClients.wrap({role: inner for role in ROLES})
+    await plain.manager.create([SystemMessage(content="You are the Manager."), UserMessage(content="q", source="u")])
+    keyed, unkeyed = fake_openai.chat.requests
+    assert keyed.body["prompt_cache_key"] == "research-team-researcher"
+    assert "prompt_cache_key" not in unkeyed.body
+    fake_openai.assert_clean()  # a parameter the real API knows
+    await inner.close()
+    # Only OpenAI's own API gets the key: an OpenAI-compatible server might refuse an unknown parameter.
+    assert uses_openai_api(make_settings(tmp_path, openai_base_url=None))
+    assert uses_openai_api(make_settings(tmp_path, openai_base_url="https://api.openai.com/v1/"))
+    assert not uses_openai_api(make_settings(tmp_path, openai_base_url="http://localhost:8000/v1"))
