@@ -28,10 +28,25 @@ class RunBudget:
 
 @dataclass(frozen=True)
 class TokenPrice:
-    """USD per million tokens for one role's model."""
+    """USD per million tokens for one role's model. Cached input (prompt tokens the provider served from its
+    prompt cache) has its own price when known; None prices it as input. Reasoning tokens are part of the
+    completion tokens and billed as output: they are not priced again."""
 
     input_per_million: float
     output_per_million: float
+    cached_input_per_million: float | None = None
+
+    def usd(self, usage: Usage) -> float:
+        """What these tokens cost at this price."""
+        cached = min(max(usage.cached_prompt_tokens, 0), usage.prompt_tokens)
+        cached_price = (
+            self.input_per_million if self.cached_input_per_million is None else self.cached_input_per_million
+        )
+        return (
+            (usage.prompt_tokens - cached) * self.input_per_million
+            + cached * cached_price
+            + usage.completion_tokens * self.output_per_million
+        ) / 1e6
 
 
 @dataclass
@@ -51,7 +66,7 @@ class BudgetTracker:
         """A new run: this budget, counters from zero."""
         self.budget = budget
         self._start = self.meter.snapshot()
-        self._start_by_role = {role: _copy(u) for role, u in self.meter.by_role.items()}
+        self._start_by_role = {role: u.copy() for role, u in self.meter.by_role.items()}
 
     def resume_from(self, start: Usage, start_by_role: dict[str, Usage]) -> None:
         """A run restored on another worker (agents/checkpoint.py): count from where the run started."""
@@ -74,9 +89,7 @@ class BudgetTracker:
             price = self.prices.get(role)
             if price is None:
                 return None
-            total += (
-                spent.prompt_tokens * price.input_per_million + spent.completion_tokens * price.output_per_million
-            ) / 1e6
+            total += price.usd(spent)
         return round(total, 6)
 
     def spent(self) -> dict[str, Any]:
@@ -99,7 +112,3 @@ class BudgetTracker:
             if usd is not None and usd >= budget.max_usd:
                 return "usd"
         return None
-
-
-def _copy(usage: Usage) -> Usage:
-    return Usage(usage.model_calls, usage.prompt_tokens, usage.completion_tokens)

@@ -26,6 +26,8 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
+from agents.call_usage import CallDetails, collect_details
+
 log = logging.getLogger(__name__)
 
 
@@ -39,6 +41,7 @@ class ModelCall:
     start_ns: int
     end_ns: int
     error: str | None = None  # the exception's type name when the call failed
+    details: CallDetails | None = None  # cached input and reasoning tokens, when the provider reported them
 
 
 ModelCallObserver = Callable[[ModelCall], None]
@@ -65,19 +68,28 @@ class Usage:
     model_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0  # of prompt_tokens, served from the provider's prompt cache
+    reasoning_tokens: int = 0  # of completion_tokens (billed as output)
 
     def minus(self, other: Usage) -> Usage:
         return Usage(
             self.model_calls - other.model_calls,
             self.prompt_tokens - other.prompt_tokens,
             self.completion_tokens - other.completion_tokens,
+            self.cached_prompt_tokens - other.cached_prompt_tokens,
+            self.reasoning_tokens - other.reasoning_tokens,
         )
+
+    def copy(self) -> Usage:
+        return Usage(**self.as_dict())
 
     def as_dict(self) -> dict[str, int]:
         return {
             "model_calls": self.model_calls,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
         }
 
 
@@ -88,15 +100,18 @@ class UsageMeter:
     total: Usage = field(default_factory=Usage)
     by_role: dict[str, Usage] = field(default_factory=dict)
 
-    def record(self, role: str, usage: RequestUsage | None) -> None:
+    def record(self, role: str, usage: RequestUsage | None, details: CallDetails | None = None) -> None:
         for bucket in (self.total, self.by_role.setdefault(role, Usage())):
             bucket.model_calls += 1
             if usage is not None:
                 bucket.prompt_tokens += usage.prompt_tokens
                 bucket.completion_tokens += usage.completion_tokens
+                if details is not None:  # never more than the call's own counts
+                    bucket.cached_prompt_tokens += min(details.cached_prompt_tokens, usage.prompt_tokens)
+                    bucket.reasoning_tokens += min(details.reasoning_tokens, usage.completion_tokens)
 
     def snapshot(self) -> Usage:
-        return Usage(self.total.model_calls, self.total.prompt_tokens, self.total.completion_tokens)
+        return self.total.copy()
 
     def calls(self, role: str) -> int:
         return self.by_role.get(role, Usage()).model_calls
@@ -132,10 +147,14 @@ class DelegatingChatCompletionClient(ChatCompletionClient):
 class MeteredChatCompletionClient(DelegatingChatCompletionClient):
     """Delegates to an inner client, recording each call in a UsageMeter under a role name."""
 
-    def __init__(self, inner: ChatCompletionClient, meter: UsageMeter, role: str) -> None:
+    def __init__(
+        self, inner: ChatCompletionClient, meter: UsageMeter, role: str, *, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        """`extra`: create args added to every call unless the caller sets them (the role's prompt_cache_key)."""
         self._inner = inner
         self._meter = meter
         self._role = role
+        self._extra = dict(extra or {})
 
     @property
     def inner(self) -> ChatCompletionClient:
@@ -151,16 +170,17 @@ class MeteredChatCompletionClient(DelegatingChatCompletionClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
-        call = asyncio.ensure_future(
-            self._inner.create(
-                messages,
-                tools=tools,
-                tool_choice=tool_choice,
-                json_output=json_output,
-                extra_create_args=extra_create_args,
-                cancellation_token=cancellation_token,
+        with collect_details() as details:  # filled by the OpenAI client's response hook (agents/call_usage.py)
+            call = asyncio.ensure_future(
+                self._inner.create(
+                    messages,
+                    tools=tools,
+                    tool_choice=tool_choice,
+                    json_output=json_output,
+                    extra_create_args={**self._extra, **extra_create_args},
+                    cancellation_token=cancellation_token,
+                )
             )
-        )
         if cancellation_token is not None:
             cancellation_token.link_future(call)
         start = time.time_ns()
@@ -169,8 +189,8 @@ class MeteredChatCompletionClient(DelegatingChatCompletionClient):
         except BaseException as exc:
             _notify(ModelCall(self._meter, self._role, None, start, time.time_ns(), type(exc).__name__))
             raise
-        self._meter.record(self._role, result.usage)
-        _notify(ModelCall(self._meter, self._role, result.usage, start, time.time_ns()))
+        self._meter.record(self._role, result.usage, details)
+        _notify(ModelCall(self._meter, self._role, result.usage, start, time.time_ns(), details=details))
         return result
 
     async def create_stream(
@@ -188,7 +208,7 @@ class MeteredChatCompletionClient(DelegatingChatCompletionClient):
             tools=tools,
             tool_choice=tool_choice,
             json_output=json_output,
-            extra_create_args=extra_create_args,
+            extra_create_args={**self._extra, **extra_create_args},
             cancellation_token=cancellation_token,
         ):
             if isinstance(chunk, CreateResult):

@@ -14,6 +14,7 @@ from typing import Any
 
 from autogen_core.models import ChatCompletionClient, ModelFamily, ModelInfo
 
+from agents.call_usage import details_http_client
 from agents.metering import MeteredChatCompletionClient, UsageMeter
 from agents.model_errors import NamedModelClient
 from agents.openai_models import default_effort
@@ -25,6 +26,20 @@ ROLES = ("manager", "researcher", "developer", "selector")
 GENERIC_MODEL_INFO = ModelInfo(
     vision=False, function_calling=True, json_output=True, family=ModelFamily.UNKNOWN, structured_output=False
 )
+
+
+PROMPT_CACHE_KEY = "research-team-"
+"""Prefix of the Chat Completions `prompt_cache_key`, one per role. OpenAI routes a request to a cache machine by
+its prompt's first tokens and this key: each role's calls share their static opening (tool definitions, system
+message), so a key per role keeps them together, where the Manager's and the Researcher's, which share nothing,
+would only compete for the same machines."""
+
+
+def uses_openai_api(settings: Any) -> bool:
+    """Whether the team talks to OpenAI's own API (no model config file, no other base URL): only it is sent
+    `prompt_cache_key`, which an OpenAI-compatible server might refuse."""
+    base = settings.openai_base_url
+    return settings.model_config_file is None and (not base or base.rstrip("/") == "https://api.openai.com/v1")
 
 
 class ModelConfigError(ValueError):
@@ -42,9 +57,17 @@ class TeamModelClients:
     meter: UsageMeter
 
     @classmethod
-    def wrap(cls, clients: dict[str, ChatCompletionClient], meter: UsageMeter | None = None) -> TeamModelClients:
+    def wrap(
+        cls, clients: dict[str, ChatCompletionClient], meter: UsageMeter | None = None, *, cache_keys: bool = False
+    ) -> TeamModelClients:
+        """`cache_keys`: send each role's `prompt_cache_key` (only to OpenAI's API, see `uses_openai_api`)."""
         meter = meter or UsageMeter()
-        metered = {role: MeteredChatCompletionClient(clients[role], meter, role) for role in ROLES}
+        metered = {
+            role: MeteredChatCompletionClient(
+                clients[role], meter, role, extra={"prompt_cache_key": PROMPT_CACHE_KEY + role} if cache_keys else None
+            )
+            for role in ROLES
+        }
         return cls(meter=meter, **metered)
 
     async def close(self) -> None:
@@ -90,8 +113,11 @@ def openai_client(
     timeout: float,
     max_retries: int,
     reasoning_effort: str | None = None,
+    usage_details: bool = False,
 ) -> ChatCompletionClient:
-    """AutoGen's OpenAI client for `model`; `reasoning_effort` is sent on every call when given."""
+    """AutoGen's OpenAI client for `model`; `reasoning_effort` is sent on every call when given.
+    `usage_details`: read cached input and reasoning tokens from each response (agents/call_usage.py); off
+    for a client that is only exported (an HTTP client is not part of a component config)."""
     from autogen_ext.models.openai import OpenAIChatCompletionClient
     from autogen_ext.models.openai._model_info import get_info
 
@@ -100,6 +126,8 @@ def openai_client(
         kwargs["base_url"] = base_url
     if reasoning_effort is not None:
         kwargs["reasoning_effort"] = reasoning_effort  # autogen's type lists fewer values than the API takes
+    if usage_details:
+        kwargs["http_client"] = details_http_client()
     try:
         get_info(model)
     except ValueError:
@@ -124,7 +152,7 @@ def role_effort(settings: Any, role: str) -> str | None:
 
 def build_model_clients(settings: Any) -> TeamModelClients:
     """Clients for every role from app settings (see app/settings.py), metered for one session."""
-    return TeamModelClients.wrap(raw_model_clients(settings))
+    return TeamModelClients.wrap(raw_model_clients(settings), cache_keys=uses_openai_api(settings))
 
 
 def raw_model_clients(settings: Any) -> dict[str, ChatCompletionClient]:
@@ -150,6 +178,7 @@ def raw_model_clients(settings: Any) -> dict[str, ChatCompletionClient]:
                 timeout=settings.model_timeout_s,
                 max_retries=settings.model_max_retries,
                 reasoning_effort=effort,
+                usage_details=True,
             )
             shared[(name, effort)] = NamedModelClient(
                 client,

@@ -65,6 +65,12 @@ class Usage(BaseModel):
     model_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = Field(
+        default=0, description="Of prompt_tokens, those the provider served from its prompt cache (priced apart)."
+    )
+    reasoning_tokens: int = Field(
+        default=0, description="Of completion_tokens, the model's reasoning (billed as output)."
+    )
 
 
 class RunStarted(_Payload):

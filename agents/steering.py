@@ -5,11 +5,15 @@ and sends tool definitions without the noise pydantic adds.
 - A worker, once the run's budget is reached: "none", so it reports what it has instead of calling more tools.
 Calls without tools pass unchanged (tool_choice only means something with tools).
 - Every property of a tool schema loses its "title" (the property name again, capitalised) and a description
-  that only repeats the name: tool definitions are a third of the team's prompt tokens.
+  that only repeats the name, and a non-strict tool its "additionalProperties": tool definitions were over half
+  of the team's prompt tokens (bench/cost.py).
+- A forced turn sends only the tools it can use (the forced function, or none) when its prompt is too short to
+  be cached; a longer one keeps every definition, so the role's cached prefix still applies (`usable_tools`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -47,11 +51,39 @@ def compact_schema(tool: Tool | ToolSchema) -> ToolSchema:
         for name, spec in parameters.get("properties", {}).items()
     }
     compact = ToolSchema(name=schema["name"], parameters={**parameters, "properties": properties})
+    if not schema.get("strict") and "additionalProperties" in parameters:
+        del compact["parameters"]["additionalProperties"]  # binds only strict tools; the model reads it as noise
     if "description" in schema:
         compact["description"] = schema["description"]
     if "strict" in schema:
         compact["strict"] = schema["strict"]
     return compact
+
+
+CACHE_MIN_TOKENS = 1024  # OpenAI caches no prompt shorter than this
+
+
+def usable_tools(
+    messages: Sequence[LLMMessage], tools: Sequence[Tool | ToolSchema], choice: ToolChoice
+) -> Sequence[Tool | ToolSchema]:
+    """On a forced turn (one function, or "none"), the tools that turn can use, if the prompt is too short for
+    the provider's prompt cache; else all of them.
+
+    Tool definitions open the prompt, so a turn that sends fewer of them shares no cached prefix with the
+    role's other calls: all its input is then billed at the full rate. Dropping definitions pays only when
+    nothing would be cached anyway (under CACHE_MIN_TOKENS); above it, the cached prefix (billed at a tenth to
+    a quarter of input) is worth more than the definitions saved. The estimate is 4 characters per token.
+    """
+    if choice == "auto" or choice == "required":
+        return tools
+    chars = sum(len(str(m.content)) for m in messages) + sum(len(json.dumps(_schema(t))) for t in tools)
+    if chars / 4 >= CACHE_MIN_TOKENS:
+        return tools
+    return [] if choice == "none" else [t for t in tools if _name(t) == _name(choice)]
+
+
+def _schema(tool: Tool | ToolSchema) -> ToolSchema:
+    return tool.schema if isinstance(tool, Tool) else tool
 
 
 class SteeredChatCompletionClient(DelegatingChatCompletionClient):
@@ -64,8 +96,13 @@ class SteeredChatCompletionClient(DelegatingChatCompletionClient):
         self._finish = finish_tool
         self._compact = compact
 
-    def _tools(self, tools: Sequence[Tool | ToolSchema]) -> Sequence[Tool | ToolSchema]:
-        return [compact_schema(t) for t in tools] if self._compact else tools
+    def _tools(
+        self, messages: Sequence[LLMMessage], tools: Sequence[Tool | ToolSchema], choice: ToolChoice
+    ) -> Sequence[Tool | ToolSchema]:
+        """The definitions to send: compact ones; on a forced turn only those it can use, when that is cheaper
+        (see `usable_tools`)."""
+        sent = [compact_schema(t) for t in tools] if self._compact else list(tools)
+        return usable_tools(messages, sent, choice) if self._compact else sent
 
     def choose(self, tools: Sequence[Tool | ToolSchema], asked: ToolChoice) -> ToolChoice:
         if not tools or asked != "auto":
@@ -89,10 +126,11 @@ class SteeredChatCompletionClient(DelegatingChatCompletionClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
+        choice = self.choose(tools, tool_choice)
         return await self._inner.create(
             messages,
-            tools=self._tools(tools),
-            tool_choice=self.choose(tools, tool_choice),
+            tools=self._tools(messages, tools, choice),
+            tool_choice=choice,
             json_output=json_output,
             extra_create_args=extra_create_args,
             cancellation_token=cancellation_token,
@@ -108,10 +146,11 @@ class SteeredChatCompletionClient(DelegatingChatCompletionClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> AsyncGenerator[str | CreateResult, None]:
+        choice = self.choose(tools, tool_choice)
         async for chunk in self._inner.create_stream(
             messages,
-            tools=self._tools(tools),
-            tool_choice=self.choose(tools, tool_choice),
+            tools=self._tools(messages, tools, choice),
+            tool_choice=choice,
             json_output=json_output,
             extra_create_args=extra_create_args,
             cancellation_token=cancellation_token,

@@ -5,7 +5,7 @@ Defaults are OpenAI's list prices (Standard tier) from each model's page, read 2
 table cites them); set MODEL_PRICES (JSON, it replaces the table) for other models or your own rates. A role
 whose model has no price leaves the cost unknown (null), never a guess: a price only a third party quoted is
 not in the table. `cached_input` is the price of prompt tokens served from OpenAI's prompt cache; None prices
-them as input (an upper bound). Reasoning tokens are output tokens, priced as output.
+them as input (an upper bound). Cached tokens are read from each response (agents/call_usage.py). Reasoning tokens are output tokens, priced as output.
 
 Voice has its own table (VOICE_PRICES, app/realtime/config.py): Realtime models bill tokens split into text and
 audio, cached apart; GPT-Live bills minutes of session. `VoicePrice` holds either kind.
@@ -29,7 +29,7 @@ ROLE_MODEL_SETTINGS = {
 
 
 class ModelPrice(BaseModel):
-    """USD per million tokens."""
+    """USD per million tokens. `cached_input`: input served from the provider's prompt cache (None: as input)."""
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
@@ -110,7 +110,7 @@ def role_prices(settings: Any) -> dict[str, TokenPrice]:
     for role, model in role_models(settings).items():
         price = table.get(model)
         if price is not None:
-            prices[role] = TokenPrice(input_per_million=price.input, output_per_million=price.output)
+            prices[role] = TokenPrice(price.input, price.output, cached_input_per_million=price.cached_input)
     return prices
 
 

@@ -12,7 +12,7 @@ from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool
 
 from agents.metering import UsageMeter
-from agents.model_clients import ModelConfigError, TeamModelClients, raw_model_clients
+from agents.model_clients import ModelConfigError, TeamModelClients, raw_model_clients, uses_openai_api
 from agents.session import SessionLimits, TeamSession
 from agents.team import TeamControls, TeamLimits, build_team
 from app.event_log import SessionEventLog
@@ -51,7 +51,7 @@ class TeamWiring:
         try:
             if self._shared is None:
                 self._shared = raw_model_clients(self.settings)
-            return TeamModelClients.wrap(self._shared), None
+            return TeamModelClients.wrap(self._shared, cache_keys=uses_openai_api(self.settings)), None
         except (ModelConfigError, OSError) as exc:
             return None, f"The model configuration is not usable: {exc}"
 

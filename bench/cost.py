@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import functools
 import json
-import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -41,9 +40,13 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agents.budget import TokenPrice  # noqa: E402
+from agents.metering import Usage  # noqa: E402
 from agents.team import build_team  # noqa: E402
 from app.main import create_app  # noqa: E402
-from tests.fakes.chat import ChatRequest, dynamic, estimate_tokens, tool_call  # noqa: E402
+from app.prices import ModelPrice, role_models  # noqa: E402
+from bench.cost_tasks import as_tool_calls, perfect_selector, tasks  # noqa: E402
+from tests.fakes.chat import ChatRequest, dynamic, estimate_tokens  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
 from tests.live_server import live_app, make_settings  # noqa: E402
 from tests.tools.fixture_server import FixtureServer, start_fixture_server, weather_page  # noqa: E402
@@ -51,148 +54,6 @@ from tests.tools.fixture_server import make_settings as tool_settings  # noqa: E
 from tools import build_researcher_tools  # noqa: E402
 from tools.code_execution import CodeSandbox  # noqa: E402
 from tools.extract import extract_html  # noqa: E402
-
-Reply = Any  # a scripted fake reply: str or tool_call(...)
-
-
-@dataclass
-class Task:
-    name: str
-    question: str
-    replies: dict[str, list[Reply]]  # role -> replies in order
-    follow_up: bool = False  # asked in the previous task's session
-    extra: bool = False  # not one of the five tasks: a longer one, reported apart
-
-
-def tasks(pages: str) -> list[Task]:
-    """The five research tasks and the replies each role gives. `pages` is the fixture server's base URL."""
-    compound = "principal = 10_000\nfor year in range(10):\n    principal *= 1.05\nprint(round(principal, 2))"
-    compound7 = compound.replace("1.05", "1.07")
-    return [
-        Task(
-            "weather",
-            "What's the weather in Paris right now?",
-            {
-                "manager": [
-                    "TASK: Find the current weather in Paris: temperature, conditions and wind, from a "
-                    "reliable source.\nNEXT AGENT: Researcher",
-                    "It is 18 °C and partly cloudy in Paris, with a light south-west wind. Source: "
-                    f"{pages}/pages/paris-weather.html\nTERMINATE",
-                ],
-                "researcher": [
-                    tool_call("web_search", {"query": "Paris weather now"}),
-                    tool_call("fetch_web_content", {"url": f"{pages}/pages/paris-weather.html"}),
-                    f"Paris now: 18 °C, partly cloudy, wind SW 10 km/h ({pages}/pages/paris-weather.html).",
-                ],
-            },
-        ),
-        Task(
-            "wikipedia fact",
-            "When was Alan Turing born?",
-            {
-                "manager": [
-                    "TASK: Find Alan Turing's date and place of birth on Wikipedia.\nNEXT AGENT: Researcher",
-                    "Alan Turing was born on 23 June 1912 in Maida Vale, London. Source: "
-                    "https://en.wikipedia.org/wiki/Alan_Turing\nTERMINATE",
-                ],
-                "researcher": [
-                    tool_call("wikipedia_search", {"query": "Alan Turing"}),
-                    "Alan Turing was born 23 June 1912 in Maida Vale, London (Wikipedia: Alan Turing).",
-                ],
-            },
-        ),
-        Task(
-            "arxiv lookup",
-            "Which paper introduced the Transformer?",
-            {
-                "manager": [
-                    "TASK: Find the arXiv paper that introduced the Transformer architecture: title, authors, "
-                    "id.\nNEXT AGENT: Researcher",
-                    'The Transformer was introduced in "Attention Is All You Need" (Vaswani et al., 2017), '
-                    "arXiv:1706.03762. Source: https://arxiv.org/abs/1706.03762\nTERMINATE",
-                ],
-                "researcher": [
-                    tool_call("arxiv_search", {"query": "attention is all you need"}),
-                    '"Attention Is All You Need", Vaswani et al., arXiv:1706.03762 (2017).',
-                ],
-            },
-        ),
-        Task(
-            "developer calculation",
-            "What do 10,000 euros grow to in 10 years at 5% a year?",
-            {
-                "manager": [
-                    "TASK: Compute 10,000 compounded yearly at 5% for 10 years, to the cent.\nNEXT AGENT: Developer",
-                    "10,000 € at 5% a year for 10 years grows to 16,288.95 €.\nTERMINATE",
-                ],
-                "developer": [tool_call("run_python", {"code": compound}), "The result is 16288.95."],
-            },
-        ),
-        Task(
-            "follow-up",
-            "And at 7%?",
-            {
-                "manager": [
-                    "TASK: Same calculation at 7% a year.\nNEXT AGENT: Developer",
-                    "At 7% a year it grows to 19,671.51 €.\nTERMINATE",
-                ],
-                "developer": [tool_call("run_python", {"code": compound7}), "The result is 19671.51."],
-            },
-            follow_up=True,
-        ),
-        Task(
-            "longer (3 steps)",
-            "How many years passed between Alan Turing's birth and the paper that introduced the Transformer?",
-            {
-                "manager": [
-                    "TASK: Find Alan Turing's date of birth on Wikipedia.\nNEXT AGENT: Researcher",
-                    "TASK: Find the year the arXiv paper that introduced the Transformer was published.\n"
-                    "NEXT AGENT: Researcher",
-                    "TASK: Compute 2017 - 1912.\nNEXT AGENT: Developer",
-                    "Alan Turing was born on 23 June 1912; the Transformer paper (Vaswani et al.) appeared in "
-                    "2017, 105 years later. Source: https://arxiv.org/abs/1706.03762\nTERMINATE",
-                ],
-                "researcher": [
-                    tool_call("wikipedia_search", {"query": "Alan Turing"}),
-                    "Alan Turing was born 23 June 1912 (Wikipedia: Alan Turing).",
-                    tool_call("arxiv_search", {"query": "attention is all you need"}),
-                    '"Attention Is All You Need", Vaswani et al., arXiv:1706.03762, 2017.',
-                ],
-                "developer": [tool_call("run_python", {"code": "print(2017 - 1912)"}), "2017 - 1912 = 105."],
-            },
-            extra=True,
-        ),
-    ]
-
-
-_ENTRY = re.compile(r"^(\w+): ", re.MULTILINE)
-_SOURCE = re.compile(r"\s*Source: (\S+)\s*$")
-
-
-def as_tool_calls(reply: Reply) -> Reply:
-    """A text-convention Manager reply as the delegate()/finish() call that says the same."""
-    if not isinstance(reply, str):
-        return reply
-    body, _, agent = reply.partition("\nNEXT AGENT: ")
-    if agent:
-        return tool_call("delegate", {"agent": agent.strip(), "instructions": body.removeprefix("TASK: ").strip()})
-    answer = reply.removesuffix("TERMINATE").strip()
-    source = _SOURCE.search(answer)
-    sources = [source.group(1)] if source else []
-    return tool_call("finish", {"answer": _SOURCE.sub("", answer).strip(), "sources": sources})
-
-
-def perfect_selector(body: dict[str, Any]) -> str:
-    """The selector model's answer, chosen the way a good model would: after the person or a worker, the
-    Manager; after the Manager, whoever it named."""
-    prompt = body["messages"][0]["content"]
-    history = prompt.split("Conversation so far:", 1)[1].rsplit("Read the above conversation.", 1)[0]
-    starts = list(_ENTRY.finditer(history))
-    last_source = starts[-1].group(1) if starts else "user"
-    if last_source != "Manager":
-        return "Manager"
-    named = re.findall(r"NEXT AGENT:\s*(\w+)", history[starts[-1].start() :])
-    return named[-1] if named else "Manager"
 
 
 @dataclass
@@ -204,6 +65,14 @@ class TaskCost:
     cached_tokens: int = 0  # what OpenAI's prompt cache would serve of them
     by_role: dict[str, int] = field(default_factory=dict)  # prompt tokens per role
     tool_definitions: int = 0  # prompt tokens spent on tool definitions
+    reported_cached: int = 0  # cached prompt tokens in run_finished.usage (read from each response)
+    usd: float = 0.0  # run_finished.spent.usd at PRICE: cached input priced apart
+    usd_uncached: float = 0.0  # the same tokens with every prompt token priced as input
+
+
+PRICE = ModelPrice(input=0.4, output=1.6, cached_input=0.1)
+"""An illustrative price for every role (USD per million tokens: gpt-4.1-mini's list price, cached input at a
+quarter), so the bench shows what pricing cached input apart changes; the server's own table is app/prices.py."""
 
 
 @dataclass(frozen=True)
@@ -222,18 +91,25 @@ CONFIGS = {
 }
 
 
-def cost_of(requests: list[ChatRequest], calls: int, prompt_tokens: int, answer: str) -> TaskCost:
+def cost_of(requests: list[ChatRequest], finished: dict[str, Any]) -> TaskCost:
     by_role: dict[str, int] = {}
     for r in requests:
         by_role[r.role] = by_role.get(r.role, 0) + r.prompt_tokens
+    usage = finished["usage"]
+    flat = TokenPrice(PRICE.input, PRICE.output)
     return TaskCost(
-        calls,
-        prompt_tokens,
-        answer,
+        usage["model_calls"],
+        usage["prompt_tokens"],
+        finished["final_answer"],
         prefix_tokens=sum(r.prefix_tokens for r in requests),
         cached_tokens=sum(r.cached_tokens for r in requests),
         by_role=by_role,
         tool_definitions=sum(estimate_tokens(len(json.dumps(r.tools))) for r in requests if r.tools),
+        reported_cached=usage["cached_prompt_tokens"],
+        usd=finished["spent"]["usd"],
+        usd_uncached=round(
+            flat.usd(Usage(usage["model_calls"], usage["prompt_tokens"], usage["completion_tokens"])), 6
+        ),
     )
 
 
@@ -249,12 +125,14 @@ async def run_tasks(fake: FakeOpenAI, fixtures: FixtureServer, data: Path, confi
     t_settings = tool_settings(fixtures, data, tool_output_max_chars=config.output_cap)
     sandbox = CodeSandbox.from_settings(t_settings)
     await sandbox.start()
+    models = role_models(make_settings(data))
     settings = make_settings(
         data,
         openai_api_key="sk-" + "bench-not-a-real-key",
         openai_base_url=fake.base_url,
         deterministic_selector=config.deterministic,
         model_max_retries=0,
+        model_prices={model: PRICE for model in models.values()},
     )
     app = create_app(
         settings,
@@ -279,11 +157,7 @@ async def run_tasks(fake: FakeOpenAI, fixtures: FixtureServer, data: Path, confi
                     done = await client.until(lambda e: e["type"] == "run_finished", timeout=60)
                     if done["data"]["stop_reason"] != "completed":
                         raise RuntimeError(f"{task.name}: {done['data']}")
-                    usage = done["data"]["usage"]
-                    requests = fake.chat.requests[first:]
-                    costs.append(
-                        cost_of(requests, usage["model_calls"], usage["prompt_tokens"], done["data"]["final_answer"])
-                    )
+                    costs.append(cost_of(fake.chat.requests[first:], done["data"]))
                 assert client is not None
                 await client.close()
     finally:
@@ -358,6 +232,8 @@ def report(all_results: dict[str, list[TaskCost]]) -> None:
         cached = _total(results[label], "cached_tokens")
         print(f"{label:<24}{prompt:>11}{prefix:>9}{prefix / prompt:>7.0%}{cached:>9}{cached / prompt:>7.0%}")
     print()
+    report_per_task(names, results["after, selector on"], results["before, selector off"])
+    print()
     on, untrimmed = results["after, selector on"], results["after, untrimmed"]
     print("tool-output trimming (after, selector on): prompt tokens with the 4,000-character cap vs without")
     print(f"{'task':<24}{'trimmed':>10}{'untrimmed':>12}{'saved':>10}")
@@ -371,6 +247,37 @@ def report(all_results: dict[str, list[TaskCost]]) -> None:
         f"(the weather task fetches a {len(page):,}-byte page of {len(text):,} characters of text; with the cap "
         f"the Researcher gets at most 4,000 characters of it)"
     )
+
+
+def report_per_task(names: list[str], costs: list[TaskCost], before_off: list[TaskCost]) -> None:
+    """Issue 21's table: the team as it runs (after, selector on), per task: calls, prompt tokens (and their
+    share of the selector-off team's), tool definitions, the cacheable prefix, cached tokens (as the fake's
+    cache served them and as run_finished.usage reported them), and USD at PRICE with cached input apart."""
+    print(
+        f"per task, the team as it runs (after, selector on); USD at ${PRICE.input}/{PRICE.cached_input}/"
+        f"{PRICE.output} per million input/cached/output"
+    )
+    print(
+        f"{'task':<22}{'calls':>6}{'prompt':>8}{'of off':>8}{'tools':>7}{'prefix':>8}{'share':>7}{'cached':>8}"
+        f"{'reported':>9}{'USD':>10}{'USD flat':>10}"
+    )
+    rows = [*zip(names, costs, before_off, strict=True), ("total", _sum(costs), _sum(before_off))]
+    for name, c, off in rows:
+        print(
+            f"{name:<22}{c.calls:>6}{c.prompt_tokens:>8}{c.prompt_tokens / off.prompt_tokens:>8.0%}"
+            f"{c.tool_definitions:>7}{c.prefix_tokens:>8}{c.prefix_tokens / c.prompt_tokens:>7.0%}"
+            f"{c.cached_tokens:>8}{c.reported_cached:>9}{c.usd:>10.6f}{c.usd_uncached:>10.6f}"
+        )
+
+
+def _sum(costs: list[TaskCost]) -> TaskCost:
+    fields = ("calls", "prompt_tokens", "tool_definitions", "prefix_tokens", "cached_tokens", "reported_cached")
+    total = TaskCost(0, 0, "", **{f: 0 for f in fields[2:]})
+    for f in fields:
+        setattr(total, f, _total(costs, f))
+    total.usd = round(sum(c.usd for c in costs), 6)
+    total.usd_uncached = round(sum(c.usd_uncached for c in costs), 6)
+    return total
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ def openai_team(fake: Any, limits: TeamLimits = TeamLimits(), **kwargs: Any) -> 
                 base_url=fake.base_url,
                 timeout=10,
                 max_retries=0,
+                usage_details=True,
             )
             for role in ROLES
         }

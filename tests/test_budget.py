@@ -34,9 +34,13 @@ async def test_budget_of_calls_ends_the_run_with_an_answer_from_what_was_found(f
     assert outcome.stop_reason == StopReason.BUDGET
     assert controls.stop_detail == "The run's budget of 2 model calls was reached (3 used)."
     assert outcome.answer.text.startswith(PARIS_ANSWER) and outcome.answer.sources == [PARIS_SOURCE]
-    assert chat.calls("researcher")[1].body["tool_choice"] == "none"
+    # Forced turns with prompts too short to be cached send only the tools they can use (agents/steering.py).
+    wrap_up = chat.calls("researcher")[1]
+    assert wrap_up.tool_names == [] and "tool_choice" not in wrap_up.body  # "none": no tools at all
+    assert any(m["role"] == "tool" for m in wrap_up.messages)  # the earlier tool call and result still go along
     finish_only = chat.calls("manager")[1]
     assert finish_only.body["tool_choice"] == {"type": "function", "function": {"name": "finish"}}
+    assert finish_only.tool_names == ["finish"]
     assert "budget is spent" in finish_only.messages[-1]["content"]
     # One wrap-up call past the budget, no more.
     assert outcome.spent["model_calls"] == 4 == chat.count()
@@ -113,3 +117,21 @@ async def test_budget_wrap_up_skips_the_selector_model_when_every_turn_asks_it(f
     # selector, Manager, selector, Researcher x2 (budget reached), then the Manager without asking the selector.
     assert chat.roles() == ["selector", "manager", "selector", "researcher", "researcher", "manager"]
     fake_openai.assert_clean()
+
+
+def test_a_forced_turn_keeps_every_tool_when_its_prompt_can_be_cached() -> None:
+    """Dropping definitions changes the prompt's first bytes: a prompt long enough to be cached keeps them all,
+    so its cached prefix still applies; a short one (never cached) sends only what the turn can use."""
+    from autogen_core.models import SystemMessage, UserMessage
+
+    from agents.manager_tools import manager_tools
+    from agents.steering import CACHE_MIN_TOKENS, usable_tools
+
+    delegate, finish = manager_tools(["Researcher", "Developer"])
+    tools = [delegate.schema, finish.schema]
+    short = [SystemMessage(content="You are the Manager."), UserMessage(content="Weather?", source="user")]
+    long = [*short, UserMessage(content="x" * 4 * CACHE_MIN_TOKENS, source="Researcher")]
+    assert [t["name"] for t in usable_tools(short, tools, finish)] == ["finish"]  # type: ignore[index]
+    assert usable_tools(short, tools, "none") == []
+    assert usable_tools(long, tools, finish) == tools and usable_tools(long, tools, "none") == tools
+    assert usable_tools(short, tools, "auto") == tools == usable_tools(short, tools, "required")

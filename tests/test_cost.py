@@ -46,7 +46,9 @@ async def test_a_model_without_a_price_leaves_the_cost_unknown(tmp_path: Path) -
 def test_prices_come_from_the_environment_and_the_model_config_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert role_prices(make_settings(tmp_path))["selector"] == TokenPrice(0.1, 0.5)  # gpt-6-luna in the default table
+    assert role_prices(make_settings(tmp_path))["selector"] == TokenPrice(
+        0.1, 0.5, 0.01
+    )  # gpt-6-luna, the default table
     monkeypatch.setenv(
         "MODEL_PRICES", json.dumps({"local-llama": {"input": 0.0, "output": 0.0}, "x": {"input": 1, "output": 2}})
     )

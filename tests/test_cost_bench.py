@@ -44,6 +44,16 @@ async def test_before_and_after_costs(capsys: pytest.CaptureFixture[str]) -> Non
         assert after_on[i].prompt_tokens < before_on[i].prompt_tokens, name
     # Cacheable prefixes are measured, and are a part of the prompt.
     assert all(0 < c.prefix_tokens < c.prompt_tokens for c in after_on)
+    # Issue 21: the five tasks cost at most 10,600 prompt tokens (11,855 before the shorter tool definitions),
+    # and tool definitions are no longer most of them.
+    five_on = [after_on[i] for i in five]
+    assert sum(c.prompt_tokens for c in five_on) <= 10_600
+    assert sum(c.tool_definitions for c in five_on) <= 0.52 * sum(c.prompt_tokens for c in five_on)
+    # The cached tokens run_finished reports are the ones the (fake) API served, call by call; cached input
+    # is never dearer than input.
+    for costs in results.values():
+        assert [c.reported_cached for c in costs] == [c.cached_tokens for c in costs]
+        assert all(0 < c.usd <= c.usd_uncached + 1e-6 for c in costs)  # usd is rounded to 6 places
     # Trimming: the weather page costs far less capped; the tools whose output is already short cost the same.
     assert untrimmed[0].prompt_tokens > 1.5 * after_on[0].prompt_tokens
     assert [c.prompt_tokens for c in untrimmed[1:]] == [c.prompt_tokens for c in after_on[1:]]

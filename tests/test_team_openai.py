@@ -39,6 +39,8 @@ async def test_paris_run_through_the_openai_sdk(tmp_path: Path, fake_openai) -> 
             "model_calls": 4,
             "prompt_tokens": usage["prompt_tokens"],
             "completion_tokens": usage["completion_tokens"],
+            "cached_prompt_tokens": sum(r.cached_tokens for r in chat.requests),
+            "reasoning_tokens": 0,
         }
         models = {r.role: r.body["model"] for r in chat.requests}
         assert models["manager"] == "my-local-model"  # a model name AutoGen does not know still works

@@ -34,25 +34,22 @@ def build_researcher_tools(settings: ToolSettings) -> list[BaseTool[Any, Any]]:
 
     guard = NetGuard(settings.fetch_allow_hosts, resolve_timeout_s=settings.fetch_connect_timeout_s)
 
-    async def web_search(
-        query: Annotated[str, "What to search for."], max_results: Annotated[int, "How many results, 1-10."] = 5
-    ) -> str:
+    async def web_search(query: Annotated[str, "What to search for."], max_results: Annotated[int, "1-10"] = 5) -> str:
         return await web_module.web_search(query, max_results, settings=settings)
 
-    async def fetch_web_content(url: Annotated[str, "The full http(s) URL of the page."]) -> str:
+    async def fetch_web_content(url: str) -> str:  # the tool's description says what the URL must be
         return await fetch_module.fetch_web_content(url, settings=settings, guard=guard)
 
-    async def wikipedia_search(query: Annotated[str, "A topic, name or term, e.g. 'Alan Turing'."]) -> str:
+    async def wikipedia_search(query: Annotated[str, "Topic, name or term, e.g. 'Alan Turing'."]) -> str:
         return await wiki_module.wikipedia_search(query, settings=settings)
 
     async def arxiv_search(
         query: Annotated[
             str,
-            "Keywords (all must match), an arXiv id such as 1706.03762, or "
-            "field syntax such as 'ti:transformer AND au:vaswani' (ti: title, "
-            "au: author, abs: abstract, cat: category).",
+            "Keywords (all must match), an arXiv id (1706.03762) or fields: 'ti:transformer AND au:vaswani' "
+            "(ti title, au author, abs abstract, cat category)",
         ],
-        max_results: Annotated[int, "How many papers, 1-20."] = 5,
+        max_results: Annotated[int, "1-20"] = 5,
     ) -> str:
         return await arxiv_module.arxiv_search(query, max_results, settings=settings)
 

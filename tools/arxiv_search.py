@@ -47,8 +47,7 @@ class _TimeoutSession(requests.Session):
 
 
 async def arxiv_search(query: str, max_results: int = 5, *, settings: ToolSettings) -> str:
-    """Search arXiv for scientific papers. Returns for each paper its title, authors, date, a shortened
-    abstract, its arXiv id and PDF URL.
+    """Search arXiv papers: title, authors, date, short abstract, arXiv id and PDF URL of each.
 
     query: keywords (all must match), or an arXiv id such as 1706.03762, or arXiv's field syntax, e.g.
     'ti:transformer AND au:vaswani' (ti: title, au: author, abs: abstract, cat: category such as cs.CL).

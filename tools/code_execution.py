@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from autogen_core import CancellationToken
 from autogen_core.code_executor import CodeExecutor
-from autogen_core.tools import BaseTool
+from autogen_core.tools import BaseTool, ToolSchema
 from autogen_ext.tools.code_execution import CodeExecutionInput, CodeExecutionResult, PythonCodeExecutionTool
 
 from tools.config import ToolSettings
@@ -52,12 +52,10 @@ TOOL_NAME = "run_python"
 def tool_description(timeout_s: float, isolated: bool = True) -> str:
     where = "an isolated sandbox" if isolated else "a local process"
     return (
-        f"Run a Python 3 script in {where} and return its exit code and everything it printed (stdout and "
-        f"stderr). Give the complete script in `code`; print() every result you need. Each call is a new process "
-        f"(variables do not survive between calls) started in your own scratch directory, where files you write "
-        f"stay for later calls in this conversation. No internet access. Time limit {timeout_s:g} s. Only the "
-        f"standard library is certain to be installed: import other packages inside try/except. Long output is "
-        f"shortened to its start and end."
+        f"Run a complete Python 3 script in {where}: returns the exit code and its output; print() every result. "
+        f"Each call is a new process (no variables kept) in your scratch directory, whose files stay between "
+        f"calls. No internet, {timeout_s:g} s limit; only the standard library is sure (import others in "
+        f"try/except). Long output is cut in the middle."
     )
 
 
@@ -80,6 +78,15 @@ class RunPythonTool(PythonCodeExecutionTool):
         self._name = name
         self._description = description or tool_description(30)
         self._max_chars = max_chars
+
+    @property
+    def schema(self) -> ToolSchema:
+        """AutoGen's schema with a shorter description of `code` (the tool's description says the rest)."""
+        schema = super().schema  # a copy (agents/tool_schemas.py caches and copies it)
+        code = schema.get("parameters", {}).get("properties", {}).get("code")
+        if isinstance(code, dict):
+            code["description"] = "The script."
+        return schema
 
     async def run(self, args: CodeExecutionInput, cancellation_token: CancellationToken) -> CodeExecutionResult:
         if not args.code.strip():

@@ -34,11 +34,8 @@ class FetchProblem(Exception):
 
 
 async def fetch_web_content(url: str, *, settings: ToolSettings, guard: NetGuard | None = None) -> str:
-    """Read a web page and return its readable main text (HTML pages, plain text and PDFs).
-
-    Give the full http(s) URL of a page, usually one found with web_search. The answer starts with the page
-    title and the URL finally reached, then the main text, shortened to a few thousand characters. Pages on
-    local or private networks cannot be fetched; images, videos and other binary files cannot be read.
+    """Read a web page (HTML, text or PDF) at a full http(s) URL: its title, final URL and main text, cut to a
+    few thousand characters. Not for private networks, images or video.
     """
     guard = guard or NetGuard(settings.fetch_allow_hosts, resolve_timeout_s=settings.fetch_connect_timeout_s)
     target = (url or "").strip()

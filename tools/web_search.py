@@ -39,8 +39,7 @@ class SearchEngineError(Exception):
 async def web_search(
     query: str, max_results: int = 5, *, settings: ToolSettings, ddg_backend: DdgBackend | None = None
 ) -> str:
-    """Search the web. Returns numbered results, each with title, snippet and URL, and names the search engine
-    that answered. Use fetch_web_content on a result's URL to read the page itself.
+    """Search the web: numbered results, each with title, snippet and URL. Read a page with fetch_web_content.
 
     query: what to search for, as you would type it into a search engine.
     max_results: how many results to return (1-10, default 5).

@@ -41,8 +41,8 @@ class WikipediaError(Exception):
 
 
 async def wikipedia_search(query: str, *, settings: ToolSettings, max_results: int | None = None) -> str:
-    """Search Wikipedia and return the summaries of the best matching articles, each with its URL. When a term
-    has several meanings the answer says so and lists them; ask again with the precise article title.
+    """Search Wikipedia: summaries of the best matching articles with their URLs. An ambiguous term lists its
+    meanings: ask again with the exact title.
 
     query: a topic, name or term, e.g. "Alan Turing" or "photosynthesis".
     """

@@ -174,6 +174,10 @@ RESOLVED_MODELS = {
 }
 """Aliases the real API answers with a dated snapshot in the completion's `model` (AutoGen checks this)."""
 
+REASONING_TOKENS = {"minimal": 8, "low": 32, "medium": 128, "high": 512, "xhigh": 1024, "max": 2048}
+"""Reasoning tokens the fake reports per effort (a reasoning model without `reasoning_effort` at its default): in
+completion_tokens and in `completion_tokens_details.reasoning_tokens`, as a reasoning model reports them."""
+
 _ROLE_RE = re.compile(r"You are the (Manager|Researcher|Developer)\b")
 _SELECTOR_RE = re.compile(r"select the next role", re.IGNORECASE)
 
@@ -268,6 +272,7 @@ class ChatRequest:
     completion_tokens: int = 0
     prefix_tokens: int = 0  # tokens at the start of the prompt already sent in an earlier request (same model)
     cached_tokens: int = 0  # what OpenAI's prompt cache would serve of them (see PromptCache)
+    reasoning_tokens: int = 0  # of completion_tokens: REASONING_TOKENS[reasoning_effort]
     time: float = field(default_factory=time.time)
 
     @property
@@ -458,7 +463,12 @@ class ChatFake:
             len(c["function"]["name"]) + len(c["function"]["arguments"]) for c in calls
         )
         record.prompt_tokens = estimate_tokens(prompt_chars)
-        record.completion_tokens = estimate_tokens(completion_chars)
+        served = self.models.get(record.model)
+        effort = body.get("reasoning_effort") or (
+            served.default_effort if served and served.kind == "reasoning" else None
+        )
+        record.reasoning_tokens = REASONING_TOKENS.get(str(effort), 0)  # a reasoning model reasons at its default
+        record.completion_tokens = estimate_tokens(completion_chars) + record.reasoning_tokens  # billed as output
         with self._lock:
             record.prefix_tokens, record.cached_tokens = self.cache.lookup(record.model, record.tools, record.messages)
         record.prefix_tokens = min(record.prefix_tokens, record.prompt_tokens)
@@ -469,7 +479,7 @@ class ChatFake:
             "total_tokens": record.prompt_tokens + record.completion_tokens,
             "prompt_tokens_details": {"cached_tokens": record.cached_tokens, "audio_tokens": 0},
             "completion_tokens_details": {
-                "reasoning_tokens": 0,
+                "reasoning_tokens": record.reasoning_tokens,
                 "audio_tokens": 0,
                 "accepted_prediction_tokens": 0,
                 "rejected_prediction_tokens": 0,

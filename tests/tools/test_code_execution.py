@@ -83,7 +83,8 @@ async def test_tool_shape(sandbox: CodeSandbox) -> None:
     tool = sandbox.tool_for("s1")
     assert tool.name == "run_python" and sandbox.tool_for("s1") is tool
     assert list(tool.schema["parameters"]["properties"]) == ["code"]
-    assert "an isolated sandbox" in tool.description and "No internet access. Time limit 5 s." in tool.description
+    assert "an isolated sandbox" in tool.description and "No internet, 5 s limit" in tool.description
+    assert tool.schema["parameters"]["properties"]["code"]["description"] == "The script."
 
 
 @needs_bwrap
