@@ -28,7 +28,7 @@ class ModelNotFoundError(RuntimeError):
         named = " and ".join(self.settings) or "the model configuration"
         super().__init__(
             f"the model '{model}' named by {named} does not exist or was shut down (404 model_not_found): "
-            f"set {named} to a current model (`research-team doctor` checks them)"
+            f"set {named} to a current model (research-team doctor checks them)"
         )
 
 

@@ -120,3 +120,34 @@ async def test_the_human_output_has_a_mark_and_a_fix_per_line(tmp_path: Path, fa
     assert proc.returncode == 1
     assert "✗ MANAGER_MODEL:" in text and "→ set MANAGER_MODEL to a current model" in text
     assert "✓ RESEARCHER_MODEL:" in text
+
+
+async def test_a_model_config_file_is_probed_the_same_way(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    """Other providers through AutoGen component configs: here an OpenAI-compatible server's own model name."""
+    answer_probes(fake_openai)
+    fake_openai.models.add("local-llama")
+    config = {
+        "default": {
+            "provider": "autogen_ext.models.openai.OpenAIChatCompletionClient",
+            "config": {
+                "model": "local-llama",
+                "base_url": fake_openai.base_url,
+                "api_key": "sk-local",
+                "model_info": {
+                    "vision": False,
+                    "function_calling": True,
+                    "json_output": True,
+                    "family": "unknown",
+                    "structured_output": False,
+                },
+            },
+        }
+    }
+    path = tmp_path / "models.json"
+    path.write_text(json.dumps(config))
+    code, report, _ = await doctor(tmp_path, None, MODEL_CONFIG_FILE=str(path))
+    checks = by_check(report)
+    assert code == 0, report
+    assert checks["key"]["status"] == "ok" and "models.json" in checks["key"]["detail"]
+    assert checks["MANAGER_MODEL"]["status"] == "ok" and "calls tools" in checks["MANAGER_MODEL"]["detail"]
+    assert {r.model for r in fake_openai.chat.requests} == {"local-llama"}
