@@ -62,6 +62,7 @@ __all__ = ["SessionCommandError", "SessionLimits", "SessionState", "TeamSession"
 log = logging.getLogger(__name__)
 
 TeamFactory = Callable[[], tuple[SelectorGroupChat, TeamControls]]
+Admission = Callable[[RunBudget], Awaitable[RunBudget]]
 
 
 class TeamSession:
@@ -79,10 +80,13 @@ class TeamSession:
         run_context: Callable[[str], contextvars.Context | None] | None = None,
         checkpoints: bool = False,
         run_slots: asyncio.Semaphore | None = None,
+        admit: Admission | None = None,
     ) -> None:
         """`unavailable`: why no model can be called (no API key); tasks are then refused with that message.
         `checkpoints`: store the session's state with its events, so another worker can resume it (workers).
-        `run_slots`: shared by the process's sessions, caps the runs at work at once (the others wait their turn)."""
+        `run_slots`: shared by the process's sessions, caps the runs at work at once (the others wait their turn).
+        `admit`: asked before every run starts (follow-ups too) with its budget; returns the budget to use (the
+        owner's limits may narrow it) or raises SessionCommandError (the owner's runs or spending are at their cap)."""
         self.session_id = session_id
         self._factory = factory
         self._meter = meter
@@ -92,6 +96,7 @@ class TeamSession:
         self._on_close = on_close
         self._run_context = run_context  # the context a run's driver starts in (its trace span, app/telemetry.py)
         self._run_slots = run_slots
+        self._admit = admit
         self._team: SelectorGroupChat | None = None
         self._controls: TeamControls | None = None
         self._snapshot: Mapping[str, Any] | None = None
@@ -257,6 +262,8 @@ class TeamSession:
         return self._team, self._controls
 
     async def _start_run(self, task: str, *, followup: bool, budget: RunBudget | None = None) -> Run:
+        if self._admit is not None:
+            budget = await self._admit(budget or self._default_budget)
         run = Run(run_id=new_run_id(), task=task, usage_start=self._meter.snapshot(), followup=followup)
         self._run, self._state = run, SessionState.RUNNING
         self._idle.clear()
@@ -359,8 +366,9 @@ class TeamSession:
         while self._followups and self._run is None and not self._closed:
             try:
                 await self._start_run(self._followups.popleft(), followup=True)
-            except SessionCommandError:
-                log.error("a follow-up of session %s was dropped: the store is unavailable", self.session_id)
+            except SessionCommandError as exc:
+                log.warning("a follow-up of session %s was dropped: %s", self.session_id, exc.message)
+                await self._outlet.emit_quietly(RunError(code=exc.code, message=exc.message), None)
         if self._run is None:
             await self._emit_state("Ready.")
             self._idle.set()

@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     UNKNOWN_SESSION = "unknown_session"
     NOT_FOUND = "not_found"
     TOO_MANY_SESSIONS = "too_many_sessions"
+    TOO_MANY_RUNS = "too_many_runs"  # the user's runs in flight are at MAX_RUNS_PER_USER
+    SPENDING_LIMIT = "spending_limit"  # the user's USD for the day (USER_USD_PER_DAY) is spent
     WORKER_UNAVAILABLE = "worker_unavailable"
     # a run failed
     AGENT_ERROR = "agent_error"

@@ -34,6 +34,7 @@ from app.store import RunStore
 from app.team_tools import open_team_tools
 from app.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
 from app.telemetry import configure_otlp, install_global_provider
+from app.user_limits import UserLimits
 from app.users import TrustedProxy, UserDirectory
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def create_app(
                     tools.developer,
                     release_session=tools.release,
                     model_clients=model_clients,
+                    user_limits=user_limits(store, settings),
                 )
                 stack.push_async_callback(wiring.close)
                 registry = SessionRegistry(
@@ -125,7 +127,7 @@ def create_app(
         app.include_router(module.router)
     for router in extra_routers:
         app.include_router(router)
-    mount_mcp(app)  # the team as an MCP server at /mcp (app/api/mcp.py)
+    mount_mcp(app, settings)  # the team as an MCP server at /mcp (app/api/mcp.py)
     configure_otlp()  # traces to OTEL_EXPORTER_OTLP_ENDPOINT when set (app/telemetry.py)
     install_global_provider()  # AutoGen's own spans follow ours into the run's trace
     app.add_middleware(
@@ -163,6 +165,10 @@ async def start_model_watch(stack: AsyncExitStack, client: Any, services: Servic
     watch.start()
     stack.push_async_callback(watch.close)
     return watch
+
+
+def user_limits(store: RunStore, settings: Settings) -> UserLimits:
+    return UserLimits(store, max_runs=settings.max_runs_per_user, usd_per_day=settings.user_usd_per_day)
 
 
 def user_directory(settings: Settings) -> UserDirectory:

@@ -130,6 +130,17 @@ class Settings(BaseSettings):
     )
     trusted_proxies: list[str] = Field(default_factory=list, description="IPs or CIDRs of the SSO proxy.")
     max_sessions_per_user: int = Field(default=50, ge=1)
+    mcp_sessions_per_user: int = Field(default=8, ge=1, description="MCP sessions one user may hold open at once.")
+    mcp_max_sessions: int = Field(default=1000, ge=1, description="MCP sessions the server holds open in all.")
+    mcp_session_idle_s: float = Field(default=600.0, gt=0, description="An MCP session idle this long is closed.")
+    max_runs_per_user: int = Field(
+        default=5, ge=1, description="Runs one user may have in flight at once (across the cluster)."
+    )
+    user_usd_per_day: float | None = Field(
+        default=5.0,
+        gt=0,
+        description="USD one user's runs may cost per day (UTC), from the price table; unset (empty): no limit.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Extra browser origins (besides the "

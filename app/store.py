@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     event,
     func,
+    or_,
     select,
     text,
 )
@@ -42,6 +44,13 @@ from app.store_schema import (
 )
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OwnerSpending:
+    runs_in_flight: int
+    spent_usd: float  # finished runs since the day began (runs whose cost is unknown count nothing)
+    in_flight_usd: float  # the USD budgets of the runs in flight: what they may still spend at most
 
 
 def now_iso() -> str:
@@ -343,6 +352,20 @@ class RunStore:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).scalars().all()
         return [json.loads(payload) for payload in rows]
+
+    async def owner_spending(self, owner: str, since: str) -> OwnerSpending:
+        """What `owner` has in flight now, and has spent on runs created since `since` (ISO time)."""
+        query = select(runs.c.run_id, runs.c.status, runs.c.spent).where(
+            runs.c.owner == owner, or_(runs.c.status.in_(ACTIVE_STATUSES), runs.c.created_at >= since)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            active = [str(row.run_id) for row in rows if row.status in ACTIVE_STATUSES]
+            started = select(events.c.payload).where(events.c.run_id.in_(active), events.c.type == "run_started")
+            budgets = (await conn.execute(started)).scalars().all() if active else []
+        spent = sum(float((json.loads(row.spent) or {}).get("usd") or 0) for row in rows if row.spent)
+        in_flight = sum(float((json.loads(p).get("data") or {}).get("budget", {}).get("max_usd") or 0) for p in budgets)
+        return OwnerSpending(runs_in_flight=len(active), spent_usd=spent, in_flight_usd=in_flight)
 
     async def active_runs(self) -> list[dict[str, Any]]:
         """Runs left running or paused (by a server that stopped without finishing them)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from app.event_log import SessionEventLog
 from app.prices import role_prices
 from app.settings import Settings
 from app.telemetry import observe_session
+from app.user_limits import UserLimits
 
 NO_MODEL_MESSAGE = (
     "No model is configured, so the team cannot work. Set OPENAI_API_KEY in .env (or the environment) and "
@@ -39,6 +41,7 @@ class TeamWiring:
     model_clients: ModelClientsFactory | None = None  # tests pass scripted clients here
     checkpoints: bool = False  # workers store each session's state with its events (agents/checkpoint.py)
     run_slots: asyncio.Semaphore | None = None  # runs at work at once in this process (WORKER_MAX_ACTIVE_RUNS)
+    user_limits: UserLimits | None = None  # runs in flight and USD per day, per user (app/user_limits.py)
     _shared: dict[str, ChatCompletionClient] | None = field(default=None, init=False)
 
     def _clients(self, session_id: str) -> tuple[TeamModelClients | None, str | None]:
@@ -109,4 +112,5 @@ class TeamWiring:
             on_close=on_close,
             checkpoints=self.checkpoints,
             run_slots=self.run_slots,
+            admit=functools.partial(self.user_limits.admit, event_log.owner) if self.user_limits else None,
         )

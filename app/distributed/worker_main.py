@@ -23,6 +23,7 @@ from app.settings import Settings
 from app.store import RunStore
 from app.team_tools import open_team_tools
 from app.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
+from app.user_limits import UserLimits
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ async def run_worker(
             model_clients=model_clients,
             checkpoints=True,
             run_slots=asyncio.Semaphore(settings.worker_max_active_runs),
+            user_limits=UserLimits(store, max_runs=settings.max_runs_per_user, usd_per_day=settings.user_usd_per_day),
         )
         stack.push_async_callback(wiring.close)
         redis = connect(settings.redis_url)
