@@ -110,7 +110,7 @@ async def idle_cpu_per_s(server: ServerProcess, seconds: float = 3.0) -> float:
 
 async def main(config: LoadConfig) -> int:
     # All pages are the one local user here: let it hold them all (the server process inherits these).
-    os.environ["VOICE_CALLS_PER_USER"] = str(config.sessions)
+    os.environ["VOICE_SESSIONS_PER_USER"] = str(config.sessions)
     os.environ["SESSION_RATE_PER_MIN"] = str(max(10, 3 * config.sessions))
     with tempfile.TemporaryDirectory() as tmp:
         async with make_fake(config) as fake, ServerProcess(Path(tmp) / "relay", openai_base_url=fake.base_url) as srv:

@@ -16,13 +16,14 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
 from agents.session import SessionCommandError
+from agents.session_events import ErrorCode
 from app.api.deps import current_user
 from app.protocol import printable
 from app.ratelimit import TokenBucket
 from app.realtime.backends import VoiceConnectors, build_connectors, build_voice_front
 from app.realtime.config import VoiceSettings, voice_settings
 from app.realtime.narrator import NarratorSettings
-from app.realtime.voice_calls import voice_calls
+from app.realtime.voice_calls import TooManyCalls, voice_calls
 from app.realtime.voice_front import VoiceFront
 from app.realtime.voice_protocol import (
     MAX_AUDIO_FRAME_BYTES,
@@ -51,9 +52,32 @@ async def voice_socket(websocket: WebSocket) -> None:
         return
     try:
         user = current_user(websocket)
+    except HTTPException as exc:
+        await websocket.send_json({"type": "error", "code": ErrorCode.UNAUTHORIZED, "message": str(exc.detail)})
+        await websocket.close(code=1008)
+        return
+    relays = voice_calls(services)
+    try:
+        relays.open_relay(user)  # each socket is a paid upstream session: counted with the user's WebRTC calls
+    except TooManyCalls as exc:
+        await websocket.send_json({"type": "error", "code": ErrorCode.TOO_MANY_SESSIONS, "message": str(exc)})
+        await websocket.close(code=1013)
+        return
+    try:
+        await _serve_relay(websocket, services, user)
+    finally:
+        relays.close_relay(user)
+
+
+async def _serve_relay(websocket: WebSocket, services: Services, user: str) -> None:
+    try:
         entry = (await services.registry.attach(websocket.query_params.get("session") or None, user)).entry
-    except (ValueError, TooManySessions) as exc:
-        await websocket.send_json({"type": "error", "code": "invalid_message", "message": str(exc)})
+    except TooManySessions as exc:
+        await websocket.send_json({"type": "error", "code": ErrorCode.TOO_MANY_SESSIONS, "message": str(exc)})
+        await websocket.close(code=1013)
+        return
+    except ValueError as exc:
+        await websocket.send_json({"type": "error", "code": ErrorCode.INVALID_MESSAGE, "message": str(exc)})
         await websocket.close(code=1008)
         return
     outbox: asyncio.Queue[dict[str, Any] | bytes | str | None] = asyncio.Queue()

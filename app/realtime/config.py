@@ -4,14 +4,17 @@ owns them."""
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.prices import VoicePrice, default_voice_prices
 from app.settings import DEFAULT_LIVE_MODEL, DEFAULT_TEAM_MODEL
+
+log = logging.getLogger(__name__)
 
 
 class VoiceSettings(BaseSettings):
@@ -24,8 +27,11 @@ class VoiceSettings(BaseSettings):
     """`webrtc`: the page's audio goes straight to OpenAI over WebRTC and the server runs the narrator on a
     sideband socket of the same call (audio never passes through us); `relay`: /ws/voice carries the audio
     (for Realtime-compatible servers without WebRTC). The page falls back to the relay if WebRTC fails."""
-    voice_calls_per_user: int = 4
-    """WebRTC calls one user may hold at once (each is a paid session)."""
+    voice_sessions_per_user: int = Field(default=4, ge=1)
+    """Voice sessions one user may hold at once, relay sockets and WebRTC calls together: each is a paid
+    upstream session on the server's key."""
+    voice_calls_per_user: int | None = Field(default=None, ge=1)
+    """The old name of VOICE_SESSIONS_PER_USER (it counted WebRTC calls only); still read, with a warning."""
     voice_calls_max: int = 200
     """WebRTC calls the server holds at once."""
     live_model: str = DEFAULT_LIVE_MODEL
@@ -46,6 +52,14 @@ class VoiceSettings(BaseSettings):
     leaves the voice cost unknown (null), never a guess."""
     voice_usage_every_s: float = Field(default=2.0, gt=0)
     """At most one `voice.usage` message (minutes and USD so far) per this many seconds, and only on a change."""
+
+    @model_validator(mode="after")
+    def _renamed(self) -> VoiceSettings:
+        if self.voice_calls_per_user is not None:
+            log.warning("VOICE_CALLS_PER_USER is now VOICE_SESSIONS_PER_USER (relay and WebRTC together); rename it")
+            if "voice_sessions_per_user" not in self.model_fields_set:
+                self.voice_sessions_per_user = self.voice_calls_per_user
+        return self
 
 
 @lru_cache(maxsize=1)

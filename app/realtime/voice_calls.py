@@ -83,7 +83,8 @@ class VoiceCall:
 
 
 class VoiceCalls:
-    """Calls by id, at most `max_calls` in all and `per_user` per user."""
+    """Calls by id, at most `max_calls` in all; and every voice session a user holds (calls and /ws/voice relay
+    sockets, each a paid upstream session) at most `per_user`."""
 
     def __init__(self, *, max_calls: int, per_user: int) -> None:
         self._max_calls = max_calls
@@ -92,6 +93,7 @@ class VoiceCalls:
         self._lock = asyncio.Lock()
         self._ending: set[asyncio.Task[bool]] = set()
         self._reserved: dict[str, int] = {}  # owner -> calls being created
+        self._relays: dict[str, int] = {}  # owner -> /ws/voice sockets with a narrator of their own
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -101,10 +103,28 @@ class VoiceCalls:
         reserved = sum(self._reserved.values())
         if len(self._calls) + reserved >= self._max_calls:
             raise TooManyCalls("The server holds as many voice calls as it can; try again later.")
-        mine = sum(1 for c in self._calls.values() if c.owner == owner) + self._reserved.get(owner, 0)
-        if mine >= self._per_user:
-            raise TooManyCalls(f"At most {self._per_user} voice calls at once; hang up one first.")
+        self._check_user(owner)
         self._reserved[owner] = self._reserved.get(owner, 0) + 1
+
+    def _check_user(self, owner: str) -> None:
+        mine = sum(1 for c in self._calls.values() if c.owner == owner)
+        mine += self._reserved.get(owner, 0) + self._relays.get(owner, 0)
+        if mine >= self._per_user:
+            raise TooManyCalls(
+                f"At most {self._per_user} voice sessions at once (VOICE_SESSIONS_PER_USER); end one first."
+            )
+
+    def open_relay(self, owner: str) -> None:
+        """Count a /ws/voice socket's narrator session (TooManyCalls past the user's limit); `close_relay` after."""
+        self._check_user(owner)
+        self._relays[owner] = self._relays.get(owner, 0) + 1
+
+    def close_relay(self, owner: str) -> None:
+        left = self._relays.get(owner, 0) - 1
+        if left > 0:
+            self._relays[owner] = left
+        else:
+            self._relays.pop(owner, None)
 
     def unreserve(self, owner: str) -> None:
         left = self._reserved.get(owner, 0) - 1
@@ -156,5 +176,5 @@ def voice_calls(services: Services) -> VoiceCalls:
     """The app's WebRTC calls (made on first use, with the limits from the voice settings)."""
     if services.voice_calls is None:
         voice = voice_settings_of(services)
-        services.voice_calls = VoiceCalls(max_calls=voice.voice_calls_max, per_user=voice.voice_calls_per_user)
+        services.voice_calls = VoiceCalls(max_calls=voice.voice_calls_max, per_user=voice.voice_sessions_per_user)
     return services.voice_calls
