@@ -27,9 +27,11 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 
 from agents.session_errors import SessionCommandError
+from app.api.mcp_gate import McpGate, gate_kwargs
 from app.event_log import Inbox
 from app.services import Services
 from app.session_table import TooManySessions
+from app.settings import Settings
 from app.steps import describe_step
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,8 @@ def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
 
 class TeamMcp:
     """The MCP server bound to one FastAPI app's services."""
+
+    gate: McpGate | None = None
 
     def __init__(self, app: FastAPI) -> None:
         self._app = app
@@ -177,16 +181,20 @@ def _answer(finished: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def mount_mcp(app: FastAPI) -> TeamMcp:
-    """Serve the team's MCP server at /mcp and run its session manager within the app's lifespan."""
+def mount_mcp(app: FastAPI, settings: Settings) -> TeamMcp:
+    """Serve the team's MCP server at /mcp and run its session manager within the app's lifespan. Sessions are
+    bound to their user, capped per user and in all, and closed when idle (app/api/mcp_gate.py)."""
     team_mcp = TeamMcp(app)
     team_mcp.server.streamable_http_app(  # builds the session manager; its Starlette app itself is not used
         streamable_http_path=MCP_PATH,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        **gate_kwargs(settings),
     )
     manager = team_mcp.server.session_manager
+    gate = McpGate(StreamableHTTPASGIApp(manager), manager, per_user=settings.mcp_sessions_per_user)
+    team_mcp.gate = gate
     # A plain Starlette route whose endpoint is an ASGI app (as the SDK's own app does), not a FastAPI route.
-    app.router.routes.append(Route(MCP_PATH, StreamableHTTPASGIApp(manager), methods=["GET", "POST", "DELETE"]))
+    app.router.routes.append(Route(MCP_PATH, gate, methods=["GET", "POST", "DELETE"]))
     inner = app.router.lifespan_context
 
     @asynccontextmanager
