@@ -1,25 +1,27 @@
-"""`/docs`: Swagger UI from files shipped in a pinned package (swagger-ui-bundle), so it works offline.
+"""`/docs`: Swagger UI from files shipped in a pinned package (fastapi-offline: Swagger UI 5.32, which reads the
+OpenAPI 3.1 FastAPI writes; the swagger-ui-bundle package stopped at Swagger UI 4.15, which cannot, and showed
+"Unable to render this definition"), so it works offline.
 
-FastAPI's own /docs loads Swagger UI from a CDN and is blank without internet; ReDoc has no packaged copy, so it
-is not served (the same schema is at /openapi.json).
+FastAPI's own /docs loads Swagger UI from a CDN and is blank without internet. ReDoc is not served: its packaged
+copy still loads a file from another host.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import APIRouter, HTTPException
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
-from swagger_ui_bundle import swagger_ui_path
 
 ASSETS_URL = "/docs-assets"
 ASSETS = {  # the only files served, with their types
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
     "swagger-ui.css": "text/css; charset=utf-8",
-    "favicon-32x32.png": "image/png",
+    "favicon.png": "image/png",
 }
-ASSETS_DIR = Path(str(swagger_ui_path))
+ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,7 +33,7 @@ async def swagger_ui() -> HTMLResponse:
         title="Research team API",
         swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
         swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
-        swagger_favicon_url=f"{ASSETS_URL}/favicon-32x32.png",
+        swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
     )
 
 
