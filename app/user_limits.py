@@ -8,12 +8,14 @@ store, which every gateway and worker shares, so they hold per user across the c
   narrowed to that, and to the day's limit divided by MAX_RUNS_PER_USER (a run that took the whole day would
   leave none for the runs allowed beside it), so a run stops (stop_reason `budget`) instead of spending past
   the day's limit.
-Two runs admitted at the same instant can each see the other absent (one store read each): the cap on runs
+Like MAX_SESSIONS_PER_USER, they are for servers with users: the one local owner of a server without users
+shares it with nobody (RUN_MAX_* still bound each of its runs). Two runs admitted at the same instant can each see the other absent (one store read each): the cap on runs
 in flight can be passed by the runs started in the same few milliseconds, never by more.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from datetime import UTC, datetime
@@ -22,9 +24,11 @@ from agents.budget import RunBudget
 from agents.session_errors import SessionCommandError
 from agents.session_events import ErrorCode
 from app.store import RunStore
+from app.store_schema import LOCAL_OWNER
 
 log = logging.getLogger(__name__)
 CENT = 0.0001  # less than this left of the day's USD is nothing left
+READS_AT_ONCE = 4
 
 
 class UserLimits:
@@ -32,11 +36,15 @@ class UserLimits:
         self._store = store
         self._max_runs = max_runs
         self._usd_per_day = usd_per_day
+        self._reads = asyncio.Semaphore(READS_AT_ONCE)
 
     async def admit(self, owner: str, budget: RunBudget) -> RunBudget:
         """The budget a new run of `owner` may have, or SessionCommandError when the user is at a limit."""
+        if owner == LOCAL_OWNER:
+            return budget  # the one owner of a server without users: nobody to share with (RUN_MAX_* still hold)
         day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        spending = await self._store.owner_spending(owner, day.isoformat())
+        async with self._reads:  # a burst of new runs must not take every connection of the store's pool
+            spending = await self._store.owner_spending(owner, day.isoformat())
         if spending.runs_in_flight >= self._max_runs:
             raise SessionCommandError(
                 ErrorCode.TOO_MANY_RUNS,

@@ -72,10 +72,24 @@ async def test_one_user_cannot_spend_more_than_user_usd_per_day(tmp_path: Path) 
 
 
 async def test_a_task_asking_for_less_keeps_its_own_usd_budget(tmp_path: Path) -> None:
-    app = scripted_app(tmp_path, ScriptBook(paris_script), user_usd_per_day=5.0)
+    app = scripted_app(tmp_path, ScriptBook(paris_script), app_users=USERS, user_usd_per_day=5.0)
     async with live_app(app) as server:
-        client = await _connect(server, None)
+        client = await _connect(server, ALICE)
         await client.send({"type": "task", "text": "Weather?", "budget": {"max_usd": 0.5}})
         assert (await client.until_type("run_started"))["data"]["budget"]["max_usd"] == 0.5
         await client.until_type("run_finished", timeout=20)
         await client.close()
+
+
+async def test_the_local_owner_of_a_server_without_users_is_not_limited(tmp_path: Path) -> None:
+    """Scripts and benches run many sessions at once on a single-user server: nobody to share it with."""
+    book = ScriptBook(lambda: paris_script(researcher_delay=0.5))
+    async with live_app(scripted_app(tmp_path, book, max_runs_per_user=1, user_usd_per_day=5.0)) as server:
+        clients = [await _connect(server, None) for _ in range(3)]
+        for client in clients:
+            await client.send({"type": "task", "text": "Weather in Paris?"})
+        for client in clients:
+            started = await client.until_type("run_started")
+            assert started["data"]["budget"]["max_usd"] is None
+            assert (await client.until_type("run_finished", timeout=20))["data"]["stop_reason"] == "completed"
+            await client.close()
