@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 import uvicorn
@@ -61,20 +61,24 @@ def serve(
     if host not in WILDCARD_BINDS and host not in hosts:
         hosts.append(host)
     os.environ["ALLOWED_HOSTS"] = json.dumps(hosts)  # read by the app's Settings when uvicorn imports it
-    uvicorn.run(
-        "app.main:app",
-        host=host,
-        port=port,
-        ws_max_size=settings.ws_max_frame_bytes,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        h11_max_incomplete_event_size=64 * 1024,
-        timeout_graceful_shutdown=10,
-        log_config=None,
-        server_header=False,
-    )
+    uvicorn.run("app.main:app", **uvicorn_options(settings, host=host, port=port))
     if supervisor is not None:
         supervisor.stop()
+
+
+def uvicorn_options(settings: Settings, *, host: str, port: int) -> dict[str, Any]:
+    """How `serve` runs uvicorn (tests run the app with exactly these)."""
+    return {
+        "host": host,
+        "port": port,
+        "ws_max_size": settings.ws_max_frame_bytes,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "h11_max_incomplete_event_size": 64 * 1024,
+        "timeout_graceful_shutdown": 10,
+        "log_config": None,
+        "server_header": False,
+    }
 
 
 @cli.command()
