@@ -113,7 +113,7 @@ def users_add(name: str = typer.Argument(..., help="Letters, digits and _.@- (at
     try:
         token = _with_store(lambda store: add_user(store, name))
     except (ValueError, IntegrityError) as exc:
-        reason = "that name is taken" if isinstance(exc, IntegrityError) else str(exc)
+        reason = "that name is taken" if isinstance(exc, IntegrityError) else str(exc).rstrip(".")
         typer.echo(f"Not added: {reason}.", err=True)
         raise typer.Exit(1) from None
     typer.echo(token)
