@@ -3,7 +3,10 @@
 
 Why not `uvicorn app.main:app`: uvicorn's own default buffers WebSocket frames up to 16 MiB before our 64 KiB
 check sees them (30 clients x 15 MiB = 1 GB); `serve` sets `ws_max_size` to WS_MAX_FRAME_BYTES, so an oversized
-frame is refused while it arrives, and adds the bind address to ALLOWED_HOSTS.
+frame is refused while it arrives, and adds the bind address to ALLOWED_HOSTS. It also turns off uvicorn's
+proxy_headers: uvicorn would believe X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS) and rewrite the client
+address before the app could check the real peer against TRUSTED_PROXIES; the app does that itself
+(app/peer.py, app/access.py).
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ def uvicorn_options(settings: Settings, *, host: str, port: int) -> dict[str, An
         "timeout_graceful_shutdown": 10,
         "log_config": None,
         "server_header": False,
+        "proxy_headers": False,  # forwarded headers are the app's to judge, from TRUSTED_PROXIES only
     }
 
 
