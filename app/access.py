@@ -1,9 +1,13 @@
 """Who may use the server: a Host allowlist, an Origin check, and the caller's identity (app/users.py).
 
 A pure ASGI middleware, so HTTP routes and WebSockets are guarded the same way before any route runs.
-- Host: every request must name one of ALLOWED_HOSTS (default the loopback names; `research-team serve` adds its
-  bind address). Checked first: a page on evil.example that rebinds its DNS to 127.0.0.1 sends
-  `Host: evil.example` with a matching Origin, and is refused here (DNS rebinding).
+- Host: every request must carry exactly one Host header, a valid `host[:port]` (IPv6 in brackets), naming one
+  of ALLOWED_HOSTS (default the loopback names; `research-team serve` adds its bind address). Checked first: a
+  page on evil.example that rebinds its DNS to 127.0.0.1 sends `Host: evil.example` with a matching Origin, and
+  is refused here (DNS rebinding).
+- Forwarded headers: X-Forwarded-For / X-Forwarded-Proto and the SSO user header count only when the real peer
+  (app/peer.py) is one of TRUSTED_PROXIES; scope["client"] then becomes the forwarded client's address, which
+  is what routes see (rate limits of anonymous requests, logs).
 - Users configured (APP_USERS, APP_TOKEN, stored users or a trusted SSO proxy): every request but /health,
   /protocol.json and the page itself (/, /static/...) needs a user's token, as `Authorization: Bearer <token>`
   or `?token=<token>` (browsers cannot set headers on a WebSocket). The user goes in the request's state.
@@ -14,12 +18,15 @@ A pure ASGI middleware, so HTTP routes and WebSockets are guarded the same way b
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from app.users import UserDirectory
+from app.peer import ProxyTrust
+from app.users import ReservedName, UserDirectory
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -29,6 +36,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 OPEN_PATHS = ("/health", "/protocol.json", "/openapi.json", "/docs")
 OPEN_PREFIXES = ("/static/", "/docs-assets/")  # the page's and the docs' own files
 PAGE_PATHS = ("/", "/index.html", "/favicon.ico")
+HOST = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_][a-z0-9_.-]{0,252}))(?::(?P<port>[0-9]{1,5}))?")
 
 
 class AccessGuard:
@@ -39,11 +47,13 @@ class AccessGuard:
         users: UserDirectory,
         allowed_origins: list[str],
         allowed_hosts: list[str] | None = None,
+        proxies: ProxyTrust | None = None,
     ) -> None:
         self.app = app
         self.users = users
+        self.proxies = proxies or ProxyTrust(())
         self.allowed_origins = {o.rstrip("/").lower() for o in allowed_origins if o}
-        hosts = {h.strip().lower().strip("[]") for h in (allowed_hosts or ["*"]) if h.strip()}
+        hosts = {_normal_host(h) for h in (allowed_hosts or ["*"]) if h.strip()}
         self.any_host = "*" in hosts
         self.allowed_hosts = hosts
 
@@ -51,14 +61,20 @@ class AccessGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        refusal = self.refusal(scope, headers)
+        raw_headers = scope.get("headers", [])
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
+        hosts = [v.decode("latin-1") for k, v in raw_headers if k.lower() == b"host"]
+        refusal = self.refusal(scope, headers, hosts)
         user: str | None = None
         if refusal is None:
-            user = await self.identify(scope, headers)
+            peer = self.forwarded(scope)
+            try:
+                user = await self.identify(peer, scope, headers)
+            except ReservedName as exc:
+                refusal = 403, str(exc)
             path = scope.get("path", "")
             is_open = path in OPEN_PATHS or path in PAGE_PATHS or path.startswith(OPEN_PREFIXES)
-            if user is None and not is_open:
+            if refusal is None and user is None and not is_open:
                 refusal = (
                     401,
                     "A valid token is required (a user's token, or APP_TOKEN): send 'Authorization: Bearer <token>' or ?token=.",
@@ -78,43 +94,71 @@ class AccessGuard:
             await send({"type": "http.response.start", "status": refusal[0], "headers": response_headers})
             await send({"type": "http.response.body", "body": body})
 
-    def refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
+    def refusal(self, scope: Scope, headers: dict[str, str], hosts: list[str]) -> tuple[int, str] | None:
         """(status, reason) when the request may not go on whoever sends it, else None."""
-        if not self._host_allowed(headers.get("host", "")):
+        name = host_name(hosts)
+        if name is None:
+            return 400, "Bad Host header: exactly one, a name or address with an optional port ([IPv6] in brackets)."
+        if not (self.any_host or name in self.allowed_hosts):
             return 400, "Host not allowed: this server does not serve that name (ALLOWED_HOSTS)."
         origin = headers.get("origin")
-        if origin and not self._origin_allowed(origin, headers.get("host", "")):
+        if origin and not self._origin_allowed(origin, hosts[0].strip()):
             return 403, "Origin not allowed."
         return None
 
-    async def identify(self, scope: Scope, headers: dict[str, str]) -> str | None:
+    def forwarded(self, scope: Scope) -> str | None:
+        """The real peer's address; scope["client"] and scope["scheme"] become what a trusted proxy says."""
+        client = scope.get("client")
+        peer = str(client[0]) if client else None
+        raw_headers = scope.get("headers", [])
+        address = self.proxies.client_address(peer, raw_headers)
+        if address != peer and address is not None:
+            scope["client"] = (address, 0)
+        scope["scheme"] = self.proxies.scheme(peer, raw_headers, scope.get("scheme", "http"))
+        scope.setdefault("state", {})["peer"] = peer
+        return peer
+
+    async def identify(self, peer: str | None, scope: Scope, headers: dict[str, str]) -> str | None:
         """The calling user: the local owner when no users are configured, else from the trusted proxy's
-        header or the presented token; None when unknown."""
+        header (the real peer must be a trusted proxy) or the presented token; None when unknown."""
         if not self.users.enabled:
             await self.users.refresh()  # a user added meanwhile (CLI) ends the open, single-owner mode
         if not self.users.enabled:
             return self.users.local_owner()
-        client = scope.get("client")
-        proxied = self.users.user_for_proxy(client[0] if client else None, headers)
+        proxied = self.users.user_for_proxy(peer, headers)
         if proxied is not None:
             return proxied
         return await self.users.user_for_token(_bearer(headers.get("authorization", "")) or _query_token(scope))
-
-    def _host_allowed(self, host: str) -> bool:
-        if self.any_host:
-            return True
-        name = host.strip().lower()
-        if name.startswith("["):  # [::1]:8000
-            name = name[1 : name.find("]")] if "]" in name else name
-        elif name.count(":") == 1:
-            name = name.rsplit(":", 1)[0]
-        return name in self.allowed_hosts
 
     def _origin_allowed(self, origin: str, host: str) -> bool:
         origin = origin.rstrip("/").lower()
         if origin in self.allowed_origins:
             return True
         return urlsplit(origin).netloc == host.lower()
+
+
+def host_name(values: list[str]) -> str | None:
+    """The name (lowercased, IPv6 without brackets) of exactly one valid Host header; None otherwise."""
+    if len(values) != 1:
+        return None
+    match = HOST.fullmatch(values[0].strip().lower())
+    if match is None or (match["port"] is not None and not 0 < int(match["port"]) < 65536):
+        return None
+    if match["v6"] is not None:
+        try:
+            return str(ipaddress.IPv6Address(match["v6"]))
+        except ValueError:
+            return None
+    name: str = match["name"]
+    return name if ".." not in name else None
+
+
+def _normal_host(value: str) -> str:
+    name = value.strip().lower().strip("[]")
+    try:
+        return str(ipaddress.IPv6Address(name))
+    except ValueError:
+        return name
 
 
 def _bearer(value: str) -> str | None:

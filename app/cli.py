@@ -3,7 +3,10 @@
 
 Why not `uvicorn app.main:app`: uvicorn's own default buffers WebSocket frames up to 16 MiB before our 64 KiB
 check sees them (30 clients x 15 MiB = 1 GB); `serve` sets `ws_max_size` to WS_MAX_FRAME_BYTES, so an oversized
-frame is refused while it arrives, and adds the bind address to ALLOWED_HOSTS.
+frame is refused while it arrives, and adds the bind address to ALLOWED_HOSTS. It also turns off uvicorn's
+proxy_headers: uvicorn would believe X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS) and rewrite the client
+address before the app could check the real peer against TRUSTED_PROXIES; the app does that itself
+(app/peer.py, app/access.py).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 import uvicorn
@@ -61,20 +64,25 @@ def serve(
     if host not in WILDCARD_BINDS and host not in hosts:
         hosts.append(host)
     os.environ["ALLOWED_HOSTS"] = json.dumps(hosts)  # read by the app's Settings when uvicorn imports it
-    uvicorn.run(
-        "app.main:app",
-        host=host,
-        port=port,
-        ws_max_size=settings.ws_max_frame_bytes,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        h11_max_incomplete_event_size=64 * 1024,
-        timeout_graceful_shutdown=10,
-        log_config=None,
-        server_header=False,
-    )
+    uvicorn.run("app.main:app", **uvicorn_options(settings, host=host, port=port))
     if supervisor is not None:
         supervisor.stop()
+
+
+def uvicorn_options(settings: Settings, *, host: str, port: int) -> dict[str, Any]:
+    """How `serve` runs uvicorn (tests run the app with exactly these)."""
+    return {
+        "host": host,
+        "port": port,
+        "ws_max_size": settings.ws_max_frame_bytes,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "h11_max_incomplete_event_size": 64 * 1024,
+        "timeout_graceful_shutdown": 10,
+        "log_config": None,
+        "server_header": False,
+        "proxy_headers": False,  # forwarded headers are the app's to judge, from TRUSTED_PROXIES only
+    }
 
 
 @cli.command()
@@ -109,7 +117,7 @@ def users_add(name: str = typer.Argument(..., help="Letters, digits and _.@- (at
     try:
         token = _with_store(lambda store: add_user(store, name))
     except (ValueError, IntegrityError) as exc:
-        reason = "that name is taken" if isinstance(exc, IntegrityError) else str(exc)
+        reason = "that name is taken" if isinstance(exc, IntegrityError) else str(exc).rstrip(".")
         typer.echo(f"Not added: {reason}.", err=True)
         raise typer.Exit(1) from None
     typer.echo(token)

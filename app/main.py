@@ -24,6 +24,7 @@ from app.distributed.gateway import open_gateway
 from app.event_log import SessionEventLog
 from app.logging_setup import configure_logging
 from app.model_lifecycle import ModelWatch, configured_models
+from app.peer import ProxyTrust, ResearchApp
 from app.ratelimit import RateBuckets
 from app.realtime.config import voice_settings
 from app.redaction import Redactor
@@ -115,7 +116,7 @@ def create_app(
             )
             yield
 
-    app = FastAPI(
+    app = ResearchApp(  # FastAPI that takes the client address from the socket, not from uvicorn (app/peer.py)
         title="Research team you can talk to",
         description="An AutoGen Manager/Researcher/Developer team over WebSocket and REST, with a voice narrator.",
         version="0.1.0",
@@ -131,7 +132,11 @@ def create_app(
     configure_otlp()  # traces to OTEL_EXPORTER_OTLP_ENDPOINT when set (app/telemetry.py)
     install_global_provider()  # AutoGen's own spans follow ours into the run's trace
     app.add_middleware(
-        AccessGuard, users=users, allowed_origins=settings.allowed_origins, allowed_hosts=settings.allowed_hosts
+        AccessGuard,
+        users=users,
+        allowed_origins=settings.allowed_origins,
+        allowed_hosts=settings.allowed_hosts,
+        proxies=ProxyTrust(settings.trusted_proxies),
     )
     return app
 

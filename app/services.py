@@ -36,5 +36,5 @@ class Services:
     voice_calls: VoiceCalls | None = None  # the WebRTC calls, made on first use
     model_watch: ModelWatch | None = None  # GET /v1/models at startup and every few hours (None without a key)
     live_workers: Callable[[float], Awaitable[int]] | None = None  # a gateway's count of live workers (/health)
-    session_buckets: RateBuckets = field(default_factory=lambda: RateBuckets(per_min=10))  # /session by client
+    session_buckets: RateBuckets = field(default_factory=lambda: RateBuckets(per_min=10))  # /session by user (rate_key)
     voice_call_buckets: RateBuckets = field(default_factory=lambda: RateBuckets(per_min=10))  # calls by user

@@ -5,12 +5,16 @@ APP_TOKEN (one user, "owner"), and tokens made with `research-team users add NAM
 the run store; the token itself is printed once and kept nowhere). Behind an SSO proxy (oauth2-proxy,
 Authelia, Cloudflare Access), AUTH_TRUSTED_HEADER names the user, accepted only from TRUSTED_PROXIES.
 With none of these the server belongs to one local owner, as before users existed.
+
+Reserved names: `local` is that one owner (a server without users; it has no session cap) and `owner` is
+APP_TOKEN's user. No SSO header and no new stored user may take them; APP_USERS may not name `local`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import re
 import secrets
 import time
@@ -24,6 +28,22 @@ from app.store_schema import LOCAL_OWNER, users
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 APP_TOKEN_USER = "owner"
 RELOAD_EVERY_S = 1.0  # an unknown token re-reads the users table at most this often
+RESERVED_NAMES = frozenset({LOCAL_OWNER, APP_TOKEN_USER})
+log = logging.getLogger(__name__)
+
+
+class ReservedName(ValueError):
+    """A name only the server itself gives: the local owner, or APP_TOKEN's user."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"The user name {name!r} is reserved ({', '.join(sorted(RESERVED_NAMES))}: the owner of a server without "
+            "users, and APP_TOKEN's user); no user, token or SSO header may take it."
+        )
+
+
+def is_reserved(name: str) -> bool:
+    return name.lower() in RESERVED_NAMES
 
 
 def token_hash(token: str) -> str:
@@ -50,6 +70,8 @@ class TrustedProxy:
             return None
         if not any(address in network for network in self.networks):
             return None  # a header from anyone else is ignored: it could be forged
+        if is_reserved(name):
+            raise ReservedName(name)
         return name if USER_NAME.match(name) else None
 
 
@@ -61,6 +83,8 @@ class UserDirectory:
         for name in static:
             if not USER_NAME.match(name):
                 raise ValueError(f"user name {name!r}: letters, digits and _.@- only, at most 64 characters")
+            if name.lower() == LOCAL_OWNER:
+                raise ReservedName(name)  # APP_USERS; `owner` stays allowed there (APP_TOKEN's name, set alike)
         self._static = {token_hash(token): name for name, token in static.items() if token}
         self._stored: dict[str, str] = {}
         self._store = store
@@ -81,7 +105,11 @@ class UserDirectory:
             return
         async with self._store.engine.connect() as conn:
             rows = (await conn.execute(select(users.c.token_hash, users.c.name))).all()
-        self._stored = {str(h): str(n) for h, n in rows}
+        stored = {str(h): str(n) for h, n in rows}
+        # a `local` stored before names were reserved would be the uncapped owner of an open server: ignored
+        for name in sorted({n for n in stored.values() if n.lower() == LOCAL_OWNER}):
+            log.warning("stored user %r ignored: the name is reserved; remove it (research-team users remove)", name)
+        self._stored = {h: n for h, n in stored.items() if n.lower() != LOCAL_OWNER}
         self._loaded_at = time.monotonic()
 
     async def refresh(self) -> None:
@@ -113,6 +141,8 @@ async def add_user(store: RunStore, name: str) -> str:
     """Create a user and return its new token (shown once; only its hash is stored)."""
     if not USER_NAME.match(name):
         raise ValueError("a user name is letters, digits and _.@- (at most 64 characters)")
+    if is_reserved(name):
+        raise ReservedName(name)
     token = new_token()
     async with store.engine.begin() as conn:
         await conn.execute(users.insert().values(name=name, token_hash=token_hash(token), created_at=now_iso()))

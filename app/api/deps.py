@@ -23,5 +23,15 @@ def current_user(connection: HTTPConnection) -> str:
     return user
 
 
+def rate_key(connection: HTTPConnection) -> str:
+    """What a rate limit counts by: the user; the client address only for anonymous requests (the real peer,
+    or the address a trusted proxy forwarded: app/access.py sets it). Behind one proxy, users never share a
+    bucket, and no header makes a new one."""
+    user = getattr(connection.state, "user", None)
+    if isinstance(user, str):
+        return f"user:{user}"
+    return f"addr:{connection.client.host if connection.client else 'unknown'}"
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 UserDep = Annotated[str, Depends(current_user)]

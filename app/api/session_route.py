@@ -1,7 +1,8 @@
 """GET/POST /session: a short-lived Realtime client secret for a browser that connects over WebRTC itself.
 
 The standard API key stays on the server; only the ephemeral secret (ek_...) goes to the browser. Minting is
-rate limited per client address.
+rate limited per user (app/api/deps.py rate_key): behind a proxy one user cannot lock everyone out, and no
+X-Forwarded-For makes a fresh bucket.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
+from app.api.deps import rate_key
 from app.realtime.session_config import session_update
 from app.services import Services
 
@@ -19,8 +21,7 @@ router = APIRouter()
 
 async def mint_client_secret(request: Request) -> dict[str, Any]:
     services: Services = request.app.state.services
-    client = request.client.host if request.client else "unknown"
-    if not services.session_buckets.take(client):
+    if not services.session_buckets.take(rate_key(request)):
         raise HTTPException(
             status_code=429, detail="Too many session requests; try again in a minute.", headers={"Retry-After": "60"}
         )
