@@ -3,7 +3,8 @@ UTF-8, and holds none of the configured secrets in any encoding (listed here, ap
 
 Hypothesis draws secrets (quotes, backslashes, percent signs, unicode) and records whose message, arguments and
 extras mix plain text, lone surrogates, query strings, crafted request lines (uvicorn's access log: the target
-comes as the client sent it) and the secrets in every encoding. The run prints how many examples it tried.
+comes as the client sent it) and the secrets in every encoding. The run prints how many examples it tried:
+1500 (about 15 s). Against the formatter and redactor before issue 22 it fails, with several distinct errors.
 """
 
 from __future__ import annotations
