@@ -12,6 +12,7 @@ from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import BaseTool
 
+from agents.manager_tools import DELEGATE, FINISH
 from agents.metering import UsageMeter
 from agents.model_clients import ModelConfigError, TeamModelClients, raw_model_clients, uses_openai_api
 from agents.session import SessionLimits, TeamSession
@@ -95,7 +96,9 @@ class TeamWiring:
                 await self.release_session(session_id)
 
         meter = clients.meter if clients is not None else UsageMeter()
-        observer = observe_session(session_id, meter, event_log.publish)
+        # The tools this team was built with, MCP servers' included: the only tool names metrics label.
+        tools = [t.name for t in (*researcher_tools, *developer_tools)] + [DELEGATE, FINISH]
+        observer = observe_session(session_id, meter, event_log.publish, tools)
         return TeamSession(
             session_id,
             factory=factory,

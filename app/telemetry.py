@@ -8,6 +8,10 @@ model call (agents/metering.py). Span shape, one trace per run:
       ├── model.call (role, tokens)      one per model call of the run
       └── tool.call (tool, is_error)     from the call's request to its result
 
+Metrics labels come from closed sets only (DESIGN.md, "Users, ownership, limits"): a tool the session was not
+built with (a name the model made up), a role or a stop reason outside the known ones counts as `other`, so
+no run can add series that every scraper sees. Spans keep the real names: a trace belongs to one run.
+
 Spans go to the tracer provider set with `use_tracer_provider` (tests: an in-memory exporter) or, when
 OTEL_EXPORTER_OTLP_ENDPOINT is set, to that collector (OTLP/HTTP).
 """
@@ -21,6 +25,7 @@ import os
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +36,7 @@ from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 from agents.checkpoint import Checkpoint
 from agents.event_sink import EventSink
 from agents.metering import ModelCall, UsageMeter, observe_model_calls
+from agents.model_clients import ROLES
 from agents.session_events import RunFinished, RunStarted, SessionPayload, TeamMessage
 from agents.stop import StopReason
 from app import metrics
@@ -39,6 +45,9 @@ log = logging.getLogger(__name__)
 
 
 MAX_PENDING_TOOL_CALLS = 64  # per session: requests waiting for their result (older ones are dropped)
+OTHER = "other"  # the label value of anything outside a label's closed set
+ROLE_LABELS = frozenset(ROLES)
+OUTCOME_LABELS = frozenset(str(reason) for reason in StopReason)
 _provider: TracerProvider | None = None
 
 
@@ -46,6 +55,11 @@ def use_tracer_provider(provider: TracerProvider | None) -> None:
     """Where spans go (None: OpenTelemetry's global provider, a no-op unless configured)."""
     global _provider
     _provider = provider
+
+
+def closed(value: str, allowed: Collection[str]) -> str:
+    """`value` as a metrics label: itself when `allowed` holds it, else OTHER."""
+    return value if value in allowed else OTHER
 
 
 def tracer() -> trace.Tracer:
@@ -108,6 +122,7 @@ def install_global_provider() -> bool:
 @dataclass
 class _SessionTrace:
     session_id: str
+    tools: frozenset[str] = frozenset()  # the tools the session was built with: the TOOL_SECONDS labels
     run_id: str | None = None
     run_span: Span | None = None
     tool_calls: OrderedDict[str, tuple[str, int, Span]] = field(default_factory=OrderedDict)
@@ -121,8 +136,8 @@ class SessionObserver:
     not happen); `run_context` is the context a run's driver task starts in, with the run's span current, so
     AutoGen's own spans (its runtime's create/process/publish) become children of `team.run`."""
 
-    def __init__(self, session_id: str, meter: UsageMeter, emit: EventSink) -> None:
-        self._state = _SessionTrace(session_id)
+    def __init__(self, session_id: str, meter: UsageMeter, emit: EventSink, tools: Collection[str] = ()) -> None:
+        self._state = _SessionTrace(session_id, frozenset(tools))
         self._emit = emit
         key = id(meter)
         _by_meter[key] = self._state
@@ -144,8 +159,11 @@ class SessionObserver:
         return context
 
 
-def observe_session(session_id: str, meter: UsageMeter, emit: EventSink) -> SessionObserver:
-    return SessionObserver(session_id, meter, emit)
+def observe_session(
+    session_id: str, meter: UsageMeter, emit: EventSink, tools: Collection[str] = ()
+) -> SessionObserver:
+    """`tools`: the names of the tools the session's team was built with (any other name is labelled OTHER)."""
+    return SessionObserver(session_id, meter, emit, tools)
 
 
 def _observe(state: _SessionTrace, payload: SessionPayload, run_id: str | None) -> None:
@@ -177,7 +195,7 @@ def _end_run(state: _SessionTrace, finished: RunFinished | None) -> None:
         span.end()
         return
     outcome = str(finished.stop_reason)
-    metrics.RUNS.labels(outcome=outcome).inc()
+    metrics.RUNS.labels(outcome=closed(outcome, OUTCOME_LABELS)).inc()
     metrics.RUN_SECONDS.observe(finished.duration_s)
     usd = (finished.spent or {}).get("usd")
     if isinstance(usd, int | float):
@@ -237,7 +255,8 @@ def _tool_event(state: _SessionTrace, message: TeamMessage) -> None:
                 continue
             name, started, span = pending
             failed = bool(result.get("is_error"))
-            metrics.TOOL_SECONDS.labels(tool=name, outcome="error" if failed else "ok").observe((now - started) / 1e9)
+            label = closed(name, state.tools)
+            metrics.TOOL_SECONDS.labels(tool=label, outcome="error" if failed else "ok").observe((now - started) / 1e9)
             span.set_attribute("is_error", failed)
             if failed:
                 span.set_status(Status(StatusCode.ERROR))
@@ -246,11 +265,12 @@ def _tool_event(state: _SessionTrace, message: TeamMessage) -> None:
 
 def on_model_call(call: ModelCall) -> None:
     outcome = "error" if call.error else "ok"
-    metrics.MODEL_CALLS.labels(role=call.role, outcome=outcome).inc()
-    metrics.MODEL_SECONDS.labels(role=call.role).observe((call.end_ns - call.start_ns) / 1e9)
+    role = closed(call.role, ROLE_LABELS)
+    metrics.MODEL_CALLS.labels(role=role, outcome=outcome).inc()
+    metrics.MODEL_SECONDS.labels(role=role).observe((call.end_ns - call.start_ns) / 1e9)
     if call.usage is not None:
-        metrics.TOKENS.labels(role=call.role, kind="prompt").inc(call.usage.prompt_tokens)
-        metrics.TOKENS.labels(role=call.role, kind="completion").inc(call.usage.completion_tokens)
+        metrics.TOKENS.labels(role=role, kind="prompt").inc(call.usage.prompt_tokens)
+        metrics.TOKENS.labels(role=role, kind="completion").inc(call.usage.completion_tokens)
     state = _by_meter.get(id(call.meter))
     parent = trace.set_span_in_context(state.run_span) if state is not None and state.run_span is not None else None
     attributes: dict[str, Any] = {"role": call.role}

@@ -14,11 +14,14 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from agents.metering import ModelCall, UsageMeter
 from app import telemetry
+from app.metrics import REGISTRY
 from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import paris_script
+from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, paris_script, tool_call
 
 QUESTION = "What's the weather in Paris right now?"
 
@@ -168,3 +171,37 @@ async def test_logs_carry_the_run_and_session_ids(tmp_path: Path, caplog: pytest
     record = finished[0].__dict__
     assert record["run_id"] == done["run_id"] and record["session_id"] == done["session_id"]
     assert record["stop_reason"] == "completed" and record["model_calls"] == 4
+
+
+def made_up_tool_script() -> Script:
+    """The Researcher's model calls a tool nobody configured (a name it made up), then answers."""
+    return Script(
+        manager=[
+            "TASK: Find the current weather in Paris.\nNEXT AGENT: Researcher",
+            f"{PARIS_ANSWER} Source: {PARIS_SOURCE}\nTERMINATE",
+        ],
+        researcher=[tool_call("weather_for_user_alice_0042", city="Paris"), "No such tool; Paris is 18°C."],
+    )
+
+
+async def test_a_tool_name_the_model_made_up_counts_as_other_and_adds_no_series(tmp_path: Path) -> None:
+    """Label values come from closed sets: one user's run must not add series every scraper sees."""
+    async with live_app(scripted_app(tmp_path, ScriptBook(made_up_tool_script))) as server:
+        before = await scrape(server.http_url)
+        done = await run_paris(server)
+        after = await scrape(server.http_url)
+    assert done["data"]["stop_reason"] == "completed"
+    new = [dict(labels) for name, labels in after if (name, labels) not in before]
+    assert new and all(labels.get("tool", "other") == "other" for labels in new), new
+    roles = {"manager", "researcher", "developer", "selector", "other"}
+    assert all(labels.get("role", "other") in roles for labels in new), new
+    key = ("research_team_tool_call_duration_seconds_count", (("outcome", "error"), ("tool", "other")))
+    assert after.get(key, 0.0) - before.get(key, 0.0) == 1
+
+
+def test_a_role_outside_the_team_counts_as_other() -> None:
+    """Roles come from the code, not the run, but the label is clamped all the same (closed sets only)."""
+    telemetry.on_model_call(ModelCall(UsageMeter(), "role-from-elsewhere", None, 0, 1_000_000))
+    found = samples(generate_latest(REGISTRY).decode())
+    assert found[("research_team_model_calls_total", (("outcome", "ok"), ("role", "other")))] >= 1
+    assert not any("role-from-elsewhere" in str(labels) for _, labels in found)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import html
+import json
 import logging
 import urllib.parse
 
@@ -25,6 +27,14 @@ def forms(secret: str) -> dict[str, str]:
         "basic auth, offset 0": base64.b64encode(b"abc:" + raw[:-1] + raw[-1:]).decode(),
         "basic auth, offset 1": base64.b64encode(b"ab:" + raw).decode(),
         "basic auth, offset 2": base64.b64encode(b"alice:" + raw).decode(),
+        "base64, unpadded": base64.b64encode(raw).decode().rstrip("="),
+        "double percent": urllib.parse.quote(urllib.parse.quote(secret, safe=""), safe=""),
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "base32": base64.b32encode(raw).decode(),
+        "base32, offset 3": base64.b32encode(b"abc" + raw).decode(),
+        "html": html.escape(secret),
+        "json": json.dumps(secret)[1:-1],
     }
 
 
@@ -36,8 +46,19 @@ def test_every_encoding_is_masked(name: str) -> None:
     # At most the first and the last base64 group (each mixing at most 3 bytes of the secret with what is
     # around it) can stay readable: the rest of the encoded secret is masked.
     prefix = {"basic auth, offset 0": 4, "basic auth, offset 1": 3, "basic auth, offset 2": 6}.get(name, 0)
-    kept = len(out) - len("GET /x?a=1  tail") - len("***") - -(-prefix * 4 // 3)  # minus the encoded "user:"
+    prefix = -(-prefix * 8 // 5) if name == "base32, offset 3" else -(-prefix * 4 // 3)  # the encoded "user:"
+    kept = len(out) - len("GET /x?a=1  tail") - len("***") - prefix
     assert kept <= 8, out
+
+
+QUOTED = 'pa"ss\\word-' + "with-quote-and-backslash"  # JSON escapes both: the raw value is not in a JSON line
+
+
+@pytest.mark.parametrize("name", ["raw", "json", "html"])
+def test_a_secret_with_quotes_and_backslashes_is_masked_in_each_form(name: str) -> None:
+    encoded = {"raw": QUOTED, "json": json.dumps(QUOTED)[1:-1], "html": html.escape(QUOTED)}[name]
+    out = Redactor([QUOTED]).redact(f"x {encoded} y")
+    assert out == "x *** y", out
 
 
 def test_token_in_an_access_log_query_string_is_masked() -> None:
