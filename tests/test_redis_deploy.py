@@ -4,6 +4,7 @@ their workers signed.
 - a REDIS_URL with the password reaches a `redis-server --requirepass` (a real worker process registers);
   a wrong or missing password stops a worker and a gateway at once with a clear message, never the password;
 - a missing or short CLUSTER_SECRET stops them with a clear message; `serve --workers N` makes one for its own;
+- a `rediss://` URL (TLS, a private CA) reaches a TLS-only redis-server;
 - a gateway drops replies and events that are unsigned, forged or signed for another channel (counted).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -34,7 +36,7 @@ from app.distributed.bus import (
 from app.distributed.gateway_bus import GatewayBus
 from app.distributed.signing import BusSigner
 from app.settings import Settings
-from tests.cluster import CLI, CLUSTER_SECRET, RedisServer
+from tests.cluster import CLI, CLUSTER_SECRET, RedisServer, free_port
 
 PASSWORD = "pw-" + "7f3a9c1e5b2d4f6a8c0e2b4d6f8a0c2e"
 SIGNER = BusSigner(CLUSTER_SECRET)
@@ -175,3 +177,113 @@ async def test_a_gateway_delivers_only_what_its_workers_signed(locked_redis: Red
     assert bus.refused == len(forged) + 1
     await bus.stop()
     await redis.aclose()
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """redis-server on TLS only (a throwaway CA and certificate for 127.0.0.1), with a password."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca",
+    )
+    openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"
+    )
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            "server.crt",
+            "--tls-key-file",
+            "server.key",
+            "--tls-ca-cert-file",
+            "ca.crt",
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            PASSWORD,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"rediss://:{PASSWORD}@127.0.0.1:{port}/0?ssl_ca_certs={tmp_path / 'ca.crt'}", port
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+async def test_a_rediss_url_reaches_redis_over_tls(tls_redis: tuple[str, int], tmp_path: Path) -> None:
+    url, port = tls_redis
+    client = await open_redis(url)
+    worker = subprocess.Popen(
+        [CLI, "worker"],
+        env=process_env(tmp_path, REDIS_URL=url, CLUSTER_SECRET=CLUSTER_SECRET, LOG_LEVEL="WARNING"),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:  # its async client and its heartbeat thread's blocking one both speak TLS
+        for _ in range(300):
+            if await client.hlen("rt:workers") == 1 or worker.poll() is not None:  # type: ignore[misc]
+                break
+            await asyncio.sleep(0.1)
+        assert await client.hlen("rt:workers") == 1  # type: ignore[misc]
+    finally:
+        worker.terminate()
+        worker.wait(20)
+        await client.aclose()
+    with pytest.raises(RedisUnreachable):  # plain text to a TLS port: refused, said plainly
+        await open_redis(f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
