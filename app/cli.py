@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +28,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.cli_ask import AskFailed, AskResult, fetch_runs, print_answer, runs_table
 from app.cli_ask import ask as ask_team
+from app.distributed.bus import RedisUnreachable, open_redis
+from app.distributed.signing import ClusterSecretError, check_secret
 from app.distributed.supervisor import WorkerSupervisor
 from app.settings import Settings
 from app.store import RunStore
@@ -57,6 +60,8 @@ def serve(
     if workers and not settings.redis_url:
         typer.echo("--workers needs REDIS_URL (and a PostgreSQL DATABASE_URL every process can reach).", err=True)
         raise typer.Exit(2)
+    if settings.redis_url:
+        settings = _cluster_ready(settings, workers)
     supervisor = WorkerSupervisor(workers) if workers else None
     if supervisor is not None:
         supervisor.start()
@@ -83,6 +88,27 @@ def uvicorn_options(settings: Settings, *, host: str, port: int) -> dict[str, An
         "server_header": False,
         "proxy_headers": False,  # forwarded headers are the app's to judge, from TRUSTED_PROXIES only
     }
+
+
+def _cluster_ready(settings: Settings, workers: int) -> Settings:
+    """A gateway's CLUSTER_SECRET (made up for its own workers when it starts them and none is set) and Redis,
+    checked before the server starts: a clear message and exit 2 rather than a failed startup's traceback."""
+    if workers and settings.cluster_secret is None:
+        os.environ["CLUSTER_SECRET"] = secrets.token_hex(32)  # the gateway (uvicorn's import) and its children
+        typer.echo(f"CLUSTER_SECRET was not set: made one for this gateway and its {workers} workers.", err=True)
+        settings = Settings()
+    try:
+        check_secret(settings.cluster_secret_value())
+        asyncio.run(_ping_redis(settings.redis_url or ""))
+    except (ClusterSecretError, RedisUnreachable) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    return settings
+
+
+async def _ping_redis(url: str) -> None:
+    client = await open_redis(url)
+    await client.aclose()
 
 
 @cli.command()

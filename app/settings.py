@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,9 +27,12 @@ DEFAULT_LIVE_MODEL = "gpt-live-1.1"
 
 
 class TaskBudgetLike(Protocol):
-    max_model_calls: int | None
-    max_tokens: int | None
-    max_usd: float | None
+    @property
+    def max_model_calls(self) -> int | None: ...
+    @property
+    def max_tokens(self) -> int | None: ...
+    @property
+    def max_usd(self) -> float | None: ...
 
 
 class Settings(BaseSettings):
@@ -101,6 +105,12 @@ class Settings(BaseSettings):
         default=200, ge=1, description="Runs one worker works on at once; more wait their turn (started, queued)."
     )
     worker_metrics_port: int | None = Field(default=None, description="A worker serves /metrics on this port.")
+    cluster_secret: SecretStr | None = Field(
+        default=None,
+        description="With REDIS_URL: the secret every gateway and worker shares (at least 32 characters); it signs "
+        "what they say to each other over Redis (app/distributed/signing.py). `serve --workers N` makes one for "
+        "its own workers when unset.",
+    )
 
     # --- websocket ----------------------------------------------------------------------------
     ws_max_frame_bytes: int = 64 * 1024
@@ -171,8 +181,13 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, so logs and events can be scrubbed of them."""
-        secrets = [self.openai_api_key, self.app_token, *self.app_users.values()]
-        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+        secrets = [self.openai_api_key, self.app_token, self.cluster_secret, *self.app_users.values()]
+        found = [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+        redis_password = unquote(urlsplit(self.redis_url).password or "") if self.redis_url else None
+        return [*found, redis_password] if redis_password else found
+
+    def cluster_secret_value(self) -> str | None:
+        return self.cluster_secret.get_secret_value() if self.cluster_secret is not None else None
 
     def static_users(self) -> dict[str, str]:
         """APP_USERS, plus APP_TOKEN as the user "owner"."""

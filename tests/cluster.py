@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -34,23 +35,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class RedisServer:
-    """`redis-server` on a free port, no persistence, gone at exit."""
+CLUSTER_SECRET = secrets.token_hex(32)  # what every test gateway and worker shares (app/distributed/signing.py)
 
-    def __init__(self) -> None:
+
+class RedisServer:
+    """`redis-server` on a free port, no persistence, gone at exit; with `password`, it needs that password."""
+
+    def __init__(self, password: str | None = None) -> None:
         self.port = free_port()
+        self.password = password
         self._dir = tempfile.mkdtemp(prefix="redis-")
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def __enter__(self) -> RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        if self.password:
+            args += ["--requirepass", self.password]
         self._proc = subprocess.Popen([*args, "--dir", self._dir], stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -99,6 +107,7 @@ class Cluster:
         self.env = {
             **base,
             "REDIS_URL": redis_url,
+            "CLUSTER_SECRET": CLUSTER_SECRET,
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "WARNING",
             "LEASE_TTL_S": "3",

@@ -13,11 +13,12 @@ import pytest
 from agents.checkpoint import read_checkpoint
 from agents.session_events import TeamMessage
 from app.distributed.bus import connect, lease_key
+from app.distributed.signing import BusSigner
 from app.distributed.worker import Worker
 from app.redaction import Redactor
 from app.store import RunStore, StoreError
 from app.team_wiring import TeamWiring
-from tests.cluster import RedisServer
+from tests.cluster import CLUSTER_SECRET, RedisServer
 from tests.live_server import ScriptBook, make_settings
 from tests.scripted import developer_tools, paris_script, research_tools
 
@@ -53,6 +54,8 @@ async def worker(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Wor
         lease_ttl_s=0.6,
         idle_s=60,
         max_sessions=10,
+        signer=BusSigner(CLUSTER_SECRET),
+        run_budget=settings.run_budget,
     )
     await node.start()
     yield node

@@ -7,6 +7,12 @@
 - `rt:ev:<session>` (pub/sub): the session's events, published after the store committed them.
 - `rt:gw:<gateway>` (pub/sub): replies to that gateway's commands.
 - `rt:workers` (a hash): live workers and their last heartbeat (for /health and the tests).
+- `rt:seen:<command>:<hops>` (a string until the command's deadline): a command taken by a worker, so that the
+  same signed command written again is refused by every worker (signing.py, worker_intake.py).
+
+Redis is reached with REDIS_URL: `redis://:password@host:6379/0` (or `redis://user:password@…` for an ACL
+user), `rediss://…` for TLS (`?ssl_ca_certs=/path/ca.pem` for a private CA). `open_redis()` checks it at startup
+and says clearly when Redis refused the password, so a gateway or worker never starts half-connected.
 
 Streams are capped (MAXLEN ~) and the per-worker ones expire, so a dead worker leaves nothing that grows.
 """
@@ -14,10 +20,15 @@ Streams are capped (MAXLEN ~) and the per-worker ones expire, so a dead worker l
 from __future__ import annotations
 
 import secrets
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError, RedisError
+
+if TYPE_CHECKING:
+    from app.distributed.signing import BusSigner
 
 PREFIX = "rt:"
 PLACEMENT_STREAM = PREFIX + "place"
@@ -46,6 +57,14 @@ def reply_channel(gateway_id: str) -> str:
     return f"{PREFIX}gw:{gateway_id}"
 
 
+def seen_key(command_id: str, hops: int) -> str:
+    return f"{PREFIX}seen:{command_id}:{hops}"
+
+
+def new_command_id() -> str:
+    return secrets.token_hex(16)
+
+
 def new_process_id(role: str) -> str:
     return f"{role}-{secrets.token_hex(4)}"
 
@@ -53,7 +72,7 @@ def new_process_id(role: str) -> str:
 class Command(BaseModel):
     """One command from a gateway to the worker hosting (or about to host) a session."""
 
-    id: str = Field(default_factory=lambda: secrets.token_hex(8))
+    id: str = Field(default_factory=new_command_id)
     session_id: str
     owner: str
     action: Action
@@ -62,6 +81,7 @@ class Command(BaseModel):
     reply_to: str
     hops: int = 0
     deadline: float = 0.0  # wall-clock time after which the gateway has given up: a worker drops it unanswered
+    issued_at: float = 0.0  # wall-clock time the gateway sent it (signed with it: see signing.py)
 
 
 class Reply(BaseModel):
@@ -84,11 +104,43 @@ def connect(url: str) -> Redis:
     return client
 
 
-async def send_command(redis: Redis, command: Command, worker_id: str | None) -> None:
-    """To the worker that holds the session, or to placement when none does."""
+class RedisUnreachable(RuntimeError):
+    """REDIS_URL does not lead to a Redis that lets us in (the message never contains the password)."""
+
+
+def redacted_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def open_redis(url: str) -> Redis:
+    """A client for REDIS_URL that has answered PING: or RedisUnreachable saying why, in plain words."""
+    client = connect(url)
+    where = redacted_url(url)
+    try:
+        await client.ping()
+    except AuthenticationError as exc:
+        await client.aclose()
+        raise RedisUnreachable(
+            f"Redis at {where} refused us: {str(exc).split('.')[0]}. Put Redis's password in REDIS_URL "
+            "(redis://:PASSWORD@host:6379/0, or redis://USER:PASSWORD@… for an ACL user)."
+        ) from None
+    except RedisError as exc:
+        await client.aclose()
+        raise RedisUnreachable(f"Redis at {where} cannot be reached: {exc}. Check REDIS_URL.") from None
+    return client
+
+
+async def send_command(redis: Redis, command: Command, worker_id: str | None, signer: BusSigner) -> None:
+    """To the worker that holds the session, or to placement when none does; signed (signing.py)."""
     stream = worker_stream(worker_id) if worker_id else PLACEMENT_STREAM
+    fields: Any = signer.seal_command(command)
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.xadd(stream, {"c": command.model_dump_json()}, maxlen=STREAM_MAXLEN, approximate=True)
+        pipe.xadd(stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
         if worker_id:
             pipe.expire(stream, WORKER_STREAM_TTL_S)
         await pipe.execute()

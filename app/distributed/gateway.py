@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
-from app.distributed.bus import connect, new_process_id
+from app.distributed.bus import new_process_id, open_redis
 from app.distributed.gateway_bus import GatewayBus
 from app.distributed.gateway_registry import RemoteRegistry
+from app.distributed.signing import BusSigner
 from app.redaction import Redactor
 from app.settings import Settings
 from app.store import RunStore
@@ -17,9 +18,10 @@ async def open_gateway(
 ) -> RemoteRegistry:
     """The gateway's registry, its bus started; both stop with `stack`."""
     assert settings.redis_url is not None
-    redis = connect(settings.redis_url)
+    signer = BusSigner(settings.cluster_secret_value())  # first: a missing secret is said before anything else
+    redis = await open_redis(settings.redis_url)
     stack.push_async_callback(redis.aclose)
-    bus = GatewayBus(redis, new_process_id("gateway"), command_timeout_s=settings.command_timeout_s)
+    bus = GatewayBus(redis, new_process_id("gateway"), signer, command_timeout_s=settings.command_timeout_s)
     await bus.start()
     stack.push_async_callback(bus.stop)
     return RemoteRegistry(

@@ -4,6 +4,9 @@ One pub/sub connection carries this gateway's reply channel and the event channe
 clients for. `subscribe()` returns once Redis confirmed the subscription, so a client's replay from the store,
 read after it, cannot miss an event published in between. If the connection drops, the gateway subscribes
 again and every session's feed catches up from the store.
+
+Commands go out signed (signing.py), each attempt with a new id and its own deadline; replies and events come
+in only when signed by a worker of this cluster for this channel: anything else on Redis is dropped and counted.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
@@ -26,15 +30,27 @@ from app.distributed.bus import (
     Reply,
     events_channel,
     lease_key,
+    new_command_id,
     reply_channel,
     send_command,
 )
+from app.distributed.signing import BusSigner
+from app.metrics import REGISTRY
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 10_000  # commands awaiting a worker's reply
 WORKER_FORGOTTEN_S = 3600.0  # a worker silent this long is removed from rt:workers
 EVENTS_PREFIX = PREFIX + "ev:"
+
+BUS_REFUSED = Counter(
+    "research_team_gateway_bus_refused",
+    "Replies and events read from Redis without a valid signature of this cluster, dropped.",
+    ["kind"],
+    registry=REGISTRY,
+)
+for _kind in ("reply", "event"):
+    BUS_REFUSED.labels(_kind)
 
 
 class EventsListener(Protocol):
@@ -46,8 +62,10 @@ class EventsListener(Protocol):
 
 
 class GatewayBus:
-    def __init__(self, redis: Redis, gateway_id: str, *, command_timeout_s: float) -> None:
+    def __init__(self, redis: Redis, gateway_id: str, signer: BusSigner, *, command_timeout_s: float) -> None:
         self._redis = redis
+        self._signer = signer
+        self.refused = 0  # replies and events dropped for their signature (tests; the metric is per process)
         self.gateway_id = gateway_id
         self._timeout = command_timeout_s
         self._pending: dict[str, asyncio.Future[Reply]] = {}
@@ -78,12 +96,15 @@ class GatewayBus:
         command.reply_to = self.gateway_id
         for attempt in (1, 2):
             wait_s = self._timeout if attempt == 1 else self._timeout / 2
-            command.deadline = time.time() + wait_s
+            if attempt == 2:  # a new message, not a replay of the first (worker_intake.py)
+                command.id = new_command_id()
+            command.issued_at = time.time()
+            command.deadline = command.issued_at + wait_s
             future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
             self._pending[command.id] = future
             holder = await self._redis.get(lease_key(command.session_id))
             try:
-                await send_command(self._redis, command, holder)
+                await send_command(self._redis, command, holder, self._signer)
                 reply = await asyncio.wait_for(future, wait_s)
             except TimeoutError:
                 log.warning(
@@ -160,13 +181,21 @@ class GatewayBus:
                 self._dispatch(channel, str(message["data"]))
 
     def _dispatch(self, channel: str, data: str) -> None:
-        if channel.startswith(EVENTS_PREFIX):
+        kind: Literal["event", "reply"] = "event" if channel.startswith(EVENTS_PREFIX) else "reply"
+        payload = self._signer.open(kind, channel, data)
+        if payload is None:
+            self.refused += 1
+            BUS_REFUSED.labels(kind).inc()
+            if self.refused % 100 == 1:
+                log.warning("dropped an unsigned or forged message from Redis", extra={"kind": kind})
+            return
+        if kind == "event":
             listener = self._listeners.get(channel[len(EVENTS_PREFIX) :])
             if listener is not None:
-                note = EventNote.model_validate_json(data)
+                note = EventNote.model_validate_json(payload)
                 listener.receive(note.seq, note.text)
             return
-        reply = Reply.model_validate_json(data)
+        reply = Reply.model_validate_json(payload)
         future = self._pending.get(reply.id)
         if future is not None and not future.done():
             future.set_result(reply)

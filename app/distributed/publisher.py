@@ -3,6 +3,7 @@
 Publications go through one bounded queue drained by one task in pipelined batches, so a session's events leave
 in seq order and a busy worker sends few round trips. Should the queue ever be full, the publication is dropped
 and counted: gateways notice the gap at the session's next event and read what they missed from the store.
+Each publication is signed for its channel (signing.py): gateways deliver nothing that anyone on Redis wrote.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from redis.asyncio import Redis
 from agents.checkpoint import Checkpoint
 from agents.session_events import SessionPayload
 from app.distributed.bus import EventNote, events_channel
+from app.distributed.signing import BusSigner
 from app.event_log import SessionEventLog
 from app.protocol import AnyServerEvent
 from app.redaction import Redactor
@@ -25,8 +27,9 @@ log = logging.getLogger(__name__)
 
 
 class EventPublisher:
-    def __init__(self, redis: Redis, *, limit: int = 50_000, batch: int = 256) -> None:
+    def __init__(self, redis: Redis, signer: BusSigner, *, limit: int = 50_000, batch: int = 256) -> None:
         self._redis = redis
+        self._signer = signer
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(limit)
         self._batch = batch
         self.dropped = 0
@@ -48,8 +51,10 @@ class EventPublisher:
         return self._queue.qsize()
 
     def publish(self, session_id: str, seq: int, text: str) -> None:
+        channel = events_channel(session_id)
+        note = self._signer.seal("event", channel, EventNote(seq=seq, text=text).model_dump_json())
         try:
-            self._queue.put_nowait((events_channel(session_id), EventNote(seq=seq, text=text).model_dump_json()))
+            self._queue.put_nowait((channel, note))
         except asyncio.QueueFull:
             self.dropped += 1
 

@@ -9,6 +9,9 @@
 - The reaper looks for runs the store says are active and whose session no worker holds (its worker died, its
   lease expired) and claims them; so does a worker that starts, which covers a whole cluster restarting.
 - Commands of one session are handled in arrival order; different sessions' commands run concurrently.
+- Nothing is trusted for being on Redis (worker_intake.py): a command must be signed with the cluster's secret,
+  new and in its validity window; its owner must be the session's owner in the store; a task's budget is
+  clamped to this server's RUN_MAX_*. Replies are signed for the gateway they go to.
 """
 
 from __future__ import annotations
@@ -41,13 +44,17 @@ from app.distributed.bus import (
 from app.distributed.leases import LeaseKeeper
 from app.distributed.loop_lag import LoopLag
 from app.distributed.publisher import EventPublisher, WorkerEventLog
+from app.distributed.signing import BusSigner
+from app.distributed.worker_intake import CommandIntake
 from app.event_log import SessionEventLog
 from app.redaction import Redactor
+from app.settings import TaskBudgetLike
 from app.store import RunStore
 
 log = logging.getLogger(__name__)
 
 SessionBuilder = Callable[[str, SessionEventLog], Awaitable[TeamSession]]
+BudgetClamp = Callable[[TaskBudgetLike | None], RunBudget]  # Settings.run_budget: the server's, narrowed by a task's
 MAX_INFLIGHT = 10_000  # commands being handled at once; past it a command is refused as busy
 
 
@@ -71,6 +78,8 @@ class Worker:
         lease_ttl_s: float,
         idle_s: float,
         max_sessions: int,
+        signer: BusSigner,
+        run_budget: BudgetClamp,
     ) -> None:
         self.worker_id = worker_id
         self._redis = redis
@@ -80,7 +89,10 @@ class Worker:
         self._idle_s = idle_s
         self._max_sessions = max_sessions
         self.leases = LeaseKeeper(redis, redis_url, worker_id, lease_ttl_s, self._lost)
-        self.publisher = EventPublisher(redis)
+        self._signer = signer
+        self._run_budget = run_budget
+        self.intake = CommandIntake(signer, redis)
+        self.publisher = EventPublisher(redis, signer)
         self.lag = LoopLag()
         self.hosted: dict[str, Hosted] = {}
         self._opening: dict[str, asyncio.Lock] = {}
@@ -163,13 +175,11 @@ class Worker:
                 await asyncio.sleep(0.5)
 
     def _accept(self, fields: dict[str, str]) -> None:
-        try:
-            command = Command.model_validate_json(fields["c"])
-        except (KeyError, ValueError):
-            log.error("dropped a malformed command")
+        # Unsigned, forged, malformed, replayed or past its deadline (its gateway has already told the client it
+        # failed: doing it now would surprise them): dropped unanswered, counted (worker_intake.py).
+        command = self.intake.check(fields)
+        if command is None:
             return
-        if command.deadline and time.time() > command.deadline:
-            return  # its gateway has already told the client it failed: doing it now would surprise them
         if self._inflight >= MAX_INFLIGHT:
             asyncio.create_task(
                 self._reply(
@@ -194,6 +204,8 @@ class Worker:
         try:
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)
+            if not await self.intake.first_in_cluster(command):
+                return  # another worker took this very command: a copy written into Redis
             await self._reply(command, await self._handle(command))
         except Exception as exc:  # one command's failure is its gateway's error, nothing more
             log.exception("command %s failed", command.action)
@@ -202,6 +214,9 @@ class Worker:
             self._inflight -= 1
 
     async def _handle(self, command: Command) -> Reply | None:
+        if not await self._owned_by(command):
+            self.intake.count("wrong_owner")
+            return Reply(id=command.id, ok=False, code=ErrorCode.NOT_FOUND.value, message="No such session.")
         hosted = await self.host(command.session_id, command.owner)
         if hosted is None:
             holder = await self.leases.holder(command.session_id)
@@ -212,7 +227,8 @@ class Worker:
                     code=ErrorCode.WORKER_UNAVAILABLE.value,
                     message="No worker could take this session now; try again.",
                 )
-            await send_command(self._redis, command.model_copy(update={"hops": command.hops + 1}), holder)
+            forward = command.model_copy(update={"hops": command.hops + 1})
+            await send_command(self._redis, forward, holder, self._signer)
             return None  # the holder replies
         hosted.last_command = time.monotonic()
         try:
@@ -220,11 +236,28 @@ class Worker:
         except SessionCommandError as refused:
             return Reply(id=command.id, ok=False, code=refused.code.value, message=refused.message)
 
+    async def _owned_by(self, command: Command) -> bool:
+        """The store's word on the session's owner (a hosted session's was checked when it was opened)."""
+        hosted = self.hosted.get(command.session_id)
+        if hosted is not None:
+            return hosted.log.owner == command.owner
+        return await self._store.session_owner(command.session_id) == command.owner
+
+    def _budget(self, asked: dict[str, Any] | None) -> RunBudget | None:
+        """A task's budget, never more than this server's RUN_MAX_* (a gateway's settings may differ, or lie)."""
+        if asked is None:
+            return None
+        try:
+            return self._run_budget(
+                RunBudget(**{k: asked.get(k) for k in ("max_model_calls", "max_tokens", "max_usd")})
+            )
+        except TypeError:  # not numbers
+            raise SessionCommandError(ErrorCode.INVALID_MESSAGE, "The task's budget is not readable.") from None
+
     async def _apply(self, hosted: Hosted, command: Command) -> dict[str, Any]:
         session = hosted.session
         if command.action == "task":
-            budget = RunBudget(**command.budget) if command.budget is not None else None
-            return await session.submit_task(command.text or "", budget)
+            return await session.submit_task(command.text or "", self._budget(command.budget))
         if command.action in ("pause", "resume", "cancel", "reset"):
             result: dict[str, Any] = await getattr(session, command.action)()
             return result
@@ -237,7 +270,8 @@ class Worker:
 
     async def _reply(self, command: Command, reply: Reply | None) -> None:
         if reply is not None:
-            await self._redis.publish(reply_channel(command.reply_to), reply.model_dump_json())
+            channel = reply_channel(command.reply_to)
+            await self._redis.publish(channel, self._signer.seal("reply", channel, reply.model_dump_json()))
 
     # ---- hosting ----------------------------------------------------------------------------------------
     async def host(self, session_id: str, owner: str) -> Hosted | None:

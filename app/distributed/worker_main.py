@@ -14,7 +14,8 @@ from typing import Any
 
 from autogen_core.tools import BaseTool
 
-from app.distributed.bus import connect, new_process_id
+from app.distributed.bus import RedisUnreachable, new_process_id, open_redis
+from app.distributed.signing import BusSigner, ClusterSecretError
 from app.distributed.worker import Worker
 from app.distributed.worker_metrics import serve_worker_metrics
 from app.logging_setup import configure_logging
@@ -39,11 +40,20 @@ async def run_worker(
 ) -> None:
     if not settings.redis_url:
         raise SystemExit("A worker needs REDIS_URL (and a DATABASE_URL every process can reach, PostgreSQL).")
+    try:
+        signer = BusSigner(settings.cluster_secret_value())
+    except ClusterSecretError as exc:
+        raise SystemExit(str(exc)) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with AsyncExitStack() as stack:
+        try:  # before anything else: a wrong REDIS_URL is said at once, in plain words
+            redis = await open_redis(settings.redis_url)
+        except RedisUnreachable as exc:
+            raise SystemExit(str(exc)) from None
+        stack.push_async_callback(redis.aclose)
         tools = await open_team_tools(settings, researcher_tools, developer_tools)
         stack.push_async_callback(tools.close)
         redactor = Redactor(settings.secret_values() + tools.secrets)
@@ -63,8 +73,6 @@ async def run_worker(
             user_limits=UserLimits(store, max_runs=settings.max_runs_per_user, usd_per_day=settings.user_usd_per_day),
         )
         stack.push_async_callback(wiring.close)
-        redis = connect(settings.redis_url)
-        stack.push_async_callback(redis.aclose)
         worker = Worker(
             new_process_id("worker"),
             redis,
@@ -75,6 +83,8 @@ async def run_worker(
             lease_ttl_s=settings.lease_ttl_s,
             idle_s=settings.session_idle_s,
             max_sessions=settings.worker_max_sessions,
+            signer=signer,
+            run_budget=settings.run_budget,
         )
         await worker.start()
         stack.push_async_callback(worker.stop)
