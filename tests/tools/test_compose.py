@@ -135,7 +135,7 @@ def test_app_service(compose: dict[str, Any]) -> None:
     assert app["environment"]["SANDBOX_URL"] == "http://sandbox:8080"
     assert app["depends_on"]["sandbox"] == {"condition": "service_healthy"}
     assert app["depends_on"]["postgres"]["required"] is False
-    assert set(app["networks"]) == {"default", "sandbox-net"}
+    assert set(app["networks"]) == {"default", "sandbox-net", "backend"}  # backend: PostgreSQL, never published
 
 
 def test_sandbox_is_isolated_and_limited(compose: dict[str, Any]) -> None:
@@ -194,7 +194,7 @@ def test_scale_profile_runs_a_gateway_two_workers_redis_and_postgres(compose: di
     assert worker["command"] == ["research-team", "worker"] and worker["deploy"]["replicas"] == 2
     assert "ports" not in worker and "sandbox-net" not in gateway["networks"]  # code runs on workers only
     for role in (gateway, worker):
-        assert role["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+        assert role["environment"]["REDIS_URL"] == "redis://:${REDIS_PASSWORD:-}@redis:6379/0"  # Redis has a password
         assert role["environment"]["DATABASE_URL"].startswith("postgresql+asyncpg://")
         assert role["depends_on"]["redis"] == {"condition": "service_healthy"}
         assert role["depends_on"]["postgres"] == {"condition": "service_healthy"}
