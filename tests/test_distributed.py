@@ -169,7 +169,9 @@ async def test_a_worker_killed_mid_run_its_runs_resume_on_the_other(
 ) -> None:
     """SIGKILL: a crash, the runs move when the leases expire. SIGTERM: a clean stop (a rolling restart) hands
     the sessions over at once, without ending their runs."""
-    research_script(fake_models.chat, delay_s=0.4, steps=3)
+    # Runs long enough (17 model calls of 0.4 s) to be mid-way when the kill comes: a second worker can take
+    # several seconds to start on a loaded 2-core machine, and runs that finished before the kill prove nothing.
+    research_script(fake_models.chat, delay_s=0.4, steps=8)
     port = await cluster.add_gateway()
     first = cluster.add_worker()
     redis = connect(redis_server.url)
@@ -183,6 +185,7 @@ async def test_a_worker_killed_mid_run_its_runs_resume_on_the_other(
     assert not any(c.finished for c in clients)
     cluster.add_worker()
     await cluster.wait_workers(redis, 2)
+    assert not any(c.finished for c in clients), "runs finished before the kill: the second worker started late"
     first.kill() if how == "SIGKILL" else first.stop()
     await asyncio.wait_for(asyncio.gather(*conversations), 120)
     for client in clients:
