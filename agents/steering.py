@@ -12,6 +12,9 @@ Calls without tools pass unchanged (tool_choice only means something with tools)
 - The Manager makes one decision per turn (agents/manager_tools.py): its calls with tools ask for at most one
   tool call (`parallel_tool_calls: false`) where the model takes the parameter (`takes_parallel_tool_calls`),
   and each reply it gets is reported to the run's control (`RunControl.note_reply`: empty, cut off, filtered).
+- A model that takes one system message at the start only (AutoGen refuses the call otherwise: models it does
+  not know, `multiple_system_messages` False) gets the forced turn's closing note as a user message
+  (`fit_system_messages`); without this, every forced turn of such a Manager ended the run with an error.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from autogen_core.models import (
     ChatCompletionClient,
     CreateResult,
     LLMMessage,
+    SystemMessage,
+    UserMessage,
 )
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
@@ -87,6 +92,18 @@ def usable_tools(
     return [] if choice == "none" else [t for t in tools if _name(t) == _name(choice)]
 
 
+def fit_system_messages(messages: Sequence[LLMMessage], multiple: bool) -> Sequence[LLMMessage]:
+    """`messages` for a model that takes system messages only at the start unless `multiple`: a later one
+    (the forced turn's note, agents/contexts.py) becomes a user message with the same words."""
+    if multiple:
+        return messages
+    opening = next((i for i, m in enumerate(messages) if not isinstance(m, SystemMessage)), len(messages))
+    return [
+        UserMessage(content=m.content, source="system") if i > opening and isinstance(m, SystemMessage) else m
+        for i, m in enumerate(messages)
+    ]
+
+
 def _schema(tool: Tool | ToolSchema) -> ToolSchema:
     return tool.schema if isinstance(tool, Tool) else tool
 
@@ -105,6 +122,9 @@ class SteeredChatCompletionClient(DelegatingChatCompletionClient):
     def _create_args(self, tools: Sequence[Tool | ToolSchema], extra: Mapping[str, Any]) -> Mapping[str, Any]:
         """The Manager asks for one tool call at most (the API refuses the parameter on a call without tools)."""
         return {**extra, "parallel_tool_calls": False} if self._one_call and tools else extra
+
+    def _fit(self, messages: Sequence[LLMMessage]) -> Sequence[LLMMessage]:
+        return fit_system_messages(messages, bool(self.model_info.get("multiple_system_messages", False)))
 
     def _note(self, result: CreateResult) -> None:
         if self._finish is not None:
@@ -143,7 +163,7 @@ class SteeredChatCompletionClient(DelegatingChatCompletionClient):
         choice = self.choose(tools, tool_choice)
         sent = self._tools(messages, tools, choice)
         result = await self._inner.create(
-            messages,
+            self._fit(messages),
             tools=sent,
             tool_choice=choice,
             json_output=json_output,
@@ -166,7 +186,7 @@ class SteeredChatCompletionClient(DelegatingChatCompletionClient):
         choice = self.choose(tools, tool_choice)
         sent = self._tools(messages, tools, choice)
         async for chunk in self._inner.create_stream(
-            messages,
+            self._fit(messages),
             tools=sent,
             tool_choice=choice,
             json_output=json_output,
