@@ -5,6 +5,14 @@ and its sources come from finish()'s arguments. Both tools are strict (every arg
 enum), so a provider that honours strict schemas can only produce well-formed calls; the tools themselves do
 nothing but acknowledge. The Manager's chat message for a call (a ToolCallSummaryMessage) is written in the
 text grammar ("... NEXT AGENT: Researcher"), so the page, the selector model and the workers read it as before.
+
+One decision per Manager turn: a decision tool is exclusive. A response that calls a decision tool
+(`DECISION_TOOLS`) must hold no other tool call, and its text no other decision (TERMINATE, or NEXT AGENT for
+another worker); otherwise none of it counts, and the turn is a stall that asks the Manager once more to decide
+(agents/moves.py, agents/run_control.py). Every tool the Manager may get later is either a decision tool (add
+its name to `DECISION_TOOLS`) or not; either way a decision call shares its response with nothing. Where the
+API takes it, the Manager's requests also ask for at most one call (`parallel_tool_calls: false`,
+agents/steering.py).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from autogen_core.models import FunctionExecutionResult
 from autogen_core.tools import FunctionTool
 
 DELEGATE, FINISH = "delegate", "finish"
+DECISION_TOOLS = frozenset({DELEGATE, FINISH})  # exclusive: see the module docstring
 
 
 def manager_tools(workers: Sequence[str]) -> tuple[FunctionTool, FunctionTool]:

@@ -63,6 +63,13 @@ def default_effort(model: str) -> ReasoningEffort | None:
     return "none" if _base(model) in TOOLS_NEED_EFFORT_NONE else None
 
 
+def takes_parallel_tool_calls(model: str) -> bool:
+    """Whether Chat Completions takes `parallel_tool_calls` for `model`: OpenAI's GPT models do; o1, o3 and
+    o4-mini answer 400 "Unsupported parameter: 'parallel_tool_calls' is not supported with this model"; for
+    any other name (an OpenAI-compatible server's own model) we do not know, so it is not sent."""
+    return model.startswith("gpt-")
+
+
 def tool_problem(model: str, effort: str | None) -> str | None:
     """Why `model` at the effort it is sent (`effort`, None: not sent, the model's default) cannot call the
     team's tools on Chat Completions, or None."""

@@ -5,9 +5,12 @@ Rules, in order:
 2. The run's budget is spent: the Manager, to finish with what it has (agents/run_control.py).
 3. The last message is a worker's tool-call summary: the same worker speaks again to use the results.
 4. The Manager decided (agents/moves.py): delegate() or NEXT AGENT or "Researcher, please ...": that worker.
-5. The Manager decided nothing: in its opening move, before any worker reported, the choice is open: None,
-   and SelectorGroupChat asks the selector model. Later (most often a final answer without finish() or
-   TERMINATE): the Manager again, and that turn is forced to call delegate() or finish().
+5. The Manager decided nothing: in its opening move, before any worker reported, when it wrote something that
+   might name the next step, the choice is open: None, and SelectorGroupChat asks the selector model.
+   Otherwise the Manager again, and that turn is forced to call delegate() or finish(): later in the run (most
+   often a final answer without finish() or TERMINATE), and at any time for a turn with several decisions, a
+   failed call, or one the model broke off (empty or refused, cut off, filtered: agents/run_control.py), so
+   these recoveries hold without the selector model.
 6. A worker just reported: back to the Manager.
 
 The text grammar (`NEXT_AGENT_PATTERN`, re-exported here) lives in agents/grammar.py with TERMINATE, so
@@ -21,7 +24,7 @@ from collections.abc import Callable, Sequence
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, TextMessage, ToolCallSummaryMessage
 
 from agents.grammar import NEXT_AGENT, NEXT_AGENT_FLAGS, NEXT_AGENT_PATTERN, named_next_agent
-from agents.moves import MoveKind, read_move
+from agents.moves import MoveKind, last_move
 from agents.run_control import RunControl
 
 __all__ = ["NEXT_AGENT", "NEXT_AGENT_FLAGS", "NEXT_AGENT_PATTERN", "make_selector", "named_next_agent"]
@@ -51,14 +54,22 @@ def make_selector(
             return manager
         if last.source != manager:
             return manager
-        move = read_move(last, workers)
+        move = last_move(thread, manager, workers)
+        if move is None or move.kind == MoveKind.FINISH:
+            return manager
         if move.kind == MoveKind.DELEGATE:
             return move.agent
-        if move.kind == MoveKind.NONE and isinstance(last, TextMessage) and not _worker_reported(chat, workers):
+        opening = isinstance(last, TextMessage) and last.content.strip() and not _worker_reported(chat, workers)
+        if opening and not _broken(control):
             return None
         return manager
 
     return select
+
+
+def _broken(control: RunControl | None) -> bool:
+    """Whether the Manager's last reply was broken off (empty or refused, cut off, filtered)."""
+    return control is not None and control.broken is not None
 
 
 def _worker_reported(chat: Sequence[BaseChatMessage], workers: Sequence[str]) -> bool:

@@ -6,7 +6,10 @@ call; the Manager's model context (agents/contexts.py) reads it to say why.
 
 - A Manager turn that neither delegates nor finishes, or that repeats an earlier decision of the run, is a
   stall: the Manager's next call is forced to decide (tool_choice "required": delegate or finish). After
-  `max_stalls` stalls in a row the run stops (NO_PROGRESS) with the best answer so far.
+  `max_stalls` stalls in a row the run stops (NO_PROGRESS) with the best answer so far. Stalls include a turn
+  with several decisions (agents/moves.py) and a turn the model broke off: empty (or refused), cut off at the
+  length limit, stopped by the content filter. The Manager's client reports those (`note_reply`), so routing
+  sends the turn back to the Manager without asking the selector model, and the note says what went wrong.
 - When the budget is reached, the Manager is asked once to finish (tool_choice: finish) and workers are told to
   report without more tools (tool_choice "none"); after that Manager turn the run stops (BUDGET).
 """
@@ -20,6 +23,14 @@ from enum import StrEnum
 from agents.budget import BudgetTracker, RunBudget
 from agents.moves import ManagerMove, MoveKind
 
+_BROKEN = {"length": "cut", "content_filter": "filtered"}  # finish_reason -> NOTES key
+
+_GAVE_UP = {
+    "repeated": "repeated an earlier step",
+    "several": "made several decisions at once",
+    "failed": "made a call that failed",
+}
+
 
 class Force(StrEnum):
     DECIDE = "decide"  # call delegate or finish
@@ -31,6 +42,17 @@ NOTES = {
     "finish() with the answer and its sources.",
     "repeated": "You are repeating an earlier step. Do not repeat it: call finish() with what the team found, or "
     "delegate() something new.",
+    "several": "Your last message made several decisions at once, so none of them was carried out. Make "
+    "exactly one tool call, with no other decision in your text: delegate() the next step, or finish() once the "
+    "team has the facts.",
+    "failed": "Your last call failed (its result says why), so nothing was decided. Call delegate() or finish() "
+    "again, with complete arguments.",
+    "empty": "Your last message was empty (or a refusal), so nothing was decided. Call delegate() for the next "
+    "step, or finish() with the answer and its sources.",
+    "cut": "Your last message was cut off at the length limit before it decided anything. Keep this one short: "
+    "call delegate() for the next step, or finish() with the answer and its sources.",
+    "filtered": "Your last message was stopped by the content filter before it decided anything. Call "
+    "delegate() for the next step, or finish() with the answer and its sources, in plain neutral words.",
     "budget": "This run's budget is spent. Call finish() now with the best answer from what the team found, and "
     "say what is missing.",
 }
@@ -45,21 +67,31 @@ class RunControl:
     reason: str | None = None  # key of NOTES: why the Manager is forced
     wrap_up: bool = False  # the budget is reached and the Manager was asked to finish
     detail: str | None = None  # for the person: why the run is being stopped (budget, no progress)
+    broken: str | None = None  # the Manager's last reply was "empty", "cut" or "filtered" (NOTES keys)
     _seen: deque[str] = field(default_factory=lambda: deque(maxlen=64))
 
     def begin(self, budget: RunBudget | None = None) -> None:
         """A new run: fresh counters and guard (the budget stays unless a new one is given)."""
         self.tracker.begin(budget if budget is not None else self.tracker.budget)
         self.stalls, self.force, self.reason, self.wrap_up, self.detail = 0, None, None, False, None
+        self.broken = None
         self._seen.clear()
+
+    def note_reply(self, finish_reason: str, content: object) -> None:
+        """What the Manager's model call returned: broken off (see NOTES) or not. Called by its client."""
+        empty = isinstance(content, str) and not content.strip()
+        self.broken = _BROKEN.get(finish_reason) or ("empty" if empty else None)
 
     def note_move(self, move: ManagerMove) -> None:
         """Count a Manager decision that did not finish the run."""
         repeated = move.key in self._seen
         self._seen.append(move.key)
-        if move.kind == MoveKind.NONE or repeated:
+        if move.kind == MoveKind.NONE:
             self.stalls += 1
-            self.force, self.reason = Force.DECIDE, "repeated" if repeated else "undecided"
+            self.force, self.reason = Force.DECIDE, move.stall or self.broken or "undecided"
+        elif repeated:
+            self.stalls += 1
+            self.force, self.reason = Force.DECIDE, "repeated"
         else:
             self.stalls, self.force, self.reason = 0, None, None
 
@@ -67,7 +99,7 @@ class RunControl:
         """Whether the guard stops the run now (with the best answer so far); says why in `detail`."""
         if self.stalls < self.max_stalls:
             return False
-        what = "repeated an earlier step" if self.reason == "repeated" else "neither delegated nor finished"
+        what = _GAVE_UP.get(self.reason or "", "neither delegated nor finished")
         self.detail = f"The Manager {what} {self.stalls} times in a row, even when asked to decide."
         return True
 

@@ -9,6 +9,12 @@ Calls without tools pass unchanged (tool_choice only means something with tools)
   of the team's prompt tokens (bench/cost.py).
 - A forced turn sends only the tools it can use (the forced function, or none) when its prompt is too short to
   be cached; a longer one keeps every definition, so the role's cached prefix still applies (`usable_tools`).
+- The Manager makes one decision per turn (agents/manager_tools.py): its calls with tools ask for at most one
+  tool call (`parallel_tool_calls: false`) where the model takes the parameter (`takes_parallel_tool_calls`),
+  and each reply it gets is reported to the run's control (`RunControl.note_reply`: empty, cut off, filtered).
+- A model that takes one system message at the start only (AutoGen refuses the call otherwise: models it does
+  not know, `multiple_system_messages` False) gets the forced turn's closing note as a user message
+  (`fit_system_messages`); without this, every forced turn of such a Manager ended the run with an error.
 """
 
 from __future__ import annotations
@@ -22,11 +28,15 @@ from autogen_core.models import (
     ChatCompletionClient,
     CreateResult,
     LLMMessage,
+    SystemMessage,
+    UserMessage,
 )
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from agents.metering import DelegatingChatCompletionClient
+from agents.model_errors import model_name
+from agents.openai_models import takes_parallel_tool_calls
 from agents.run_control import Force, RunControl
 
 ToolChoice = Tool | Literal["auto", "required", "none"]
@@ -82,6 +92,18 @@ def usable_tools(
     return [] if choice == "none" else [t for t in tools if _name(t) == _name(choice)]
 
 
+def fit_system_messages(messages: Sequence[LLMMessage], multiple: bool) -> Sequence[LLMMessage]:
+    """`messages` for a model that takes system messages only at the start unless `multiple`: a later one
+    (the forced turn's note, agents/contexts.py) becomes a user message with the same words."""
+    if multiple:
+        return messages
+    opening = next((i for i, m in enumerate(messages) if not isinstance(m, SystemMessage)), len(messages))
+    return [
+        UserMessage(content=m.content, source="system") if i > opening and isinstance(m, SystemMessage) else m
+        for i, m in enumerate(messages)
+    ]
+
+
 def _schema(tool: Tool | ToolSchema) -> ToolSchema:
     return tool.schema if isinstance(tool, Tool) else tool
 
@@ -95,6 +117,18 @@ class SteeredChatCompletionClient(DelegatingChatCompletionClient):
         self._control = control
         self._finish = finish_tool
         self._compact = compact
+        self._one_call = finish_tool is not None and takes_parallel_tool_calls(model_name(inner, ""))
+
+    def _create_args(self, tools: Sequence[Tool | ToolSchema], extra: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The Manager asks for one tool call at most (the API refuses the parameter on a call without tools)."""
+        return {**extra, "parallel_tool_calls": False} if self._one_call and tools else extra
+
+    def _fit(self, messages: Sequence[LLMMessage]) -> Sequence[LLMMessage]:
+        return fit_system_messages(messages, bool(self.model_info.get("multiple_system_messages", False)))
+
+    def _note(self, result: CreateResult) -> None:
+        if self._finish is not None:
+            self._control.note_reply(result.finish_reason, result.content)
 
     def _tools(
         self, messages: Sequence[LLMMessage], tools: Sequence[Tool | ToolSchema], choice: ToolChoice
@@ -127,14 +161,17 @@ class SteeredChatCompletionClient(DelegatingChatCompletionClient):
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
         choice = self.choose(tools, tool_choice)
-        return await self._inner.create(
-            messages,
-            tools=self._tools(messages, tools, choice),
+        sent = self._tools(messages, tools, choice)
+        result = await self._inner.create(
+            self._fit(messages),
+            tools=sent,
             tool_choice=choice,
             json_output=json_output,
-            extra_create_args=extra_create_args,
+            extra_create_args=self._create_args(sent, extra_create_args),
             cancellation_token=cancellation_token,
         )
+        self._note(result)
+        return result
 
     async def create_stream(
         self,
@@ -147,14 +184,17 @@ class SteeredChatCompletionClient(DelegatingChatCompletionClient):
         cancellation_token: CancellationToken | None = None,
     ) -> AsyncGenerator[str | CreateResult, None]:
         choice = self.choose(tools, tool_choice)
+        sent = self._tools(messages, tools, choice)
         async for chunk in self._inner.create_stream(
-            messages,
-            tools=self._tools(messages, tools, choice),
+            self._fit(messages),
+            tools=sent,
             tool_choice=choice,
             json_output=json_output,
-            extra_create_args=extra_create_args,
+            extra_create_args=self._create_args(sent, extra_create_args),
             cancellation_token=cancellation_token,
         ):
+            if isinstance(chunk, CreateResult):
+                self._note(chunk)
             yield chunk
 
     async def close(self) -> None:

@@ -53,6 +53,10 @@ __all__ = [
     "rate_limited",
     "delay",
     "dynamic",
+    "empty",
+    "refusal",
+    "cut_off",
+    "filtered",
     "default_role_of",
     "estimate_tokens",
 ]
@@ -60,10 +64,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Text:
-    """An assistant message."""
+    """An assistant message; `content` None and a `refusal` is how the API refuses (see `refusal()`)."""
 
-    content: str
-    finish_reason: str = "stop"
+    content: str | None
+    finish_reason: str = "stop"  # "length": cut off at the token limit; "content_filter": stopped by the filter
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class ToolCalls:
 
     calls: tuple[ToolCall, ...]
     content: str | None = None
+    finish_reason: str = "tool_calls"  # "length": the last call's arguments are cut off (see `cut_off`)
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,35 @@ def delay(seconds: float, then: Reply | None = None) -> Delay:
 
 def dynamic(fn: Callable[[dict[str, Any]], Any]) -> Dynamic:
     return Dynamic(fn)
+
+
+# ---- what real models do that scripts rarely do ----------------------------------------------------------
+
+
+def empty() -> Text:
+    """A turn with nothing in it (content "", finish_reason "stop")."""
+    return Text("")
+
+
+def refusal(message: str = "I'm sorry, but I can't help with that.") -> Text:
+    """A refusal as the API gives it: content null, the words in the message's `refusal` field."""
+    return Text(None, refusal=message)
+
+
+def cut_off(reply: str | ToolCalls, keep: float = 0.5) -> Text | ToolCalls:
+    """`reply` cut off by the token limit (finish_reason "length"): the text, or the last call's JSON
+    arguments, stop after `keep` of their characters (a strict tool's schema cannot hold for a cut output)."""
+    if isinstance(reply, str):
+        return Text(reply[: int(len(reply) * keep)], finish_reason="length")
+    *whole, last = reply.calls
+    arguments = last.arguments_json()
+    cut = ToolCall(last.name, arguments[: int(len(arguments) * keep)], last.id)
+    return ToolCalls((*whole, cut), reply.content, finish_reason="length")
+
+
+def filtered(content: str | None = None) -> Text:
+    """A turn stopped by the content filter (finish_reason "content_filter"), with what came before, if any."""
+    return Text(content, finish_reason="content_filter")
 
 
 _CHAT_PARAMS = frozenset(
@@ -388,7 +423,8 @@ class ChatFake:
         if invalid is not None:
             with self._lock:
                 self._rejected.append((copy.deepcopy(body), f"tool_choice: {invalid}"))
-            return _error_response(400, invalid, "invalid_request_error", None, param="tool_choice")
+            param = "parallel_tool_calls" if "'parallel_tool_calls'" in invalid else "tool_choice"
+            return _error_response(400, invalid, "invalid_request_error", None, param=param)
         role = self.script.role_of(body)
         with self._lock:
             record = ChatRequest(
@@ -450,7 +486,8 @@ class ChatFake:
         # Like the real API, tool definitions count as prompt tokens too.
         tool_chars = len(json.dumps(record.tools)) if record.tools else 0
         prompt_chars = sum(len(message_text(m)) for m in record.messages) + tool_chars
-        content = reply.content if isinstance(reply, Text) else reply.content
+        content = reply.content
+        refused = reply.refusal if isinstance(reply, Text) else None
         calls = [
             {
                 "id": c.id or new_chat_call_id(),
@@ -459,7 +496,7 @@ class ChatFake:
             }
             for c in (reply.calls if isinstance(reply, ToolCalls) else ())
         ]
-        completion_chars = len(content or "") + sum(
+        completion_chars = len((content or "") + (refused or "")) + sum(
             len(c["function"]["name"]) + len(c["function"]["arguments"]) for c in calls
         )
         record.prompt_tokens = estimate_tokens(prompt_chars)
@@ -485,7 +522,7 @@ class ChatFake:
                 "rejected_prediction_tokens": 0,
             },
         }
-        finish = "tool_calls" if calls else (reply.finish_reason if isinstance(reply, Text) else "stop")
+        finish = reply.finish_reason if calls or isinstance(reply, Text) else "stop"
         model = RESOLVED_MODELS.get(record.model, record.model)
         completion_id = new_id("chatcmpl", 29)
         created = int(time.time())
@@ -493,11 +530,11 @@ class ChatFake:
         if record.stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(
-                _sse(completion_id, created, model, content, calls, finish, usage, include_usage),
+                _sse(completion_id, created, model, content, calls, finish, usage, include_usage, refused),
                 media_type="text/event-stream",
                 headers=headers,
             )
-        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None, "annotations": []}
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": refused, "annotations": []}
         if calls:
             message["tool_calls"] = calls
         return JSONResponse(
@@ -518,8 +555,13 @@ class ChatFake:
 # ---- tool_choice, strict tools and the prompt cache, as the real API has them ------------------------------
 
 
+_ONLY_WITH_TOOLS = "'{}' is only allowed when 'tools' are specified."
+
+
 def tool_choice_error(body: Mapping[str, Any]) -> str | None:
     """The 400 message the real API gives for this request's tool_choice, or None when it is valid."""
+    if "parallel_tool_calls" in body and not _tool_names(body):
+        return f"Invalid value for 'parallel_tool_calls': {_ONLY_WITH_TOOLS.format('parallel_tool_calls')}"
     if "tool_choice" not in body:
         return None
     choice, names = body["tool_choice"], _tool_names(body)
@@ -543,11 +585,15 @@ def reply_violation(body: Mapping[str, Any], reply: Text | ToolCalls) -> str | N
         return "tool calls although tool_choice is 'none'"
     if choice == "required" and not calls:
         return "a text reply although tool_choice is 'required'"
+    if body.get("parallel_tool_calls") is False and len(calls) > 1:
+        return f"{len(calls)} tool calls although parallel_tool_calls is false"
     if isinstance(choice, Mapping):
         forced = (choice.get("function") or {}).get("name")
         if [c.name for c in calls] != [forced]:
             return f"tool_choice forces one call of {forced!r}, the script answers {[c.name for c in calls]}"
     tools = {str((t.get("function") or {}).get("name")): t.get("function") or {} for t in body.get("tools") or []}
+    if isinstance(reply, ToolCalls) and reply.finish_reason == "length":
+        return None  # cut off: strict schemas hold only for whole outputs
     for call in calls:
         problem = _strict_violation(tools.get(call.name) or {}, call.arguments_json())
         if problem:
@@ -620,6 +666,7 @@ async def _sse(
     finish: str,
     usage: dict[str, Any],
     include_usage: bool,
+    refused: str | None = None,
 ) -> AsyncIterator[bytes]:
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         data: dict[str, Any] = {
@@ -636,6 +683,8 @@ async def _sse(
         return f"data: {json.dumps(data)}\n\n".encode()
 
     yield chunk({"role": "assistant", "content": "" if not calls or content else None, "refusal": None})
+    if refused:
+        yield chunk({"refusal": refused})
     if content:
         words = re.findall(r"\S+\s*|\s+", content)
         for word in words:
