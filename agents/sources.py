@@ -22,7 +22,7 @@ from agents.session_events import SourceEntry
 
 FETCH = "fetch_web_content"
 QUOTE_CHARS = 240
-_URL = re.compile(r"https?://[^\s<>\"'()\[\]{}]+")
+_URL = re.compile(r"https?://[^\s<>\"'\[\]{}]+")
 _ITEM = re.compile(r"^\s*\d+\.\s+")
 _ARXIV_ID = re.compile(r"(?:arxiv[:\s]*|arxiv\.org/(?:abs|pdf)/)(\d{4}\.\d{4,5})(?:v\d+)?", re.IGNORECASE)
 _ARXIV_LINE = re.compile(r"arXiv id:\s*(\d{4}\.\d{4,5})", re.IGNORECASE)
@@ -99,7 +99,7 @@ class SourceLedger:
             title = _title(lines[0]) if lines else None
             text = _passage(lines[1:])
             arxiv = _ARXIV_LINE.search(block)
-            urls = list(dict.fromkeys(u.rstrip(".,;") for u in _URL.findall(block)))
+            urls = list(dict.fromkeys(_clean_url(u) for u in _URL.findall(block)))
             if arxiv:
                 urls.append(f"https://arxiv.org/abs/{arxiv.group(1)}")
             for url in urls:
@@ -163,6 +163,14 @@ def ledger_of(messages: Iterable[BaseAgentEvent | BaseChatMessage]) -> SourceLed
     ledger = SourceLedger()
     ledger.observe(messages)
     return ledger
+
+
+def _clean_url(url: str) -> str:
+    """A URL found in prose, without the punctuation after it and a closing parenthesis it does not open."""
+    url = url.rstrip(".,;:")
+    while url.endswith(")") and url.count(")") > url.count("("):
+        url = url[:-1].rstrip(".,;:")
+    return url
 
 
 def _asked_url(arguments: str) -> str:

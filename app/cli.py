@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.cli_ask import AskFailed, AskResult, fetch_runs, print_answer, runs_table
 from app.cli_ask import ask as ask_team
+from app.cli_eval import eval_command
 from app.distributed.supervisor import WorkerSupervisor
 from app.settings import Settings
 from app.store import RunStore
@@ -244,6 +245,9 @@ def export_team_command(
     else:
         output.write_text(text + "\n", encoding="utf-8")
         typer.echo(f"Team written to {output}.", err=True)
+
+
+cli.command("eval")(eval_command)  # app/cli_eval.py
 
 
 def main() -> None:
