@@ -10,6 +10,8 @@ call; the Manager's model context (agents/contexts.py) reads it to say why.
   with several decisions (agents/moves.py) and a turn the model broke off: empty (or refused), cut off at the
   length limit, stopped by the content filter. The Manager's client reports those (`note_reply`), so routing
   sends the turn back to the Manager without asking the selector model, and the note says what went wrong.
+- When the Manager finishes citing sources no tool of the run returned (agents/sources.py), it is asked once,
+  while the budget lasts, to replace or drop them (tool_choice: finish); its next finish() ends the run.
 - When the budget is reached, the Manager is asked once to finish (tool_choice: finish) and workers are told to
   report without more tools (tool_choice "none"); after that Manager turn the run stops (BUDGET).
 """
@@ -17,11 +19,13 @@ call; the Manager's model context (agents/contexts.py) reads it to say why.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from agents.budget import BudgetTracker, RunBudget
 from agents.moves import ManagerMove, MoveKind
+from agents.sources import SourceLedger
 
 _BROKEN = {"length": "cut", "content_filter": "filtered"}  # finish_reason -> NOTES key
 
@@ -53,6 +57,9 @@ NOTES = {
     "call delegate() for the next step, or finish() with the answer and its sources.",
     "filtered": "Your last message was stopped by the content filter before it decided anything. Call "
     "delegate() for the next step, or finish() with the answer and its sources, in plain neutral words.",
+    "sources": "These sources of your answer were not returned by any tool in this run, so nobody read them: "
+    "{sources}. Call finish() again: replace each with a source the team read, or drop it (and any claim only it "
+    "supports).",
     "budget": "This run's budget is spent. Call finish() now with the best answer from what the team found, and "
     "say what is missing.",
 }
@@ -69,6 +76,8 @@ class RunControl:
     detail: str | None = None  # for the person: why the run is being stopped (budget, no progress)
     broken: str | None = None  # the Manager's last reply was "empty", "cut" or "filtered" (NOTES keys)
     _seen: deque[str] = field(default_factory=lambda: deque(maxlen=64))
+    sources: SourceLedger = field(default_factory=SourceLedger)  # what this run's tools returned
+    unverified: list[str] | None = None  # the sources the Manager was asked to fix (once per run)
 
     def begin(self, budget: RunBudget | None = None) -> None:
         """A new run: fresh counters and guard (the budget stays unless a new one is given)."""
@@ -76,6 +85,8 @@ class RunControl:
         self.stalls, self.force, self.reason, self.wrap_up, self.detail = 0, None, None, False, None
         self.broken = None
         self._seen.clear()
+        self.sources.clear()
+        self.unverified = None
 
     def note_reply(self, finish_reason: str, content: object) -> None:
         """What the Manager's model call returned: broken off (see NOTES) or not. Called by its client."""
@@ -103,6 +114,17 @@ class RunControl:
         self.detail = f"The Manager {what} {self.stalls} times in a row, even when asked to decide."
         return True
 
+    def recheck_sources(self, cited: Sequence[str]) -> bool:
+        """True when a finish() cites sources no tool returned, the first time in the run and while the budget
+        lasts: the Manager is then asked to replace or drop them, and the run goes on."""
+        if self.unverified is not None or self.tracker.exhausted() is not None:
+            return False
+        unverified = self.sources.unverified(cited)
+        if not unverified:
+            return False
+        self.unverified, self.force, self.reason = unverified, Force.FINISH, "sources"
+        return True
+
     def check_budget(self) -> bool:
         """True the first time the budget is found reached: the Manager is then asked to finish."""
         limit = None if self.wrap_up else self.tracker.exhausted()
@@ -117,4 +139,6 @@ class RunControl:
 
     def note(self) -> str | None:
         """What the Manager is told on a forced turn."""
-        return NOTES[self.reason] if self.force is not None and self.reason else None
+        if self.force is None or not self.reason:
+            return None
+        return NOTES[self.reason].format(sources=", ".join(self.unverified or ()))

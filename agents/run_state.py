@@ -14,6 +14,7 @@ from autogen_core import CancellationToken
 from agents.events import AgentMessage, extract_answer
 from agents.metering import Usage as MeterUsage
 from agents.session_events import ErrorCode, RunFinished, Usage
+from agents.sources import ledger_of
 from agents.stop import StopReason
 from agents.team import MANAGER, WORKERS, TeamControls
 
@@ -72,6 +73,7 @@ def run_finished(
     return RunFinished(
         final_answer=answer.text,
         sources=answer.sources,
+        source_entries=ledger_of(run.messages).entries(answer.sources, answer.text),  # read, or not
         complete=answer.complete and reason == StopReason.COMPLETED,
         stop_reason=reason,
         task=run.task,

@@ -94,10 +94,25 @@ class RunResumed(_Payload):
     message: str
 
 
+class SourceEntry(BaseModel):
+    """One source of the answer, checked against what the run's tools returned (agents/sources.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(description="The source as the Manager gave it (a URL; a bare title or arXiv id otherwise).")
+    title: str | None = Field(default=None, description="Its title, when a tool returned one.")
+    verified: bool = Field(description="True when a tool of this run returned it (searched, fetched, looked up).")
+    quote: str | None = Field(default=None, description="A short passage of what the team read of it.")
+
+
 class RunFinished(_Payload):
     event_type: ClassVar[str] = "run_finished"
     final_answer: str = Field(description="The answer for the person, control words removed.")
     sources: list[str] = Field(default_factory=list, description="The answer's sources, when the Manager gave them.")
+    source_entries: list[SourceEntry] | None = Field(
+        default=None,
+        description="`sources` again, in order, each checked against what the run's tools returned: verified or "
+        "not, its title and the passage the team read. Absent from servers that do not check sources.",
+    )
     complete: bool = Field(description="True when the Manager gave a final answer.")
     stop_reason: StopReason
     task: str

@@ -91,6 +91,7 @@ class RunSupervisor(TerminationCondition):
         control = self._control
         if any(isinstance(m, BaseChatMessage) and m.source == "user" for m in messages):
             control.begin()
+        control.sources.observe(messages)
         label: TerminationLabel | None = None
         moves = manager_moves(messages, self._manager, self._workers)
         if moves:
@@ -98,7 +99,8 @@ class RunSupervisor(TerminationCondition):
             if control.wrap_up:
                 label = TerminationLabel.BUDGET  # the Manager had its turn to finish within the budget
             elif move.kind == MoveKind.FINISH:
-                label = TerminationLabel.COMPLETED
+                if not control.recheck_sources(move.sources):  # else asked once to fix unread sources
+                    label = TerminationLabel.COMPLETED
             else:
                 control.note_move(move)
                 if control.gives_up():

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.cli_ask import AskFailed, AskResult, fetch_runs, print_answer, runs_table
 from app.cli_ask import ask as ask_team
+from app.cli_eval import eval_command
 from app.distributed.bus import RedisUnreachable, open_redis
 from app.distributed.signing import ClusterSecretError, check_secret
 from app.distributed.supervisor import WorkerSupervisor
@@ -270,6 +271,9 @@ def export_team_command(
     else:
         output.write_text(text + "\n", encoding="utf-8")
         typer.echo(f"Team written to {output}.", err=True)
+
+
+cli.command("eval")(eval_command)  # app/cli_eval.py
 
 
 def main() -> None:

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     researcher_reasoning_effort: ReasoningEffort | None = None
     developer_reasoning_effort: ReasoningEffort | None = None
     selector_reasoning_effort: ReasoningEffort | None = None
+    eval_judge_model: str | None = Field(
+        default=None,
+        description="`research-team eval`: the model that judges answers of questions with match 'judge' (through "
+        "OPENAI_BASE_URL); unset: those questions are scored 'contains'.",
+    )
     model_check_every_s: float = Field(
         default=6 * 3600.0, ge=60, description="How often GET /v1/models is read for missing or retiring models."
     )

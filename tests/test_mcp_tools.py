@@ -36,7 +36,8 @@ def servers_file(tmp_path: Path) -> Path:
 
 def lyon_script() -> Script:
     return Script(
-        manager=["TASK: Find the population of Lyon.\nNEXT AGENT: Researcher", f"{ANSWER}\nTERMINATE"],
+        # The cited URL is no tool's output: the Manager is asked once to fix it, and keeps it (unverified).
+        manager=["TASK: Find the population of Lyon.\nNEXT AGENT: Researcher", *[f"{ANSWER}\nTERMINATE"] * 2],
         researcher=[
             tool_call("fixture_city_population", city="Lyon"),
             tool_call("fixture_broken", query="boom"),

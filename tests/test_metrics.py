@@ -179,6 +179,7 @@ def made_up_tool_script() -> Script:
         manager=[
             "TASK: Find the current weather in Paris.\nNEXT AGENT: Researcher",
             f"{PARIS_ANSWER} Source: {PARIS_SOURCE}\nTERMINATE",
+            f"{PARIS_ANSWER} Source: {PARIS_SOURCE}\nTERMINATE",  # asked once to fix a source no tool returned
         ],
         researcher=[tool_call("weather_for_user_alice_0042", city="Paris"), "No such tool; Paris is 18°C."],
     )

@@ -62,10 +62,11 @@ def progress_line(event: dict[str, Any]) -> str | None:
 
 
 def finished_line(event: dict[str, Any]) -> str:
-    """The [RUN_FINISHED] item text: the final answer, or why there is none."""
+    """The [RUN_FINISHED] item text: the final answer, or why there is none, and what its sources are worth."""
     data = event.get("data") or {}
     reason = data.get("stop_reason")
-    answer = (data.get("final_answer") or "").strip()
+    answer, read, warning = checked_answer(data)
+    answer = f"{warning} {answer} {read}".strip()  # the warning first: a clipped line still carries it
     if reason == "completed" and answer:
         return f"[RUN_FINISHED] {answer}"
     if reason in ("cancelled", "reset", "closed"):
@@ -73,6 +74,33 @@ def finished_line(event: dict[str, Any]) -> str:
     if reason == "error":
         return f"[RUN_FINISHED] (the team hit an error: {data.get('error', 'unknown')}.) {answer}".strip()
     return f"[RUN_FINISHED] (stopped early: {reason}; best answer so far:) {answer}".strip()
+
+
+def checked_answer(data: dict[str, Any]) -> tuple[str, str, str]:
+    """(answer, read, warning): the answer without the URLs of sources no tool of the run returned, a note
+    naming the sources the team read, and a warning not to give the others as fact (run_finished's
+    source_entries, agents/sources.py). No notes when the server did not check sources."""
+    answer = (data.get("final_answer") or "").strip()
+    entries = [e for e in data.get("source_entries") or [] if isinstance(e, dict) and e.get("url")]
+    if not entries:
+        return answer, "", ""
+    read = [str(e.get("title") or _host(str(e["url"]))) for e in entries if e.get("verified")]
+    unread = [str(e["url"]) for e in entries if not e.get("verified")]
+    for url in unread:
+        answer = answer.replace(url, _host(url))
+    warning = (
+        f"(UNVERIFIED sources, which no tool of the team returned: {', '.join(_host(u) for u in unread)}. Do "
+        "not present them, or anything only they support, as fact; say they are unverified.)"
+        if unread
+        else ""
+    )
+    return answer, f"(Sources the team read: {'; '.join(read)}.)" if read else "", warning
+
+
+def _host(url: str) -> str:
+    """A source as a listener hears it: its site, not its URL."""
+    host = re.sub(r"^[a-z]+://", "", url.strip()).split("/", 1)[0]
+    return host.removeprefix("www.") or url
 
 
 SPOKEN_MAX_CHARS = 1200  # well under GPT-Live's 500-token commentary limit even for dense text (~2.4 chars/token)

@@ -199,7 +199,10 @@ def test_scale_profile_runs_a_gateway_two_workers_redis_and_postgres(compose: di
         assert role["depends_on"]["redis"] == {"condition": "service_healthy"}
         assert role["depends_on"]["postgres"] == {"condition": "service_healthy"}
     assert worker["depends_on"]["sandbox"] == {"condition": "service_healthy"}
-    assert services["redis"]["healthcheck"]["test"] == ["CMD-SHELL", "redis-cli ping | grep -q PONG"]  # NOAUTH is no PONG
+    assert services["redis"]["healthcheck"]["test"] == [
+        "CMD-SHELL",
+        "redis-cli ping | grep -q PONG",
+    ]  # NOAUTH is no PONG
 
 
 def test_dockerfiles() -> None:

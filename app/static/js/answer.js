@@ -40,15 +40,43 @@ export function renderAnswer(data) {
     setTimeout(() => { copy.textContent = "Copy"; }, 1600);
   });
   const note = [STOP_NOTES[stop] ?? `Stopped: ${stop}.`, data.error ? maskText(String(data.error)) : ""].filter(Boolean).join(" ");
-  const links = exactSources(data.sources) ?? extractLinks(text);
+  const entries = checkedSources(data.source_entries);
+  const links = entries ? [] : exactSources(data.sources) ?? extractLinks(text);
   return h("section", { class: "answer", dataset: { complete: String(complete) }, attrs: { "aria-label": title } },
     h("div", { class: "answer-head" }, h("h3", { class: "answer-title", text: title }), text ? copy : null),
     note && !complete ? h("p", { class: "answer-note", text: note }) : null,
     text ? h("div", { class: "answer-body" }, renderRichText(text)) : null,
     links.length ? h("div", { class: "sources" }, h("h3", { text: links.length === 1 ? "Source" : "Sources" }),
       h("ol", {}, links.map((href) => h("li", {}, sourceLink(href))))) : null,
+    entries ? renderChecked(entries) : null,
     h("p", { class: "answer-meta", text: meta(data) }),
   );
+}
+
+/** run_finished.source_entries (servers that check sources): each source, whether the team read it, and the
+ * passage it read; null when absent or empty (then `sources` is shown as before). */
+function checkedSources(entries) {
+  return Array.isArray(entries) && entries.length ? entries.filter((e) => e && typeof e.url === "string") : null;
+}
+
+function renderChecked(entries) {
+  const unread = entries.filter((e) => !e.verified).length;
+  return h("div", { class: "sources", dataset: { checked: "true" } },
+    h("h3", { text: entries.length === 1 ? "Source" : "Sources" }),
+    unread ? h("p", { class: "sources-warning", text: unread === entries.length
+      ? "The team did not read any of these sources in this run: check them before relying on the answer."
+      : `${plural(unread, "source")} marked unverified: no tool of this run returned ${unread === 1 ? "it" : "them"}.` }) : null,
+    h("ol", {}, entries.map((entry) => {
+      const href = safeUrl(entry.url);
+      const label = href ? sourceLink(href) : h("span", { class: "host", text: maskText(entry.url) });
+      const badge = entry.verified
+        ? h("span", { class: "badge verified", text: "read", attrs: { title: "A tool of this run returned this source" } })
+        : h("span", { class: "badge unverified", text: "unverified", attrs: { title: "No tool of this run returned this source" } });
+      return h("li", { dataset: { verified: String(Boolean(entry.verified)) } },
+        h("div", { class: "source-line" }, label, badge),
+        entry.title ? h("div", { class: "source-title", text: maskText(String(entry.title)) }) : null,
+        entry.quote ? h("blockquote", { class: "source-quote", text: maskText(String(entry.quote)) }) : null);
+    })));
 }
 
 function sourceLink(href) {
