@@ -12,10 +12,11 @@ address before the app could check the real peer against TRUSTED_PROXIES; the ap
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from app.cli_eval import eval_command
 from app.distributed.bus import RedisUnreachable, open_redis
 from app.distributed.signing import ClusterSecretError, check_secret
 from app.distributed.supervisor import WorkerSupervisor
+from app.local_server import DEFAULT_URL, ServerDidNotStart, default_server_running, local_server
 from app.settings import Settings
 from app.store import RunStore
 from app.users import add_user, list_users, remove_user
@@ -170,11 +172,40 @@ def users_remove(name: str) -> None:
 
 
 SERVER_OPTION = typer.Option(
-    "http://127.0.0.1:8000", "--url", envvar="RESEARCH_TEAM_URL", help="The server (its base URL)."
+    None,
+    "--url",
+    envvar="RESEARCH_TEAM_URL",
+    help="The server (its base URL). Default: the one `serve` starts on 127.0.0.1:8000 if it runs, else the team "
+    "runs in this process with the same settings and store.",
+    show_default=False,
 )
 TOKEN_OPTION = typer.Option(
     None, "--token", envvar="RESEARCH_TEAM_TOKEN", help="A user's token (default: APP_TOKEN from .env, if set)."
 )
+
+
+@contextlib.asynccontextmanager
+async def server_for(url: str | None, notes: Console | None = None) -> AsyncIterator[str]:
+    """The server to talk to: --url (or RESEARCH_TEAM_URL), else `serve`'s default address when a server answers
+    there, else the app started in this process (app/local_server.py: same settings, same store)."""
+    if url:
+        yield url.rstrip("/")
+        return
+    if await default_server_running():
+        yield DEFAULT_URL
+        return
+    if notes is not None:
+        notes.print(f"[dim]No server at {DEFAULT_URL}: the team runs in this process.[/dim]", highlight=False)
+    try:
+        async with local_server(Settings()) as base_url:
+            yield base_url
+    except ServerDidNotStart as exc:
+        raise AskFailed(str(exc)) from None
+
+
+async def _fetch_runs(url: str | None, token: str | None, limit: int) -> list[dict[str, Any]]:
+    async with server_for(url) as base_url:
+        return await fetch_runs(base_url, token, limit)
 
 
 def _token(token: str | None) -> str | None:
@@ -187,7 +218,7 @@ def _token(token: str | None) -> str | None:
 @cli.command()
 def ask(
     question: str = typer.Argument(..., help="What to ask the team."),
-    url: str = SERVER_OPTION,
+    url: str | None = SERVER_OPTION,
     token: str | None = TOKEN_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print only the result as JSON (for scripts)."),
 ) -> None:
@@ -195,10 +226,13 @@ def ask(
     console, errors = Console(), Console(stderr=True)
 
     async def run() -> AskResult:
-        if as_json:
-            return await ask_team(url, _token(token), question)
-        with errors.status("The team is working…"):
-            return await ask_team(url, _token(token), question, on_step=lambda line: console.print(f"• {escape(line)}"))
+        async with server_for(url, errors if not as_json else None) as base_url:
+            if as_json:
+                return await ask_team(base_url, _token(token), question)
+            with errors.status("The team is working…"):
+                return await ask_team(
+                    base_url, _token(token), question, on_step=lambda line: console.print(f"• {escape(line)}")
+                )
 
     try:
         result = asyncio.run(run())
@@ -217,14 +251,14 @@ def ask(
 
 @cli.command()
 def runs(
-    url: str = SERVER_OPTION,
+    url: str | None = SERVER_OPTION,
     token: str | None = TOKEN_OPTION,
     limit: int = typer.Option(20, min=1, max=500, help="How many of the latest runs."),
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
 ) -> None:
     """Your latest runs on the server."""
     try:
-        found = asyncio.run(fetch_runs(url, _token(token), limit))
+        found = asyncio.run(_fetch_runs(url, _token(token), limit))
     except AskFailed as exc:
         Console(stderr=True).print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None
