@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,6 +62,7 @@ def serve(
     """Run the server: one process with everything (SQLite unless DATABASE_URL says otherwise), or with
     REDIS_URL a gateway whose sessions live on workers (`research-team worker`, or --workers N here)."""
     settings = Settings()
+    listening = _listen(host, port)  # before anything starts: a busy port is said plainly, not after "ready"
     if workers and not settings.redis_url:
         typer.echo("--workers needs REDIS_URL (and a PostgreSQL DATABASE_URL every process can reach).", err=True)
         raise typer.Exit(2)
@@ -72,9 +75,30 @@ def serve(
     if host not in WILDCARD_BINDS and host not in hosts:
         hosts.append(host)
     os.environ["ALLOWED_HOSTS"] = json.dumps(hosts)  # read by the app's Settings when uvicorn imports it
-    uvicorn.run("app.main:app", **uvicorn_options(settings, host=host, port=port))
+    server = uvicorn.Server(uvicorn.Config("app.main:app", **uvicorn_options(settings, host=host, port=port)))
+    server.run(sockets=[listening])
     if supervisor is not None:
         supervisor.stop()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound the way uvicorn binds it; exit 2 with what to do when it cannot be."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            reason = f"port {port} on {host} is already in use (another `research-team serve`?)"
+            hint = f"Stop that program, or pick another port: research-team serve --port {port + 1}"
+        else:
+            reason, hint = f"cannot listen on {host}:{port}: {exc.strerror or exc}", "Check --host and --port."
+        typer.echo(f"Not started: {reason}.\n{hint}", err=True)
+        raise typer.Exit(2) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def uvicorn_options(settings: Settings, *, host: str, port: int) -> dict[str, Any]:
