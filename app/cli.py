@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,7 +36,7 @@ from app.cli_eval import eval_command
 from app.distributed.bus import RedisUnreachable, open_redis
 from app.distributed.signing import ClusterSecretError, check_secret
 from app.distributed.supervisor import WorkerSupervisor
-from app.local_server import DEFAULT_URL, ServerDidNotStart, default_server_running, local_server
+from app.local_server import DEFAULT_URL, ServerDidNotStart, command_logs, default_server_running, local_server
 from app.settings import Settings
 from app.store import RunStore
 from app.users import add_user, list_users, remove_user
@@ -75,10 +76,35 @@ def serve(
     if host not in WILDCARD_BINDS and host not in hosts:
         hosts.append(host)
     os.environ["ALLOWED_HOSTS"] = json.dumps(hosts)  # read by the app's Settings when uvicorn imports it
-    server = uvicorn.Server(uvicorn.Config("app.main:app", **uvicorn_options(settings, host=host, port=port)))
+    server = BannerServer(uvicorn.Config("app.main:app", **uvicorn_options(settings, host=host, port=port)))
+    server.url = f"http://{_shown_host(host)}:{port}"
     server.run(sockets=[listening])
     if supervisor is not None:
         supervisor.stop()
+
+
+class BannerServer(uvicorn.Server):
+    """uvicorn's server, which prints the start-up banner (app/banner.py) on a terminal once the app is ready."""
+
+    url = ""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.should_exit or not sys.stderr.isatty():
+            return
+        import app.main
+        from app.banner import banner_lines, render
+
+        state = app.main.app.state
+        lines = banner_lines(state.services, state.users.enabled)
+        sys.stderr.write(render(self.url, lines, colour=not os.environ.get("NO_COLOR")) + "\n")
+        sys.stderr.flush()
+
+
+def _shown_host(host: str) -> str:
+    if host in WILDCARD_BINDS:
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -220,8 +246,10 @@ async def server_for(url: str | None, notes: Console | None = None) -> AsyncIter
         return
     if notes is not None:
         notes.print(f"[dim]No server at {DEFAULT_URL}: the team runs in this process.[/dim]", highlight=False)
+    settings = Settings()
+    command_logs(settings)
     try:
-        async with local_server(Settings()) as base_url:
+        async with local_server(settings) as base_url:
             yield base_url
     except ServerDidNotStart as exc:
         raise AskFailed(str(exc)) from None

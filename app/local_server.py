@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
 
+from app.logging_setup import configure_logging
+from app.redaction import Redactor
 from app.settings import Settings
 
 DEFAULT_URL = "http://127.0.0.1:8000"  # where `research-team serve` listens by default
@@ -43,6 +46,14 @@ async def local_server(settings: Settings) -> AsyncIterator[str]:
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 30)
+
+
+def command_logs(settings: Settings) -> None:
+    """Logs of an in-process team under a command (`ask`, `runs`): warnings and errors only, readable on a
+    terminal, secrets masked; AutoGen's tracebacks of a failed model call left out (the run's error says it)."""
+    configure_logging("WARNING", json_lines=settings.log_json, redactor=Redactor(settings.secret_values()))
+    for name in ("autogen_core", "autogen_agentchat"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 async def default_server_running(url: str = DEFAULT_URL) -> bool:
