@@ -19,7 +19,7 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,19 +27,16 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from sqlalchemy.exc import IntegrityError
 
 from app.cli_ask import AskFailed, AskResult, fetch_runs, print_answer, runs_table
 from app.cli_ask import ask as ask_team
 from app.cli_eval import eval_command
+from app.cli_users import users_cli
 from app.distributed.bus import RedisUnreachable, open_redis
 from app.distributed.signing import ClusterSecretError, check_secret
 from app.distributed.supervisor import WorkerSupervisor
 from app.local_server import DEFAULT_URL, ServerDidNotStart, command_logs, default_server_running, local_server
 from app.settings import Settings
-from app.store import RunStore
-from app.users import add_user, list_users, remove_user
 
 T = TypeVar("T")
 
@@ -174,51 +171,7 @@ def worker() -> None:
     uvloop.run(run_worker(Settings()))
 
 
-users_cli = typer.Typer(help="Users and their tokens (stored as hashes in the run store of DATABASE_URL).")
-cli.add_typer(users_cli, name="users")
-
-
-def _with_store(action: Callable[[RunStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        store = RunStore(Settings().database_url)
-        await store.start()
-        try:
-            return await action(store)
-        finally:
-            await store.stop()
-
-    return asyncio.run(run())
-
-
-@users_cli.command("add")
-def users_add(name: str = typer.Argument(..., help="Letters, digits and _.@- (at most 64).")) -> None:
-    """Create a user and print its token: shown once, only its hash is kept."""
-    try:
-        token = _with_store(lambda store: add_user(store, name))
-    except (ValueError, IntegrityError) as exc:
-        reason = "that name is taken" if isinstance(exc, IntegrityError) else str(exc).rstrip(".")
-        typer.echo(f"Not added: {reason}.", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(token)
-    typer.echo(f"User {name!r} added. Give them this token; it is not stored and cannot be shown again.", err=True)
-
-
-@users_cli.command("list")
-def users_list() -> None:
-    """The stored users (APP_USERS and APP_TOKEN come from the environment and are not listed)."""
-    table = Table("user", "created")
-    for name, created in _with_store(list_users):
-        table.add_row(name, created)
-    Console().print(table)
-
-
-@users_cli.command("remove")
-def users_remove(name: str) -> None:
-    """Remove a user: their token stops working at once (their runs stay, unreachable to others)."""
-    if not _with_store(lambda store: remove_user(store, name)):
-        typer.echo(f"No stored user {name!r}.", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"User {name!r} removed.")
+cli.add_typer(users_cli, name="users")  # app/cli_users.py
 
 
 SERVER_OPTION = typer.Option(
