@@ -200,6 +200,7 @@ def configure_logging(level: str, *, json_lines: bool | None, redactor: Redactor
         "autogen_agentchat",
         "autogen_agentchat.events",
         "httpx",
+        "httpx2",  # the client the openai package ships with
         "openai",
     ):
         logging.getLogger(name).setLevel(logging.WARNING)
