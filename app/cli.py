@@ -12,10 +12,14 @@ address before the app could check the real peer against TRUSTED_PROXIES; the ap
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import json
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+import socket
+import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,18 +27,16 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from sqlalchemy.exc import IntegrityError
 
 from app.cli_ask import AskFailed, AskResult, fetch_runs, print_answer, runs_table
 from app.cli_ask import ask as ask_team
 from app.cli_eval import eval_command
+from app.cli_users import users_cli
 from app.distributed.bus import RedisUnreachable, open_redis
 from app.distributed.signing import ClusterSecretError, check_secret
 from app.distributed.supervisor import WorkerSupervisor
+from app.local_server import DEFAULT_URL, ServerDidNotStart, command_logs, default_server_running, local_server
 from app.settings import Settings
-from app.store import RunStore
-from app.users import add_user, list_users, remove_user
 
 T = TypeVar("T")
 
@@ -58,6 +60,7 @@ def serve(
     """Run the server: one process with everything (SQLite unless DATABASE_URL says otherwise), or with
     REDIS_URL a gateway whose sessions live on workers (`research-team worker`, or --workers N here)."""
     settings = Settings()
+    listening = _listen(host, port)  # before anything starts: a busy port is said plainly, not after "ready"
     if workers and not settings.redis_url:
         typer.echo("--workers needs REDIS_URL (and a PostgreSQL DATABASE_URL every process can reach).", err=True)
         raise typer.Exit(2)
@@ -70,9 +73,55 @@ def serve(
     if host not in WILDCARD_BINDS and host not in hosts:
         hosts.append(host)
     os.environ["ALLOWED_HOSTS"] = json.dumps(hosts)  # read by the app's Settings when uvicorn imports it
-    uvicorn.run("app.main:app", **uvicorn_options(settings, host=host, port=port))
+    server = BannerServer(uvicorn.Config("app.main:app", **uvicorn_options(settings, host=host, port=port)))
+    server.url = f"http://{_shown_host(host)}:{port}"
+    server.run(sockets=[listening])
     if supervisor is not None:
         supervisor.stop()
+
+
+class BannerServer(uvicorn.Server):
+    """uvicorn's server, which prints the start-up banner (app/banner.py) on a terminal once the app is ready."""
+
+    url = ""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.should_exit or not sys.stderr.isatty():
+            return
+        import app.main
+        from app.banner import banner_lines, render
+
+        state = app.main.app.state
+        lines = banner_lines(state.services, state.users.enabled)
+        sys.stderr.write(render(self.url, lines, colour=not os.environ.get("NO_COLOR")) + "\n")
+        sys.stderr.flush()
+
+
+def _shown_host(host: str) -> str:
+    if host in WILDCARD_BINDS:
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound the way uvicorn binds it; exit 2 with what to do when it cannot be."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            reason = f"port {port} on {host} is already in use (another `research-team serve`?)"
+            hint = f"Stop that program, or pick another port: research-team serve --port {port + 1}"
+        else:
+            reason, hint = f"cannot listen on {host}:{port}: {exc.strerror or exc}", "Check --host and --port."
+        typer.echo(f"Not started: {reason}.\n{hint}", err=True)
+        raise typer.Exit(2) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def uvicorn_options(settings: Settings, *, host: str, port: int) -> dict[str, Any]:
@@ -122,59 +171,46 @@ def worker() -> None:
     uvloop.run(run_worker(Settings()))
 
 
-users_cli = typer.Typer(help="Users and their tokens (stored as hashes in the run store of DATABASE_URL).")
-cli.add_typer(users_cli, name="users")
-
-
-def _with_store(action: Callable[[RunStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        store = RunStore(Settings().database_url)
-        await store.start()
-        try:
-            return await action(store)
-        finally:
-            await store.stop()
-
-    return asyncio.run(run())
-
-
-@users_cli.command("add")
-def users_add(name: str = typer.Argument(..., help="Letters, digits and _.@- (at most 64).")) -> None:
-    """Create a user and print its token: shown once, only its hash is kept."""
-    try:
-        token = _with_store(lambda store: add_user(store, name))
-    except (ValueError, IntegrityError) as exc:
-        reason = "that name is taken" if isinstance(exc, IntegrityError) else str(exc).rstrip(".")
-        typer.echo(f"Not added: {reason}.", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(token)
-    typer.echo(f"User {name!r} added. Give them this token; it is not stored and cannot be shown again.", err=True)
-
-
-@users_cli.command("list")
-def users_list() -> None:
-    """The stored users (APP_USERS and APP_TOKEN come from the environment and are not listed)."""
-    table = Table("user", "created")
-    for name, created in _with_store(list_users):
-        table.add_row(name, created)
-    Console().print(table)
-
-
-@users_cli.command("remove")
-def users_remove(name: str) -> None:
-    """Remove a user: their token stops working at once (their runs stay, unreachable to others)."""
-    if not _with_store(lambda store: remove_user(store, name)):
-        typer.echo(f"No stored user {name!r}.", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"User {name!r} removed.")
+cli.add_typer(users_cli, name="users")  # app/cli_users.py
 
 
 SERVER_OPTION = typer.Option(
-    "http://127.0.0.1:8000", "--url", envvar="RESEARCH_TEAM_URL", help="The server (its base URL)."
+    None,
+    "--url",
+    envvar="RESEARCH_TEAM_URL",
+    help="The server (its base URL). Default: the one `serve` starts on 127.0.0.1:8000 if it runs, else the team "
+    "runs in this process with the same settings and store.",
+    show_default=False,
 )
 TOKEN_OPTION = typer.Option(
     None, "--token", envvar="RESEARCH_TEAM_TOKEN", help="A user's token (default: APP_TOKEN from .env, if set)."
 )
+
+
+@contextlib.asynccontextmanager
+async def server_for(url: str | None, notes: Console | None = None) -> AsyncIterator[str]:
+    """The server to talk to: --url (or RESEARCH_TEAM_URL), else `serve`'s default address when a server answers
+    there, else the app started in this process (app/local_server.py: same settings, same store)."""
+    if url:
+        yield url.rstrip("/")
+        return
+    if await default_server_running():
+        yield DEFAULT_URL
+        return
+    if notes is not None:
+        notes.print(f"[dim]No server at {DEFAULT_URL}: the team runs in this process.[/dim]", highlight=False)
+    settings = Settings()
+    command_logs(settings)
+    try:
+        async with local_server(settings) as base_url:
+            yield base_url
+    except ServerDidNotStart as exc:
+        raise AskFailed(str(exc)) from None
+
+
+async def _fetch_runs(url: str | None, token: str | None, limit: int) -> list[dict[str, Any]]:
+    async with server_for(url) as base_url:
+        return await fetch_runs(base_url, token, limit)
 
 
 def _token(token: str | None) -> str | None:
@@ -187,7 +223,7 @@ def _token(token: str | None) -> str | None:
 @cli.command()
 def ask(
     question: str = typer.Argument(..., help="What to ask the team."),
-    url: str = SERVER_OPTION,
+    url: str | None = SERVER_OPTION,
     token: str | None = TOKEN_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print only the result as JSON (for scripts)."),
 ) -> None:
@@ -195,10 +231,13 @@ def ask(
     console, errors = Console(), Console(stderr=True)
 
     async def run() -> AskResult:
-        if as_json:
-            return await ask_team(url, _token(token), question)
-        with errors.status("The team is working…"):
-            return await ask_team(url, _token(token), question, on_step=lambda line: console.print(f"• {escape(line)}"))
+        async with server_for(url, errors if not as_json else None) as base_url:
+            if as_json:
+                return await ask_team(base_url, _token(token), question)
+            with errors.status("The team is working…"):
+                return await ask_team(
+                    base_url, _token(token), question, on_step=lambda line: console.print(f"• {escape(line)}")
+                )
 
     try:
         result = asyncio.run(run())
@@ -217,14 +256,14 @@ def ask(
 
 @cli.command()
 def runs(
-    url: str = SERVER_OPTION,
+    url: str | None = SERVER_OPTION,
     token: str | None = TOKEN_OPTION,
     limit: int = typer.Option(20, min=1, max=500, help="How many of the latest runs."),
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
 ) -> None:
     """Your latest runs on the server."""
     try:
-        found = asyncio.run(fetch_runs(url, _token(token), limit))
+        found = asyncio.run(_fetch_runs(url, _token(token), limit))
     except AskFailed as exc:
         Console(stderr=True).print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None

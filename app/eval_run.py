@@ -16,6 +16,7 @@ from typing import Any
 
 from app.cli_ask import AskFailed, ask
 from app.eval_score import Question, judge, score
+from app.local_server import ServerDidNotStart, local_server
 from app.settings import Settings
 
 
@@ -105,28 +106,12 @@ def _empty() -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def _server(options: EvalOptions, settings: Settings) -> AsyncIterator[str]:
-    """The base URL to ask: --url, or the app started here."""
+    """The base URL to ask: --url, or the app started here (app/local_server.py)."""
     if options.url:
         yield options.url.rstrip("/")
         return
-    import uvicorn
-
-    from app.cli import uvicorn_options
-    from app.main import create_app
-
-    app = create_app(settings, configure_logs=False)
-    config = uvicorn.Config(app, **{**uvicorn_options(settings, host="127.0.0.1", port=0), "log_level": "warning"})
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise AskFailed("The team's server did not start.")
-            await asyncio.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 30)
+        async with local_server(settings) as url:
+            yield url
+    except ServerDidNotStart as exc:
+        raise AskFailed(str(exc)) from None

@@ -1,4 +1,8 @@
-"""Structured logs: one JSON object per line, secrets scrubbed from every line.
+"""Logs: one JSON object per line for collectors, readable coloured lines on a terminal; secrets scrubbed from
+every line either way.
+
+LOG_JSON=true or false chooses; unset, JSON unless stderr is a terminal (so `docker logs`, journald and log
+collectors keep their JSON, and a person running `research-team serve` reads plain lines).
 
 The JSON formatter masks each field (message, arguments, extras, exception and stack text) before it encodes
 the line, so masking can never break the JSON, and a secret holding a quote or a backslash is found as it is,
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -113,18 +118,73 @@ class JsonFormatter(logging.Formatter):
 
 
 class RedactingFormatter(logging.Formatter):
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """A person's log line: `12:00:01 WARNING  message  key=value …` (the level coloured on a colour terminal).
+    Each part is masked on its own before colour codes go around it, so no escape code can split a secret."""
+
+    COLOURS = {"DEBUG": "2", "INFO": "32", "WARNING": "33", "ERROR": "31", "CRITICAL": "1;31"}
+
+    def __init__(self, redactor: Redactor, *, colour: bool = False) -> None:
+        super().__init__()
         self._redactor = redactor
+        self._colour = colour
+
+    def _paint(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self._colour and text else text
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._redactor.redact(super().format(record))
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - arguments that do not fit: still a line
+            message = f"{record.msg!s} (arguments: {record.args!r})"
+        if record.name == "py.warnings":
+            message = plain_warning(message)
+        extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+        details = "  ".join(f"{k}={v}" for k, v in extras.items())
+        if not record.name.startswith(("app", "agents", "tools")) and record.name != "py.warnings":
+            details = f"{details}  ({record.name.split('.')[0]})".strip()  # whose line, for library lines
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        level = f"{record.levelname:<7}"
+        parts = [
+            self._paint(when, "2"),
+            self._paint(level, self.COLOURS.get(record.levelname, "0")),
+            self._redactor.redact(_utf8(message)),
+        ]
+        if details:
+            parts.append(self._paint(self._redactor.redact(_utf8(details)), "2"))
+        line = " ".join(parts[:3]) + ("  " + parts[3] if details else "")
+        if record.exc_info:
+            line += "\n" + self._redactor.redact(_utf8(self.formatException(record.exc_info)))
+        return line
 
 
-def configure_logging(level: str, *, json_lines: bool, redactor: Redactor) -> None:
-    """Route root, uvicorn, AutoGen logs and Python warnings through one scrubbing handler."""
+def plain_warning(text: str) -> str:
+    """`/path/file.py:12: UserWarning: message\n  source line` as `message (UserWarning)`."""
+    first = text.strip().splitlines()[0] if text.strip() else text
+    head, sep, rest = first.partition(": ")
+    if sep and ".py:" in head:
+        category, sep2, message = rest.partition(": ")
+        if sep2:
+            return f"{message} ({category})"
+    return first
+
+
+def wants_json(setting: bool | None, stream: object = None) -> bool:
+    """LOG_JSON if set; else JSON unless the stream (stderr) is a terminal."""
+    if setting is not None:
+        return setting
+    isatty = getattr(stream if stream is not None else sys.stderr, "isatty", None)
+    return not (callable(isatty) and isatty())
+
+
+def configure_logging(level: str, *, json_lines: bool | None, redactor: Redactor) -> None:
+    """Route root, uvicorn, AutoGen logs and Python warnings through one scrubbing handler: JSON lines, or
+    readable lines (coloured unless NO_COLOR is set) when json_lines is False, or None and stderr is a terminal."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(redactor) if json_lines else RedactingFormatter(redactor))
+    if wants_json(json_lines):
+        handler.setFormatter(JsonFormatter(redactor))
+    else:
+        colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+        handler.setFormatter(RedactingFormatter(redactor, colour=colour))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
@@ -140,6 +200,7 @@ def configure_logging(level: str, *, json_lines: bool, redactor: Redactor) -> No
         "autogen_agentchat",
         "autogen_agentchat.events",
         "httpx",
+        "httpx2",  # the client the openai package ships with
         "openai",
     ):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -124,6 +124,7 @@ def create_app(
         docs_url=None,  # app/api/docs.py serves /docs from packaged files (FastAPI's uses a CDN)
         redoc_url=None,
     )
+    app.state.users = users  # who may call (the startup banner says whether tokens are needed)
     for module in (meta, runs, team_ws, voice_ws, voice_webrtc, session_route, static, docs, metrics):
         app.include_router(module.router)
     for router in extra_routers:

@@ -168,7 +168,9 @@ class Settings(BaseSettings):
     )
     max_sessions: int = Field(default=1000, ge=1, description="Live sessions in all; more are refused clearly.")
     log_level: str = "INFO"
-    log_json: bool = True
+    log_json: bool | None = Field(
+        default=None, description="JSON log lines; unset: JSON unless stderr is a terminal (then readable lines)."
+    )
 
     def run_budget(self, task: TaskBudgetLike | None = None) -> RunBudget:
         """The server's budget per run, narrowed by a task's own (a task may ask for less, never for more)."""

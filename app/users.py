@@ -20,10 +20,10 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 
 from app.store import RunStore, now_iso
-from app.store_schema import LOCAL_OWNER, users
+from app.store_schema import LOCAL_OWNER, checkpoints, runs, sessions, users
 
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 APP_TOKEN_USER = "owner"
@@ -153,6 +153,22 @@ async def list_users(store: RunStore) -> list[tuple[str, str]]:
     async with store.engine.connect() as conn:
         rows = (await conn.execute(select(users.c.name, users.c.created_at).order_by(users.c.name))).all()
     return [(str(n), str(c)) for n, c in rows]
+
+
+async def count_users(store: RunStore) -> int:
+    async with store.engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(users)) or 0)
+
+
+async def adopt_local_runs(store: RunStore, name: str) -> int:
+    """Hand the local owner's runs (made while the server had no users) to `name`; returns how many runs."""
+    if not USER_NAME.match(name) or is_reserved(name):
+        raise ValueError(f"{name!r} cannot own runs: a user name that is not reserved is needed")
+    async with store.engine.begin() as conn:
+        moved = await conn.execute(update(runs).where(runs.c.owner == LOCAL_OWNER).values(owner=name))
+        await conn.execute(update(sessions).where(sessions.c.owner == LOCAL_OWNER).values(owner=name))
+        await conn.execute(update(checkpoints).where(checkpoints.c.owner == LOCAL_OWNER).values(owner=name))
+    return int(moved.rowcount or 0)
 
 
 async def remove_user(store: RunStore, name: str) -> bool:

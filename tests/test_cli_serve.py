@@ -48,3 +48,25 @@ async def test_serve_refuses_an_oversized_frame_and_keeps_serving(tmp_path: Path
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_serve_on_a_busy_port_says_so_and_exits_before_ready(tmp_path: Path) -> None:
+    """Today uvicorn logged "server ready" (the app's startup) and only then failed to bind."""
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"}
+    cli = Path(sys.executable).with_name("research-team")
+    try:
+        done = subprocess.run(
+            [str(cli), "serve", "--port", str(port)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+    finally:
+        busy.close()
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
+    assert f"--port {port + 1}" in done.stderr
+    assert "server ready" not in done.stderr and "Traceback" not in done.stderr
