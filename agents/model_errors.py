@@ -9,15 +9,12 @@ as text ("ModelNotFoundError: ..."), so the class name leads the message and age
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from autogen_core import CancellationToken
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
-from autogen_core.tools import Tool, ToolSchema
-from pydantic import BaseModel
+from autogen_core.models import ChatCompletionClient
 
-from agents.metering import DelegatingChatCompletionClient
+from agents.guarded_client import GuardedChatCompletionClient
 
 
 class ModelNotFoundError(RuntimeError):
@@ -67,7 +64,7 @@ def model_name(client: ChatCompletionClient, default: str = "unknown") -> str:
     return default
 
 
-class NamedModelClient(DelegatingChatCompletionClient):
+class NamedModelClient(GuardedChatCompletionClient):
     """One role's client that knows its model's name and the settings behind it, for errors that say what to
     change. Everything else passes through."""
 
@@ -88,56 +85,5 @@ class NamedModelClient(DelegatingChatCompletionClient):
     def inner(self) -> ChatCompletionClient:
         return self._inner
 
-    async def create(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> CreateResult:
-        try:
-            return await self._inner.create(
-                messages,
-                tools=tools,
-                tool_choice=tool_choice,
-                json_output=json_output,
-                extra_create_args=extra_create_args,
-                cancellation_token=cancellation_token,
-            )
-        except Exception as exc:
-            typed = translate(exc, self.model, self.settings, self.effort_setting)
-            if typed is exc:
-                raise
-            raise typed from exc
-
-    async def create_stream(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        try:
-            async for chunk in self._inner.create_stream(
-                messages,
-                tools=tools,
-                tool_choice=tool_choice,
-                json_output=json_output,
-                extra_create_args=extra_create_args,
-                cancellation_token=cancellation_token,
-            ):
-                yield chunk
-        except Exception as exc:
-            typed = translate(exc, self.model, self.settings, self.effort_setting)
-            if typed is exc:
-                raise
-            raise typed from exc
-
-    async def close(self) -> None:
-        await self._inner.close()
+    def on_error(self, exc: Exception) -> BaseException:
+        return translate(exc, self.model, self.settings, self.effort_setting)

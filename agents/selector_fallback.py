@@ -8,17 +8,11 @@ selector answers "Manager" by rule instead, the Manager's next turn is forced to
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any, Literal
 
-from autogen_core import CancellationToken
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, RequestUsage
-from autogen_core.tools import Tool, ToolSchema
-from pydantic import BaseModel
+from autogen_core.models import ChatCompletionClient, CreateResult, RequestUsage
 
-from agents.metering import DelegatingChatCompletionClient
+from agents.guarded_client import GuardedChatCompletionClient
 from agents.model_errors import model_name
 
 log = logging.getLogger(__name__)
@@ -43,7 +37,7 @@ def _report_once(model: str, exc: BaseException, speaker: str) -> None:
     )
 
 
-class FallbackSelectorClient(DelegatingChatCompletionClient):
+class FallbackSelectorClient(GuardedChatCompletionClient):
     """Wraps the selector's client: a failed call answers `speaker` instead of raising."""
 
     def __init__(self, inner: ChatCompletionClient, *, speaker: str, model: str = "selector") -> None:
@@ -52,7 +46,7 @@ class FallbackSelectorClient(DelegatingChatCompletionClient):
         self._model = model_name(inner, model)
         self.fallbacks = 0
 
-    def _fallback(self, exc: BaseException) -> CreateResult:
+    def on_error(self, exc: Exception) -> CreateResult:
         self.fallbacks += 1
         _report_once(self._model, exc, self._speaker)
         return CreateResult(
@@ -61,53 +55,3 @@ class FallbackSelectorClient(DelegatingChatCompletionClient):
             usage=RequestUsage(prompt_tokens=0, completion_tokens=0),
             cached=False,
         )
-
-    async def create(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> CreateResult:
-        try:
-            return await self._inner.create(
-                messages,
-                tools=tools,
-                tool_choice=tool_choice,
-                json_output=json_output,
-                extra_create_args=extra_create_args,
-                cancellation_token=cancellation_token,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any selector failure falls back to the rule
-            return self._fallback(exc)
-
-    async def create_stream(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        try:
-            result = await self.create(
-                messages,
-                tools=tools,
-                tool_choice=tool_choice,
-                json_output=json_output,
-                extra_create_args=extra_create_args,
-                cancellation_token=cancellation_token,
-            )
-        except asyncio.CancelledError:
-            raise
-        yield result
-
-    async def close(self) -> None:
-        await self._inner.close()
