@@ -28,9 +28,10 @@ import uvicorn
 from rich.console import Console
 from rich.markup import escape
 
-from app.cli_ask import AskFailed, AskResult, fetch_runs, print_answer, runs_table
+from app.cli_ask import AskFailed, AskResult, fetch_runs, print_answer
 from app.cli_ask import ask as ask_team
 from app.cli_eval import eval_command
+from app.cli_runs import fetch_run, print_run, runs_table
 from app.cli_users import users_cli
 from app.distributed.bus import RedisUnreachable, open_redis
 from app.distributed.signing import ClusterSecretError, check_secret
@@ -254,14 +255,21 @@ def ask(
         raise typer.Exit(1)
 
 
-@cli.command()
+runs_cli = typer.Typer(help="Your runs: the latest (full ids, cost), or one with `runs show ID`.")
+cli.add_typer(runs_cli, name="runs")
+
+
+@runs_cli.callback(invoke_without_command=True)
 def runs(
+    ctx: typer.Context,
     url: str | None = SERVER_OPTION,
     token: str | None = TOKEN_OPTION,
     limit: int = typer.Option(20, min=1, max=500, help="How many of the latest runs."),
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
 ) -> None:
-    """Your latest runs on the server."""
+    """Your latest runs on the server: full ids (for `runs show ID`), status, calls, tokens, cost."""
+    if ctx.invoked_subcommand is not None:
+        return
     try:
         found = asyncio.run(_fetch_runs(url, _token(token), limit))
     except AskFailed as exc:
@@ -271,6 +279,30 @@ def runs(
         typer.echo(json.dumps(found, ensure_ascii=False))
     else:
         Console().print(runs_table(found))
+
+
+@runs_cli.command("show")
+def runs_show(
+    run_id: str = typer.Argument(..., help="A run id, as `runs` lists them."),
+    url: str | None = SERVER_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the run and its events as JSON."),
+) -> None:
+    """One of your runs: the question, its steps, the answer with its sources, usage and cost."""
+
+    async def fetch() -> dict[str, Any]:
+        async with server_for(url) as base_url:
+            return await fetch_run(base_url, _token(token), run_id)
+
+    try:
+        run = asyncio.run(fetch())
+    except AskFailed as exc:
+        Console(stderr=True).print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(run, ensure_ascii=False))
+    else:
+        print_run(Console(), run)
 
 
 @cli.command()

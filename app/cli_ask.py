@@ -17,7 +17,6 @@ import httpx
 import websockets
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from app.steps import describe_step
 
@@ -131,20 +130,3 @@ async def fetch_runs(base_url: str, token: str | None, limit: int) -> list[dict[
             raise AskFailed(f"The server answered HTTP {response.status_code}: {response.text[:200]}")
         runs: list[dict[str, Any]] = response.json()["runs"]
         return runs
-
-
-def runs_table(runs: list[dict[str, Any]]) -> Table:
-    table = Table("run", "when", "status", "task", "calls", "tokens")
-    for run in runs:
-        usage = run.get("usage") or {}
-        tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
-        task = str(run.get("task", ""))
-        table.add_row(
-            run["run_id"],
-            str(run.get("created_at", ""))[:19].replace("T", " "),
-            str(run.get("stop_reason") or run.get("status")),
-            escape(task if len(task) <= 60 else task[:59] + "…"),
-            str(usage.get("model_calls", "")),
-            str(tokens or ""),
-        )
-    return table
