@@ -248,6 +248,12 @@ function control(action) {
     text: "The server is not reachable right now; try again in a moment.", timeoutMs: 6000 });
 }
 for (const action of ["pause", "resume", "cancel"]) $(action).addEventListener("click", () => control(action));
+$("new-conversation").addEventListener("click", () => {
+  // `reset` (the protocol's): the run stops if one is active, and the team forgets the conversation.
+  if (team.send({ type: "reset" })) return;
+  notices.show("control", { level: "warning", title: "Not connected",
+    text: "The server is not reachable right now; try again in a moment.", timeoutMs: 6000 });
+});
 
 // ---- typed tasks ---------------------------------------------------------------------------------
 const form = $("task-form");
@@ -256,6 +262,7 @@ const input = $("task-input");
 function renderTaskAvailability() {
   const connected = team.open || voice.ready;
   $("task-send").disabled = !connected;
+  $("new-conversation").disabled = !team.open;
   const running = ["running", "pausing", "paused"].includes(body.dataset.runState);
   $("task-hint").textContent = !connected ? "Waiting for the server…"
     : voice.ready ? "The narrator hands it to the team and speaks the answer."

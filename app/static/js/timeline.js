@@ -45,6 +45,13 @@ export class Timeline {
     if (this.live) this.ticker = setInterval(() => this.tick(), 500);
   }
 
+  /** A new conversation: the runs shown so far go (they stay in the store and in History). */
+  clear() {
+    for (const run of this.runs.values()) run.el.remove();
+    this.runs.clear();
+    if (this.empty) this.empty.hidden = false;
+  }
+
   /** One envelope {source, type, seq, run_id, session_id, timestamp, data}. False if it was seen already. */
   ingest(event) {
     if (!event || typeof event !== "object") return false;
@@ -85,7 +92,8 @@ export class Timeline {
   onSystem(event, data) {
     if (data.event === "reset") {
       this.setActiveAgent(null, "");
-      this.note(event, "The session was reset: the team starts fresh.");
+      this.clear();
+      this.announce("New conversation: the team starts fresh.");
     }
     if (data.state) this.setSessionState(data.state);
   }
