@@ -211,7 +211,7 @@ async function ensureAccess() {
 const ERROR_TITLES = {
   no_active_run: "There is no run to control", not_paused: "The team is not paused", already_paused: "The team is already paused",
   rate_limited: "Slow down a little", too_many_followups: "Too many follow-ups queued", agent_error: "An agent failed",
-  model_error: "The model service failed", model_not_found: "A configured model no longer exists", too_many_runs: "Too many runs at once", spending_limit: "Today's spending limit is reached", internal_error: "The server hit a problem", invalid_message: "That message was not accepted",
+  model_error: "The model service failed", model_not_found: "A configured model no longer exists", webrtc_fallback: "Voice switched to the backup route", too_many_runs: "Too many runs at once", spending_limit: "Today's spending limit is reached", internal_error: "The server hit a problem", invalid_message: "That message was not accepted",
 };
 
 function showError(code, message, via) {
@@ -223,7 +223,7 @@ function showError(code, message, via) {
   notices.show(`error-${fromVoice ? "voice" : "team"}`, {
     level: fromVoice ? "warning" : "error",
     title: ERROR_TITLES[code] ?? (fromVoice ? "The voice session reported a problem" : "The team reported a problem"),
-    text: `${message || ""}${code ? ` (${code})` : ""}`,
+    text: `${message || ""}${code && !ERROR_TITLES[code] ? ` (${code})` : ""}`, // known codes speak for themselves
     timeoutMs: 10000,
   });
 }

@@ -33,8 +33,8 @@ export function showVoiceTransport(transport, fallback = null) {
     anchor.after(pill);
   }
   pill.dataset.transport = transport;
-  pill.textContent = (TRANSPORTS[transport] ?? transport) + (fallback ? " (WebRTC failed)" : "");
+  pill.textContent = (TRANSPORTS[transport] ?? transport) + (fallback ? " (backup route)" : "");
   pill.title = transport === "webrtc"
     ? "Your voice goes straight to the voice service over WebRTC; the server only runs the narrator."
-    : `Your voice goes through this server${fallback ? ` (WebRTC could not start: ${fallback})` : ""}.`;
+    : `Your voice goes through this server${fallback ? ` (the direct line did not open: ${fallback})` : ""}.`;
 }

@@ -123,7 +123,8 @@ export class VoiceSession {
     this.stats.fallback = why;
     this.handlers.log("received", "webrtc.unavailable", { reason: why }, "voice", true);
     this.handlers.onMessage({ type: "error", code: "webrtc_fallback",
-      message: `WebRTC could not start (${why}); your voice goes through the server instead.` });
+      message: "The direct line to the voice service did not open, so your voice goes through this server " +
+        "instead. You can talk as usual; answers may come a moment later." });
   }
 
   onCallFailed(why) {
