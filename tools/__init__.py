@@ -30,18 +30,19 @@ def build_researcher_tools(settings: ToolSettings) -> list[BaseTool[Any, Any]]:
     from tools import fetch as fetch_module
     from tools import web_search as web_module
     from tools import wikipedia_search as wiki_module
+    from tools.failure import raise_on_failure
     from tools.net_guard import NetGuard
 
     guard = NetGuard(settings.fetch_allow_hosts, resolve_timeout_s=settings.fetch_connect_timeout_s)
 
     async def web_search(query: Annotated[str, "What to search for."], max_results: Annotated[int, "1-10"] = 5) -> str:
-        return await web_module.web_search(query, max_results, settings=settings)
+        return raise_on_failure(await web_module.web_search(query, max_results, settings=settings))
 
     async def fetch_web_content(url: str) -> str:  # the tool's description says what the URL must be
-        return await fetch_module.fetch_web_content(url, settings=settings, guard=guard)
+        return raise_on_failure(await fetch_module.fetch_web_content(url, settings=settings, guard=guard))
 
     async def wikipedia_search(query: Annotated[str, "Topic, name or term, e.g. 'Alan Turing'."]) -> str:
-        return await wiki_module.wikipedia_search(query, settings=settings)
+        return raise_on_failure(await wiki_module.wikipedia_search(query, settings=settings))
 
     async def arxiv_search(
         query: Annotated[
@@ -51,7 +52,7 @@ def build_researcher_tools(settings: ToolSettings) -> list[BaseTool[Any, Any]]:
         ],
         max_results: Annotated[int, "1-20"] = 5,
     ) -> str:
-        return await arxiv_module.arxiv_search(query, max_results, settings=settings)
+        return raise_on_failure(await arxiv_module.arxiv_search(query, max_results, settings=settings))
 
     bound: list[tuple[Callable[..., Awaitable[str]], Callable[..., Any]]] = [
         (web_search, web_module.web_search),

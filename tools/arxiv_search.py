@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from tools.config import ToolSettings
+from tools.failure import ToolFailure
 from tools.trim import one_line, truncate
 
 log = logging.getLogger(__name__)
@@ -55,25 +56,27 @@ async def arxiv_search(query: str, max_results: int = 5, *, settings: ToolSettin
     """
     query = one_line(query or "")
     if not query:
-        return "arxiv_search needs a query: keywords, an arXiv id, or field syntax such as 'au:hinton'."
+        return ToolFailure("arxiv_search needs a query: keywords, an arXiv id, or field syntax such as 'au:hinton'.")
     count = max(1, min(int(max_results or settings.arxiv_default_results), 20))
     try:
         results = await asyncio.wait_for(asyncio.to_thread(_search, query, count, settings), settings.arxiv_timeout_s)
     except TimeoutError:
-        return f"arXiv did not answer within {settings.arxiv_timeout_s:g} s. Try again later or use web_search."
+        return ToolFailure(
+            f"arXiv did not answer within {settings.arxiv_timeout_s:g} s. Try again later or use web_search."
+        )
     except requests.Timeout:
-        return "arXiv did not answer in time. Try again later or use web_search."
+        return ToolFailure("arXiv did not answer in time. Try again later or use web_search.")
     except requests.ConnectionError:
-        return "Could not connect to arXiv. Try again later or use web_search."
+        return ToolFailure("Could not connect to arXiv. Try again later or use web_search.")
     except Exception as exc:
         import arxiv
 
         if isinstance(exc, arxiv.HTTPError):
-            return f"arXiv search failed: HTTP {exc.status}. Try again later or use web_search."
+            return ToolFailure(f"arXiv search failed: HTTP {exc.status}. Try again later or use web_search.")
         if isinstance(exc, arxiv.ArxivError):
-            return f"arXiv search failed: {type(exc).__name__}. Try again later or use web_search."
+            return ToolFailure(f"arXiv search failed: {type(exc).__name__}. Try again later or use web_search.")
         log.exception("arxiv_search failed")
-        return "arXiv search failed because of an internal error. Use web_search instead."
+        return ToolFailure("arXiv search failed because of an internal error. Use web_search instead.")
     if not results:
         return (
             f'arXiv has no papers matching "{query}". Try fewer or broader keywords, or field syntax '

@@ -10,6 +10,7 @@ import httpx
 
 from tools.config import ToolSettings
 from tools.extract import Extracted, NotReadable, classify, extract_html, extract_pdf, extract_text, media_type
+from tools.failure import ToolFailure
 from tools.net_guard import BlockedAddressError, NetGuard, guarded_transport
 from tools.trim import truncate
 
@@ -40,7 +41,7 @@ async def fetch_web_content(url: str, *, settings: ToolSettings, guard: NetGuard
     guard = guard or NetGuard(settings.fetch_allow_hosts, resolve_timeout_s=settings.fetch_connect_timeout_s)
     target = (url or "").strip()
     if not target:
-        return "fetch_web_content needs a URL, for example https://example.com/article."
+        return ToolFailure("fetch_web_content needs a URL, for example https://example.com/article.")
     if "://" not in target:
         target = "https://" + target
     try:
@@ -48,23 +49,23 @@ async def fetch_web_content(url: str, *, settings: ToolSettings, guard: NetGuard
             page = await _download(target, settings, guard)
             extracted = await asyncio.to_thread(_extract, page, settings.tool_output_max_chars)
     except BlockedAddressError as exc:
-        return f"Not fetched: {exc}"
+        return ToolFailure(f"Not fetched: {exc}")
     except (FetchProblem, NotReadable) as exc:
-        return f"Could not read {target}: {exc}"
+        return ToolFailure(f"Could not read {target}: {exc}")
     except TimeoutError:
-        return (
+        return ToolFailure(
             f"Timed out after {settings.fetch_timeout_s:g} s while fetching {target}. The site is slow or "
             "not answering; try another source."
         )
     except httpx.InvalidURL as exc:
-        return f"Not fetched: {target} is not a valid URL ({exc})."
+        return ToolFailure(f"Not fetched: {target} is not a valid URL ({exc}).")
     except httpx.TimeoutException:
-        return f"Timed out while fetching {target}: the server did not answer in time. Try another source."
+        return ToolFailure(f"Timed out while fetching {target}: the server did not answer in time. Try another source.")
     except httpx.HTTPError as exc:
-        return f"Could not fetch {target}: {type(exc).__name__}: {exc or 'network error'}."
+        return ToolFailure(f"Could not fetch {target}: {type(exc).__name__}: {exc or 'network error'}.")
     except Exception:
         log.exception("fetch_web_content failed", extra={"url": target})
-        return f"Could not fetch {target} because of an internal error."
+        return ToolFailure(f"Could not fetch {target} because of an internal error.")
     return render(page, extracted, settings)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tools.config import ToolSettings
+from tools.failure import ToolFailure
 from tools.http_api import api_client, describe_error
 from tools.trim import one_line, truncate
 
@@ -46,7 +47,7 @@ async def web_search(
     """
     query = one_line(query or "")
     if not query:
-        return "web_search needs a query: the words to search for."
+        return ToolFailure("web_search needs a query: the words to search for.")
     count = max(1, min(int(max_results or settings.web_search_default_results), MAX_RESULTS))
     engines = _engine_order(settings)
     failures: list[str] = []
@@ -80,7 +81,9 @@ async def web_search(
             f'No web results for "{query}" ({tried} searched{"; " + detail if detail else ""}). '
             "Try fewer or different words."
         )
-    return f"Web search is not available right now: {'; '.join(failures)}. Try again later or use another tool."
+    return ToolFailure(
+        f"Web search is not available right now: {'; '.join(failures)}. Try again later or use another tool."
+    )
 
 
 def _engine_order(settings: ToolSettings) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from tools.config import ToolSettings
+from tools.failure import ToolFailure
 from tools.http_api import api_client, describe_error
 from tools.trim import one_line, squash_whitespace, truncate
 
@@ -48,7 +49,7 @@ async def wikipedia_search(query: str, *, settings: ToolSettings, max_results: i
     """
     query = one_line(query or "")
     if not query:
-        return "wikipedia_search needs a query: a topic, name or term."
+        return ToolFailure("wikipedia_search needs a query: a topic, name or term.")
     limit = max_results or settings.wikipedia_max_results
     try:
         async with asyncio.timeout(settings.wikipedia_timeout_s):
@@ -66,14 +67,16 @@ async def wikipedia_search(query: str, *, settings: ToolSettings, max_results: i
                 articles = await api.articles(titles)
                 options = await api.disambiguation_options(next((a for a in articles if a.disambiguation), None))
     except TimeoutError:
-        return f"Wikipedia did not answer within {settings.wikipedia_timeout_s:g} s. Try again later or web_search."
+        return ToolFailure(
+            f"Wikipedia did not answer within {settings.wikipedia_timeout_s:g} s. Try again later or web_search."
+        )
     except WikipediaError as exc:
-        return f"Wikipedia search failed: {exc}. Try again later or use web_search."
+        return ToolFailure(f"Wikipedia search failed: {exc}. Try again later or use web_search.")
     except httpx.HTTPError as exc:
-        return f"Wikipedia search failed: {describe_error(exc)}. Try again later or use web_search."
+        return ToolFailure(f"Wikipedia search failed: {describe_error(exc)}. Try again later or use web_search.")
     except Exception:
         log.exception("wikipedia_search failed")
-        return "Wikipedia search failed because of an internal error. Use web_search instead."
+        return ToolFailure("Wikipedia search failed because of an internal error. Use web_search instead.")
     return _format(query, searched, articles, options, settings.tool_output_max_chars)
 
 

@@ -26,7 +26,7 @@ async def test_new_conversation_starts_over(tmp_path: Path, browser: Any, artifa
         await page.locator(".run .run-cost").first.wait_for(timeout=15_000)
         await page.wait_for_selector("body[data-run-state=idle]")
         assert await page.locator(".run").count() == 1
-        session = next(iter(server.services.registry._table._entries.values())).session  # noqa: SLF001
+        session = next(iter(server.services.registry._table._entries.values())).session
         assert session._snapshot is not None or session._team is not None  # the team has a memory now
         await page.click("#new-conversation")
         await page.wait_for_function("document.querySelectorAll('.run').length === 0", timeout=10_000)
