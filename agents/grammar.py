@@ -23,6 +23,8 @@ NEXT_AGENT = re.compile(NEXT_AGENT_PATTERN, re.IGNORECASE)
 NEXT_AGENT_LINE = re.compile(r"^[ \t>*_-]*" + NEXT_AGENT_PATTERN + r".*$", re.IGNORECASE | re.MULTILINE)
 TERMINATE_AT_END = re.compile(r"\bTERMINATE\W*\s*$")
 TERMINATE_ANYWHERE = re.compile(r"\s*\bTERMINATE\b[.!]?\s*")
+# A "FINAL ANSWER:" label at the start of a line (models add it): the answer is what follows.
+FINAL_ANSWER_LABEL = re.compile(r"^[ \t>*_]*final\s+answer[*_]*\s*:[*_]*[ \t]*", re.IGNORECASE | re.MULTILINE)
 _ADDRESS = re.compile(r"^[ \t>*_-]*@?([A-Za-z][\w-]*)[*_]*\s*[,:]", re.MULTILINE)
 URL = re.compile(r"https?://[^\s<>()\[\]\"'`]+[^\s<>()\[\]\"'`.,;:!?]")
 
@@ -49,8 +51,8 @@ def ends_with_terminate(text: str) -> bool:
 
 
 def strip_control_words(text: str) -> str:
-    """Remove TERMINATE and NEXT AGENT lines: what is left is meant for the person."""
-    text = NEXT_AGENT_LINE.sub("", text)
+    """Remove TERMINATE, NEXT AGENT lines and a FINAL ANSWER label: what is left is meant for the person."""
+    text = FINAL_ANSWER_LABEL.sub("", NEXT_AGENT_LINE.sub("", text))
     return TERMINATE_ANYWHERE.sub(" ", text).strip()
 
 

@@ -50,7 +50,7 @@ async def test_ask_prints_steps_answer_and_sources_and_json_is_valid(tmp_path: P
         auth = ("--url", server.http_url, "--token", TOKEN)
         code, out, err = await run_cli("ask", QUESTION, *auth, cwd=tmp_path)
         assert code == 0, (out, err)
-        assert "Researcher calls web_search(query=current weather in Paris)" in out
+        assert 'The Researcher searches the web for "current weather in Paris"' in out  # in words
         assert PARIS_ANSWER in out and f"[1] {PARIS_SOURCE}" in out
 
         code, out, err = await run_cli("ask", QUESTION, *auth, "--json", cwd=tmp_path)

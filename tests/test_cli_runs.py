@@ -28,7 +28,7 @@ async def test_runs_lists_full_ids_and_cost_and_show_tells_one_run(tmp_path: Pat
         code, out, err = await run_cli("runs", "show", run_id, *auth, cwd=tmp_path)
         assert code == 0, err
         assert QUESTION in out and PARIS_ANSWER in out and PARIS_SOURCE in out
-        assert "Researcher calls web_search" in out  # the steps, in words
+        assert "The Researcher searches the web" in out  # the steps, in words
         assert "model calls" in out and "$0.0" in out
 
         code, out, _ = await run_cli("runs", "show", run_id, *auth, "--json", cwd=tmp_path)

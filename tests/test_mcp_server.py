@@ -50,7 +50,7 @@ async def test_mcp_client_lists_tools_asks_the_team_with_progress_and_reads_runs
             assert PARIS_ANSWER in answer["answer"] and answer["complete"] is True
             assert PARIS_SOURCE in answer["sources"]
             messages = [m for _, m in progress]
-            assert any(m and "web_search" in m for m in messages), messages  # the Researcher's tool call
+            assert any(m and "searches the web" in m for m in messages), messages  # the Researcher's tool call
             assert [v for v, _ in progress] == sorted(v for v, _ in progress)
 
             listed = (await client.call_tool("list_runs", {})).structured_content or {}
