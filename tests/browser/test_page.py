@@ -62,6 +62,7 @@ async def test_helpers_mask_secrets_and_render_text_safely(tmp_path: Path, brows
             strong: rich.querySelector('strong')?.textContent, shown: rich.textContent,
             links: fmt.extractLinks('a https://x.org/p, b (https://y.org/q) and https://x.org/p again'),
             stripped: fmt.stripTerminate('Answer here.\\nTERMINATE'),
+            labels: [fmt.stripTerminate('FINAL ANSWER: It is 18 C.'), fmt.stripTerminate('**Task:** Find it.')],
           };
         }""",
             [api_key, ephemeral],
@@ -117,6 +118,7 @@ async def test_helpers_mask_secrets_and_render_text_safely(tmp_path: Path, brows
     assert result["lists"] == ["UL2", "OL2"] and result["strong"] == "Key facts"
     assert "[docs](javascript:alert(1))" in rich_text
     assert result["links"] == ["https://x.org/p", "https://y.org/q"] and result["stripped"] == "Answer here."
+    assert result["labels"] == ["It is 18 C.", "Find it."]  # the team's labels are not for people
 
 
 async def test_typed_task_shows_timeline_answer_log_and_history_at_both_sizes(

@@ -124,9 +124,13 @@ export function extractLinks(text) {
   return out;
 }
 
-/** The Manager's closing word is for the team, not for people. */
+/** The Manager's closing word and its labels ("TASK:", "FINAL ANSWER:") are for the team, not for people
+ * (app/steps.py does the same for the CLI and MCP). */
 export function stripTerminate(text) {
-  return String(text ?? "").replace(/\s*\bTERMINATE\b\s*$/u, "").trimEnd();
+  return String(text ?? "")
+    .replace(/\s*\bTERMINATE\b\s*$/u, "")
+    .replace(/^[ \t>*_]*(?:final\s+answer|task)[*_]*\s*:[*_]*[ \t]*/gimu, "")
+    .trimEnd();
 }
 
 export function formatClock(date = new Date()) {
