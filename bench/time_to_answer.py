@@ -9,10 +9,13 @@ shown, not by a fixed list, so the same script runs before and after a change of
   instruction (as its prompt asks), and finishes with the parts' answers and their sources once all are covered;
 - a worker called with its instruction calls the tool for it (web_search, wikipedia_search, arxiv_search); called
   with a tool result, it restates it in a sentence with the URL.
-Each figure is the median of `--runs` runs in a fresh session.
+Each figure is the median of `--runs` runs in a fresh session. "before" is today's team with the restating
+turn switched back on (build_team(restate_tool_results=True): a worker's tool results reach the Manager only
+through one more model call of the worker), "after" the team as it runs.
 
 Printed per question: model calls on the critical path (calls that ran one after another), all model calls,
-task -> answer over /ws/team (task sent -> run_finished received),.
+task -> answer over /ws/team (task sent -> run_finished received), and whether every source of the answer
+was verified against what the tools returned.
 Run: .venv/bin/python -m bench.time_to_answer [--delay 1.0] [--runs 3]
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import re
 import statistics
@@ -31,10 +35,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agents.team import build_team  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests.fakes.chat import Text, dynamic, tool_call  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
@@ -215,7 +221,7 @@ class Figures:
     total: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     verified: list[bool] = field(default_factory=list)
-    spoken: list[float] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
 
 def build(fake: FakeOpenAI, web: FixtureServer, data: Path, **voice: Any) -> Any:
@@ -244,33 +250,47 @@ async def ask_team(question: str, wanted: list[str], delay: float) -> tuple[Call
     return calls, elapsed, done["data"]
 
 
-async def measure(runs: int, delay: float, voice: bool) -> dict[str, Figures]:
+async def measure(runs: int, delay: float) -> dict[str, Figures]:
     figures: dict[str, Figures] = {}
+    restating = functools.partial(build_team, restate_tool_results=True)
     for label, (question, wanted) in QUESTIONS.items():
-        fig = figures.setdefault(label, Figures())
-        for _ in range(runs):
-            calls, elapsed, data = await ask_team(question, wanted, delay)
-            if data["stop_reason"] != "completed":
-                raise RuntimeError(f"{label}: {json.dumps(data)[:500]}")
-            fig.critical.append(calls.critical_path())
-            fig.total.append(len(calls.spans))
-            fig.seconds.append(elapsed)
-            fig.verified.append(all(e["verified"] for e in data["source_entries"]) and bool(data["source_entries"]))
+        for when, team in (("before", restating), ("after", build_team)):
+            with mock.patch("app.team_wiring.build_team", team):
+                figures[f"{label}, {when}"] = await measure_one(runs, question, wanted, delay)
     return figures
 
 
+async def measure_one(runs: int, question: str, wanted: list[str], delay: float) -> Figures:
+    fig = Figures()
+    for _ in range(runs):
+        calls, elapsed, data = await ask_team(question, wanted, delay)
+        if data["stop_reason"] != "completed":
+            raise RuntimeError(f"{question}: {json.dumps(data)[:500]}")
+        fig.critical.append(calls.critical_path())
+        fig.total.append(len(calls.spans))
+        fig.seconds.append(elapsed)
+        fig.verified.append(all(e["verified"] for e in data["source_entries"]) and bool(data["source_entries"]))
+        fig.sources = sorted(e["url"].split("/pages/")[-1] for e in data["source_entries"])
+    return fig
+
+
 def report(figures: dict[str, Figures], delay: float) -> None:
-    print(f"time to answer, fake chat completions of {delay:.1f} s each (median of {len(figures['one-fact'].seconds)})")
-    print(f"{'':<36}" + "".join(f"{label:>14}" for label in figures))
+    runs = len(next(iter(figures.values())).seconds)
+    print(f"time to answer, fake chat completions of {delay:.1f} s each (median of {runs})")
+    print(f"{'':<34}" + "".join(f"{label:>22}" for label in figures))
     rows: list[tuple[str, Any]] = [
         ("model calls on the critical path", lambda f: f"{statistics.median(f.critical):g}"),
         ("model calls in all", lambda f: f"{statistics.median(f.total):g}"),
         ("task -> answer (/ws/team)", lambda f: f"{statistics.median(f.seconds):.2f} s"),
-        ("spoken question -> answer audio", lambda f: f"{statistics.median(f.spoken):.2f} s" if f.spoken else "-"),
         ("sources verified", lambda f: "yes" if all(f.verified) else "NO"),
     ]
     for name, cell in rows:
-        print(f"{name:<36}" + "".join(f"{cell(f):>14}" for f in figures.values()))
+        print(f"{name:<34}" + "".join(f"{cell(f):>22}" for f in figures.values()))
+    for label in QUESTIONS:
+        before, after = figures[f"{label}, before"], figures[f"{label}, after"]
+        ratio = statistics.median(after.seconds) / statistics.median(before.seconds)
+        same = "the same" if before.sources == after.sources else f"CHANGED {before.sources} -> {after.sources}"
+        print(f"{label}: after / before = {ratio:.0%} of the time; sources {same}")
 
 
 def main() -> None:
@@ -278,7 +298,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=1.0, help="seconds per chat completion")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    report(asyncio.run(measure(args.runs, args.delay, False)), args.delay)
+    report(asyncio.run(measure(args.runs, args.delay)), args.delay)
 
 
 if __name__ == "__main__":
