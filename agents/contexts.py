@@ -11,6 +11,8 @@ provider's prompt cache applies.
   results), the Manager's answers.
 - The Manager sees: earlier runs of the session as question and answer, and the current run in full (its own
   decisions and the workers' reports). On a forced turn (agents/run_control.py) a closing note says why.
+- Neither sees a worker's tool round that the same worker followed up (agents/tool_reports.py: it went on to
+  read a page, fix code, or pick the fact out): only the last word of each worker turn is a report.
 `lean=False` gives the old view (everything stored), still with the note.
 """
 
@@ -77,17 +79,22 @@ class WorkerContext(_StoredContext):
         instruction = _last_index(messages, lambda m: isinstance(m, UserMessage) and m.source == self._manager)
         task = _last_index(messages, _is_task)
         turn_start = max(instruction, task)  # my current turn: the instruction (or the task) and what follows
-        facts = [i for i in range(turn_start) if _is_report(messages[i], self._workers, self._name)]
+        facts = [
+            i
+            for i in range(turn_start)
+            if _is_report(messages[i], self._workers, self._name) and not _followed_up(messages, i, self._workers)
+        ]
         keep = facts[-self._max_facts :]
         return [messages[i] for i in keep] + (messages[turn_start:] if turn_start >= 0 else [])
 
 
 class ManagerContext(_StoredContext):
     def __init__(
-        self, name: str, *, control: RunControl, lean: bool = True, max_past_runs: int = 5, max_stored: int = 400
-    ) -> None:
+        self, name: str, *, control: RunControl, lean: bool = True, max_past_runs: int = 5, max_stored: int = 400,
+        workers: Sequence[str] = ("Researcher", "Developer"),
+    ) -> None:  # fmt: skip
         super().__init__(max_stored=max_stored)
-        self._name, self._control = name, control
+        self._name, self._control, self._workers = name, control, list(workers)
         self._lean, self._max_past_runs = lean, max_past_runs
 
     async def get_messages(self) -> list[LLMMessage]:
@@ -99,14 +106,15 @@ class ManagerContext(_StoredContext):
         messages = self._messages
         starts = [i for i, m in enumerate(messages) if _is_task(m)]
         if len(starts) <= 1:
-            return list(messages)
+            return [m for i, m in enumerate(messages) if not _followed_up(messages, i, self._workers)]
         past: list[LLMMessage] = []
         for begin, end in list(zip(starts, starts[1:], strict=False))[-self._max_past_runs :]:
             past.append(messages[begin])
             answer = self._answer_of(messages[begin + 1 : end])
             if answer:
                 past.append(AssistantMessage(content=answer, source=self._name))
-        return [*past, *messages[starts[-1] :]]
+        current = range(starts[-1], len(messages))
+        return [*past, *(messages[i] for i in current if not _followed_up(messages, i, self._workers))]
 
     def _answer_of(self, run: Sequence[LLMMessage]) -> str:
         """The Manager's last word in a past run: finish()'s answer, else its last text."""
@@ -120,6 +128,16 @@ class ManagerContext(_StoredContext):
                 if args is not None:
                     return str(args.get("answer", ""))
         return ""
+
+
+def _followed_up(messages: Sequence[LLMMessage], i: int, workers: Sequence[str]) -> bool:
+    """Whether messages[i] is a worker's message that the same worker followed directly (a tool round it went on
+    from: only the last message of a worker's turn is its report)."""
+    message = messages[i]
+    if not isinstance(message, UserMessage) or message.source not in workers or i + 1 >= len(messages):
+        return False
+    after = messages[i + 1]
+    return isinstance(after, UserMessage) and after.source == message.source
 
 
 def _last_index(messages: Sequence[LLMMessage], predicate: Callable[[LLMMessage], bool]) -> int:

@@ -3,7 +3,11 @@
 Rules, in order:
 1. The person just spoke (new task or follow-up): the Manager plans.
 2. The run's budget is spent: the Manager, to finish with what it has (agents/run_control.py).
-3. The last message is a worker's tool-call summary: the same worker speaks again to use the results.
+3. The last message is a worker's tool round (a ToolCallSummaryMessage: workers do not restate by themselves,
+   agents/tool_reports.py): the results go to the Manager as they are when they answer the instruction;
+   else, and for at most `max_tool_rounds` rounds in a row, the same worker speaks again to use them. This
+   rule holds with the selector model too (a worker's tool loop is not a choice of speaker), which is then
+   asked instead of routing to the Manager.
 4. The Manager decided (agents/moves.py): delegate() or NEXT AGENT or "Researcher, please ...": that worker.
 5. The Manager decided nothing: in its opening move, before any worker reported, when it wrote something that
    might name the next step, the choice is open: None, and SelectorGroupChat asks the selector model.
@@ -19,13 +23,15 @@ routing, termination and the page share one definition.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, TextMessage, ToolCallSummaryMessage
 
 from agents.grammar import NEXT_AGENT, NEXT_AGENT_FLAGS, NEXT_AGENT_PATTERN, named_next_agent
-from agents.moves import MoveKind, last_move
+from agents.moves import MoveKind, last_move, read_move
 from agents.run_control import RunControl
+from agents.tool_reports import restate_reason
 
 __all__ = ["NEXT_AGENT", "NEXT_AGENT_FLAGS", "NEXT_AGENT_PATTERN", "make_selector", "named_next_agent"]
 
@@ -33,10 +39,15 @@ SelectorFunc = Callable[[Sequence[BaseAgentEvent | BaseChatMessage]], str | None
 
 
 def make_selector(
-    manager: str, workers: Sequence[str], control: RunControl | None = None, *, deterministic: bool = True
+    manager: str,
+    workers: Sequence[str],
+    control: RunControl | None = None,
+    *,
+    deterministic: bool = True,
+    max_tool_rounds: int = 4,
 ) -> SelectorFunc:
     """The selector_func for a team with one manager and some workers. With `deterministic=False` only the
-    budget wrap-up is routed by rule; every other turn asks the selector model."""
+    budget wrap-up and a worker's tool loop are routed by rule; every other turn asks the selector model."""
     participants = [manager, *workers]
 
     def select(thread: Sequence[BaseAgentEvent | BaseChatMessage]) -> str | None:
@@ -45,11 +56,15 @@ def make_selector(
             return manager
         if control is not None and control.wrap_up:
             return manager
-        if not deterministic:
-            return None
         last = chat[-1]
         if isinstance(last, ToolCallSummaryMessage) and last.source in workers:
-            return last.source
+            if _rounds(chat, last.source) < max_tool_rounds and restate_reason(
+                last, _instruction(chat, manager, workers)
+            ):
+                return last.source
+            return manager if deterministic else None
+        if not deterministic:
+            return None
         if last.source not in participants:  # the person (source "user") spoke
             return manager
         if last.source != manager:
@@ -65,6 +80,29 @@ def make_selector(
         return manager
 
     return select
+
+
+def _rounds(chat: Sequence[BaseChatMessage], worker: str) -> int:
+    """The worker's tool rounds in a row at the end of the thread."""
+    count = 0
+    for message in reversed(chat):
+        if not (isinstance(message, ToolCallSummaryMessage) and message.source == worker):
+            break
+        count += 1
+    return count
+
+
+def _instruction(chat: Sequence[BaseChatMessage], manager: str, workers: Sequence[str]) -> str:
+    """What the working worker was asked: the Manager's last delegation (its words), else the person's task."""
+    text = ""
+    for message in reversed(chat):
+        if message.source in workers:
+            continue
+        text = read_move(message, workers).text if message.source == manager else message.to_text()
+        break
+    for name in (manager, *workers):  # who is addressed is not what is asked
+        text = re.sub(rf"\b{re.escape(name)}\b", " ", text, flags=re.IGNORECASE)
+    return text
 
 
 def _broken(control: RunControl | None) -> bool:

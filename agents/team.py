@@ -22,6 +22,7 @@ from agents.run_control import RunControl
 from agents.selector_fallback import FallbackSelectorClient
 from agents.steering import SteeredChatCompletionClient
 from agents.termination import StopCause, build_termination
+from agents.tool_reports import summarize_result
 from agents.tool_schemas import cache_tool_schemas
 
 MANAGER, RESEARCHER, DEVELOPER = "Manager", "Researcher", "Developer"
@@ -79,13 +80,19 @@ def build_team(
     prices: Mapping[str, TokenPrice] | None = None,
     manager_uses_tools: bool = True,
     lean_prompts: bool = True,
+    restate_tool_results: bool = False,
 ) -> tuple[SelectorGroupChat, TeamControls]:
     """A fresh team and its controls. Called again after a cancel or an error (AutoGen 0.7.5 teams do not
     resume cleanly after a cancel), then the session loads the saved state into it.
 
     `prices` (role -> USD per million tokens) enables `max_usd`. `manager_uses_tools=False` and
     `lean_prompts=False` give the team as it was before (text conventions; every agent sees everything, tool
-    schemas as pydantic makes them, the selector reads the whole history): bench/cost.py measures both."""
+    schemas as pydantic makes them, the selector reads the whole history): bench/cost.py measures both.
+
+    Workers make one tool round per turn and do not restate it: routing sends the results to the Manager as
+    they are when they answer, else the worker goes on (agents/tool_reports.py). `restate_tool_results=True`
+    gives the loop as it was (up to `max_tool_iterations` rounds in one turn, then a model call that
+    restates), for bench/time_to_answer.py and bench/cost.py."""
     run = RunControl(BudgetTracker(clients.meter, limits.budget, prices or {}), max_stalls=limits.max_stalls)
     controls = TeamControls(run=run)
     delegate, finish = manager_tools(WORKERS)
@@ -96,7 +103,7 @@ def build_team(
         description=prompts.DESCRIPTIONS[MANAGER],
         tools=[delegate, finish] if manager_uses_tools else None,
         tool_call_summary_formatter=summarize_call,
-        model_context=ManagerContext(MANAGER, control=run, lean=lean_prompts),
+        model_context=ManagerContext(MANAGER, control=run, lean=lean_prompts, workers=WORKERS),
     )
     workers = [
         AssistantAgent(
@@ -105,8 +112,9 @@ def build_team(
             system_message=system_message,
             description=prompts.DESCRIPTIONS[name],
             tools=list(tools),
-            reflect_on_tool_use=True,
-            max_tool_iterations=limits.max_tool_iterations,
+            reflect_on_tool_use=restate_tool_results,
+            max_tool_iterations=limits.max_tool_iterations if restate_tool_results else 1,
+            tool_call_summary_formatter=summarize_result,
             model_context=WorkerContext(name, manager=MANAGER, workers=WORKERS, lean=lean_prompts),
         )
         for name, client, system_message, tools in (
@@ -128,7 +136,13 @@ def build_team(
         model_client=FallbackSelectorClient(clients.selector, speaker=MANAGER),
         termination_condition=termination,
         selector_prompt=prompts.SELECTOR_PROMPT,
-        selector_func=make_selector(MANAGER, WORKERS, run, deterministic=limits.deterministic_selector),
+        selector_func=make_selector(
+            MANAGER,
+            WORKERS,
+            run,
+            deterministic=limits.deterministic_selector,
+            max_tool_rounds=limits.max_tool_iterations,
+        ),
         allow_repeated_speaker=True,
         emit_team_events=True,
         model_context=BufferedChatCompletionContext(SELECTOR_HISTORY) if lean_prompts else None,

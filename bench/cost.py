@@ -45,7 +45,7 @@ from agents.metering import Usage  # noqa: E402
 from agents.team import build_team  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.prices import ModelPrice, role_models  # noqa: E402
-from bench.cost_tasks import as_tool_calls, perfect_selector, tasks  # noqa: E402
+from bench.cost_tasks import as_tool_calls, perfect_selector, tasks, worker_replies  # noqa: E402
 from tests.fakes.chat import ChatRequest, dynamic, estimate_tokens  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
 from tests.live_server import live_app, make_settings  # noqa: E402
@@ -120,6 +120,7 @@ async def run_tasks(fake: FakeOpenAI, fixtures: FixtureServer, data: Path, confi
         for role, replies in task.replies.items():
             if role == "manager" and not config.before:
                 replies = [as_tool_calls(r) for r in replies]
+            replies = worker_replies(replies, restates=config.before)
             fake.chat.add(role, *replies)
     fake.chat.fallback("selector", dynamic(perfect_selector))
     t_settings = tool_settings(fixtures, data, tool_output_max_chars=config.output_cap)
@@ -140,7 +141,7 @@ async def run_tasks(fake: FakeOpenAI, fixtures: FixtureServer, data: Path, confi
         developer_tools=lambda sid: [sandbox.tool_for(sid)],
         configure_logs=False,
     )
-    old_team = functools.partial(build_team, manager_uses_tools=False, lean_prompts=False)
+    old_team = functools.partial(build_team, manager_uses_tools=False, lean_prompts=False, restate_tool_results=True)
     costs: list[TaskCost] = []
     try:
         with mock.patch("app.team_wiring.build_team", old_team if config.before else build_team):

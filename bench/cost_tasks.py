@@ -13,6 +13,19 @@ from tests.fakes.chat import tool_call
 Reply = Any  # a scripted fake reply: str or tool_call(...)
 
 
+@dataclass(frozen=True)
+class Restating:
+    """A worker's turn that only restates its tool result: the team before issue 28 asks for it; today's
+    team sends such results to the Manager as they are (agents/tool_reports.py), so it is not scripted."""
+
+    text: str
+
+
+def worker_replies(replies: list[Reply], restates: bool) -> list[Reply]:
+    """`replies` for a team that restates tool results (`restates`) or not."""
+    return [r.text if isinstance(r, Restating) else r for r in replies if restates or not isinstance(r, Restating)]
+
+
 @dataclass
 class Task:
     name: str
@@ -55,7 +68,7 @@ def tasks(pages: str) -> list[Task]:
                 ],
                 "researcher": [
                     tool_call("wikipedia_search", {"query": "Alan Turing"}),
-                    "Alan Turing was born 23 June 1912 in Maida Vale, London (Wikipedia: Alan Turing).",
+                    Restating("Alan Turing was born 23 June 1912 in Maida Vale, London (Wikipedia: Alan Turing)."),
                 ],
             },
         ),
@@ -71,7 +84,7 @@ def tasks(pages: str) -> list[Task]:
                 ],
                 "researcher": [
                     tool_call("arxiv_search", {"query": "attention is all you need"}),
-                    '"Attention Is All You Need", Vaswani et al., arXiv:1706.03762 (2017).',
+                    Restating('"Attention Is All You Need", Vaswani et al., arXiv:1706.03762 (2017).'),
                 ],
             },
         ),
@@ -83,7 +96,7 @@ def tasks(pages: str) -> list[Task]:
                     "TASK: Compute 10,000 compounded yearly at 5% for 10 years, to the cent.\nNEXT AGENT: Developer",
                     "10,000 € at 5% a year for 10 years grows to 16,288.95 €.\nTERMINATE",
                 ],
-                "developer": [tool_call("run_python", {"code": compound}), "The result is 16288.95."],
+                "developer": [tool_call("run_python", {"code": compound}), Restating("The result is 16288.95.")],
             },
         ),
         Task(
@@ -94,7 +107,7 @@ def tasks(pages: str) -> list[Task]:
                     "TASK: Same calculation at 7% a year.\nNEXT AGENT: Developer",
                     "At 7% a year it grows to 19,671.51 €.\nTERMINATE",
                 ],
-                "developer": [tool_call("run_python", {"code": compound7}), "The result is 19671.51."],
+                "developer": [tool_call("run_python", {"code": compound7}), Restating("The result is 19671.51.")],
             },
             follow_up=True,
         ),
@@ -112,11 +125,11 @@ def tasks(pages: str) -> list[Task]:
                 ],
                 "researcher": [
                     tool_call("wikipedia_search", {"query": "Alan Turing"}),
-                    "Alan Turing was born 23 June 1912 (Wikipedia: Alan Turing).",
+                    Restating("Alan Turing was born 23 June 1912 (Wikipedia: Alan Turing)."),
                     tool_call("arxiv_search", {"query": "attention is all you need"}),
-                    '"Attention Is All You Need", Vaswani et al., arXiv:1706.03762, 2017.',
+                    Restating('"Attention Is All You Need", Vaswani et al., arXiv:1706.03762, 2017.'),
                 ],
-                "developer": [tool_call("run_python", {"code": "print(2017 - 1912)"}), "2017 - 1912 = 105."],
+                "developer": [tool_call("run_python", {"code": "print(2017 - 1912)"}), Restating("2017 - 1912 = 105.")],
             },
             extra=True,
         ),

@@ -98,7 +98,11 @@ PARIS_SOURCE = "https://weather.example/paris"
 
 
 def paris_script(*, manager_delay: float = 0.0, researcher_delay: float = 0.0, runs: int = 1) -> Script:
-    """Manager delegates, Researcher searches the web, Manager ends it: the recorded failure, done right."""
+    """Manager delegates, Researcher searches the web, Manager ends it: the recorded failure, done right. The
+    search answers the instruction, so its results reach the Manager as they are (no restating turn: issue 28).
+    `researcher_delay` is how long the research takes: the Researcher's call, and as long again after its tool
+    call (the Manager's answer waits it out, where the Researcher's restating turn was), so tests that act while
+    the team works after the search still have the time they had."""
 
     def maybe_slow(item: str | CreateResult, delay: float) -> ScriptItem:
         return Slow(delay, item) if delay else item
@@ -106,12 +110,11 @@ def paris_script(*, manager_delay: float = 0.0, researcher_delay: float = 0.0, r
     return Script(
         manager=[
             maybe_slow("TASK: Find the current weather in Paris.\nNEXT AGENT: Researcher", manager_delay),
-            maybe_slow(f"{PARIS_ANSWER} Source: {PARIS_SOURCE}\nTERMINATE", manager_delay),
+            maybe_slow(f"{PARIS_ANSWER} Source: {PARIS_SOURCE}\nTERMINATE", manager_delay + researcher_delay),
         ]
         * runs,
         researcher=[
             maybe_slow(tool_call("web_search", query="current weather in Paris"), researcher_delay),
-            maybe_slow(f"Paris now: 18°C, partly cloudy, wind SW 10 km/h ({PARIS_SOURCE}).", researcher_delay),
         ]
         * runs,
     )

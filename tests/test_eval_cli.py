@@ -49,8 +49,10 @@ def brain(fake: Any, fixtures: FixtureServer, award: str = "The IEEE Computer So
     steps = plan(fixtures, award)
 
     def step(body: dict[str, Any]) -> tuple[str, dict[str, Any], str, list[str]]:
-        text = text_of(body)
-        return next(v for k, v in steps.items() if k.lower() in text.lower())
+        # By the question (the Manager's) or the instruction (a worker's): tool results the Manager now reads
+        # as they are (issue 28) mention other questions' keywords (Turing's article: the imitation game).
+        asked = next(str(m.get("content") or "") for m in body["messages"] if m.get("role") == "user")
+        return next(v for k, v in steps.items() if k.lower() in asked.lower())
 
     def manager(body: dict[str, Any]) -> Any:
         tool, _, answer, sources = step(body)
@@ -120,12 +122,15 @@ def test_eval_on_the_shipped_set_then_html_and_compare(tmp_path: Path, fake_open
     summary = doc["summary"]
     assert summary["questions"] == 6 and summary["stop_reasons"] == {"completed": 6}
     assert summary["unverified_sources"] == 1 and results["mercury-number"]["unverified_sources"] == 1
-    assert results["mercury-number"]["model_calls"] == 5  # delegate, tool call, report, finish, asked once: finish
-    assert all(results[q]["model_calls"] == 4 for q in results if q != "mercury-number")
+    # Tool results that answer reach the Manager as they are (issue 28): delegate, tool call, finish; the page
+    # (a long one) is restated by the Researcher; mercury's Manager is asked once to fix an unread source.
+    assert results["mercury-number"]["model_calls"] == 4  # delegate, tool call, finish, asked once: finish
+    assert results["hive-temperature"]["model_calls"] == 4  # delegate, fetch, the Researcher's report, finish
+    assert all(results[q]["model_calls"] == 3 for q in results if q not in ("mercury-number", "hive-temperature"))
     assert all(r["unverified_sources"] == 0 for q, r in results.items() if q != "mercury-number")
     assert results["imitation-game"]["scored_by"] == "judge (gpt-6-luna)"
     assert results["imitation-game"]["verdict"].startswith("CORRECT")
-    assert summary["model_calls"] == 25 and summary["tokens"] > 0
+    assert summary["model_calls"] == 20 and summary["tokens"] > 0
     assert summary["time_s"]["p50"] <= summary["time_s"]["p95"]
     page = html_path.read_text()
     assert "<svg" in page and "83%" in page and "turing-award" in page and "http" not in page.split("<body>")[0]

@@ -132,7 +132,8 @@ async def test_typed_question_and_page_buttons_over_gpt_live(tmp_path: Path, fak
         voice = await open_voice(server)
         live = fake_openai.live
         await voice.send({"type": "text", "text": QUESTION})  # no delegation comes for typed text
-        await voice.until(lambda m: m["type"] == "team" and m["event"]["type"] == "ToolCallRequestEvent")
+        # The Manager delegated: the Researcher's (slow) turn is under way when the person presses pause.
+        await voice.until(lambda m: m["type"] == "team" and m["event"]["data"].get("source") == "Manager")
         await voice.send({"type": "team.pause"})
         await voice.until(lambda m: m["type"] == "team" and m["event"]["data"].get("state") == "paused", timeout=10)
         await voice.send({"type": "team.resume"})

@@ -172,7 +172,8 @@ async def test_typed_text_and_team_buttons(tmp_path: Path, fake_openai) -> None:
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
         voice = await open_voice(server)
         await voice.send({"type": "text", "text": "What's the weather in Paris?"})
-        await voice.until(lambda m: m["type"] == "team" and m["event"]["type"] == "ToolCallRequestEvent")
+        # The Manager delegated: the Researcher's (slow) turn is under way when the person presses pause.
+        await voice.until(lambda m: m["type"] == "team" and m["event"]["data"].get("source") == "Manager")
         await voice.send({"type": "team.pause"})  # the person's own button: honoured
         await voice.until(lambda m: m["type"] == "team" and m["event"]["data"].get("state") == "paused")
         await voice.send({"type": "team.resume"})

@@ -42,7 +42,7 @@ def session_for(script: Script) -> tuple[TeamSession, Recorder]:
 
 def slow_paris() -> Script:
     script = paris_script(manager_delay=0.05)
-    script.researcher = [tool_call("web_search", query="weather in Paris"), script.researcher[1]]
+    script.researcher = [tool_call("web_search", query="weather in Paris")]
     return script
 
 

@@ -41,7 +41,7 @@ async def test_paris_weather_over_websocket(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             run = (await http.get(f"/runs/{done['run_id']}")).json()
             assert run["status"] == "completed" and run["final_answer"].startswith(PARIS_ANSWER)
-            assert run["usage"]["model_calls"] == 4
+            assert run["usage"]["model_calls"] == 3
             stored = (await http.get(f"/runs/{done['run_id']}/events")).json()["events"]
             assert [e["seq"] for e in stored] == [e["seq"] for e in events if e["run_id"] == done["run_id"]]
             listed = (await http.get("/runs")).json()["runs"]
@@ -60,7 +60,7 @@ async def test_user_message_alias_and_ping_status(tmp_path: Path) -> None:
         await client.until(is_finished)
         await client.send({"type": "status"})
         status = await client.until_type("status")
-        assert status["data"]["state"] == "idle" and status["data"]["usage"]["model_calls"] == 4
+        assert status["data"]["state"] == "idle" and status["data"]["usage"]["model_calls"] == 3
         await client.close()
 
 
