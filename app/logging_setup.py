@@ -192,7 +192,10 @@ def configure_logging(level: str, *, json_lines: bool | None, redactor: Redactor
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
-    logging.captureWarnings(True)  # warnings.warn(...) -> the "py.warnings" logger, not plain text on stderr
+    # warnings.warn(...) -> the "py.warnings" logger, not plain text on stderr. Released first: capturing again
+    # is a no-op in logging when it believes it already captures, even if someone restored warnings.showwarning.
+    logging.captureWarnings(False)
+    logging.captureWarnings(True)
     # AutoGen logs every message and model call at INFO, including whole prompts: keep them out of our logs.
     for name in (
         "autogen_core",

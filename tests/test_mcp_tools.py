@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from autogen_core import FunctionCall
+from autogen_core.models import CreateResult
 
 from agents.mcp_tools import load_mcp_servers
 from tests.live_server import ScriptBook, live_app, scripted_app
@@ -34,15 +36,25 @@ def servers_file(tmp_path: Path) -> Path:
     return path
 
 
+def _round(*calls: CreateResult) -> CreateResult:
+    """Several tool calls in one model reply."""
+    content = [call for result in calls for call in result.content if isinstance(call, FunctionCall)]
+    return CreateResult(finish_reason="function_calls", content=content, usage=calls[0].usage, cached=False)
+
+
 def lyon_script() -> Script:
     return Script(
         # The cited URL is no tool's output: the Manager is asked once to fix it, and keeps it (unverified).
         manager=["TASK: Find the population of Lyon.\nNEXT AGENT: Researcher", *[f"{ANSWER}\nTERMINATE"] * 2],
         researcher=[
-            tool_call("fixture_city_population", city="Lyon"),
-            tool_call("fixture_broken", query="boom"),
-            tool_call("fixture_long_text", size=40000),
-            tool_call("fixture_env_keys"),
+            # One round of four calls (a worker makes one tool round per turn, agents/tool_reports.py); the failed
+            # call makes the Researcher report in its own words.
+            _round(
+                tool_call("fixture_city_population", city="Lyon"),
+                tool_call("fixture_broken", query="boom"),
+                tool_call("fixture_long_text", size=40000),
+                tool_call("fixture_env_keys"),
+            ),
             "Lyon: 522,250 inhabitants (https://fixture.example/lyon).",
         ],
     )
