@@ -24,15 +24,12 @@ How the AutoGen 0.7.5 pitfalls are avoided:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from autogen_agentchat.base import TaskResult
-from autogen_agentchat.messages import BaseChatMessage
 from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core import CancellationToken
 
@@ -40,9 +37,10 @@ from agents.background import BackgroundTasks
 from agents.budget import RunBudget
 from agents.checkpoint import SessionCheckpoint, restore_meter, restore_run, run_resumed
 from agents.event_sink import EventSink
-from agents.events import AgentMessage, serialize_message
+from agents.events import AgentMessage
 from agents.metering import UsageMeter
 from agents.run_state import Run, SessionLimits, SessionState, new_run_id, run_finished, status_of
+from agents.run_stream import stream_run
 from agents.runtime import reap_cancelled, stop_runtime
 from agents.session_errors import EventNotStored, SessionCommandError, describe_error
 from agents.session_events import (
@@ -52,7 +50,6 @@ from agents.session_events import (
     RunStarted,
     SessionReset,
     StateChanged,
-    TeamMessage,
 )
 from agents.session_outlet import SessionOutlet, SessionView
 from agents.stop import KEEPS_STATE, StopReason, TerminationLabel, stop_reason_for
@@ -300,20 +297,7 @@ class TeamSession:
         )
         failure: Exception | None = None
         try:
-            async with self._run_slots or contextlib.nullcontext():  # the process's cap on runs at work at once
-                async for item in team.run_stream(task=task, cancellation_token=run.token):
-                    if run.closed:
-                        return
-                    if isinstance(item, TaskResult):
-                        continue
-                    run.messages.append(item)
-                    run.last_speaker = item.source
-                    if self._outlet.checkpoints and isinstance(item, BaseChatMessage):
-                        # A message boundary of the team: its state, stored with this message (agents/checkpoint.py).
-                        # An agent's inner events (tool calls) are not: a resumed turn starts over anyway.
-                        run.team_state, run.checkpoint_due = await team.save_state(), True
-                    kind, _, data = serialize_message(item)
-                    await self._outlet.emit(TeamMessage(type=kind, data=data), run.run_id)
+            await stream_run(team, run, task, self._outlet, self._run_slots)
         except asyncio.CancelledError:
             if not run.closed:  # cancelled from outside our own abort: treat as a cancel
                 self._spawn(self._abort_if_current(run, StopReason.CANCELLED))
