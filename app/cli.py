@@ -19,7 +19,7 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,10 +28,10 @@ import uvicorn
 from rich.console import Console
 from rich.markup import escape
 
-from app.cli_ask import AskFailed, AskResult, fetch_runs, print_answer
+from app.cli_ask import AskFailed, AskResult, print_answer
 from app.cli_ask import ask as ask_team
 from app.cli_eval import eval_command
-from app.cli_runs import fetch_run, print_run, runs_table
+from app.cli_runs import fetch_run, fetch_runs, print_run, runs_table
 from app.cli_users import users_cli
 from app.distributed.bus import RedisUnreachable, open_redis
 from app.distributed.signing import ClusterSecretError, check_secret
@@ -209,9 +209,18 @@ async def server_for(url: str | None, notes: Console | None = None) -> AsyncIter
         raise AskFailed(str(exc)) from None
 
 
-async def _fetch_runs(url: str | None, token: str | None, limit: int) -> list[dict[str, Any]]:
-    async with server_for(url) as base_url:
-        return await fetch_runs(base_url, token, limit)
+def _fetched(fetch: Callable[[str], Awaitable[T]], url: str | None) -> T:
+    """What `fetch(base_url)` reads from the server `--url` names (or the local one); exit 2 saying why not."""
+
+    async def run() -> T:
+        async with server_for(url) as base_url:
+            return await fetch(base_url)
+
+    try:
+        return asyncio.run(run())
+    except AskFailed as exc:
+        Console(stderr=True).print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
 
 
 def _token(token: str | None) -> str | None:
@@ -270,11 +279,7 @@ def runs(
     """Your latest runs on the server: full ids (for `runs show ID`), status, calls, tokens, cost."""
     if ctx.invoked_subcommand is not None:
         return
-    try:
-        found = asyncio.run(_fetch_runs(url, _token(token), limit))
-    except AskFailed as exc:
-        Console(stderr=True).print(f"[red]{escape(str(exc))}[/red]")
-        raise typer.Exit(2) from None
+    found = _fetched(lambda base_url: fetch_runs(base_url, _token(token), limit), url)
     if as_json:
         typer.echo(json.dumps(found, ensure_ascii=False))
     else:
@@ -289,16 +294,7 @@ def runs_show(
     as_json: bool = typer.Option(False, "--json", help="Print the run and its events as JSON."),
 ) -> None:
     """One of your runs: the question, its steps, the answer with its sources, usage and cost."""
-
-    async def fetch() -> dict[str, Any]:
-        async with server_for(url) as base_url:
-            return await fetch_run(base_url, _token(token), run_id)
-
-    try:
-        run = asyncio.run(fetch())
-    except AskFailed as exc:
-        Console(stderr=True).print(f"[red]{escape(str(exc))}[/red]")
-        raise typer.Exit(2) from None
+    run = _fetched(lambda base_url: fetch_run(base_url, _token(token), run_id), url)
     if as_json:
         typer.echo(json.dumps(run, ensure_ascii=False))
     else:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import httpx
 import websockets
 from rich.console import Console
 from rich.markup import escape
@@ -117,16 +116,3 @@ def print_answer(console: Console, result: AskResult) -> None:
         f"\n[dim]{result.run_id} · {data.get('duration_s')} s · {usage.get('model_calls', 0)} model calls · "
         f"{usage.get('prompt_tokens', 0) + usage.get('completion_tokens', 0)} tokens{cost}[/dim]"
     )
-
-
-async def fetch_runs(base_url: str, token: str | None, limit: int) -> list[dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=CONNECT_TIMEOUT_S) as http:
-        try:
-            response = await http.get("/runs", params={"limit": limit})
-        except httpx.TransportError as exc:
-            raise AskFailed(f"Cannot reach the server at {base_url}: {exc}.") from None
-        if response.status_code != 200:
-            raise AskFailed(f"The server answered HTTP {response.status_code}: {response.text[:200]}")
-        runs: list[dict[str, Any]] = response.json()["runs"]
-        return runs

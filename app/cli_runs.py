@@ -30,6 +30,11 @@ async def _get(base_url: str, token: str | None, path: str, **params: Any) -> An
     return response.json()
 
 
+async def fetch_runs(base_url: str, token: str | None, limit: int) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = (await _get(base_url, token, "/runs", limit=limit))["runs"]
+    return runs
+
+
 async def fetch_run(base_url: str, token: str | None, run_id: str) -> dict[str, Any]:
     """The run and its stored events, in order."""
     run: dict[str, Any] = await _get(base_url, token, f"/runs/{run_id}")
