@@ -1,5 +1,5 @@
 """Why a run ended, and which termination condition fired: one vocabulary for the team, the session, the store
-and the published protocol (app/protocol.py imports these; nothing else spells them)."""
+and the published protocol (app/core/protocol.py imports these; nothing else spells them)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class StopReason(StrEnum):
 
 
 class TerminationLabel(StrEnum):
-    """Which of the team's termination conditions fired (agents/termination.py records these)."""
+    """Which of the team's termination conditions fired (agents/manager/termination.py records these)."""
 
     COMPLETED = "completed"
     MAX_MESSAGES = "max_messages"

@@ -14,29 +14,28 @@ from typing import Any
 from autogen_core.tools import BaseTool
 from fastapi import FastAPI
 
-from agents.session_events import ErrorCode, RunFinished, Usage
+from agents.events import ErrorCode, RunFinished, Usage
 from agents.stop import StopReason
-from app import metrics
-from app.access import AccessGuard
 from app.api import docs, meta, runs, session_route, static, team_ws, voice_webrtc, voice_ws
 from app.api.mcp import mount_mcp
-from app.distributed.gateway import open_gateway
-from app.event_log import SessionEventLog
-from app.logging_setup import configure_logging
-from app.model_lifecycle import ModelWatch, configured_models
-from app.peer import ProxyTrust, ResearchApp
-from app.ratelimit import RateBuckets
+from app.core.logging_setup import configure_logging
+from app.core.peer import ProxyTrust, ResearchApp
+from app.core.ratelimit import RateBuckets
+from app.core.redaction import Redactor
+from app.core.settings import Settings
+from app.core.telemetry import configure_otlp, install_global_provider
+from app.distributed.gateway.open import open_gateway
 from app.realtime.config import voice_settings
-from app.redaction import Redactor
 from app.services import Services
-from app.sessions import SessionRegistry
-from app.settings import Settings
-from app.store import RunStore
-from app.team_tools import open_team_tools
-from app.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
-from app.telemetry import configure_otlp, install_global_provider
-from app.user_limits import UserLimits
-from app.users import TrustedProxy, UserDirectory
+from app.sessions.access import AccessGuard
+from app.sessions.model_lifecycle import ModelWatch, configured_models
+from app.sessions.registry import SessionRegistry
+from app.sessions.team_tools import open_team_tools
+from app.sessions.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
+from app.sessions.user_limits import UserLimits
+from app.store.event_log import SessionEventLog
+from app.store.run_store import RunStore
+from app.store.users import TrustedProxy, UserDirectory
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ def create_app(
             )
             yield
 
-    app = ResearchApp(  # FastAPI that takes the client address from the socket, not from uvicorn (app/peer.py)
+    app = ResearchApp(  # FastAPI that takes the client address from the socket, not from uvicorn (app/core/peer.py)
         title="Research team you can talk to",
         description="An AutoGen Manager/Researcher/Developer team over WebSocket and REST, with a voice narrator.",
         version="0.1.0",
@@ -125,12 +124,12 @@ def create_app(
         redoc_url=None,
     )
     app.state.users = users  # who may call (the startup banner says whether tokens are needed)
-    for module in (meta, runs, team_ws, voice_ws, voice_webrtc, session_route, static, docs, metrics):
+    for module in (meta, runs, team_ws, voice_ws, voice_webrtc, session_route, static, docs):
         app.include_router(module.router)
     for router in extra_routers:
         app.include_router(router)
     mount_mcp(app, settings)  # the team as an MCP server at /mcp (app/api/mcp.py)
-    configure_otlp()  # traces to OTEL_EXPORTER_OTLP_ENDPOINT when set (app/telemetry.py)
+    configure_otlp()  # traces to OTEL_EXPORTER_OTLP_ENDPOINT when set (app/core/telemetry.py)
     install_global_provider()  # AutoGen's own spans follow ours into the run's trace
     app.add_middleware(
         AccessGuard,

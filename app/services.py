@@ -6,19 +6,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.ratelimit import RateBuckets
-from app.redaction import Redactor
-from app.sessions import Registry
-from app.settings import Settings
-from app.store import RunStore
+from app.core.ratelimit import RateBuckets
+from app.core.redaction import Redactor
+from app.core.settings import Settings
+from app.sessions.registry import Registry
+from app.store.run_store import RunStore
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
-    from app.model_lifecycle import ModelWatch
     from app.realtime.config import VoiceSettings
-    from app.realtime.narrator import NarratorSettings
+    from app.realtime.narrator.narrator import NarratorSettings
     from app.realtime.voice_calls import VoiceCalls
+    from app.sessions.model_lifecycle import ModelWatch
     from tools.code_execution import CodeSandbox
 
 

@@ -40,11 +40,11 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.budget import TokenPrice  # noqa: E402
-from agents.metering import Usage  # noqa: E402
-from agents.team import build_team  # noqa: E402
+from agents.models.budget import TokenPrice  # noqa: E402
+from agents.models.metering import Usage  # noqa: E402
+from agents.team.build import build_team  # noqa: E402
+from app.core.prices import ModelPrice, role_models  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.prices import ModelPrice, role_models  # noqa: E402
 from bench.cost_tasks import as_tool_calls, perfect_selector, tasks, worker_replies  # noqa: E402
 from tests.fakes.chat import ChatRequest, dynamic, estimate_tokens  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
@@ -72,7 +72,7 @@ class TaskCost:
 
 PRICE = ModelPrice(input=0.4, output=1.6, cached_input=0.1)
 """An illustrative price for every role (USD per million tokens: gpt-4.1-mini's list price, cached input at a
-quarter), so the bench shows what pricing cached input apart changes; the server's own table is app/prices.py."""
+quarter), so the bench shows what pricing cached input apart changes; the server's own table is app/core/prices.py."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ async def run_tasks(fake: FakeOpenAI, fixtures: FixtureServer, data: Path, confi
     old_team = functools.partial(build_team, manager_uses_tools=False, lean_prompts=False, restate_tool_results=True)
     costs: list[TaskCost] = []
     try:
-        with mock.patch("app.team_wiring.build_team", old_team if config.before else build_team):
+        with mock.patch("app.sessions.team_wiring.build_team", old_team if config.before else build_team):
             async with live_app(app) as server:
                 client = None
                 for task in chosen:

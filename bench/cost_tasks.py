@@ -16,7 +16,7 @@ Reply = Any  # a scripted fake reply: str or tool_call(...)
 @dataclass(frozen=True)
 class Restating:
     """A worker's turn that only restates its tool result: the team before issue 28 asks for it; today's
-    team sends such results to the Manager as they are (agents/tool_reports.py), so it is not scripted."""
+    team sends such results to the Manager as they are (agents/manager/tool_reports.py), so it is not scripted."""
 
     text: str
 

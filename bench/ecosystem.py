@@ -19,7 +19,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from agents.mcp_tools import McpServerConfig, discover_tools
+from agents.team.mcp_tools import McpServerConfig, discover_tools
 from bench.stats import percentiles
 from tests.live_server import ScriptBook, live_app, scripted_app
 from tests.scripted import paris_script

@@ -34,10 +34,10 @@ published: dict[tuple[str, str], float] = {}  # (type, run_id) -> when the event
 
 def instrument() -> None:
     """Record wall-clock times at the points we measure, without changing behaviour."""
-    from app.event_log import SessionEventLog
-    from app.realtime.live_narrator import LiveNarrator
-    from app.realtime.narrator import Narrator
+    from app.realtime.live.narrator import LiveNarrator
+    from app.realtime.narrator.narrator import Narrator
     from app.realtime.voice_front import VoiceFront
+    from app.store.event_log import SessionEventLog
 
     original_call, original_delegation = Narrator._function_call, LiveNarrator._on_delegation
 
@@ -76,7 +76,7 @@ def instrument() -> None:
         await original_narrate_live(self, event)
 
     Narrator.narrate, LiveNarrator.narrate = narrate_rt, narrate_live  # type: ignore[method-assign]
-    from app.realtime.responses import ResponseGate
+    from app.realtime.narrator.responses import ResponseGate
 
     original_request = ResponseGate.request
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from autogen_core import CancellationToken
 
 from bench.stats import percentiles
+from sandbox.budget import RunBudget
 from sandbox.runner import RunnerConfig, make_server
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
-from tools.sandbox_budget import RunBudget
 
 TRIVIAL = "print(1)"
 ATTACKS = {

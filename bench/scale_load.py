@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.distributed.bus import connect  # noqa: E402
-from app.store_schema import metadata  # noqa: E402
+from app.store.schema import metadata  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
 from bench.team_ws_load import lost_sessions, one_session  # noqa: E402
 from tests.cluster import Cluster, RedisServer  # noqa: E402

@@ -14,8 +14,8 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.distributed.worker_main import run_worker  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
+from app.distributed.worker.main import run_worker  # noqa: E402
 from tests.live_server import ScriptBook  # noqa: E402
 from tests.scripted import developer_tools, paris_script, research_tools  # noqa: E402
 

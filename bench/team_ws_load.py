@@ -25,7 +25,7 @@ import websockets
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.store import RunStore  # noqa: E402
+from app.store.run_store import RunStore  # noqa: E402
 from bench.server_process import ServerProcess  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
 from tests.scripted import PARIS_ANSWER  # noqa: E402

@@ -40,7 +40,7 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.team import build_team  # noqa: E402
+from agents.team.build import build_team  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests.fakes.chat import Text, dynamic, tool_call  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
@@ -255,7 +255,7 @@ async def measure(runs: int, delay: float) -> dict[str, Figures]:
     restating = functools.partial(build_team, restate_tool_results=True)
     for label, (question, wanted) in QUESTIONS.items():
         for when, team in (("before", restating), ("after", build_team)):
-            with mock.patch("app.team_wiring.build_team", team):
+            with mock.patch("app.sessions.team_wiring.build_team", team):
                 figures[f"{label}, {when}"] = await measure_one(runs, question, wanted, delay)
     return figures
 

@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from app import telemetry
-from app.prices import default_voice_prices
+from app.core import telemetry
+from app.core.prices import default_voice_prices
 from app.realtime.voice_spans import VoiceTurns
 from app.realtime.voice_usage import VoiceUsage
 

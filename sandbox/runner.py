@@ -1,7 +1,7 @@
 """The code sandbox service: runs the Developer's Python snippets inside the `sandbox` container.
 
 Standard library only (plus the stdlib-only sandbox modules of tools/, copied into the image). Each run goes
-through the same bubblewrap runner as the app's own default executor (tools/sandbox_run.py), with the same
+through the same bubblewrap runner as the app's own default executor (sandbox/run.py), with the same
 budget read from the same CODE_* variables; the container (no network, read-only root, no secrets) is a second
 wall around it. The session's files are kept between runs as one archive per session under SANDBOX_SCRATCH.
 
@@ -15,7 +15,7 @@ unconfined.
 Environment: SANDBOX_HOST (0.0.0.0), SANDBOX_PORT (8080), SANDBOX_SCRATCH (/scratch), SANDBOX_MAX_TIMEOUT_S (120),
 SANDBOX_MAX_CODE_BYTES (200000), SANDBOX_MAX_CONCURRENT (2), SANDBOX_LANDLOCK (1), CODE_BWRAP_PATH (bwrap),
 CODE_PYTHON (this interpreter), and the run budget: CODE_TIMEOUT_S, CODE_MEMORY_MB, CODE_MAX_PROCESSES,
-CODE_DISK_MB, CODE_OUTPUT_MAX_BYTES (tools/sandbox_budget.py).
+CODE_DISK_MB, CODE_OUTPUT_MAX_BYTES (sandbox/budget.py).
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ from typing import Any, TypeVar
 if __package__ in (None, ""):  # run as a script: make `tools` importable from the directory above
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.isolation import Isolation, probe_bubblewrap
-from tools.process_runner import kill_group
-from tools.sandbox_budget import RunBudget
-from tools.sandbox_run import BwrapRunner
+from sandbox.budget import RunBudget
+from sandbox.isolation import Isolation, probe_bubblewrap
+from sandbox.processes import kill_group
+from sandbox.run import BwrapRunner
 
 T = TypeVar("T")
 MAX_BODY_BYTES = 1_000_000

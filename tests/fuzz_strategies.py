@@ -1,7 +1,7 @@
 """Hypothesis strategies for WebSocket frames of /ws/team and /ws/voice, each with the answer it must get.
 
 A `Frame` is what the client sends plus `outcomes`: the connection replies the server may give, written from
-the protocol (app/protocol.py, app/realtime/voice_protocol.py), not from the server's code. An outcome is
+the protocol (app/core/protocol.py, app/core/voice_protocol.py), not from the server's code. An outcome is
 "error:<code>", "pong", "status", or "none" (a valid frame with no reply of its own). Every frame needs either
 exactly one reply or none, so a batch of frames can be matched with its replies in order.
 

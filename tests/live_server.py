@@ -14,9 +14,9 @@ import uvicorn
 import websockets
 from fastapi import FastAPI
 
-from agents.model_clients import TeamModelClients
+from agents.models.clients import TeamModelClients
+from app.core.settings import Settings
 from app.main import create_app
-from app.settings import Settings
 from tests.scripted import Script, developer_tools, research_tools
 
 

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from websockets.exceptions import ConnectionClosedError
 from websockets.frames import Close
 
-from agents.session import SessionCommandError
+from agents.session.team_session import SessionCommandError
 
 REALTIME_EVENT = TypeAdapter(RealtimeClientEvent)
 LIVE_EVENT = TypeAdapter(LiveClientEvent)

@@ -19,7 +19,7 @@ from autogen_core.models import CreateResult, ModelFamily, ModelInfo, RequestUsa
 from autogen_core.tools import FunctionTool
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from agents.model_clients import TeamModelClients
+from agents.models.clients import TeamModelClients
 
 # The replay client warns "Token count has been done only on string content" on every count: noise, not news.
 logging.getLogger(EVENT_LOGGER_NAME).addFilter(lambda record: "Token count" not in record.getMessage())

@@ -9,11 +9,11 @@ from typing import Any
 from autogen_agentchat.base import TaskResult
 from autogen_agentchat.teams import SelectorGroupChat
 
-from agents.budget import RunBudget
-from agents.events import AgentMessage, FinalAnswer, extract_answer
-from agents.model_clients import ROLES, TeamModelClients, openai_client
+from agents.models.budget import RunBudget
+from agents.models.clients import ROLES, TeamModelClients, openai_client
+from agents.session.autogen_events import AgentMessage, FinalAnswer, extract_answer
 from agents.stop import StopReason, stop_reason_for
-from agents.team import MANAGER, WORKERS, TeamControls, TeamLimits, build_team
+from agents.team.build import MANAGER, WORKERS, TeamControls, TeamLimits, build_team
 from tests.scripted import developer_tools, research_tools
 
 

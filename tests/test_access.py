@@ -113,7 +113,7 @@ async def test_sso_header_is_trusted_only_from_the_trusted_proxy(
 
 
 async def test_the_first_user_added_closes_an_open_server_without_a_restart(tmp_path: Path) -> None:
-    from app.users import add_user
+    from app.store.users import add_user
 
     async with live_app(scripted_app(tmp_path, ScriptBook(paris_script))) as server:
         async with httpx.AsyncClient(base_url=server.http_url) as http:

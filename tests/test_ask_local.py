@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from app.local_server import DEFAULT_URL
+from app.cli.local_server import DEFAULT_URL
 from tests.fakes.chat import tool_call
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def research_team(fake: Any, tmp_path: Path, *args: str) -> subprocess.Completed
 def test_ask_answers_with_no_server_running(tmp_path: Path, fake_openai: Any) -> None:
     import asyncio
 
-    from app.local_server import default_server_running
+    from app.cli.local_server import default_server_running
 
     if asyncio.run(default_server_running()):
         pytest.skip(f"a server answers at {DEFAULT_URL}: `ask` would rightly use it")

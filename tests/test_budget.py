@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from autogen_core.models import RequestUsage
 
-from agents.budget import BudgetTracker, RunBudget, TokenPrice
-from agents.metering import UsageMeter
+from agents.models.budget import BudgetTracker, RunBudget, TokenPrice
+from agents.models.metering import UsageMeter
 from agents.stop import StopReason
-from agents.team import TeamLimits, build_team
+from agents.team.build import TeamLimits, build_team
 from tests.fakes.chat import tool_call
 from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, developer_tools, paris_script, research_tools
 from tests.team_driver import openai_team, run_task
@@ -34,7 +34,7 @@ async def test_budget_of_calls_ends_the_run_with_an_answer_from_what_was_found(f
     assert controls.stop_detail == "The run's budget of 2 model calls was reached (2 used)."
     assert outcome.answer.text.startswith(PARIS_ANSWER) and outcome.answer.sources == [PARIS_SOURCE]
     assert chat.count("researcher") == 1
-    # Forced turns with prompts too short to be cached send only the tools they can use (agents/steering.py).
+    # Forced turns with prompts too short to be cached send only the tools they can use (agents/manager/steering.py).
     finish_only = chat.calls("manager")[1]
     assert finish_only.body["tool_choice"] == {"type": "function", "function": {"name": "finish"}}
     assert finish_only.tool_names == ["finish"]
@@ -121,8 +121,8 @@ def test_a_forced_turn_keeps_every_tool_when_its_prompt_can_be_cached() -> None:
     so its cached prefix still applies; a short one (never cached) sends only what the turn can use."""
     from autogen_core.models import SystemMessage, UserMessage
 
-    from agents.manager_tools import manager_tools
-    from agents.steering import CACHE_MIN_TOKENS, usable_tools
+    from agents.manager.steering import CACHE_MIN_TOKENS, usable_tools
+    from agents.manager.tools import manager_tools
 
     delegate, finish = manager_tools(["Researcher", "Developer"])
     tools = [delegate.schema, finish.schema]

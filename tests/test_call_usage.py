@@ -1,6 +1,6 @@
-"""Cached input and reasoning tokens per model call (agents/call_usage.py), read from the Chat Completions
+"""Cached input and reasoning tokens per model call (agents/models/call_usage.py), read from the Chat Completions
 response through AutoGen's real OpenAIChatCompletionClient and the openai SDK against the fake OpenAI server,
-counted in the meter, and priced apart (agents/budget.py, app/prices.py)."""
+counted in the meter, and priced apart (agents/models/budget.py, app/core/prices.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from autogen_core.models import CreateResult, RequestUsage, SystemMessage, UserMessage
 
-from agents.budget import BudgetTracker, RunBudget, TokenPrice
-from agents.call_usage import CallDetails
-from agents.metering import MeteredChatCompletionClient, Usage, UsageMeter
-from agents.model_clients import ROLES, TeamModelClients, openai_client, uses_openai_api
-from app.prices import ModelPrice, role_prices
+from agents.models.budget import BudgetTracker, RunBudget, TokenPrice
+from agents.models.call_usage import CallDetails
+from agents.models.clients import ROLES, TeamModelClients, openai_client, uses_openai_api
+from agents.models.metering import MeteredChatCompletionClient, Usage, UsageMeter
+from app.core.prices import ModelPrice, role_prices
 from tests.fakes.chat import REASONING_TOKENS, ErrorReply
 from tests.fakes.server import FakeOpenAI
 from tests.live_server import make_settings

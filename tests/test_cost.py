@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.budget import TokenPrice
-from app.prices import ModelPrice, role_prices
+from agents.models.budget import TokenPrice
+from app.core.prices import ModelPrice, role_prices
 from tests.live_server import ScriptBook, live_app, make_settings, scripted_app
 from tests.scripted import paris_script
 
@@ -57,7 +57,7 @@ def test_prices_come_from_the_environment_and_the_model_config_file(
         "default:\n  provider: autogen_ext.models.openai.OpenAIChatCompletionClient\n  config:\n    model: local-llama\n"
         "manager:\n  provider: autogen_ext.models.openai.OpenAIChatCompletionClient\n  config:\n    model: x\n"
     )
-    from app.settings import Settings
+    from app.core.settings import Settings
 
     settings = Settings(_env_file=None, model_config_file=config)  # type: ignore[call-arg]
     prices = role_prices(settings)

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.distributed.bus import connect
-from app.store_schema import metadata
+from app.store.schema import metadata
 from tests.cluster import Cluster, RedisServer, free_port, research_script
 from tests.fakes import FakeOpenAI
 from tests.voice_client import VoiceClient

@@ -102,7 +102,7 @@ def research_team(fake: Any, fixtures: FixtureServer, tmp_path: Path, *args: str
         "CODE_EXECUTOR": "unsafe-local",
     }
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", "eval", *args],
+        [sys.executable, "-m", "app.cli.main", "eval", *args],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from app.core.redaction import Redactor
 from app.realtime import event_mirror
 from app.realtime.event_mirror import EventMirror
-from app.redaction import Redactor
 
 
 def audio(name: str, n_bytes: int) -> dict[str, str]:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from autogen_agentchat.messages import TextMessage
 
-from agents import export
-from agents.export import ProjectTool, RoutedSelectorGroupChat, export_component, load_team
+from agents.team import export
+from agents.team.export import ProjectTool, RoutedSelectorGroupChat, export_component, load_team
 from tests.scripted import developer_tools
 
 CLI = str(Path(sys.executable).with_name("research-team"))
@@ -45,7 +45,7 @@ def tools_of(team: RoutedSelectorGroupChat) -> dict[str, list[str]]:
 
 
 def test_exported_team_loads_back_equivalent(exported: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    assert exported["provider"] == "agents.export.RoutedSelectorGroupChat"
+    assert exported["provider"] == "agents.team.export.RoutedSelectorGroupChat"
     assert exported["config"]["routing"] == {
         "manager": "Manager",
         "workers": ["Researcher", "Developer"],

@@ -9,7 +9,7 @@ from typing import Any
 import pydantic
 from openai.types.live import ServerEvent
 
-from app.realtime.live_config import commentary, session_start, thinking
+from app.realtime.live.config import commentary, session_start, thinking
 from tests.fakes.live_validation import validate_live_client_event
 
 SERVER_EVENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ServerEvent)

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import websockets
 
-from app.store import RunStore
+from app.store.run_store import RunStore
 from bench.server_process import ServerProcess
 from tests.fakes.chat import ErrorReply, delay, rate_limited, tool_call
 from tests.live_server import live_app, openai_app

@@ -96,8 +96,8 @@ def test_compose_builds_the_app_instead_of_reusing_a_stale_image() -> None:
 
 
 async def test_docs_load_nothing_from_another_host(tmp_path: Path) -> None:
+    from app.core.settings import Settings
     from app.main import create_app
-    from app.settings import Settings
 
     app = create_app(
         Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", openai_api_key=None),

@@ -22,7 +22,7 @@ import uvicorn
 import websockets
 from fastapi import FastAPI
 
-from app.cli import uvicorn_options
+from app.cli.main import uvicorn_options
 from tests.cluster import free_port
 from tests.live_server import LiveServer, ScriptBook, live_app, make_settings, scripted_app
 from tests.scripted import paris_script
@@ -162,8 +162,8 @@ async def test_an_sso_header_cannot_take_a_reserved_name(tmp_path: Path, name: s
 
 @pytest.mark.parametrize("name", ["local", "owner"])
 async def test_users_add_refuses_a_reserved_name(tmp_path: Path, name: str) -> None:
-    from app.store import RunStore
-    from app.users import add_user
+    from app.store.run_store import RunStore
+    from app.store.users import add_user
 
     store = RunStore(f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}")
     await store.start()
@@ -177,7 +177,7 @@ async def test_users_add_refuses_a_reserved_name(tmp_path: Path, name: str) -> N
 def test_the_users_add_command_says_the_name_is_reserved(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from app.cli import cli
+    from app.cli.main import cli
 
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"}
     result = CliRunner().invoke(cli, ["users", "add", "local"], env=env)

@@ -28,8 +28,8 @@ import pytest
 import websockets
 from pydantic import ValidationError
 
-from app.protocol import validate_server_event
-from app.realtime.voice_protocol import VOICE_OUT
+from app.core.protocol import validate_server_event
+from app.core.voice_protocol import VOICE_OUT
 from tests.fuzz_strategies import Frame, draw_frames, team_mix, team_size, voice_mix, voice_size
 from tests.live_server import LiveServer, ScriptBook, WsClient, live_app, scripted_app
 from tests.scripted import PARIS_ANSWER, paris_script

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents.stop import StopReason
-from agents.team import TeamLimits, build_team
+from agents.team.build import TeamLimits, build_team
 from tests.fakes.chat import tool_call
 from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, developer_tools, research_tools
 from tests.scripted import tool_call as scripted_tool_call

@@ -1,5 +1,5 @@
 """Property: whatever a log record holds, every line the JSON formatter writes parses as JSON, can be written as
-UTF-8, and holds none of the configured secrets in any encoding (listed here, apart from app/redaction.py).
+UTF-8, and holds none of the configured secrets in any encoding (listed here, apart from app/core/redaction.py).
 
 Hypothesis draws secrets (quotes, backslashes, percent signs, unicode) and records whose message, arguments and
 extras mix plain text, lone surrogates, query strings, crafted request lines (uvicorn's access log: the target
@@ -19,8 +19,8 @@ import urllib.parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.logging_setup import JsonFormatter
-from app.redaction import Redactor
+from app.core.logging_setup import JsonFormatter
+from app.core.redaction import Redactor
 
 EXAMPLES = 1500
 SECRET_CHARS = st.characters(

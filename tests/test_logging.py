@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.logging_setup import JsonFormatter
-from app.redaction import Redactor
+from app.core.logging_setup import JsonFormatter
+from app.core.redaction import Redactor
 
 SECRET = "sk-" + "test-configured-key-123456"  # built at runtime: no key-shaped literal in the repo
 
@@ -83,8 +83,8 @@ def test_a_secret_with_a_quote_or_backslash_is_masked_in_json_lines() -> None:
 
 WARNING_SCRIPT = """
 import logging, sys, warnings
-from app.logging_setup import configure_logging
-from app.redaction import Redactor
+from app.core.logging_setup import configure_logging
+from app.core.redaction import Redactor
 configure_logging("INFO", json_lines=True, redactor=Redactor(["secret-in-a-warning-42"]))
 warnings.warn("model mismatch: secret-in-a-warning-42", UserWarning)
 logging.getLogger("app.x").info("after")

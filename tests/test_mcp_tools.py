@@ -13,7 +13,7 @@ import pytest
 from autogen_core import FunctionCall
 from autogen_core.models import CreateResult
 
-from agents.mcp_tools import load_mcp_servers
+from agents.team.mcp_tools import load_mcp_servers
 from tests.live_server import ScriptBook, live_app, scripted_app
 from tests.scripted import Script, tool_call
 
@@ -47,7 +47,7 @@ def lyon_script() -> Script:
         # The cited URL is no tool's output: the Manager is asked once to fix it, and keeps it (unverified).
         manager=["TASK: Find the population of Lyon.\nNEXT AGENT: Researcher", *[f"{ANSWER}\nTERMINATE"] * 2],
         researcher=[
-            # One round of four calls (a worker makes one tool round per turn, agents/tool_reports.py); the failed
+            # One round of four calls (a worker makes one tool round per turn, agents/manager/tool_reports.py); the failed
             # call makes the Researcher report in its own words.
             _round(
                 tool_call("fixture_city_population", city="Lyon"),

@@ -17,9 +17,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents.metering import ModelCall, UsageMeter
-from app import telemetry
-from app.metrics import REGISTRY
+from agents.models.metering import ModelCall, UsageMeter
+from app.core import telemetry
+from app.core.metrics import REGISTRY
 from tests.live_server import ScriptBook, live_app, scripted_app
 from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, paris_script, tool_call
 
@@ -158,7 +158,7 @@ async def test_spans_go_to_the_otlp_endpoint_when_it_is_set(tmp_path: Path, monk
 
 
 async def test_logs_carry_the_run_and_session_ids(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("INFO", logger="app.telemetry")
+    caplog.set_level("INFO", logger="app.core.telemetry")
     async with live_app(scripted_app(tmp_path, ScriptBook(paris_script))) as server:
         done = await run_paris(server)
     finished = [r for r in caplog.records if r.getMessage() == "run finished"]

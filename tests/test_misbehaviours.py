@@ -19,11 +19,11 @@ from autogen_agentchat.messages import TextMessage, ThoughtEvent, ToolCallSummar
 from autogen_core import FunctionCall
 from autogen_core.models import FunctionExecutionResult
 
-from agents.budget import BudgetTracker
-from agents.metering import UsageMeter
-from agents.moves import MoveKind, manager_moves
-from agents.routing import make_selector
-from agents.run_control import NOTES, RunControl
+from agents.manager.moves import MoveKind, manager_moves
+from agents.manager.routing import make_selector
+from agents.manager.run_control import NOTES, RunControl
+from agents.models.budget import BudgetTracker
+from agents.models.metering import UsageMeter
 from tests.fakes.chat import Reply, ToolCall, ToolCalls, cut_off, empty, filtered, refusal, tool_call, tool_calls
 from tests.fakes.server import FakeOpenAI
 from tests.live_server import live_app, openai_app

@@ -13,9 +13,9 @@ import httpx
 import openai
 import pytest
 
-from app.model_lifecycle import ConfiguredModel, check_models, configured_models
+from app.core.settings import Settings
 from app.realtime.config import VoiceSettings
-from app.settings import Settings
+from app.sessions.model_lifecycle import ConfiguredModel, check_models, configured_models
 from tests.fakes.chat import tool_call
 from tests.fakes.server import FakeOpenAI
 from tests.live_server import live_app, make_settings, openai_app
@@ -131,7 +131,7 @@ async def test_a_model_near_its_shutdown_is_warned_with_its_date_and_counted_in_
     tmp_path: Path, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_openai.models.today = TODAY
-    monkeypatch.setattr("app.model_lifecycle.current_date", lambda: TODAY)
+    monkeypatch.setattr("app.sessions.model_lifecycle.current_date", lambda: TODAY)
     with caplog.at_level(logging.WARNING):
         # gpt-realtime shuts down on 2027-01-20: 44 days after TODAY.
         async with live_app(openai_app(tmp_path, fake_openai, realtime_model="gpt-realtime")) as server:

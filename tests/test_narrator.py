@@ -16,9 +16,9 @@ import httpx
 import pytest
 import websockets
 
+from app.core.redaction import Redactor
 from app.main import create_app
-from app.realtime.narrator import IGNORED_EVENTS, Narrator
-from app.redaction import Redactor
+from app.realtime.narrator.narrator import IGNORED_EVENTS, Narrator
 from tests.fakes.recordings import recording_path, server_events
 from tests.live_server import ScriptBook, live_app, make_settings
 from tests.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools

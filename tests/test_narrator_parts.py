@@ -9,19 +9,19 @@ import base64
 import json
 from typing import Any
 
-from agents.session_events import RunFinished, Usage
+from agents.events import RunFinished, Usage
 from agents.stop import StopReason
-from app.event_log import Delivery
-from app.protocol import to_json, wrap
+from app.core.protocol import to_json, wrap
+from app.core.redaction import Redactor
 from app.realtime.config import VoiceSettings
-from app.realtime.live_intent import classify
-from app.realtime.live_narrator import LiveNarrator
-from app.realtime.narrator import Narrator, NarratorSettings
-from app.realtime.narrator_tools import NarratorTools
+from app.realtime.live.intent import classify
+from app.realtime.live.narrator import LiveNarrator
+from app.realtime.narrator.narrator import Narrator, NarratorSettings
+from app.realtime.narrator.responses import ResponseGate, ResponseRequest
+from app.realtime.narrator.tools import NarratorTools
 from app.realtime.progress import spoken_answer
-from app.realtime.responses import ResponseGate, ResponseRequest
 from app.realtime.team_control import TeamEvent, team_event
-from app.redaction import Redactor
+from app.store.event_log import Delivery
 from tests.narrator_doubles import FakeTeam, Sockets
 
 FAST = NarratorSettings(reconnect_delays_s=(0.01,), max_progress_updates=0, response_backoff_s=0.01)
@@ -347,7 +347,7 @@ def _client(reply: str | Exception) -> Any:
 
 
 async def test_intent_model_is_asked_only_for_a_long_turn_with_a_control_word_during_a_run() -> None:
-    from app.realtime.live_intent_model import IntentClassifier
+    from app.realtime.live.intent_model import IntentClassifier
 
     client, completions = _client('{"kind": "cancel"}')
     intents = IntentClassifier(client, "gpt-6-luna")

@@ -12,10 +12,10 @@ import asyncio
 import json
 from typing import Any
 
-from app.realtime.narrator import Narrator, NarratorSettings
-from app.realtime.responses import ResponseGate, ResponseRequest
+from app.core.redaction import Redactor
+from app.realtime.narrator.narrator import Narrator, NarratorSettings
+from app.realtime.narrator.responses import ResponseGate, ResponseRequest
 from app.realtime.team_control import TeamEvent
-from app.redaction import Redactor
 from tests.narrator_doubles import FakeTeam, Sockets
 
 

@@ -14,12 +14,12 @@ from typing import Any
 from openai.types.realtime import RealtimeClientEvent
 from pydantic import TypeAdapter
 
-from agents.session import SessionLimits, TeamSession
-from agents.team import build_team
-from app.event_log import SessionEventLog
-from app.realtime.narrator import Narrator, NarratorSettings
-from app.redaction import Redactor
-from app.store import RunStore
+from agents.session.team_session import SessionLimits, TeamSession
+from agents.team.build import build_team
+from app.core.redaction import Redactor
+from app.realtime.narrator.narrator import Narrator, NarratorSettings
+from app.store.event_log import SessionEventLog
+from app.store.run_store import RunStore
 from tests.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
 
 CLIENT_EVENT = TypeAdapter(RealtimeClientEvent)

@@ -18,8 +18,8 @@ import websockets
 from jsonschema import Draft202012Validator
 from sqlalchemy import insert
 
-from app.store import events as events_table
-from app.store import now_iso
+from app.store.run_store import events as events_table
+from app.store.run_store import now_iso
 from tests.fakes.chat import ErrorReply, delay, rate_limited
 from tests.live_server import ScriptBook, live_app, make_settings, openai_app, scripted_app
 from tests.scripted import Hang, Script, paris_script, tool_call

@@ -10,8 +10,8 @@ import urllib.parse
 
 import pytest
 
-from app.logging_setup import JsonFormatter
-from app.redaction import Redactor
+from app.core.logging_setup import JsonFormatter
+from app.core.redaction import Redactor
 
 TOKEN = "team+tok/en=with-odd+chars-" + "1234"  # +, / and = change under percent- and base64-encoding
 

@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from app.core.metrics import REGISTRY
+from app.core.redaction import Redactor
 from app.distributed.bus import PLACEMENT_STREAM, Command, Reply, connect, lease_key, reply_channel, worker_stream
 from app.distributed.signing import BusSigner
-from app.distributed.worker import Worker
-from app.metrics import REGISTRY
-from app.redaction import Redactor
-from app.store import RunStore
-from app.team_wiring import TeamWiring
+from app.distributed.worker.worker import Worker
+from app.sessions.team_wiring import TeamWiring
+from app.store.run_store import RunStore
 from tests.cluster import CLUSTER_SECRET, RedisServer
 from tests.live_server import ScriptBook, make_settings
 from tests.scripted import developer_tools, paris_script, research_tools

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.session import SessionCommandError
-from app.cli import _cluster_ready
+from agents.session.team_session import SessionCommandError
+from app.cli.main import _cluster_ready
+from app.core.settings import Settings
 from app.distributed.bus import (
     PLACEMENT_STREAM,
     Command,
@@ -33,9 +34,8 @@ from app.distributed.bus import (
     open_redis,
     reply_channel,
 )
-from app.distributed.gateway_bus import GatewayBus
+from app.distributed.gateway.bus import GatewayBus
 from app.distributed.signing import BusSigner
-from app.settings import Settings
 from tests.cluster import CLI, CLUSTER_SECRET, RedisServer, free_port
 
 PASSWORD = "pw-" + "7f3a9c1e5b2d4f6a8c0e2b4d6f8a0c2e"

@@ -1,4 +1,4 @@
-"""A gateway's mirror of a session on a worker (app/distributed/remote_session.py): what it answers at once
+"""A gateway's mirror of a session on a worker (app/distributed/gateway/remote_session.py): what it answers at once
 (state, run id, status) follows the session's events, whichever comes first, the command's reply or the events."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agents.session_events import RunFinished, RunStarted, StateChanged, TeamMessage, Usage
+from agents.events import RunFinished, RunStarted, StateChanged, TeamMessage, Usage
 from agents.stop import StopReason
+from app.core.protocol import AnyServerEvent, wrap
 from app.distributed.bus import Command
-from app.distributed.remote_session import RemoteSession
-from app.protocol import AnyServerEvent, wrap
+from app.distributed.gateway.remote_session import RemoteSession
 
 RUN = "run_mirror_0001"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from app.protocol import CLIENT_MESSAGE
+from app.core.protocol import CLIENT_MESSAGE
 from tests.live_server import ScriptBook, live_app, scripted_app
 from tests.scripted import paris_script
 

@@ -33,7 +33,12 @@ from tests.scripted import paris_script
 
 MAX_EXAMPLES = 60  # per operation and generation mode
 TOKEN = "fuzz-app-token-0123456789"
-OPEN_PATHS = {"/health", "/protocol.json", "/openapi.json", "/docs"}  # app/access.py: reachable without the token
+OPEN_PATHS = {
+    "/health",
+    "/protocol.json",
+    "/openapi.json",
+    "/docs",
+}  # app/sessions/access.py: reachable without the token
 
 
 @dataclass

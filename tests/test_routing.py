@@ -18,14 +18,14 @@ from autogen_core.models import (
     UserMessage,
 )
 
-from agents.budget import BudgetTracker
-from agents.contexts import ManagerContext, WorkerContext
-from agents.events import extract_answer, final_answer
-from agents.metering import UsageMeter
-from agents.moves import MoveKind, Via, read_move
-from agents.routing import NEXT_AGENT_PATTERN, make_selector, named_next_agent
-from agents.run_control import RunControl
-from agents.steering import compact_schema
+from agents.manager.contexts import ManagerContext, WorkerContext
+from agents.manager.moves import MoveKind, Via, read_move
+from agents.manager.routing import NEXT_AGENT_PATTERN, make_selector, named_next_agent
+from agents.manager.run_control import RunControl
+from agents.manager.steering import compact_schema
+from agents.models.budget import BudgetTracker
+from agents.models.metering import UsageMeter
+from agents.session.autogen_events import extract_answer, final_answer
 
 WORKERS = ["Researcher", "Developer"]
 NAMED = [

@@ -153,7 +153,7 @@ async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no
     logs = capfd.readouterr()
     database = b"".join(p.read_bytes() for p in tmp_path.glob("runs.db*"))
     # The raw tool output, before any redaction: the model call that next received it (the Developer restating,
-    # or the Manager when the results reach it as they are: agents/tool_reports.py).
+    # or the Manager when the results reach it as they are: agents/manager/tool_reports.py).
     sandbox_output = next(
         str(m.get("content"))
         for request in chat.requests

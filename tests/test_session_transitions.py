@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from autogen_core.tools import FunctionTool
 
-from agents.session import SessionState, TeamSession
-from agents.team import build_team
+from agents.session.team_session import SessionState, TeamSession
+from agents.team.build import build_team
 from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, Slow, developer_tools, paris_script, tool_call
 from tests.test_team_session import Recorder, finished
 

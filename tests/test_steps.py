@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from agents.grammar import strip_control_words
-from app.steps import describe_step
+from agents.manager.grammar import strip_control_words
+from app.core.steps import describe_step
 
 
 def event(kind: str, source: str, content: Any) -> dict[str, Any]:

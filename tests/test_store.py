@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from agents.session_events import RunFinished, RunStarted, StateChanged, TeamMessage, Usage
+from agents.events import RunFinished, RunStarted, StateChanged, TeamMessage, Usage
 from agents.stop import StopReason
-from app.event_log import Inbox, SessionEventLog
-from app.redaction import Redactor
-from app.store import RunStore, StoreError, normalize_database_url
+from app.core.redaction import Redactor
+from app.store.event_log import Inbox, SessionEventLog
+from app.store.run_store import RunStore, StoreError, normalize_database_url
 
 
 def database_urls(tmp_path: Path) -> list[str]:
@@ -180,7 +180,7 @@ async def test_servers_starting_together_on_an_empty_postgres_all_start() -> Non
         pytest.skip("TEST_DATABASE_URL is not set (CI sets it when PostgreSQL is installed)")
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from app.store_schema import metadata
+    from app.store.schema import metadata
 
     engine = create_async_engine(url)
     async with engine.begin() as conn:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from agents.session import SessionCommandError, SessionLimits, SessionState, TeamSession
-from agents.session_events import SessionPayload, TeamMessage
-from agents.team import TeamLimits, build_team
+from agents.events import SessionPayload, TeamMessage
+from agents.session.team_session import SessionCommandError, SessionLimits, SessionState, TeamSession
+from agents.team.build import TeamLimits, build_team
 from tests.scripted import (
     PARIS_ANSWER,
     PARIS_SOURCE,
@@ -327,7 +327,7 @@ async def test_slow_model_pause_during_model_call_waits_for_turn() -> None:
     ],
 )
 def test_errors_are_classified_for_the_client(error: Exception, code: str) -> None:
-    from agents.session import describe_error
+    from agents.session.team_session import describe_error
 
     assert describe_error(error)[0] == code
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.protocol import validate_server_event
+from app.core.protocol import validate_server_event
 from tests.live_server import ScriptBook, live_app, scripted_app
 from tests.scripted import PARIS_ANSWER, Script, paris_script
 

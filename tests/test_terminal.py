@@ -14,8 +14,8 @@ import time
 import warnings
 from pathlib import Path
 
-from app.logging_setup import RedactingFormatter, configure_logging, plain_warning, wants_json
-from app.redaction import Redactor
+from app.core.logging_setup import RedactingFormatter, configure_logging, plain_warning, wants_json
+from app.core.redaction import Redactor
 from tests.cluster import free_port
 
 SECRET = "sk-" + "terminal-configured-key-98765"

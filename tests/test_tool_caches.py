@@ -1,4 +1,4 @@
-"""The caches AutoGen lacks (agents/tool_schemas.py): a tool's schema built once and handed out as a copy, and
+"""The caches AutoGen lacks (agents/team/tool_schemas.py): a tool's schema built once and handed out as a copy, and
 one argument model per function signature, shared by the teams built for each session."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Annotated
 
 from autogen_core.tools import FunctionTool
 
-import agents.team  # noqa: F401 - installs the caches
+import agents.team.build  # noqa: F401 - installs the caches
 
 
 def make_tool(answer: str) -> FunctionTool:

@@ -1,5 +1,5 @@
 """No turn that only restates (issue 28): a worker's tool round reaches the Manager as it is when it answers the
-instruction, and the worker goes on where restating pays (agents/tool_reports.py, routing rule 3, contexts)."""
+instruction, and the worker goes on where restating pays (agents/manager/tool_reports.py, routing rule 3, contexts)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from autogen_agentchat.messages import BaseChatMessage, TextMessage, ToolCallSum
 from autogen_core import FunctionCall
 from autogen_core.models import FunctionExecutionResult, UserMessage
 
-from agents.budget import BudgetTracker
-from agents.contexts import ManagerContext
-from agents.metering import UsageMeter
-from agents.routing import make_selector
-from agents.run_control import RunControl
-from agents.tool_reports import RESULT_CHARS, restate_reason, summarize_result
+from agents.manager.contexts import ManagerContext
+from agents.manager.routing import make_selector
+from agents.manager.run_control import RunControl
+from agents.manager.tool_reports import RESULT_CHARS, restate_reason, summarize_result
+from agents.models.budget import BudgetTracker
+from agents.models.metering import UsageMeter
 
 WORKERS = ["Researcher", "Developer"]
 INSTRUCTION = "Find the current weather in Paris: temperature, sky and wind."

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.prices import ModelPrice
+from app.core.prices import ModelPrice
 from tests.live_server import ScriptBook, WsClient, live_app, scripted_app
 from tests.scripted import paris_script
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from app.metrics import REGISTRY
-from app.prices import VoicePrice, default_voice_prices
+from app.core.metrics import REGISTRY
+from app.core.prices import VoicePrice, default_voice_prices
+from app.core.settings import DEFAULT_REALTIME_MODEL
+from app.core.voice_protocol import VOICE_OUT
 from app.realtime.config import VoiceSettings
-from app.realtime.voice_protocol import VOICE_OUT
 from app.realtime.voice_usage import VoiceUsage, response_tokens
-from app.settings import DEFAULT_REALTIME_MODEL
 from tests.live_server import ScriptBook, live_app
 from tests.scripted import paris_script
 from tests.voice_client import VoiceClient, live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app

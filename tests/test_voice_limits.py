@@ -13,7 +13,7 @@ import websockets
 
 from app.main import create_app
 from app.realtime.config import VoiceSettings
-from app.realtime.narrator import NarratorSettings
+from app.realtime.narrator.narrator import NarratorSettings
 from tests.fakes.server import FakeOpenAI
 from tests.live_server import ScriptBook, live_app, make_settings
 from tests.scripted import developer_tools, research_tools

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from app import telemetry
+from app.core import telemetry
 from tests.live_server import ScriptBook, live_app
 from tests.scripted import paris_script
 from tests.test_voice_cost import realtime_settings

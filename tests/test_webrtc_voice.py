@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from app.logging_setup import JsonFormatter
+from app.core.logging_setup import JsonFormatter
 from tests.live_server import ScriptBook, live_app
 from tests.scripted import paris_script
 from tests.voice_client import VoiceClient, spoken_with_answer, voice_app

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from agents.checkpoint import read_checkpoint
-from agents.session_events import TeamMessage
+from agents.events import TeamMessage
+from agents.session.checkpoint import read_checkpoint
+from app.core.redaction import Redactor
 from app.distributed.bus import connect, lease_key
 from app.distributed.signing import BusSigner
-from app.distributed.worker import Worker
-from app.redaction import Redactor
-from app.store import RunStore, StoreError
-from app.team_wiring import TeamWiring
+from app.distributed.worker.worker import Worker
+from app.sessions.team_wiring import TeamWiring
+from app.store.run_store import RunStore, StoreError
 from tests.cluster import CLUSTER_SECRET, RedisServer
 from tests.live_server import ScriptBook, make_settings
 from tests.scripted import developer_tools, paris_script, research_tools

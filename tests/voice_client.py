@@ -12,7 +12,7 @@ import websockets
 
 from app.main import create_app
 from app.realtime.config import VoiceSettings
-from app.realtime.narrator import NarratorSettings
+from app.realtime.narrator.narrator import NarratorSettings
 from tests.fakes.brain import first_sentence
 from tests.live_server import ScriptBook, make_settings
 from tests.scripted import PARIS_ANSWER, developer_tools, research_tools

@@ -5,9 +5,9 @@ AssistantAgent like the others, so the selector, the routing and the tool-call e
 worker; the model decides when to run code through an ordinary function call (no fenced-block parsing of its
 prose); and the tool's result goes through the same reflection and trimming as any other tool's.
 
-Executors behind the same tool, chosen by CODE_EXECUTOR (tools/sandbox_executors.py):
+Executors behind the same tool, chosen by CODE_EXECUTOR (tools/code_executors.py):
 - bubblewrap (default; `local` means the same): each run in its own namespaces with one budget
-  (tools/sandbox_run.py); refused, with the reason, when bubblewrap cannot run here.
+  (sandbox/run.py); refused, with the reason, when bubblewrap cannot run here.
 - docker / sandbox: the compose `sandbox` service (sandbox/runner.py), which runs the same bubblewrap runner.
 - unsafe-local: a subprocess with rlimits and Landlock only, when the operator opts in explicitly.
 """
@@ -31,17 +31,17 @@ from autogen_core.code_executor import CodeExecutor
 from autogen_core.tools import BaseTool, ToolSchema
 from autogen_ext.tools.code_execution import CodeExecutionInput, CodeExecutionResult, PythonCodeExecutionTool
 
-from tools.config import ToolSettings
-from tools.confine import landlock_abi
-from tools.isolation import NOT_STARTED, Isolation, probe_bubblewrap, refusal_message
-from tools.sandbox_executors import (
+from sandbox.confine import landlock_abi
+from sandbox.isolation import NOT_STARTED, Isolation, probe_bubblewrap, refusal_message
+from sandbox.run import BwrapRunner
+from tools.code_executors import (
     BubblewrapExecutor,
     RefusingExecutor,
     SandboxServiceExecutor,
     UnsafeLocalExecutor,
     passthrough_env,
 )
-from tools.sandbox_run import BwrapRunner
+from tools.config import ToolSettings
 from tools.trim import head_tail
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class RunPythonTool(PythonCodeExecutionTool):
     @property
     def schema(self) -> ToolSchema:
         """AutoGen's schema with a shorter description of `code` (the tool's description says the rest)."""
-        schema = super().schema  # a copy (agents/tool_schemas.py caches and copies it)
+        schema = super().schema  # a copy (agents/team/tool_schemas.py caches and copies it)
         code = schema.get("parameters", {}).get("properties", {}).get("code")
         if isinstance(code, dict):
             code["description"] = "The script."

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tools.sandbox_budget import (
+from sandbox.budget import (
     DEFAULT_DISK_MB,
     DEFAULT_MAX_PROCESSES,
     DEFAULT_MEMORY_MB,
@@ -75,7 +75,7 @@ class ToolSettings(BaseSettings):
     # --- code execution (the Developer) -------------------------------------------------------
     code_executor: Literal["bubblewrap", "local", "sandbox", "docker", "unsafe-local"] = Field(
         "bubblewrap",
-        description="bubblewrap (local is the same): each run in its own namespaces (tools/sandbox_run.py); "
+        description="bubblewrap (local is the same): each run in its own namespaces (sandbox/run.py); "
         "sandbox/docker: the sandbox service of docker compose at sandbox_url, which runs the same; "
         "unsafe-local: a subprocess with rlimits and Landlock only, for operators who accept the risk.",
     )

@@ -16,7 +16,7 @@ def get_services(connection: HTTPConnection) -> Services:
 
 
 def current_user(connection: HTTPConnection) -> str:
-    """The caller, as identified by the access guard (app/access.py): the local owner without users."""
+    """The caller, as identified by the access guard (app/sessions/access.py): the local owner without users."""
     user = getattr(connection.state, "user", None)
     if not isinstance(user, str):
         raise HTTPException(status_code=401, detail="A valid token is required.")
@@ -25,7 +25,7 @@ def current_user(connection: HTTPConnection) -> str:
 
 def rate_key(connection: HTTPConnection) -> str:
     """What a rate limit counts by: the user; the client address only for anonymous requests (the real peer,
-    or the address a trusted proxy forwarded: app/access.py sets it). Behind one proxy, users never share a
+    or the address a trusted proxy forwarded: app/sessions/access.py sets it). Behind one proxy, users never share a
     bucket, and no header makes a new one."""
     user = getattr(connection.state, "user", None)
     if isinstance(user, str):

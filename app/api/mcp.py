@@ -3,7 +3,7 @@
 Tools: `ask_team(question)` runs the team in a fresh session of the caller and returns the answer with its
 sources, sending a progress notification per step while the team works (when the client asked for progress);
 `get_run(run_id)` and `list_runs()` read the caller's run history. Who calls is decided before MCP sees the
-request: /mcp is not an open path, so the access guard (app/access.py) refuses it without a user's token (when
+request: /mcp is not an open path, so the access guard (app/sessions/access.py) refuses it without a user's token (when
 users are configured) and puts the user in the request's state, the same way as for REST and WebSockets.
 The SDK's own Host/Origin check is off because the guard already does it with ALLOWED_HOSTS/ALLOWED_ORIGINS.
 
@@ -26,13 +26,13 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 
-from agents.session_errors import SessionCommandError
+from agents.session.errors import SessionCommandError
 from app.api.mcp_gate import McpGate, gate_kwargs
-from app.event_log import Inbox
+from app.core.settings import Settings
+from app.core.steps import describe_step
 from app.services import Services
-from app.session_table import TooManySessions
-from app.settings import Settings
-from app.steps import describe_step
+from app.store.event_log import Inbox
+from app.store.session_table import TooManySessions
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class TeamMcp:
             "question with sources. ask_team can take minutes; it reports progress while the team works.",
         )
         # The SDK calls logging.basicConfig (a Rich handler at INFO on the root logger) when it finds none:
-        # logging is ours (app/logging_setup.py), and at INFO AutoGen logs every message it passes.
+        # logging is ours (app/core/logging_setup.py), and at INFO AutoGen logs every message it passes.
         root.handlers, root.level = kept[0], kept[1]
         self.server.tool(description="Ask the research team a question; returns the answer with its sources.")(
             self.ask_team

@@ -2,7 +2,7 @@
 
 The SDK's session manager binds a session to the principal that opened it, if the request carries one
 (`scope["user"]` an `AuthenticatedUser`): another principal's requests for that session id answer 404, as if it
-did not exist. Our users are decided by the access guard (app/access.py) and put in `scope["state"]["user"]`,
+did not exist. Our users are decided by the access guard (app/sessions/access.py) and put in `scope["state"]["user"]`,
 so the gate hands them to the SDK in its form. The SDK also closes idle sessions (MCP_SESSION_IDLE_S) and caps
 all of them (MCP_MAX_SESSIONS); the gate adds a cap per user (MCP_SESSIONS_PER_USER), so one user's flood of
 `initialize` calls cannot fill the table everyone shares. Opening requests of one user are taken one at a time

@@ -1,17 +1,20 @@
-"""GET /health and GET /protocol.json."""
+"""GET /health, GET /protocol.json and GET /metrics."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.api.deps import ServicesDep
-from app.model_lifecycle import WARN_DAYS, ModelCheck
-from app.protocol import protocol_schema
+from app.core.metrics import ACTIVE_SESSIONS, REGISTRY, STORE_QUEUE
+from app.core.protocol import protocol_schema
 from app.services import Services
+from app.sessions.model_lifecycle import WARN_DAYS, ModelCheck
 
 router = APIRouter()
 
@@ -26,7 +29,7 @@ class CodeExecution(BaseModel):
 
 
 class ModelHealth(BaseModel):
-    """What GET /v1/models said of the configured models at `checked_at` (app/model_lifecycle.py)."""
+    """What GET /v1/models said of the configured models at `checked_at` (app/sessions/model_lifecycle.py)."""
 
     listing: Literal["ok", "unsupported", "refused", "unreachable"]
     checked_at: str
@@ -110,3 +113,11 @@ def _code_execution(services: Services) -> CodeExecution | None:
 @router.get("/protocol.json")
 async def protocol() -> dict[str, Any]:
     return protocol_schema()
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(services: ServicesDep) -> Response:
+    """Prometheus text format; the gauges are read now, the counters are fed as things happen."""
+    ACTIVE_SESSIONS.set(len(services.registry))
+    STORE_QUEUE.set(services.store.pending)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

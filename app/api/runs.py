@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from app.api.deps import ServicesDep, UserDep
-from app.protocol import ServerEvent, Usage
+from app.core.protocol import ServerEvent, Usage
 
 router = APIRouter()
 MAX_OFFSET = 1_000_000_000  # larger values overflow the database's 64-bit integers

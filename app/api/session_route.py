@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 
 from app.api.deps import rate_key
-from app.realtime.session_config import session_update
+from app.realtime.narrator.session_config import session_update
 from app.services import Services
 
 router = APIRouter()

@@ -1,4 +1,4 @@
-"""/ws/team: programs talk to their team session (protocol in app/protocol.py, schema at /protocol.json).
+"""/ws/team: programs talk to their team session (protocol in app/core/protocol.py, schema at /protocol.json).
 
 One reader (parses, checks and dispatches client frames) and one writer (replay, then live events and replies)
 per connection. Bad input never closes the connection: every bad frame gets an `error` event with a code.
@@ -15,11 +15,11 @@ from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from agents.session import SessionCommandError
-from agents.session_events import RunError
+from agents.events import RunError
+from agents.session.team_session import SessionCommandError
 from app.api.deps import ServicesDep, UserDep
-from app.event_log import Inbox
-from app.protocol import (
+from app.api.ws_edge import client_frames
+from app.core.protocol import (
     CLIENT_MESSAGE,
     CLIENT_TYPES,
     CancelMessage,
@@ -37,13 +37,13 @@ from app.protocol import (
     to_json,
     wrap,
 )
-from app.ratelimit import TokenBucket
+from app.core.ratelimit import TokenBucket
+from app.core.settings import Settings
 from app.services import Services
-from app.session_table import TooManySessions
-from app.sessions import SessionEntry, TeamHandle
-from app.settings import Settings
-from app.store import now_iso
-from app.ws_frames import client_frames
+from app.sessions.registry import SessionEntry, TeamHandle
+from app.store.event_log import Inbox
+from app.store.run_store import now_iso
+from app.store.session_table import TooManySessions
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -22,7 +22,7 @@ from app.api.deps import ServicesDep, UserDep
 from app.api.voice_ws import voice_dependencies
 from app.realtime.backends import VoiceConnectors, build_voice_front
 from app.realtime.config import VoiceSettings
-from app.realtime.narrator import NarratorSettings
+from app.realtime.narrator.narrator import NarratorSettings
 from app.realtime.voice_calls import CallOutput, TooManyCalls, VoiceCall, VoiceCalls, voice_calls, voice_settings_of
 from app.realtime.webrtc_call import (
     MAX_SDP_BYTES,
@@ -35,7 +35,7 @@ from app.realtime.webrtc_call import (
     realtime_sideband,
 )
 from app.services import Services
-from app.session_table import TooManySessions
+from app.store.session_table import TooManySessions
 
 log = logging.getLogger(__name__)
 

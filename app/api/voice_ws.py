@@ -1,7 +1,7 @@
 """/ws/voice: the browser's voice connection. Opening it opens the narrator's realtime session at once.
 
 Browser audio (binary PCM16 24 kHz) goes to the narrator; the narrator's audio, captions, the session's team
-events and a masked mirror of the realtime events come back (protocol: app/realtime/voice_protocol.py).
+events and a masked mirror of the realtime events come back (protocol: app/core/voice_protocol.py).
 """
 
 from __future__ import annotations
@@ -15,17 +15,13 @@ from fastapi import APIRouter, HTTPException, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
-from agents.session import SessionCommandError
-from agents.session_events import ErrorCode
+from agents.events import ErrorCode
+from agents.session.team_session import SessionCommandError
 from app.api.deps import current_user
-from app.protocol import printable
-from app.ratelimit import TokenBucket
-from app.realtime.backends import VoiceConnectors, build_connectors, build_voice_front
-from app.realtime.config import VoiceSettings, voice_settings
-from app.realtime.narrator import NarratorSettings
-from app.realtime.voice_calls import TooManyCalls, voice_calls
-from app.realtime.voice_front import VoiceFront
-from app.realtime.voice_protocol import (
+from app.api.ws_edge import client_frames
+from app.core.protocol import printable
+from app.core.ratelimit import TokenBucket
+from app.core.voice_protocol import (
     MAX_AUDIO_FRAME_BYTES,
     VOICE_IN,
     VOICE_IN_TYPES,
@@ -33,10 +29,14 @@ from app.realtime.voice_protocol import (
     TeamControlIn,
     TextIn,
 )
+from app.realtime.backends import VoiceConnectors, build_connectors, build_voice_front
+from app.realtime.config import VoiceSettings, voice_settings
+from app.realtime.narrator.narrator import NarratorSettings
+from app.realtime.voice_calls import TooManyCalls, voice_calls
+from app.realtime.voice_front import VoiceFront
 from app.services import Services
-from app.session_table import TooManySessions
-from app.team_wiring import NO_MODEL_MESSAGE
-from app.ws_frames import client_frames
+from app.sessions.team_wiring import NO_MODEL_MESSAGE
+from app.store.session_table import TooManySessions
 
 log = logging.getLogger(__name__)
 router = APIRouter()

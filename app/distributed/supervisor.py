@@ -27,7 +27,7 @@ class WorkerSupervisor:
         self._thread.start()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"])
+        return subprocess.Popen([sys.executable, "-m", "app.cli.main", "worker"])
 
     def _watch(self) -> None:
         while not self._stopping.wait(RESTART_DELAY_S):

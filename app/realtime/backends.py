@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.event_log import SessionEventLog
+from app.core.redaction import Redactor
 from app.realtime.config import VoiceSettings
-from app.realtime.live_narrator import LiveNarrator
-from app.realtime.narrator import Narrator, NarratorSettings
+from app.realtime.live.narrator import LiveNarrator
+from app.realtime.narrator.narrator import Narrator, NarratorSettings
 from app.realtime.team_control import TeamControl
 from app.realtime.transport import Connect
 from app.realtime.voice_front import ToBrowser, VoiceFront
-from app.redaction import Redactor
+from app.store.event_log import SessionEventLog
 
 
 @dataclass(frozen=True)

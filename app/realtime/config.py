@@ -1,5 +1,5 @@
 """Settings of the voice front (which backend speaks, the GPT-Live model and voice), read from the
-environment and `.env` like app/settings.py. Kept apart from the server's Settings on purpose: the voice front
+environment and `.env` like app/core/settings.py. Kept apart from the server's Settings on purpose: the voice front
 owns them."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.prices import VoicePrice, default_voice_prices
-from app.settings import DEFAULT_LIVE_MODEL, DEFAULT_TEAM_MODEL
+from app.core.prices import VoicePrice, default_voice_prices
+from app.core.settings import DEFAULT_LIVE_MODEL, DEFAULT_TEAM_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class VoiceSettings(BaseSettings):
 
     voice_prices: dict[str, VoicePrice] = Field(default_factory=default_voice_prices)
     """USD by voice model, JSON: {"gpt-realtime": {"audio_input": 32, "audio_output": 64, ...}} per million
-    tokens, {"gpt-live-1": {"per_minute": 0.05}}. Replaces the table in app/prices.py; a model without a price
+    tokens, {"gpt-live-1": {"per_minute": 0.05}}. Replaces the table in app/core/prices.py; a model without a price
     leaves the voice cost unknown (null), never a guess."""
     voice_usage_every_s: float = Field(default=2.0, gt=0)
     """At most one `voice.usage` message (minutes and USD so far) per this many seconds, and only on a change."""

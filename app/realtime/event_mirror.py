@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from app.redaction import Redactor
+from app.core.redaction import Redactor
 
 AUDIO_FIELDS = {
     "response.output_audio.delta": "delta",

@@ -79,7 +79,7 @@ def finished_line(event: dict[str, Any]) -> str:
 def checked_answer(data: dict[str, Any]) -> tuple[str, str, str]:
     """(answer, read, warning): the answer without the URLs of sources no tool of the run returned, a note
     naming the sources the team read, and a warning not to give the others as fact (run_finished's
-    source_entries, agents/sources.py). No notes when the server did not check sources."""
+    source_entries, agents/manager/sources.py). No notes when the server did not check sources."""
     answer = (data.get("final_answer") or "").strip()
     entries = [e for e in data.get("source_entries") or [] if isinstance(e, dict) and e.get("url")]
     if not entries:

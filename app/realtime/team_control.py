@@ -1,7 +1,7 @@
 """The narrator's view of the team: a small protocol for commands, and the one adapter that turns an item of
 the session's event log into the typed event narration consumes.
 
-`agents.session.TeamSession` satisfies `TeamControl`. Everything in app/realtime talks to the team through it,
+`agents.session.team_session.TeamSession` satisfies `TeamControl`. Everything in app/realtime talks to the team through it,
 so the narrator's parts are unit-tested with a few lines of fake (tests/test_narrator_parts.py).
 """
 
@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from app.event_log import Delivery
+from app.store.event_log import Delivery
 
 
 class TeamControl(Protocol):
-    """What the voice front may do with the team. Commands may raise agents.session.SessionCommandError."""
+    """What the voice front may do with the team. Commands may raise agents.session.team_session.SessionCommandError."""
 
     @property
     def run_id(self) -> str | None: ...

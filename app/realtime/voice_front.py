@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.background import BackgroundTasks
-from app.event_log import Inbox, SessionEventLog
+from app.core.redaction import Redactor
 from app.realtime.event_mirror import EventMirror
 from app.realtime.team_control import TeamControl, TeamEvent, team_command, team_event
 from app.realtime.transport import Connect, Transport, TransportClosed
 from app.realtime.voice_spans import VoiceTurns
 from app.realtime.voice_usage import VoiceUsage
-from app.redaction import Redactor
+from app.store.event_log import Inbox, SessionEventLog
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
+from app.core.telemetry import tracer
 from app.realtime.voice_usage import VoiceUsage, response_tokens
-from app.telemetry import tracer
 
 LIVE_SPEECH = ("session.output_transcript.delta", "session.output_audio.delta")
 

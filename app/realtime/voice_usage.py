@@ -26,8 +26,8 @@ from openai.types.live.session_usage import SessionUsage
 from openai.types.realtime.realtime_response_usage import RealtimeResponseUsage
 from pydantic import ValidationError
 
-from app import metrics
-from app.prices import VoicePrice
+from app.core import metrics
+from app.core.prices import VoicePrice
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class VoiceUsage:
         return self.tokens.usd(self.price) + (self.billed_minutes or 0.0) * self.price.per_minute
 
     def snapshot(self) -> dict[str, Any]:
-        """The `voice.usage` message (app/realtime/voice_protocol.py VoiceUsageOut)."""
+        """The `voice.usage` message (app/core/voice_protocol.py VoiceUsageOut)."""
         usd = self.usd
         billed = self.billed_minutes
         return {

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.realtime.live_config import session_start
-from app.realtime.session_config import session_update
+from app.realtime.live.config import session_start
+from app.realtime.narrator.session_config import session_update
 from app.realtime.transport import Connect
 
 MAX_SDP_BYTES = 64 * 1024

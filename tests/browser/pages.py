@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from app.main import create_app
-from app.realtime.narrator import NarratorSettings
+from app.realtime.narrator.narrator import NarratorSettings
 from tests.live_server import LiveServer, ScriptBook, make_settings
 from tests.scripted import developer_tools, research_tools
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.realtime.config import VoiceSettings
-from app.realtime.narrator import NarratorSettings
+from app.realtime.narrator.narrator import NarratorSettings
 from tests.browser.conftest import BrowserPage
 from tests.browser.pages import page_app, serve
 from tests.fakes.brain import first_sentence

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.realtime.config import VoiceSettings
-from app.realtime.narrator import NarratorSettings
+from app.realtime.narrator.narrator import NarratorSettings
 from tests.browser.conftest import BrowserPage
 from tests.browser.pages import api_key_of, expand_log, log_names, page_app, serve, spoken_wav
 from tests.fakes.brain import first_sentence

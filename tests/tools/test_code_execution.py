@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from autogen_core import CancellationToken
 
+from sandbox.confine import landlock_abi, python_read_paths
 from tests.tools.fixture_server import FixtureServer, make_settings
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
-from tools.confine import landlock_abi, python_read_paths
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 FAKE_SECRETS = {

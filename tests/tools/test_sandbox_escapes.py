@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 from autogen_core import CancellationToken
 
+from sandbox.budget import RunBudget
 from sandbox.runner import RunnerConfig, make_server
 from tests.tools.fixture_server import FixtureServer, make_settings
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
-from tools.sandbox_budget import RunBudget
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-" + "escape-test-secret-0451"

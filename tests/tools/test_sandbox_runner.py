@@ -18,10 +18,10 @@ import httpx
 import pytest
 from autogen_core import CancellationToken
 
+from sandbox.budget import RunBudget
 from sandbox.runner import RunnerConfig, make_server
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
-from tools.sandbox_budget import RunBudget
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,10 +1,10 @@
-"""Which sources the team read (agents/sources.py), from the real tools' output against the fixture server:
+"""Which sources the team read (agents/manager/sources.py), from the real tools' output against the fixture server:
 search results, Wikipedia articles (by URL or bare title), arXiv papers (by id, with or without version), a page
 fetched through a redirect (both URLs), and nothing else."""
 
 from __future__ import annotations
 
-from agents.sources import SourceLedger, key_of
+from agents.manager.sources import SourceLedger, key_of
 from tests.tools.fixture_server import FixtureServer
 from tools.arxiv_search import arxiv_search
 from tools.config import ToolSettings

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from autogen_core import CancellationToken
 
+from app.core.steps import describe_step
 from app.main import create_app
-from app.steps import describe_step
 from tests.fakes.chat import tool_call
 from tests.live_server import live_app, make_settings
 from tests.scripted import developer_tools

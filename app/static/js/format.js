@@ -125,7 +125,7 @@ export function extractLinks(text) {
 }
 
 /** The Manager's closing word and its labels ("TASK:", "FINAL ANSWER:") are for the team, not for people
- * (app/steps.py does the same for the CLI and MCP). */
+ * (app/core/steps.py does the same for the CLI and MCP). */
 export function stripTerminate(text) {
   return String(text ?? "")
     .replace(/\s*\bTERMINATE\b\s*$/u, "")

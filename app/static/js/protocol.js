@@ -1,5 +1,5 @@
-// The protocol's constants, read once from the server's /protocol.json (generated from app/protocol.py and the
-// router's grammar in agents/routing.py), so the page never spells them itself.
+// The protocol's constants, read once from the server's /protocol.json (generated from app/core/protocol.py and the
+// router's grammar in agents/manager/routing.py), so the page never spells them itself.
 async function loadProtocol() {
   try {
     const response = await fetch("/protocol.json", { cache: "no-cache" });

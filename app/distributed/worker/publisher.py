@@ -1,0 +1,111 @@
+"""A worker's event log: stored first (with its checkpoint), then published on Redis for the gateways.
+
+Publications go through one bounded queue drained by one task in pipelined batches, so a session's events leave
+in seq order and a busy worker sends few round trips. Should the queue ever be full, the publication is dropped
+and counted: gateways notice the gap at the session's next event and read what they missed from the store.
+Each publication is signed for its channel (signing.py): gateways deliver nothing that anyone on Redis wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+from agents.events import SessionPayload
+from agents.session.checkpoint import Checkpoint
+from app.core.protocol import AnyServerEvent
+from app.core.redaction import Redactor
+from app.distributed.bus import EventNote, events_channel
+from app.distributed.signing import BusSigner
+from app.store.event_log import SessionEventLog
+from app.store.run_store import RunStore, StoreError
+
+log = logging.getLogger(__name__)
+
+
+class EventPublisher:
+    def __init__(self, redis: Redis, signer: BusSigner, *, limit: int = 50_000, batch: int = 256) -> None:
+        self._redis = redis
+        self._signer = signer
+        self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(limit)
+        self._batch = batch
+        self.dropped = 0
+        self.published = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._drain(), name="event-publisher")
+
+    async def stop(self) -> None:
+        """Publish what is queued, then stop."""
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def publish(self, session_id: str, seq: int, text: str) -> None:
+        channel = events_channel(session_id)
+        note = self._signer.seal("event", channel, EventNote(seq=seq, text=text).model_dump_json())
+        try:
+            self._queue.put_nowait((channel, note))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def _drain(self) -> None:
+        while True:
+            items = [await self._queue.get()]
+            while len(items) < self._batch and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for channel, note in items:
+                        pipe.publish(channel, note)
+                    await pipe.execute()
+                self.published += len(items)
+            except Exception:  # Redis away: gateways fill the gap from the store
+                log.exception("publishing %d events failed", len(items))
+                self.dropped += len(items)
+            finally:
+                for _ in items:
+                    self._queue.task_done()
+
+
+class WorkerEventLog(SessionEventLog):
+    """A session's log on a worker: refuses to store once the worker may have lost the session (the fence),
+    and publishes every stored event for the gateways."""
+
+    def __init__(
+        self,
+        session_id: str,
+        store: RunStore,
+        redactor: Redactor,
+        publisher: EventPublisher,
+        may_write: Callable[[], bool],
+        *,
+        last_seq: int,
+        owner: str,
+    ) -> None:
+        super().__init__(session_id, store, redactor, last_seq=last_seq, owner=owner)
+        self._publisher = publisher
+        self._may_write = may_write
+        self.fenced = False
+
+    def publish(
+        self, payload: SessionPayload, run_id: str | None, *, checkpoint: Checkpoint | None = None
+    ) -> asyncio.Future[None]:
+        if self.fenced or not self._may_write():
+            refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            refused.set_exception(StoreError("This worker no longer holds the session."))
+            return refused
+        return super().publish(payload, run_id, checkpoint=checkpoint)
+
+    def _deliver(self, seq: int, text: str, event: AnyServerEvent) -> None:
+        super()._deliver(seq, text, event)
+        self._publisher.publish(self.session_id, seq, text)

@@ -1,0 +1,381 @@
+"""The run store: every session event, and one row per run derived from them.
+
+SQLite file by default, PostgreSQL when DATABASE_URL says so (SQLAlchemy Core, async drivers aiosqlite and
+asyncpg). Writes go through one writer task that commits in batches (group commit): an event's `append()`
+returns once its batch is committed, so "stored before sent" costs one commit per batch, not per event.
+The `on_stored` callbacks run in commit order, which is how events reach clients in seq order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Insert,
+    Table,
+    event,
+    func,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from agents.session.checkpoint import Checkpoint
+from app.core.protocol import RunStartedEvent
+from app.store.rows import UPDATE_FINISH, UPDATE_STATUS, EventRecord, latest_checkpoints, run_change, run_row
+from app.store.schema import (
+    ACTIVE_STATUSES,
+    checkpoints,
+    create_and_migrate,
+    events,
+    runs,
+    sessions,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OwnerSpending:
+    runs_in_flight: int
+    spent_usd: float  # finished runs since the day began (runs whose cost is unknown count nothing)
+    in_flight_usd: float  # the USD budgets of the runs in flight: what they may still spend at most
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept plain sqlite:// and postgres:// URLs and pick the async driver."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    if url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url[len("postgresql://") :]
+    return url
+
+
+POOL_SIZE, POOL_OVERFLOW = 20, 20  # PostgreSQL connections per process: kept, and beyond them in a burst
+SCHEMA_LOCK_KEY = 0x7265_7365_6172  # any constant shared by every process of this app ("resear")
+
+
+class StoreError(Exception):
+    """An event could not be stored (the database failed, or the record was refused)."""
+
+
+class RunStore:
+    def __init__(self, database_url: str, *, batch_size: int = 512, max_backlog: int = 100_000) -> None:
+        self.url = normalize_database_url(database_url)
+        self._batch_size = batch_size
+        self._engine: AsyncEngine | None = None
+        self._queue: asyncio.Queue[EventRecord | None] = asyncio.Queue()
+        self._max_backlog = max_backlog  # events waiting for the writer; past it an event is refused, not queued
+        self._writer: asyncio.Task[None] | None = None
+        self.commits = 0  # batches committed (benchmarks report events per commit)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        assert self._engine is not None, "RunStore.start() was not called"
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return make_url(self.url).get_backend_name()
+
+    async def start(self) -> None:
+        url = make_url(self.url)
+        kwargs: dict[str, Any] = {}
+        if url.get_backend_name() == "sqlite":
+            database = url.database or ""
+            if database in ("", ":memory:"):
+                kwargs["poolclass"] = StaticPool
+            else:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if url.get_backend_name() == "postgresql":
+            # Connections are kept, not churned: a burst beyond the pool would otherwise open (and authenticate)
+            # a new connection per query and close it after, which costs more than the query.
+            kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_timeout=30)
+        self._engine = create_async_engine(self.url, **kwargs)
+        if url.get_backend_name() == "sqlite":
+            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
+        async with self._engine.begin() as conn:
+            if url.get_backend_name() == "postgresql":
+                # Servers and workers starting together on an empty database would race in create_all
+                # (one dies on a UniqueViolation): a transaction-scoped advisory lock lets one create at a time.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            await conn.run_sync(create_and_migrate)
+        self._writer = asyncio.create_task(self._write_loop(), name="run-store-writer")
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            await self._queue.put(None)
+            await self._writer
+            self._writer = None
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    # ---- writing ----------------------------------------------------------------------------------------
+    def append(self, record: EventRecord) -> asyncio.Future[None]:
+        """Queue an event; the future resolves when it is committed (after its on_stored callback ran)."""
+        record.done = asyncio.get_running_loop().create_future()
+        if self._queue.qsize() >= self._max_backlog:  # the database fell far behind: refuse rather than grow
+            record.done.set_exception(StoreError(f"The run store is {self._max_backlog} events behind."))
+        else:
+            self._queue.put_nowait(record)
+        return record.done
+
+    def _insert_ignore(self, table: Table) -> Insert:
+        """INSERT that leaves existing rows alone (ON CONFLICT DO NOTHING), for SQLite and PostgreSQL."""
+        if self.dialect == "postgresql":
+            return postgresql_insert(table).on_conflict_do_nothing()
+        return sqlite_insert(table).on_conflict_do_nothing()
+
+    @property
+    def pending(self) -> int:
+        """Events queued for the writer (metrics)."""
+        return self._queue.qsize()
+
+    async def _write_loop(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop_after = False
+            while len(batch) < self._batch_size and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stop_after = True
+                    break
+                batch.append(item)
+            await self._commit(batch)
+            if stop_after:
+                return
+
+    async def _commit(self, batch: list[EventRecord]) -> None:
+        """Commit a batch in one transaction; if it fails, retry its records one by one so a single bad record
+        (or one session's conflict) fails only its own emitter, and the other sessions' events land."""
+        try:
+            await self._write(batch)
+        except Exception as exc:  # noqa: BLE001 - isolated below, then reported to the waiting emitters
+            if len(batch) == 1:
+                log.error("run store commit failed", extra={"error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+                self._settle(batch[0], exc)
+                return
+            log.warning("run store batch failed; retrying its %d records one by one", len(batch))
+            for record in batch:
+                await self._commit([record])
+            return
+        for record in batch:
+            self._settle(record, None)
+
+    def _settle(self, record: EventRecord, error: BaseException | None) -> None:
+        if error is None and record.on_stored is not None:
+            try:
+                record.on_stored()
+            except Exception:
+                log.exception("on_stored callback failed")
+        if record.done is not None and not record.done.done():
+            if error is None:
+                record.done.set_result(None)
+            else:
+                record.done.set_exception(StoreError(f"The event could not be stored: {type(error).__name__}"))
+
+    async def _write(self, batch: list[EventRecord]) -> None:
+        """One transaction, at most four statements, whatever the batch size: every await here waits for a
+        busy event loop, so statements are batched (executemany) rather than issued per event."""
+        new_runs: list[dict[str, Any]] = []
+        state_changes: list[dict[str, Any]] = []
+        finishes: list[dict[str, Any]] = []
+        for record in batch:
+            change = run_change(record)
+            if isinstance(change, RunStartedEvent):
+                new_runs.append(
+                    {
+                        "run_id": record.run_id,
+                        "session_id": record.session_id,
+                        "task": change.data.task,
+                        "status": "running",
+                        "created_at": record.created_at,
+                        "first_seq": record.seq,
+                        "owner": record.owner,
+                    }
+                )
+            elif isinstance(change, dict):
+                (finishes if "last_seq" in change else state_changes).append({"rid": record.run_id, **change})
+        owners = {r.session_id: r.owner for r in batch}
+        async with self.engine.begin() as conn:
+            # A session is recorded with its owner by its first stored event, in the same commit: no write of its
+            # own when it connects (a session that never stored anything holds nothing worth owning).
+            await conn.execute(
+                self._insert_ignore(sessions),
+                [
+                    {"session_id": sid, "owner": owner, "created_at": batch[0].created_at}
+                    for sid, owner in owners.items()
+                ],
+            )
+            await conn.execute(
+                events.insert(),
+                [
+                    {
+                        "session_id": r.session_id,
+                        "seq": r.seq,
+                        "run_id": r.run_id,
+                        "type": r.type,
+                        "created_at": r.created_at,
+                        "payload": r.payload,
+                    }
+                    for r in batch
+                ],
+            )
+            if new_runs:
+                await conn.execute(runs.insert(), new_runs)
+            if state_changes:  # before finishes: a run's finish is always its last change
+                await conn.execute(UPDATE_STATUS, state_changes)
+            if finishes:
+                await conn.execute(UPDATE_FINISH, finishes)
+            latest = latest_checkpoints(batch)
+            if latest:
+                await conn.execute(self._upsert_checkpoint(), latest)
+        self.commits += 1
+
+    def _upsert_checkpoint(self) -> Insert:
+        """Insert or replace a session's checkpoint, never with an older one."""
+        insert = postgresql_insert(checkpoints) if self.dialect == "postgresql" else sqlite_insert(checkpoints)
+        newer = insert.excluded
+        return insert.on_conflict_do_update(
+            index_elements=[checkpoints.c.session_id],
+            set_={
+                "seq": newer.seq,
+                "run_id": newer.run_id,
+                "state": newer.state,
+                "memory": func.coalesce(newer.memory, checkpoints.c.memory),  # None: unchanged
+                "updated_at": newer.updated_at,
+            },
+            where=checkpoints.c.seq < newer.seq,
+        )
+
+    # ---- reading ----------------------------------------------------------------------------------------
+    async def max_seq(self, session_id: str) -> int:
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(select(func.max(events.c.seq)).where(events.c.session_id == session_id))
+        return int(value or 0)
+
+    async def events_after(self, session_id: str, after_seq: int, limit: int = 1000) -> list[tuple[int, str]]:
+        """(seq, payload) of the session's events with seq > after_seq, in order."""
+        query = (
+            select(events.c.seq, events.c.payload)
+            .where(events.c.session_id == session_id, events.c.seq > after_seq)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(int(seq), payload) for seq, payload in rows]
+
+    async def list_runs(
+        self,
+        *,
+        owner: str,
+        limit: int = 50,
+        offset: int = 0,
+        session_id: str | None = None,
+        status: str | None = None,
+    ) -> list[dict[str, Any]]:
+        query = (
+            select(runs)
+            .where(runs.c.owner == owner)
+            .order_by(runs.c.created_at.desc(), runs.c.run_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        if session_id:
+            query = query.where(runs.c.session_id == session_id)
+        if status:
+            query = query.where(runs.c.status == status)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [run_row(row) for row in rows]
+
+    async def get_run(self, run_id: str, *, owner: str | None) -> dict[str, Any] | None:
+        """The run, or None when it does not exist or belongs to someone else (owner None: anyone's)."""
+        query = select(runs).where(runs.c.run_id == run_id)
+        if owner is not None:
+            query = query.where(runs.c.owner == owner)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return run_row(row) if row else None
+
+    # ---- sessions -----------------------------------------------------------------------------------------
+    async def session_owner(self, session_id: str) -> str | None:
+        async with self.engine.connect() as conn:
+            owner = await conn.scalar(select(sessions.c.owner).where(sessions.c.session_id == session_id))
+        return str(owner) if owner is not None else None
+
+    async def record_session(self, session_id: str, owner: str) -> None:
+        """Record a new session's owner at once (gateways do, so any gateway can check it before an event)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                self._insert_ignore(sessions), [{"session_id": session_id, "owner": owner, "created_at": now_iso()}]
+            )
+
+    async def load_checkpoint(self, session_id: str) -> tuple[int, Checkpoint] | None:
+        """(seq covered, checkpoint) of the session's last checkpoint, or None."""
+        query = select(checkpoints.c.seq, checkpoints.c.state, checkpoints.c.memory).where(
+            checkpoints.c.session_id == session_id
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (int(row[0]), Checkpoint(str(row[1]), row[2])) if row else None
+
+    async def run_events(self, run_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        query = (
+            select(events.c.payload)
+            .where(events.c.run_id == run_id, events.c.seq > after_seq)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).scalars().all()
+        return [json.loads(payload) for payload in rows]
+
+    async def owner_spending(self, owner: str, since: str) -> OwnerSpending:
+        """What `owner` has in flight now, and has spent on runs created since `since` (ISO time)."""
+        query = select(runs.c.run_id, runs.c.status, runs.c.spent).where(
+            runs.c.owner == owner, or_(runs.c.status.in_(ACTIVE_STATUSES), runs.c.created_at >= since)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            active = [str(row.run_id) for row in rows if row.status in ACTIVE_STATUSES]
+            started = select(events.c.payload).where(events.c.run_id.in_(active), events.c.type == "run_started")
+            budgets = (await conn.execute(started)).scalars().all() if active else []
+        spent = sum(float((json.loads(row.spent) or {}).get("usd") or 0) for row in rows if row.spent)
+        in_flight = sum(float((json.loads(p).get("data") or {}).get("budget", {}).get("max_usd") or 0) for p in budgets)
+        return OwnerSpending(runs_in_flight=len(active), spent_usd=spent, in_flight_usd=in_flight)
+
+    async def active_runs(self) -> list[dict[str, Any]]:
+        """Runs left running or paused (by a server that stopped without finishing them)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(runs).where(runs.c.status.in_(ACTIVE_STATUSES)))).mappings().all()
+        return [run_row(row) for row in rows]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
