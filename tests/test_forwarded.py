@@ -22,7 +22,7 @@ import uvicorn
 import websockets
 from fastapi import FastAPI
 
-from app.cli.main import uvicorn_options
+from app.cli.local_server import uvicorn_options
 from tests.cluster import free_port
 from tests.live_server import LiveServer, ScriptBook, live_app, make_settings, scripted_app
 from tests.scripted import paris_script

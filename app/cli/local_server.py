@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
@@ -22,12 +23,27 @@ class ServerDidNotStart(Exception):
     pass
 
 
+def uvicorn_options(settings: Settings, *, host: str, port: int) -> dict[str, Any]:
+    """How `serve` runs uvicorn (tests run the app with exactly these)."""
+    return {
+        "host": host,
+        "port": port,
+        "ws_max_size": settings.ws_max_frame_bytes,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "h11_max_incomplete_event_size": 64 * 1024,
+        "timeout_graceful_shutdown": 10,
+        "log_config": None,
+        "server_header": False,
+        "proxy_headers": False,  # forwarded headers are the app's to judge, from TRUSTED_PROXIES only
+    }
+
+
 @contextlib.asynccontextmanager
 async def local_server(settings: Settings) -> AsyncIterator[str]:
     """The base URL of the app, running in this process until the block ends."""
     import uvicorn
 
-    from app.cli.main import uvicorn_options
     from app.main import create_app
 
     app = create_app(settings, configure_logs=False)

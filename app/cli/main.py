@@ -21,7 +21,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import typer
 import uvicorn
@@ -31,7 +31,14 @@ from rich.markup import escape
 from app.cli.ask import AskFailed, AskResult, print_answer
 from app.cli.ask import ask as ask_team
 from app.cli.eval import eval_command
-from app.cli.local_server import DEFAULT_URL, ServerDidNotStart, command_logs, default_server_running, local_server
+from app.cli.local_server import (
+    DEFAULT_URL,
+    ServerDidNotStart,
+    command_logs,
+    default_server_running,
+    local_server,
+    uvicorn_options,
+)
 from app.cli.runs import fetch_run, fetch_runs, print_run, runs_table
 from app.cli.users import users_cli
 from app.core.settings import Settings
@@ -123,22 +130,6 @@ def _listen(host: str, port: int) -> socket.socket:
         raise typer.Exit(2) from None
     sock.set_inheritable(True)
     return sock
-
-
-def uvicorn_options(settings: Settings, *, host: str, port: int) -> dict[str, Any]:
-    """How `serve` runs uvicorn (tests run the app with exactly these)."""
-    return {
-        "host": host,
-        "port": port,
-        "ws_max_size": settings.ws_max_frame_bytes,
-        "ws_ping_interval": 20.0,
-        "ws_ping_timeout": 20.0,
-        "h11_max_incomplete_event_size": 64 * 1024,
-        "timeout_graceful_shutdown": 10,
-        "log_config": None,
-        "server_header": False,
-        "proxy_headers": False,  # forwarded headers are the app's to judge, from TRUSTED_PROXIES only
-    }
 
 
 def _cluster_ready(settings: Settings, workers: int) -> Settings:
@@ -311,10 +302,9 @@ def doctor(
 
     from app.cli.doctor import as_json as findings_json
     from app.cli.doctor import diagnose, exit_code, render
-    from app.realtime.config import VoiceSettings
 
     logging.disable(logging.WARNING)  # the findings say it all; library warnings would repeat them
-    findings = asyncio.run(diagnose(Settings(), VoiceSettings()))
+    findings = asyncio.run(diagnose(Settings()))
     if as_json:
         typer.echo(findings_json(findings))
     else:

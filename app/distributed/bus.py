@@ -20,15 +20,12 @@ Streams are capped (MAXLEN ~) and the per-worker ones expire, so a dead worker l
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, RedisError
-
-if TYPE_CHECKING:
-    from app.distributed.signing import BusSigner
 
 PREFIX = "rt:"
 PLACEMENT_STREAM = PREFIX + "place"
@@ -133,14 +130,3 @@ async def open_redis(url: str) -> Redis:
         await client.aclose()
         raise RedisUnreachable(f"Redis at {where} cannot be reached: {exc}. Check REDIS_URL.") from None
     return client
-
-
-async def send_command(redis: Redis, command: Command, worker_id: str | None, signer: BusSigner) -> None:
-    """To the worker that holds the session, or to placement when none does; signed (signing.py)."""
-    stream = worker_stream(worker_id) if worker_id else PLACEMENT_STREAM
-    fields: Any = signer.seal_command(command)
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.xadd(stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
-        if worker_id:
-            pipe.expire(stream, WORKER_STREAM_TTL_S)
-        await pipe.execute()

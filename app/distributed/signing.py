@@ -25,9 +25,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from app.distributed.bus import Command
+from redis.asyncio import Redis
+
+from app.distributed.bus import PLACEMENT_STREAM, STREAM_MAXLEN, WORKER_STREAM_TTL_S, Command, worker_stream
 
 MIN_SECRET_CHARS = 32
 MAX_VALIDITY_S = 300.0  # a command valid for longer than this is refused (gateways give 10 s by default)
@@ -112,3 +114,14 @@ class BusSigner:
         if len(mac) != MAC_HEX or not hmac.compare_digest(mac.encode(), self._mac(kind, channel, payload).encode()):
             return None
         return payload
+
+
+async def send_command(redis: Redis, command: Command, worker_id: str | None, signer: BusSigner) -> None:
+    """To the worker that holds the session, or to placement when none does; signed here."""
+    stream = worker_stream(worker_id) if worker_id else PLACEMENT_STREAM
+    fields: Any = signer.seal_command(command)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.xadd(stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
+        if worker_id:
+            pipe.expire(stream, WORKER_STREAM_TTL_S)
+        await pipe.execute()

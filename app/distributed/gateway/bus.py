@@ -33,9 +33,8 @@ from app.distributed.bus import (
     lease_key,
     new_command_id,
     reply_channel,
-    send_command,
 )
-from app.distributed.signing import BusSigner
+from app.distributed.signing import BusSigner, send_command
 
 log = logging.getLogger(__name__)
 

@@ -40,12 +40,11 @@ from app.distributed.bus import (
     Command,
     Reply,
     reply_channel,
-    send_command,
     worker_stream,
 )
 from app.distributed.leases import LeaseKeeper
 from app.distributed.loop_lag import LoopLag
-from app.distributed.signing import BusSigner
+from app.distributed.signing import BusSigner, send_command
 from app.distributed.worker.intake import CommandIntake
 from app.distributed.worker.publisher import EventPublisher, WorkerEventLog
 from app.store.event_log import SessionEventLog
