@@ -25,11 +25,12 @@ from app.core.redaction import Redactor
 from app.core.settings import Settings
 from app.core.telemetry import configure_otlp, install_global_provider
 from app.distributed.gateway.open import open_gateway
-from app.realtime.config import voice_settings
+from app.realtime.narrator.narrator import NarratorSettings
+from app.realtime.voice_calls import VoiceCalls
 from app.services import Services
 from app.sessions.access import AccessGuard
 from app.sessions.model_lifecycle import ModelWatch, configured_models
-from app.sessions.registry import SessionRegistry
+from app.sessions.registry import Registry, SessionRegistry
 from app.sessions.team_tools import open_team_tools
 from app.sessions.team_wiring import DeveloperToolsFactory, ModelClientsFactory, TeamWiring
 from app.sessions.user_limits import UserLimits
@@ -46,24 +47,28 @@ def create_app(
     model_clients: ModelClientsFactory | None = None,
     researcher_tools: Sequence[BaseTool[Any, Any]] | None = None,
     developer_tools: DeveloperToolsFactory | None = None,
+    narrator: NarratorSettings | None = None,
+    realtime_connect: Callable[[], Any] | None = None,
     configure_logs: bool = True,
     extra_routers: Sequence[Any] = (),
-    on_startup: Sequence[Callable[[FastAPI, Services], Any]] = (),
 ) -> FastAPI:
-    """The app. Defaults: models from settings, the real tools, the code sandbox from ToolSettings."""
+    """The app. Defaults: models from settings, the real tools, the code sandbox from settings.tools, the
+    narrator's timings from settings. Tests pass scripted models and tools, and quicker narrator timings."""
     settings = settings or Settings()
     users = user_directory(settings)
+    narrator = narrator or narrator_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             store = RunStore(settings.database_url)
+            live_workers = None
             if settings.redis_url:  # a gateway: sessions live on workers (app/distributed)
                 redactor, sandbox = Redactor(settings.secret_values()), None
                 await _start_store(stack, store, users, settings, redactor, configure_logs)
                 gateway = await open_gateway(stack, settings, store, redactor)
-                services = Services(settings=settings, store=store, registry=gateway, redactor=redactor)
-                services.live_workers = gateway.live_workers
+                registry: Registry = gateway
+                live_workers = gateway.live_workers
             else:  # everything in this process
                 tools = await open_team_tools(settings, researcher_tools, developer_tools)
                 stack.push_async_callback(tools.close)
@@ -89,20 +94,27 @@ def create_app(
                     max_per_user=settings.max_sessions_per_user,
                 )
                 registry.start_sweeper()
-                services = Services(
-                    settings=settings, store=store, registry=registry, redactor=redactor, sandbox=sandbox
-                )
-            stack.push_async_callback(services.registry.close_all)
-            services.session_buckets = RateBuckets(settings.session_rate_per_min)
-            services.voice_call_buckets = RateBuckets(settings.session_rate_per_min)
+            stack.push_async_callback(registry.close_all)
+            voice = settings.voice
+            voice_calls = VoiceCalls(max_calls=voice.voice_calls_max, per_user=voice.voice_sessions_per_user)
+            stack.push_async_callback(voice_calls.close_all)  # before the registry closes: calls hold sessions
             openai_client = realtime_client(settings)
-            if openai_client is not None:
-                services.openai_client = openai_client
-            app.state.services = services
-            for hook in on_startup:
-                hook(app, services)
-            if openai_client is not None:
-                services.model_watch = await start_model_watch(stack, openai_client, services)
+            model_watch = await start_model_watch(stack, openai_client, settings) if openai_client else None
+            app.state.services = Services(
+                settings=settings,
+                narrator=narrator,
+                store=store,
+                registry=registry,
+                redactor=redactor,
+                voice_calls=voice_calls,
+                session_buckets=RateBuckets(settings.session_rate_per_min),
+                voice_call_buckets=RateBuckets(settings.session_rate_per_min),
+                sandbox=sandbox,
+                openai_client=openai_client,
+                realtime_connect=realtime_connect,
+                model_watch=model_watch,
+                live_workers=live_workers,
+            )
             isolation = sandbox.isolation if sandbox is not None else None
             log.info(
                 "server ready",
@@ -157,11 +169,10 @@ async def _start_store(
     await users.load()
 
 
-async def start_model_watch(stack: AsyncExitStack, client: Any, services: Services) -> ModelWatch:
+async def start_model_watch(stack: AsyncExitStack, client: Any, settings: Settings) -> ModelWatch:
     """Check the configured models now (a few seconds at most: a slow API must not hold the server up), then
     every MODEL_CHECK_EVERY_S."""
-    voice = services.voice_settings or voice_settings()
-    watch = ModelWatch(client, configured_models(services.settings, voice), services.settings.model_check_every_s)
+    watch = ModelWatch(client, configured_models(settings, settings.voice), settings.model_check_every_s)
     try:
         async with asyncio.timeout(5.0):
             await watch.check()
@@ -170,6 +181,16 @@ async def start_model_watch(stack: AsyncExitStack, client: Any, services: Servic
     watch.start()
     stack.push_async_callback(watch.close)
     return watch
+
+
+def narrator_settings(settings: Settings) -> NarratorSettings:
+    """The Realtime narrator's voice, transcription and progress updates, from settings."""
+    return NarratorSettings(
+        voice=settings.realtime_voice,
+        transcription_model=settings.realtime_transcription_model,
+        progress_update_after_s=settings.progress_update_after_s,
+        max_progress_updates=settings.max_progress_updates,
+    )
 
 
 def user_limits(store: RunStore, settings: Settings) -> UserLimits:

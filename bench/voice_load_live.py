@@ -130,7 +130,7 @@ async def run_live_load(
 
 
 async def main(config: LoadConfig) -> int:
-    os.environ["VOICE_API"] = "live"  # the server process inherits it (app/realtime/config.py)
+    os.environ["VOICE_API"] = "live"  # the server process inherits it (app/core/voice_settings.py)
     with tempfile.TemporaryDirectory() as tmp:
         # The team takes a moment (model_delay), as real ones do: GPT-Live speaks its acknowledgement meanwhile
         # (an answer within the acknowledgement delay would cancel it, and little audio would flow).

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from agents.models.clients import TeamModelClients
 from app.core.settings import Settings
+from app.core.voice_settings import VoiceSettings
 from app.main import create_app
 from tests.scripted import Script, developer_tools, research_tools
 
@@ -30,6 +31,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "cancel_grace_s": 0.5,
     }
     values.update(overrides)
+    values.setdefault("voice", VoiceSettings(_env_file=None))  # type: ignore[call-arg]
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

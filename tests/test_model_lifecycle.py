@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from app.core.settings import Settings
-from app.realtime.config import VoiceSettings
+from app.core.voice_settings import VoiceSettings
 from app.sessions.model_lifecycle import ConfiguredModel, check_models, configured_models
 from tests.fakes.chat import tool_call
 from tests.fakes.server import FakeOpenAI

@@ -13,7 +13,7 @@ from agents.events import RunFinished, Usage
 from agents.stop import StopReason
 from app.core.protocol import to_json, wrap
 from app.core.redaction import Redactor
-from app.realtime.config import VoiceSettings
+from app.core.voice_settings import VoiceSettings
 from app.realtime.live.intent import classify
 from app.realtime.live.narrator import LiveNarrator
 from app.realtime.narrator.narrator import Narrator, NarratorSettings

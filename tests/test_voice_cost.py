@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from app.core.default_models import DEFAULT_REALTIME_MODEL
 from app.core.metrics import REGISTRY
 from app.core.prices import VoicePrice, default_voice_prices
-from app.core.settings import DEFAULT_REALTIME_MODEL
 from app.core.voice_protocol import VOICE_OUT
-from app.realtime.config import VoiceSettings
+from app.core.voice_settings import VoiceSettings
 from app.realtime.voice_usage import VoiceUsage, response_tokens
 from tests.live_server import ScriptBook, live_app
 from tests.scripted import paris_script

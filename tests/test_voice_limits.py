@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import websockets
 
+from app.core.voice_settings import VoiceSettings
 from app.main import create_app
-from app.realtime.config import VoiceSettings
 from app.realtime.narrator.narrator import NarratorSettings
 from tests.fakes.server import FakeOpenAI
 from tests.live_server import ScriptBook, live_app, make_settings
@@ -28,19 +28,15 @@ def two_user_voice_app(tmp_path: Path, fake: FakeOpenAI, **voice: Any) -> Any:
         openai_api_key="sk-fake-test-key",
         openai_base_url=fake.base_url,
         app_users={"alice": ALICE, "bob": BOB},
+        voice=VoiceSettings(_env_file=None, voice_api="realtime", **voice),  # type: ignore[call-arg]
     )
-
-    def configure(app: Any, services: Any) -> None:
-        services.narrator_settings = NarratorSettings(reconnect_delays_s=(0.05,), max_progress_updates=0)
-        services.voice_settings = VoiceSettings(_env_file=None, voice_api="realtime", **voice)  # type: ignore[call-arg]
-
     return create_app(
         settings,
         model_clients=ScriptBook(),
         researcher_tools=research_tools(),
         developer_tools=developer_tools,
+        narrator=NarratorSettings(reconnect_delays_s=(0.05,), max_progress_updates=0),
         configure_logs=False,
-        on_startup=[configure],
     )
 
 

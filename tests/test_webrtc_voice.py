@@ -168,12 +168,8 @@ USERS = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789"}
 
 def two_user_app(tmp_path: Path, fake) -> Any:  # type: ignore[no-untyped-def]
     from app.main import create_app
-    from app.realtime.config import VoiceSettings
     from tests.live_server import make_settings
     from tests.scripted import developer_tools, research_tools
-
-    def configure(app: Any, services: Any) -> None:
-        services.voice_settings = VoiceSettings(_env_file=None)  # type: ignore[call-arg]
 
     settings = make_settings(
         tmp_path, openai_api_key=API_KEY, openai_base_url=fake.base_url, app_users=USERS, session_rate_per_min=30
@@ -184,7 +180,6 @@ def two_user_app(tmp_path: Path, fake) -> Any:  # type: ignore[no-untyped-def]
         researcher_tools=research_tools(),
         developer_tools=developer_tools,
         configure_logs=False,
-        on_startup=[configure],
     )
 
 

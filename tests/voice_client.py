@@ -10,8 +10,8 @@ from typing import Any
 
 import websockets
 
+from app.core.voice_settings import VoiceSettings
 from app.main import create_app
-from app.realtime.config import VoiceSettings
 from app.realtime.narrator.narrator import NarratorSettings
 from tests.fakes.brain import first_sentence
 from tests.live_server import ScriptBook, make_settings
@@ -80,23 +80,21 @@ def live_settings(**overrides: Any) -> VoiceSettings:
 
 def voice_app(tmp_path: Path, fake, book: ScriptBook, *, voice: VoiceSettings | None = None, **narrator: Any):  # type: ignore[no-untyped-def]
     settings = make_settings(
-        tmp_path, openai_api_key="sk-fake-test-key", openai_base_url=fake.base_url, session_rate_per_min=3
+        tmp_path,
+        openai_api_key="sk-fake-test-key",
+        openai_base_url=fake.base_url,
+        session_rate_per_min=3,
+        voice=voice or VoiceSettings(_env_file=None, voice_api="realtime"),  # type: ignore[call-arg]
     )
-    narrator_settings = NarratorSettings(
-        reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05, **{"max_progress_updates": 0, **narrator}
-    )
-
-    def configure(app, services) -> None:  # type: ignore[no-untyped-def]
-        services.narrator_settings = narrator_settings
-        services.voice_settings = voice or VoiceSettings(_env_file=None, voice_api="realtime")  # type: ignore[call-arg]
-
     return create_app(
         settings,
         model_clients=book,
         researcher_tools=research_tools(),
         developer_tools=developer_tools,
+        narrator=NarratorSettings(
+            reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05, **{"max_progress_updates": 0, **narrator}
+        ),
         configure_logs=False,
-        on_startup=[configure],
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException
 from starlette.requests import HTTPConnection
@@ -10,9 +10,14 @@ from starlette.requests import HTTPConnection
 from app.services import Services
 
 
-def get_services(connection: HTTPConnection) -> Services:
-    services: Services = connection.app.state.services
+def services_of(app: Any) -> Services:
+    """The services the lifespan built (app/main.py): the one place that reads them off the app."""
+    services: Services = app.state.services
     return services
+
+
+def get_services(connection: HTTPConnection) -> Services:
+    return services_of(connection.app)
 
 
 def current_user(connection: HTTPConnection) -> str:

@@ -27,6 +27,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 
 from agents.session.errors import SessionCommandError
+from app.api.deps import services_of
 from app.api.mcp_gate import McpGate, gate_kwargs
 from app.core.settings import Settings
 from app.core.steps import describe_step
@@ -85,8 +86,7 @@ class TeamMcp:
 
     @property
     def services(self) -> Services:
-        services: Services = self._app.state.services
-        return services
+        return services_of(self._app)
 
     async def ask_team(self, question: str, ctx: Context) -> dict[str, Any]:
         services, user = self.services, _user(ctx)

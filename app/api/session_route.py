@@ -12,15 +12,13 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from app.api.deps import rate_key
+from app.api.deps import ServicesDep, rate_key
 from app.realtime.narrator.session_config import session_update
-from app.services import Services
 
 router = APIRouter()
 
 
-async def mint_client_secret(request: Request) -> dict[str, Any]:
-    services: Services = request.app.state.services
+async def mint_client_secret(request: Request, services: ServicesDep) -> dict[str, Any]:
     if not services.session_buckets.take(rate_key(request)):
         raise HTTPException(
             status_code=429, detail="Too many session requests; try again in a minute.", headers={"Retry-After": "60"}

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Literal
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel
 
 from app.api.deps import ServicesDep, UserDep
 from app.api.voice_ws import voice_dependencies
+from app.core.voice_settings import VoiceSettings
 from app.realtime.backends import VoiceConnectors, build_voice_front
-from app.realtime.config import VoiceSettings
 from app.realtime.narrator.narrator import NarratorSettings
-from app.realtime.voice_calls import CallOutput, TooManyCalls, VoiceCall, VoiceCalls, voice_calls, voice_settings_of
+from app.realtime.voice_calls import CallOutput, TooManyCalls, VoiceCall, VoiceCalls
 from app.realtime.webrtc_call import (
     MAX_SDP_BYTES,
     CallRefused,
@@ -40,21 +38,12 @@ from app.store.session_table import TooManySessions
 log = logging.getLogger(__name__)
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
-    services: Services | None = getattr(app.state, "services", None)
-    calls = services.voice_calls if services is not None else None
-    if calls is not None:
-        await calls.close_all()
-
-
-router = APIRouter(lifespan=_lifespan)
+router = APIRouter()
 
 
 def webrtc_available(services: Services) -> bool:
     """WebRTC is offered when configured (both backends have it)."""
-    return voice_settings_of(services).voice_transport == "webrtc"
+    return services.settings.voice.voice_transport == "webrtc"
 
 
 class VoiceConfig(BaseModel):
@@ -71,7 +60,7 @@ class NoSuchCall(BaseModel):
 async def voice_config(services: ServicesDep, user: UserDep) -> VoiceConfig:
     return VoiceConfig(
         transport="webrtc" if webrtc_available(services) else "relay",
-        backend=voice_settings_of(services).voice_api,
+        backend=services.settings.voice.voice_api,
         model_access=services.settings.has_model_access,
     )
 
@@ -99,7 +88,7 @@ async def create_voice_call(request: Request, services: ServicesDep, user: UserD
         raise HTTPException(status_code=409, detail="This server's voice runs over /ws/voice (the relay).")
     if not services.voice_call_buckets.take(user):
         raise HTTPException(status_code=429, detail="Too many voice calls; try again in a minute.")
-    calls = voice_calls(services)
+    calls = services.voice_calls
     try:
         calls.reserve(user)
     except TooManyCalls as exc:
@@ -200,7 +189,7 @@ async def _create_call(
     responses={404: {"model": NoSuchCall, "description": "No such call of yours."}},
 )
 async def end_voice_call(call_id: str, services: ServicesDep, user: UserDep) -> Response:
-    calls = voice_calls(services)
+    calls = services.voice_calls
     if calls.get(call_id, user) is None:
         raise HTTPException(status_code=404, detail="No such voice call.")
     await calls.end(call_id)

@@ -17,7 +17,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from agents.events import ErrorCode
 from agents.session.team_session import SessionCommandError
-from app.api.deps import current_user
+from app.api.deps import current_user, get_services
 from app.api.ws_edge import client_frames
 from app.core.protocol import printable
 from app.core.ratelimit import TokenBucket
@@ -29,10 +29,10 @@ from app.core.voice_protocol import (
     TeamControlIn,
     TextIn,
 )
+from app.core.voice_settings import VoiceSettings
 from app.realtime.backends import VoiceConnectors, build_connectors, build_voice_front
-from app.realtime.config import VoiceSettings, voice_settings
 from app.realtime.narrator.narrator import NarratorSettings
-from app.realtime.voice_calls import TooManyCalls, voice_calls
+from app.realtime.voice_calls import TooManyCalls
 from app.realtime.voice_front import VoiceFront
 from app.services import Services
 from app.sessions.team_wiring import NO_MODEL_MESSAGE
@@ -45,7 +45,7 @@ OUTBOX_LIMIT = 4000  # frames; a page that stops reading for this long is discon
 
 @router.websocket("/ws/voice")
 async def voice_socket(websocket: WebSocket) -> None:
-    services: Services = websocket.app.state.services
+    services = get_services(websocket)
     await websocket.accept()
     if websocket.query_params.get("call"):
         await follow_call(websocket, services, websocket.query_params["call"])
@@ -56,7 +56,7 @@ async def voice_socket(websocket: WebSocket) -> None:
         await websocket.send_json({"type": "error", "code": ErrorCode.UNAUTHORIZED, "message": str(exc.detail)})
         await websocket.close(code=1008)
         return
-    relays = voice_calls(services)
+    relays = services.voice_calls
     try:
         relays.open_relay(user)  # each socket is a paid upstream session: counted with the user's WebRTC calls
     except TooManyCalls as exc:
@@ -130,7 +130,7 @@ async def follow_call(websocket: WebSocket, services: Services, call_id: str) ->
         await websocket.send_json({"type": "error", "code": "unauthorized", "message": str(exc.detail)})
         await websocket.close(code=1008)
         return
-    call = voice_calls(services).get(call_id, user)
+    call = services.voice_calls.get(call_id, user)
     if call is None:
         await websocket.send_json({"type": "error", "code": "no_such_call", "message": "No such voice call."})
         await websocket.close(code=1008)
@@ -154,28 +154,16 @@ async def follow_call(websocket: WebSocket, services: Services, call_id: str) ->
 
 
 def voice_dependencies(services: Services) -> tuple[VoiceSettings, VoiceConnectors, NarratorSettings] | None:
-    """The one lookup of what the voice front needs from the app's services (None: no model configured).
-    Tests set `services.voice_settings`; otherwise it is read from the environment."""
+    """What the voice front needs from the app's services (None: no model configured)."""
     openai_client = services.openai_client
     if openai_client is None:
         return None
-    voice = services.voice_settings or voice_settings()
     connectors = build_connectors(
         openai_client,
         realtime_model=services.settings.realtime_model,
         realtime_connect=services.realtime_connect,
     )
-    return voice, connectors, narrator_settings(services)
-
-
-def narrator_settings(services: Services) -> NarratorSettings:
-    s = services.settings
-    return services.narrator_settings or NarratorSettings(
-        voice=s.realtime_voice,
-        transcription_model=s.realtime_transcription_model,
-        progress_update_after_s=s.progress_update_after_s,
-        max_progress_updates=s.max_progress_updates,
-    )
+    return services.settings.voice, connectors, services.narrator
 
 
 async def _write(websocket: WebSocket, outbox: asyncio.Queue[Any], overflow: asyncio.Event) -> None:

@@ -18,6 +18,8 @@ from autogen_core.models import ChatCompletionClient, LLMMessage, SystemMessage,
 from autogen_core.tools import ToolSchema
 
 from agents.models.clients import ROLES, ModelConfigError, clients_from_config_file, raw_model_clients
+from app.core.settings import Settings
+from app.core.voice_settings import VoiceSettings
 from app.sessions.model_lifecycle import ModelCheck, ModelState, check_models, configured_models
 
 Status = Literal["ok", "warn", "fail"]
@@ -45,7 +47,7 @@ class Finding:
     setting: str | None = None
 
 
-async def diagnose(settings: Any, voice: Any) -> list[Finding]:
+async def diagnose(settings: Settings) -> list[Finding]:
     """Every check, in the order a user would fix things."""
     found: list[Finding] = []
     client = _openai(settings)
@@ -57,19 +59,19 @@ async def diagnose(settings: Any, voice: Any) -> list[Finding]:
             Finding("key", "ok", f"no OPENAI_API_KEY: the team's models come from {settings.model_config_file}")
         )
     else:
-        check = await check_models(client, configured_models(settings, voice))
+        check = await check_models(client, configured_models(settings, settings.voice))
         found.append(_listing_finding(check, settings))
     found += await _team_models(settings, check)
     if client is not None and check is not None and check.listing != "refused":
-        found += await _narrator(client, settings, voice, check)
-    found.append(await _sandbox())
+        found += await _narrator(client, settings, settings.voice, check)
+    found.append(await _sandbox(settings))
     found.append(await _database(settings))
     if settings.redis_url:
         found.append(await _redis(settings.redis_url))
     return found
 
 
-def _openai(settings: Any) -> Any | None:
+def _openai(settings: Settings) -> Any | None:
     if settings.openai_api_key is None:
         return None
     from openai import AsyncOpenAI
@@ -102,7 +104,7 @@ def _state_finding(state: ModelState) -> Finding | None:
     return None
 
 
-async def _team_models(settings: Any, check: ModelCheck | None) -> list[Finding]:
+async def _team_models(settings: Settings, check: ModelCheck | None) -> list[Finding]:
     states = {s.configured.setting: s for s in check.states} if check else {}
     if check is not None and check.listing in ("refused", "unreachable"):
         return [Finding(f"{r.upper()}_MODEL", "fail", "not checked: the model API is not usable", None) for r in ROLES]
@@ -173,7 +175,7 @@ async def _close(clients: Sequence[ChatCompletionClient] | Any) -> None:
             pass
 
 
-async def _narrator(client: Any, settings: Any, voice: Any, check: ModelCheck) -> list[Finding]:
+async def _narrator(client: Any, settings: Settings, voice: VoiceSettings, check: ModelCheck) -> list[Finding]:
     states = {s.configured.setting: s for s in check.states}
     found: list[Finding] = []
     for setting in ("REALTIME_TRANSCRIPTION_MODEL", "LIVE_INTENT_MODEL"):
@@ -214,7 +216,7 @@ async def _open_realtime(client: Any, model: str) -> str:
     return f"{model}: a Realtime session opens"
 
 
-async def _open_live(client: Any, voice: Any) -> str:
+async def _open_live(client: Any, voice: VoiceSettings) -> str:
     from app.realtime.live.config import session_start
 
     async with client.live.connect() as conn:
@@ -225,11 +227,10 @@ async def _open_live(client: Any, voice: Any) -> str:
     return f"{voice.live_model}: a GPT-Live session opens"
 
 
-async def _sandbox() -> Finding:
+async def _sandbox(settings: Settings) -> Finding:
     from tools.code_execution import CodeSandbox
-    from tools.config import ToolSettings
 
-    sandbox = CodeSandbox(ToolSettings())
+    sandbox = CodeSandbox(settings.tools)
     try:
         async with asyncio.timeout(30):
             await sandbox.start()
@@ -247,7 +248,7 @@ async def _sandbox() -> Finding:
     )
 
 
-async def _database(settings: Any) -> Finding:
+async def _database(settings: Settings) -> Finding:
     from sqlalchemy import text
 
     from app.store.run_store import RunStore

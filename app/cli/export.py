@@ -41,9 +41,8 @@ def model_clients(settings: Settings) -> dict[str, ChatCompletionClient]:
 async def export_team(settings: Settings) -> dict[str, Any]:
     from tools import build_researcher_tools
     from tools.code_execution import CodeSandbox
-    from tools.config import ToolSettings
 
-    tool_settings = ToolSettings()
+    tool_settings = settings.tools
     sandbox = CodeSandbox.from_settings(tool_settings)
     await sandbox.start()
     try:

@@ -7,7 +7,7 @@ whose model has no price leaves the cost unknown (null), never a guess: a price 
 not in the table. `cached_input` is the price of prompt tokens served from OpenAI's prompt cache; None prices
 them as input (an upper bound). Cached tokens are read from each response (agents/models/call_usage.py). Reasoning tokens are output tokens, priced as output.
 
-Voice has its own table (VOICE_PRICES, app/realtime/config.py): Realtime models bill tokens split into text and
+Voice has its own table (VOICE_PRICES, app/core/voice_settings.py): Realtime models bill tokens split into text and
 audio, cached apart; GPT-Live bills minutes of session. `VoicePrice` holds either kind.
 """
 

@@ -1,4 +1,6 @@
-"""Server settings, read from the environment and `.env` (pydantic-settings).
+"""The one settings object, read from the environment and `.env` (pydantic-settings): the server's and the team's
+fields here, with a section for the voice front (`settings.voice`) and one for the tools (`settings.tools`). Each
+section reads the same environment under the same names as before; they are built once, with the rest.
 
 Every field has an embedded default so `uvicorn app.main:app` runs with no configuration at all:
 SQLite run store, local code execution, OpenAI models (a task then needs OPENAI_API_KEY).
@@ -6,7 +8,6 @@ SQLite run store, local code execution, OpenAI models (a task then needs OPENAI_
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -16,14 +17,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agents.models.budget import RunBudget
 from agents.models.openai_models import ReasoningEffort
+from app.core.default_models import DEFAULT_REALTIME_MODEL, DEFAULT_TEAM_MODEL, DEFAULT_TRANSCRIPTION_MODEL
 from app.core.prices import ModelPrice, default_prices
+from app.core.voice_settings import VoiceSettings
+from tools.config import ToolSettings
 
 T = TypeVar("T", int, float)
-
-DEFAULT_TEAM_MODEL = "gpt-6-luna"
-DEFAULT_REALTIME_MODEL = "gpt-realtime-2.1"
-DEFAULT_TRANSCRIPTION_MODEL = "gpt-transcribe"
-DEFAULT_LIVE_MODEL = "gpt-live-1.1"
 
 
 class TaskBudgetLike(Protocol):
@@ -173,6 +172,12 @@ class Settings(BaseSettings):
         default=None, description="JSON log lines; unset: JSON unless stderr is a terminal (then readable lines)."
     )
 
+    # --- sections (their own fields, same environment names) ----------------------------------------
+    voice: VoiceSettings = Field(default_factory=VoiceSettings, exclude=True)
+    """The voice front: which backend speaks, GPT-Live's model, voice sessions per user (app/core/voice_settings.py)."""
+    tools: ToolSettings = Field(default_factory=ToolSettings, exclude=True)
+    """The team's tools: search engines, fetching, the code sandbox (tools/config.py)."""
+
     def run_budget(self, task: TaskBudgetLike | None = None) -> RunBudget:
         """The server's budget per run, narrowed by a task's own (a task may ask for less, never for more)."""
 
@@ -207,8 +212,3 @@ class Settings(BaseSettings):
     @property
     def has_model_access(self) -> bool:
         return self.openai_api_key is not None or self.model_config_file is not None
-
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.redaction import Redactor
-from app.realtime.config import VoiceSettings
+from app.core.voice_settings import VoiceSettings
 from app.realtime.live.narrator import LiveNarrator
 from app.realtime.narrator.narrator import Narrator, NarratorSettings
 from app.realtime.team_control import TeamControl

@@ -15,9 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.realtime.config import VoiceSettings, voice_settings
 from app.realtime.voice_front import VoiceFront
-from app.services import Services
 
 log = logging.getLogger(__name__)
 HISTORY = 200  # messages a follower that joins late gets first
@@ -165,16 +163,3 @@ class VoiceCalls:
     async def close_all(self) -> None:
         for call_id in list(self._calls):
             await self.end(call_id)
-
-
-def voice_settings_of(services: Services) -> VoiceSettings:
-    """The voice settings tests set on the services, else the process's (environment, .env)."""
-    return services.voice_settings or voice_settings()
-
-
-def voice_calls(services: Services) -> VoiceCalls:
-    """The app's WebRTC calls (made on first use, with the limits from the voice settings)."""
-    if services.voice_calls is None:
-        voice = voice_settings_of(services)
-        services.voice_calls = VoiceCalls(max_calls=voice.voice_calls_max, per_user=voice.voice_sessions_per_user)
-    return services.voice_calls

@@ -36,8 +36,6 @@ async def open_team_tools(
     developer_tools: DeveloperToolsFactory | None,
 ) -> TeamTools:
     """Tests' tools where given; the real ones (and a started sandbox) otherwise; plus MCP servers' tools."""
-    from tools.config import ToolSettings
-
     secrets: list[str] = []
     sandbox = None
     release = None
@@ -45,7 +43,7 @@ async def open_team_tools(
         from tools import build_researcher_tools
         from tools.code_execution import CodeSandbox
 
-        tool_settings = ToolSettings()
+        tool_settings = settings.tools
         secrets += tool_settings.secret_values()
         if researcher_tools is None:
             researcher_tools = build_researcher_tools(tool_settings)
@@ -56,6 +54,6 @@ async def open_team_tools(
             developer_tools = lambda sid: [started.tool_for(sid)]  # noqa: E731 - one line, one job
     if settings.mcp_servers is not None:  # tools from MCP servers, per agent (agents/team/mcp_tools.py)
         researcher_tools, developer_tools = await add_mcp_tools(
-            settings.mcp_servers, researcher_tools, developer_tools, ToolSettings().tool_output_max_chars
+            settings.mcp_servers, researcher_tools, developer_tools, settings.tools.tool_output_max_chars
         )
     return TeamTools(researcher_tools, developer_tools, release, sandbox, secrets)

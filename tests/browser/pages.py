@@ -21,7 +21,9 @@ from tests.live_server import LiveServer, ScriptBook, make_settings
 from tests.scripted import developer_tools, research_tools
 
 
-def page_app(tmp_path: Path, book: ScriptBook | None, on_startup: tuple[Any, ...] = (), **settings: Any) -> FastAPI:
+def page_app(
+    tmp_path: Path, book: ScriptBook | None, narrator: NarratorSettings | None = None, **settings: Any
+) -> FastAPI:
     """The real app (create_app serves the page at /) with scripted team models (None: models from settings)."""
     return create_app(
         make_settings(tmp_path, **settings),
@@ -29,7 +31,7 @@ def page_app(tmp_path: Path, book: ScriptBook | None, on_startup: tuple[Any, ...
         researcher_tools=research_tools(),
         developer_tools=developer_tools,
         configure_logs=False,
-        on_startup=list(on_startup),
+        narrator=narrator,
     )
 
 
@@ -38,11 +40,7 @@ def voice_page_app(tmp_path: Path, fake: Any, book: ScriptBook, **narrator: Any)
     narrator_settings = NarratorSettings(
         reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05, **{"max_progress_updates": 0, **narrator}
     )
-
-    def configure(app: FastAPI, services: Any) -> None:
-        services.narrator_settings = narrator_settings
-
-    return page_app(tmp_path, book, on_startup=(configure,), openai_base_url=fake.base_url)
+    return page_app(tmp_path, book, narrator_settings, openai_base_url=fake.base_url)
 
 
 def api_key_of(app: FastAPI) -> str:

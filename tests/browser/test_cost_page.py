@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from app.core.default_models import DEFAULT_TEAM_MODEL
 from app.core.prices import ModelPrice
-from app.core.settings import DEFAULT_TEAM_MODEL
 from tests.browser.pages import page_app
 from tests.browser.test_page import open_page
 from tests.live_server import ScriptBook, live_app

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from app.realtime.config import VoiceSettings
+from app.core.voice_settings import VoiceSettings
 from app.realtime.narrator.narrator import NarratorSettings
 from tests.browser.conftest import BrowserPage
 from tests.browser.pages import page_app, serve
@@ -30,11 +30,8 @@ def live_page_app(tmp_path: Path, fake: Any, book: ScriptBook) -> FastAPI:
         _env_file=None, voice_api="live", live_progress_every_s=0.0, voice_transport="relay"
     )  # the relay here; GPT-Live over WebRTC is in tests/browser/test_webrtc_voice.py
 
-    def configure(app: FastAPI, services: Any) -> None:
-        services.narrator_settings = NarratorSettings(reconnect_delays_s=(0.05, 0.2))
-        services.voice_settings = voice
-
-    return page_app(tmp_path, book, on_startup=(configure,), openai_base_url=fake.base_url)
+    narrator = NarratorSettings(reconnect_delays_s=(0.05, 0.2))
+    return page_app(tmp_path, book, narrator, openai_base_url=fake.base_url, voice=voice)
 
 
 async def test_gpt_live_answer_is_heard_and_shown(

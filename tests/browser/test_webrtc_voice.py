@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from app.realtime.config import VoiceSettings
+from app.core.voice_settings import VoiceSettings
 from app.realtime.narrator.narrator import NarratorSettings
 from tests.browser.conftest import BrowserPage
 from tests.browser.pages import api_key_of, expand_log, log_names, page_app, serve, spoken_wav
@@ -36,11 +36,7 @@ def webrtc_page_app(
         _env_file=None, voice_api=api, voice_transport=transport, live_progress_every_s=0.0
     )
 
-    def configure(app: FastAPI, services: Any) -> None:
-        services.narrator_settings = narrator
-        services.voice_settings = voice
-
-    return page_app(tmp_path, book, on_startup=(configure,), openai_base_url=fake.base_url)
+    return page_app(tmp_path, book, narrator, openai_base_url=fake.base_url, voice=voice)
 
 
 async def open_voice_page(browser: Any, url: str, extra_args: list[str]) -> BrowserPage:

@@ -25,7 +25,7 @@ from typing import Any
 
 from agents.session.team_session import SessionCommandError
 from app.core.redaction import Redactor
-from app.realtime.config import VoiceSettings
+from app.core.voice_settings import VoiceSettings
 from app.realtime.live.config import commentary, session_start, thinking
 from app.realtime.live.intent import Intent
 from app.realtime.live.intent_model import IntentClassifier

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.default_models import DEFAULT_TRANSCRIPTION_MODEL
 from app.core.redaction import Redactor
-from app.core.settings import DEFAULT_TRANSCRIPTION_MODEL
 from app.realtime.narrator.events import (
     AUDIO_EVENTS,
     IGNORED_EVENTS,

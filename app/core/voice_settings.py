@@ -1,18 +1,16 @@
-"""Settings of the voice front (which backend speaks, the GPT-Live model and voice), read from the
-environment and `.env` like app/core/settings.py. Kept apart from the server's Settings on purpose: the voice front
-owns them."""
+"""The voice front's section of the settings (`settings.voice`): which backend speaks, the GPT-Live model and
+voice, voice sessions per user. Read from the environment and `.env` under the same names as always."""
 
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.default_models import DEFAULT_LIVE_MODEL, DEFAULT_TEAM_MODEL
 from app.core.prices import VoicePrice, default_voice_prices
-from app.core.settings import DEFAULT_LIVE_MODEL, DEFAULT_TEAM_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +58,3 @@ class VoiceSettings(BaseSettings):
             if "voice_sessions_per_user" not in self.model_fields_set:
                 self.voice_sessions_per_user = self.voice_calls_per_user
         return self
-
-
-@lru_cache(maxsize=1)
-def voice_settings() -> VoiceSettings:
-    """The process's voice settings, read once from the environment and `.env`."""
-    return VoiceSettings()
