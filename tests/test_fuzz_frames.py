@@ -251,12 +251,8 @@ async def test_fuzz_ws_voice(tmp_path: Path, fake_openai: Any, capsys: pytest.Ca
     frames = draw_frames(voice_mix(), VOICE_FRAMES, voice_size)
     assert len(frames) == VOICE_FRAMES and TEAM_FRAMES + VOICE_FRAMES >= 10_000
     tally = Tally("/ws/voice")
-    async with live_app(voice_app(tmp_path, fake_openai, ScriptBook(paris_script))) as server:
-        # voice_app takes no settings; /ws/voice reads its rate limit from them when a connection opens.
-        services = server.services
-        services.settings = services.settings.model_copy(
-            update={"voice_rate_per_s": NO_LIMIT_RATE, "voice_rate_burst": NO_LIMIT_BURST}
-        )
+    unlimited = {"voice_rate_per_s": NO_LIMIT_RATE, "voice_rate_burst": NO_LIMIT_BURST}
+    async with live_app(voice_app(tmp_path, fake_openai, ScriptBook(paris_script), settings=unlimited)) as server:
         voice = VoiceReader(await websockets.connect(server.ws_url + "/ws/voice", max_size=None))
         await asyncio.wait_for(voice.ready.wait(), 10)
         started = time.monotonic()

@@ -78,16 +78,28 @@ def live_settings(**overrides: Any) -> VoiceSettings:
     return VoiceSettings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
 
 
-def voice_app(tmp_path: Path, fake, book: ScriptBook, *, voice: VoiceSettings | None = None, **narrator: Any):  # type: ignore[no-untyped-def]
-    settings = make_settings(
+def voice_app(  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    fake,
+    book: ScriptBook,
+    *,
+    voice: VoiceSettings | None = None,
+    settings: dict[str, Any] | None = None,
+    **narrator: Any,
+):
+    """The app with its narrator on the fake OpenAI; `settings` overrides the server's (e.g. rate limits)."""
+    server_settings = make_settings(
         tmp_path,
-        openai_api_key="sk-fake-test-key",
-        openai_base_url=fake.base_url,
-        session_rate_per_min=3,
-        voice=voice or VoiceSettings(_env_file=None, voice_api="realtime"),  # type: ignore[call-arg]
+        **{
+            "openai_api_key": "sk-fake-test-key",
+            "openai_base_url": fake.base_url,
+            "session_rate_per_min": 3,
+            "voice": voice or VoiceSettings(_env_file=None, voice_api="realtime"),  # type: ignore[call-arg]
+            **(settings or {}),
+        },
     )
     return create_app(
-        settings,
+        server_settings,
         model_clients=book,
         researcher_tools=research_tools(),
         developer_tools=developer_tools,

@@ -7,7 +7,6 @@ per connection. Bad input never closes the connection: every bad frame gets an `
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -18,7 +17,17 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from agents.events import RunError
 from agents.session.team_session import SessionCommandError
 from app.api.deps import ServicesDep, UserDep
-from app.api.ws_edge import client_frames
+from app.api.ws_edge import (
+    CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
+    ClientError,
+    client_frames,
+    decode_json,
+    finish,
+    invalid,
+    message_type,
+    refuse,
+)
 from app.core.protocol import (
     CLIENT_MESSAGE,
     CLIENT_TYPES,
@@ -48,15 +57,6 @@ from app.store.session_table import TooManySessions
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-CLOSE_TRY_AGAIN = 1013  # the client fell behind: reconnect with ?after=SEQ
-
-
-class BadFrame(Exception):
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
 
 @router.websocket("/ws/team")
 async def team_socket(websocket: WebSocket, services: ServicesDep, user: UserDep) -> None:
@@ -66,12 +66,10 @@ async def team_socket(websocket: WebSocket, services: ServicesDep, user: UserDep
         after = parse_after(websocket.query_params.get("after"))
         attached = await services.registry.attach(session_id, user)
     except ValueError as exc:
-        await websocket.send_text(bare_error(ErrorCode.INVALID_MESSAGE, str(exc)))
-        await websocket.close(code=1008)
+        await refuse(websocket, bare_error(ErrorCode.INVALID_MESSAGE, str(exc)), CLOSE_POLICY)
         return
     except TooManySessions as exc:
-        await websocket.send_text(bare_error(ErrorCode.TOO_MANY_SESSIONS, str(exc)))
-        await websocket.close(code=CLOSE_TRY_AGAIN)
+        await refuse(websocket, bare_error(ErrorCode.TOO_MANY_SESSIONS, str(exc)), CLOSE_TRY_AGAIN)
         return
     entry, resumed = attached.entry, attached.resumed
     if attached.not_found:
@@ -99,7 +97,7 @@ async def team_socket(websocket: WebSocket, services: ServicesDep, user: UserDep
     finally:
         entry.log.unsubscribe(inbox)
         inbox.close()
-        await _finish(writer)
+        await finish(writer)
         await services.registry.detach(entry)
 
 
@@ -145,14 +143,14 @@ async def _read(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, service
         request_id: str | None = None
         try:
             if not bucket.take():
-                raise BadFrame(
+                raise ClientError(
                     ErrorCode.RATE_LIMITED, f"Too many messages: at most {settings.ws_rate_per_s:g} per second."
                 )
             payload = decode_frame(frame, settings.ws_max_frame_bytes)
             request_id = payload.get("id") if isinstance(payload.get("id"), str) else None
             message = parse_message(payload, settings.ws_max_task_chars)
             await dispatch(message, entry.session, inbox, entry, settings)
-        except BadFrame as bad:
+        except ClientError as bad:
             inbox.reply(entry.log.reply(_error(bad.code, bad.message, request_id)))
         except SessionCommandError as refused:
             inbox.reply(entry.log.reply(_error(refused.code, refused.message, request_id), entry.session.run_id))
@@ -163,52 +161,28 @@ async def _read(websocket: WebSocket, inbox: Inbox, entry: SessionEntry, service
 
 
 def decode_frame(frame: dict[str, Any], max_bytes: int) -> dict[str, Any]:
-    """The JSON object in a text frame, or BadFrame."""
+    """The JSON object in a text frame, or ClientError."""
     if frame.get("bytes") is not None:
-        raise BadFrame(ErrorCode.BINARY_NOT_SUPPORTED, "Binary frames are not supported on /ws/team: send JSON text.")
-    text = frame.get("text") or ""
-    if len(text) > max_bytes // 4 and len(text.encode("utf-8")) > max_bytes:
-        raise BadFrame(ErrorCode.FRAME_TOO_LARGE, f"Frame larger than {max_bytes} bytes.")
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        raise BadFrame(ErrorCode.INVALID_JSON, "The frame is not valid JSON.") from None
-    except RecursionError:
-        raise BadFrame(ErrorCode.INVALID_MESSAGE, "The JSON is nested too deeply.") from None
-    if not isinstance(payload, dict):
-        raise BadFrame(ErrorCode.INVALID_MESSAGE, "Expected a JSON object with a 'type' field.")
-    return payload
+        raise ClientError(
+            ErrorCode.BINARY_NOT_SUPPORTED, "Binary frames are not supported on /ws/team: send JSON text."
+        )
+    return decode_json(frame.get("text") or "", max_bytes)
 
 
 def parse_message(payload: dict[str, Any], max_task_chars: int) -> ClientMessage:
-    kind = payload.get("type")
-    if kind is None:
-        raise BadFrame(ErrorCode.INVALID_MESSAGE, "Missing field 'type'.")
-    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
-        shown = str(kind)[:40]
-        raise BadFrame(
-            ErrorCode.UNKNOWN_TYPE, f"Unknown message type '{shown}'. Known types: {', '.join(sorted(CLIENT_TYPES))}."
-        )
+    message_type(payload, CLIENT_TYPES)
     try:
         message = CLIENT_MESSAGE.validate_python(payload)
     except ValidationError as exc:
-        raise BadFrame(ErrorCode.INVALID_MESSAGE, summarize_validation(exc)) from None
+        raise invalid(exc) from None
     if isinstance(message, TaskMessage):
         text = message.text.strip()
         if not text:
-            raise BadFrame(ErrorCode.INVALID_MESSAGE, "Field 'text' is empty.")
+            raise ClientError(ErrorCode.INVALID_MESSAGE, "Field 'text' is empty.")
         if len(text) > max_task_chars:
-            raise BadFrame(ErrorCode.INVALID_MESSAGE, f"Field 'text' is longer than {max_task_chars} characters.")
+            raise ClientError(ErrorCode.INVALID_MESSAGE, f"Field 'text' is longer than {max_task_chars} characters.")
         message.text = text
     return message
-
-
-def summarize_validation(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(p) for p in error["loc"][1:] if p is not None) or "message"
-        parts.append(f"{where}: {error['msg']}")
-    return "Invalid message: " + "; ".join(parts)
 
 
 async def dispatch(
@@ -239,12 +213,3 @@ def bare_error(code: ErrorCode, message: str) -> str:
     """An error for a connection refused before it has a session (bad ?session= or ?after=)."""
     event = wrap(_error(code, message, None), seq=None, run_id=None, session_id="", timestamp=now_iso())
     return to_json(event)[0]
-
-
-async def _finish(task: asyncio.Task[None]) -> None:
-    if not task.done():
-        task.cancel()
-    try:
-        await task
-    except (asyncio.CancelledError, Exception):  # noqa: BLE001
-        pass

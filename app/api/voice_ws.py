@@ -13,13 +13,21 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, WebSocket
 from pydantic import ValidationError
-from starlette.websockets import WebSocketDisconnect
 
 from agents.events import ErrorCode
 from agents.session.team_session import SessionCommandError
 from app.api.deps import current_user, get_services
-from app.api.ws_edge import client_frames
-from app.core.protocol import printable
+from app.api.ws_edge import (
+    CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
+    BoundedOutbox,
+    ClientError,
+    client_frames,
+    decode_json,
+    invalid,
+    message_type,
+    refuse,
+)
 from app.core.ratelimit import TokenBucket
 from app.core.voice_protocol import (
     MAX_AUDIO_FRAME_BYTES,
@@ -41,6 +49,11 @@ from app.store.session_table import TooManySessions
 log = logging.getLogger(__name__)
 router = APIRouter()
 OUTBOX_LIMIT = 4000  # frames; a page that stops reading for this long is disconnected
+MAX_JSON_FRAME_BYTES = 64 * 1024  # a text frame (typed text, playback marks, team buttons): audio is binary
+
+
+def voice_error(code: ErrorCode, message: str) -> str:
+    return json.dumps({"type": "error", "code": code, "message": message})
 
 
 @router.websocket("/ws/voice")
@@ -53,15 +66,13 @@ async def voice_socket(websocket: WebSocket) -> None:
     try:
         user = current_user(websocket)
     except HTTPException as exc:
-        await websocket.send_json({"type": "error", "code": ErrorCode.UNAUTHORIZED, "message": str(exc.detail)})
-        await websocket.close(code=1008)
+        await refuse(websocket, voice_error(ErrorCode.UNAUTHORIZED, str(exc.detail)), CLOSE_POLICY)
         return
     relays = services.voice_calls
     try:
         relays.open_relay(user)  # each socket is a paid upstream session: counted with the user's WebRTC calls
     except TooManyCalls as exc:
-        await websocket.send_json({"type": "error", "code": ErrorCode.TOO_MANY_SESSIONS, "message": str(exc)})
-        await websocket.close(code=1013)
+        await refuse(websocket, voice_error(ErrorCode.TOO_MANY_SESSIONS, str(exc)), CLOSE_TRY_AGAIN)
         return
     try:
         await _serve_relay(websocket, services, user)
@@ -73,29 +84,19 @@ async def _serve_relay(websocket: WebSocket, services: Services, user: str) -> N
     try:
         entry = (await services.registry.attach(websocket.query_params.get("session") or None, user)).entry
     except TooManySessions as exc:
-        await websocket.send_json({"type": "error", "code": ErrorCode.TOO_MANY_SESSIONS, "message": str(exc)})
-        await websocket.close(code=1013)
+        await refuse(websocket, voice_error(ErrorCode.TOO_MANY_SESSIONS, str(exc)), CLOSE_TRY_AGAIN)
         return
     except ValueError as exc:
-        await websocket.send_json({"type": "error", "code": ErrorCode.INVALID_MESSAGE, "message": str(exc)})
-        await websocket.close(code=1008)
+        await refuse(websocket, voice_error(ErrorCode.INVALID_MESSAGE, str(exc)), CLOSE_POLICY)
         return
-    outbox: asyncio.Queue[dict[str, Any] | bytes | str | None] = asyncio.Queue()
-    overflow = asyncio.Event()
-
-    def to_browser(message: dict[str, Any] | bytes | str) -> None:
-        if outbox.qsize() >= OUTBOX_LIMIT:
-            overflow.set()
-            return
-        outbox.put_nowait(message)
-
+    to_browser = BoundedOutbox(OUTBOX_LIMIT)
     session_id = entry.log.session_id
     to_browser({"type": "voice.state", "state": "connecting", "session_id": session_id})
-    writer = asyncio.create_task(_write(websocket, outbox, overflow))
+    writer = asyncio.create_task(to_browser.write(websocket))
     narrator: VoiceFront | None = None
     deps = voice_dependencies(services)
     if deps is None or not services.settings.has_model_access:
-        to_browser({"type": "error", "code": "no_model_access", "message": NO_MODEL_MESSAGE})
+        to_browser({"type": "error", "code": ErrorCode.NO_MODEL_ACCESS, "message": NO_MODEL_MESSAGE})
         to_browser({"type": "voice.state", "state": "error", "session_id": session_id, "message": NO_MODEL_MESSAGE})
     else:
         voice, connectors, settings = deps
@@ -114,7 +115,7 @@ async def _serve_relay(websocket: WebSocket, services: Services, user: str) -> N
     finally:
         if narrator is not None:
             await narrator.close()
-        outbox.put_nowait(None)
+        to_browser.end()
         await asyncio.wait({writer}, timeout=2)
         writer.cancel()
         await services.registry.detach(entry)
@@ -127,24 +128,15 @@ async def follow_call(websocket: WebSocket, services: Services, call_id: str) ->
     try:
         user = current_user(websocket)
     except HTTPException as exc:
-        await websocket.send_json({"type": "error", "code": "unauthorized", "message": str(exc.detail)})
-        await websocket.close(code=1008)
+        await refuse(websocket, voice_error(ErrorCode.UNAUTHORIZED, str(exc.detail)), CLOSE_POLICY)
         return
     call = services.voice_calls.get(call_id, user)
     if call is None:
-        await websocket.send_json({"type": "error", "code": "no_such_call", "message": "No such voice call."})
-        await websocket.close(code=1008)
+        await refuse(websocket, voice_error(ErrorCode.NO_SUCH_CALL, "No such voice call."), CLOSE_POLICY)
         return
     outbox = call.output.follow()
-    overflow = asyncio.Event()
-
-    def to_browser(message: dict[str, Any] | bytes | str) -> None:
-        if outbox.qsize() >= OUTBOX_LIMIT:
-            overflow.set()
-            return
-        outbox.put_nowait(message)
-
-    writer = asyncio.create_task(_write(websocket, outbox, overflow))
+    to_browser = BoundedOutbox(OUTBOX_LIMIT, outbox)  # the call's output fills it; the page's pongs and errors too
+    writer = asyncio.create_task(to_browser.write(websocket))
     try:
         await _read(websocket, call.front, to_browser, services, audio=False)
     finally:
@@ -166,21 +158,6 @@ def voice_dependencies(services: Services) -> tuple[VoiceSettings, VoiceConnecto
     return services.settings.voice, connectors, services.narrator
 
 
-async def _write(websocket: WebSocket, outbox: asyncio.Queue[Any], overflow: asyncio.Event) -> None:
-    try:
-        while (message := await outbox.get()) is not None:
-            if overflow.is_set():
-                await websocket.close(code=1013, reason="the page stopped reading")
-                return
-            if isinstance(message, bytes):
-                await websocket.send_bytes(message)
-            else:  # text: lone surrogates (a JSON API's "\ud800", decoded) cannot be sent as UTF-8
-                text = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
-                await websocket.send_text(printable(text))
-    except (WebSocketDisconnect, RuntimeError, ConnectionError):
-        return
-
-
 async def _read(
     websocket: WebSocket, narrator: VoiceFront | None, to_browser: Any, services: Services, *, audio: bool = True
 ) -> None:
@@ -189,58 +166,43 @@ async def _read(
     async for frame in client_frames(websocket):
         try:
             if not bucket.take():
-                raise VoiceInputError("rate_limited", "Too many messages.")
+                raise ClientError(ErrorCode.RATE_LIMITED, "Too many messages.")
             if frame.get("bytes") is not None and not audio:
-                raise VoiceInputError("binary_not_supported", "On a WebRTC call the audio goes over WebRTC.")
+                raise ClientError(ErrorCode.BINARY_NOT_SUPPORTED, "On a WebRTC call the audio goes over WebRTC.")
             if frame.get("bytes") is not None:
                 pcm = frame["bytes"]
                 if len(pcm) > MAX_AUDIO_FRAME_BYTES or len(pcm) % 2:
-                    raise VoiceInputError(
-                        "invalid_audio", f"Audio frames are PCM16 (even length), at most {MAX_AUDIO_FRAME_BYTES} bytes."
+                    raise ClientError(
+                        ErrorCode.INVALID_AUDIO,
+                        f"Audio frames are PCM16 (even length), at most {MAX_AUDIO_FRAME_BYTES} bytes.",
                     )
                 if narrator is not None:
                     await narrator.audio_in(pcm)
                 continue
             await _handle_json(frame.get("text") or "", narrator, to_browser)
-        except VoiceInputError as bad:
+        except ClientError as bad:
             to_browser({"type": "error", "code": bad.code, "message": bad.message})
         except SessionCommandError as refused:
             to_browser({"type": "error", "code": refused.code, "message": refused.message})
         except Exception:
             log.exception("ws/voice message failed")
-            to_browser({"type": "error", "code": "internal_error", "message": "That message could not be handled."})
-
-
-class VoiceInputError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
+            to_browser(
+                {"type": "error", "code": ErrorCode.INTERNAL_ERROR, "message": "That message could not be handled."}
+            )
 
 
 async def _handle_json(text: str, narrator: VoiceFront | None, to_browser: Any) -> None:
-    if len(text) > 64 * 1024:
-        raise VoiceInputError("frame_too_large", "Frame larger than 65536 bytes.")
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        raise VoiceInputError("invalid_json", "The frame is not valid JSON.") from None
-    except RecursionError:
-        raise VoiceInputError("invalid_message", "The JSON is nested too deeply.") from None
-    if not isinstance(payload, dict) or "type" not in payload:
-        raise VoiceInputError("invalid_message", "Expected a JSON object with a 'type' field.")
-    kind = payload["type"]
-    if not isinstance(kind, str) or kind not in VOICE_IN_TYPES:  # a list or object type is not hashable
-        raise VoiceInputError("unknown_type", f"Unknown message type '{str(kind)[:40]}'.")
+    payload = decode_json(text, MAX_JSON_FRAME_BYTES)
+    message_type(payload, VOICE_IN_TYPES)
     try:
         message = VOICE_IN.validate_python(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise VoiceInputError("invalid_message", f"{'.'.join(map(str, first['loc'][1:]))}: {first['msg']}") from None
+        raise invalid(exc) from None
     if message.type == "ping":
         to_browser({"type": "pong"})
         return
     if narrator is None:
-        raise VoiceInputError("no_model_access", NO_MODEL_MESSAGE)
+        raise ClientError(ErrorCode.NO_MODEL_ACCESS, NO_MODEL_MESSAGE)
     if isinstance(message, TextIn):
         await narrator.text_in(message.text.strip())
     elif isinstance(message, PlaybackIn):
