@@ -32,7 +32,6 @@ class ErrorCode(StrEnum):
     NOT_PAUSED = "not_paused"
     ALREADY_PAUSED = "already_paused"
     TOO_MANY_FOLLOWUPS = "too_many_followups"
-    UNKNOWN_SESSION = "unknown_session"
     NOT_FOUND = "not_found"
     TOO_MANY_SESSIONS = "too_many_sessions"
     TOO_MANY_RUNS = "too_many_runs"  # the user's runs in flight are at MAX_RUNS_PER_USER

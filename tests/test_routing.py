@@ -25,7 +25,7 @@ from agents.manager.run_control import RunControl
 from agents.manager.steering import compact_schema
 from agents.models.budget import BudgetTracker
 from agents.models.metering import UsageMeter
-from agents.session.autogen_events import extract_answer, final_answer
+from agents.session.autogen_events import extract_answer
 
 WORKERS = ["Researcher", "Developer"]
 NAMED = [
@@ -214,9 +214,11 @@ def test_extract_answer_prefers_finish_then_terminate_then_best_text() -> None:
     delegated = manager_text("Find more.\nNEXT AGENT: Researcher")
     answer = extract_answer([user, report, delegated], "Manager")
     assert (answer.text, answer.complete) == (report.content, False)
-    assert final_answer([user, report, terminated], "Manager") == ("It is 18°C. Source: https://w.example/p", True)
+    finished = extract_answer([user, report, terminated], "Manager")
+    assert (finished.text, finished.complete) == ("It is 18°C. Source: https://w.example/p", True)
     # A bare TERMINATE: the answer is the text before it, and it counts as given.
-    assert final_answer([user, report, manager_text("TERMINATE")], "Manager") == (report.content, True)
+    terminated_bare = extract_answer([user, report, manager_text("TERMINATE")], "Manager")
+    assert (terminated_bare.text, terminated_bare.complete) == (report.content, True)
 
 
 def test_compact_tool_schema_drops_titles_and_echoed_descriptions() -> None:

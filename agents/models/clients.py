@@ -150,11 +150,6 @@ def role_effort(settings: Any, role: str) -> str | None:
     return configured if configured is not None else default_effort(getattr(settings, f"{role}_model"))
 
 
-def build_model_clients(settings: Any) -> TeamModelClients:
-    """Clients for every role from app settings (see app/core/settings.py), metered for one session."""
-    return TeamModelClients.wrap(raw_model_clients(settings), cache_keys=uses_openai_api(settings))
-
-
 def raw_model_clients(settings: Any) -> dict[str, ChatCompletionClient]:
     """One unmetered client per role. The server builds these once and shares them (with their HTTP pools)
     across sessions: each session wraps them in its own meter (TeamModelClients.wrap), which costs bytes,

@@ -20,10 +20,6 @@ from autogen_core.models import ModelInfo
 
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
-REASONING_FAMILIES = ("gpt-6", "gpt-5.", "o1", "o3", "o4")
-"""Names of reasoning models: they take `reasoning_effort` and refuse `max_tokens` (and, above effort
-"none", `temperature`/`top_p`/`logprobs`)."""
-
 TOOLS_NEED_EFFORT_NONE = ("gpt-6-luna", "gpt-6-sol", "gpt-5.6-luna", "gpt-5.6-terra", "gpt-5.6-sol")
 """Chat Completions function tools only at reasoning_effort "none" (OpenAI's model pages and checklist)."""
 
@@ -37,10 +33,6 @@ def _base(model: str) -> str:
     if len(parts) > 3 and parts[-3].isdigit() and len(parts[-3]) == 4:
         return "-".join(parts[:-3])
     return model
-
-
-def is_reasoning_model(model: str) -> bool:
-    return model.startswith(REASONING_FAMILIES)
 
 
 def model_info(model: str) -> ModelInfo | None:
@@ -68,14 +60,3 @@ def takes_parallel_tool_calls(model: str) -> bool:
     o4-mini answer 400 "Unsupported parameter: 'parallel_tool_calls' is not supported with this model"; for
     any other name (an OpenAI-compatible server's own model) we do not know, so it is not sent."""
     return model.startswith("gpt-")
-
-
-def tool_problem(model: str, effort: str | None) -> str | None:
-    """Why `model` at the effort it is sent (`effort`, None: not sent, the model's default) cannot call the
-    team's tools on Chat Completions, or None."""
-    base = _base(model)
-    if base in TOOLS_NEED_RESPONSES:
-        return f"{model} calls tools only on the Responses API, which the team's AutoGen client does not speak"
-    if base in TOOLS_NEED_EFFORT_NONE and effort != "none":
-        return f"{model} calls tools on Chat Completions only at reasoning effort 'none' (sent: {effort or 'default'})"
-    return None

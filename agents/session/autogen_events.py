@@ -56,9 +56,3 @@ def extract_answer(messages: Sequence[AgentMessage], manager: str, workers: Sequ
         if text:
             return FinalAnswer(text, urls_in(text), complete=finished)
     return FinalAnswer("", [], complete=finished)
-
-
-def final_answer(messages: Sequence[AgentMessage], manager: str) -> tuple[str, bool]:
-    """(text, complete): the older interface of extract_answer, kept while the session still calls it."""
-    answer = extract_answer(messages, manager)
-    return answer.text, answer.complete

@@ -279,11 +279,6 @@ def parse_event(text: str) -> AnyServerEvent:
     return SERVER_EVENT.validate_json(text)
 
 
-def validate_server_event(event: dict[str, Any]) -> AnyServerEvent:
-    """Validate one server event (a decoded frame) against the published protocol (used by tests)."""
-    return SERVER_EVENT.validate_python(event)
-
-
 def protocol_schema() -> dict[str, Any]:
     """JSON Schema of both directions, served at GET /protocol.json, and the constants the page reads."""
     return {

@@ -142,10 +142,6 @@ class GatewayBus:
         if self._listeners.pop(session_id, None) is not None and self._pubsub is not None:
             await self._pubsub.unsubscribe(events_channel(session_id))
 
-    @property
-    def subscriptions(self) -> int:
-        return len(self._listeners)
-
     async def _subscribe_channel(self, channel: str) -> None:
         assert self._pubsub is not None
         confirmed = self._confirmed.setdefault(channel, asyncio.Event())

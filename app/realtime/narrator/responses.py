@@ -91,11 +91,6 @@ class ResponseGate:
     def pending(self) -> int:
         return len(self._pending)
 
-    def owes(self, purpose: str) -> bool:
-        """A request of this purpose is waiting or in flight (e.g. an answer not spoken yet)."""
-        requests = [*self._pending, *([self._in_flight] if self._in_flight else [])]
-        return any(r.purpose == purpose for r in requests)
-
     async def request(self, request: ResponseRequest) -> None:
         if len(self._pending) >= MAX_PENDING:
             droppable = [r for r in self._pending if not r.must_deliver]
