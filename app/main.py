@@ -16,14 +16,15 @@ from fastapi import FastAPI
 
 from agents.events import ErrorCode, RunFinished, Usage
 from agents.stop import StopReason
+from agents.team.tool_schemas import cache_tool_schemas
 from app.api import docs, meta, runs, session_route, static, team_ws, voice_webrtc, voice_ws
 from app.api.mcp import mount_mcp
+from app.core import telemetry
 from app.core.logging_setup import configure_logging
 from app.core.peer import ProxyTrust, ResearchApp
 from app.core.ratelimit import RateBuckets
 from app.core.redaction import Redactor
 from app.core.settings import Settings
-from app.core.telemetry import configure_otlp, install_global_provider
 from app.distributed.gateway.open import open_gateway
 from app.realtime.narrator.narrator import NarratorSettings
 from app.realtime.voice_calls import VoiceCalls
@@ -141,8 +142,8 @@ def create_app(
     for router in extra_routers:
         app.include_router(router)
     mount_mcp(app, settings)  # the team as an MCP server at /mcp (app/api/mcp.py)
-    configure_otlp()  # traces to OTEL_EXPORTER_OTLP_ENDPOINT when set (app/core/telemetry.py)
-    install_global_provider()  # AutoGen's own spans follow ours into the run's trace
+    telemetry.install()  # model calls -> metrics and spans; OTLP when configured (app/core/telemetry.py)
+    cache_tool_schemas()  # AutoGen rebuilds each tool's schema on every model call (agents/team/tool_schemas.py)
     app.add_middleware(
         AccessGuard,
         users=users,

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from autogen_core.tools import FunctionTool
 
-import agents.team.build  # noqa: F401 - installs the caches
+from agents.team.tool_schemas import cache_tool_schemas
+
+cache_tool_schemas()  # what create_app and the worker do at startup
 
 
 def make_tool(answer: str) -> FunctionTool:

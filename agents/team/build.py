@@ -23,14 +23,10 @@ from agents.models.budget import BudgetTracker, RunBudget, TokenPrice
 from agents.models.clients import TeamModelClients
 from agents.models.selector_fallback import FallbackSelectorClient
 from agents.team import prompts
-from agents.team.tool_schemas import cache_tool_schemas
 
 MANAGER, RESEARCHER, DEVELOPER = "Manager", "Researcher", "Developer"
 WORKERS = (RESEARCHER, DEVELOPER)
 SELECTOR_HISTORY = 6  # messages the selector model sees when contexts are lean: who speaks next is decided late
-
-
-cache_tool_schemas()  # AutoGen rebuilds each tool's schema on every model call (agents/team/tool_schemas.py)
 
 
 @dataclass(frozen=True)

@@ -284,4 +284,9 @@ def on_model_call(call: ModelCall) -> None:
     span.end(end_time=call.end_ns)
 
 
-observe_model_calls(on_model_call)
+def install() -> None:
+    """Once a process starts serving (create_app, a worker): every model call feeds the metrics and a span,
+    spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set, and AutoGen's own spans follow ours."""
+    observe_model_calls(on_model_call)
+    configure_otlp()
+    install_global_provider()

@@ -14,6 +14,8 @@ from typing import Any
 
 from autogen_core.tools import BaseTool
 
+from agents.team.tool_schemas import cache_tool_schemas
+from app.core import telemetry
 from app.core.logging_setup import configure_logging
 from app.core.redaction import Redactor
 from app.core.settings import Settings
@@ -59,6 +61,8 @@ async def run_worker(
         redactor = Redactor(settings.secret_values() + tools.secrets)
         if configure_logs:
             configure_logging(settings.log_level, json_lines=settings.log_json, redactor=redactor)
+        telemetry.install()  # as create_app does: model calls -> metrics and spans
+        cache_tool_schemas()
         store = RunStore(settings.database_url)
         await store.start()
         stack.push_async_callback(store.stop)
