@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agents.models.budget import TokenPrice  # noqa: E402
-from agents.models.metering import Usage  # noqa: E402
+from agents.models.metering import MeterUsage  # noqa: E402
 from agents.team.build import build_team  # noqa: E402
 from app.core.prices import ModelPrice, role_models  # noqa: E402
 from app.main import create_app  # noqa: E402
@@ -108,7 +108,7 @@ def cost_of(requests: list[ChatRequest], finished: dict[str, Any]) -> TaskCost:
         reported_cached=usage["cached_prompt_tokens"],
         usd=finished["spent"]["usd"],
         usd_uncached=round(
-            flat.usd(Usage(usage["model_calls"], usage["prompt_tokens"], usage["completion_tokens"])), 6
+            flat.usd(MeterUsage(usage["model_calls"], usage["prompt_tokens"], usage["completion_tokens"])), 6
         ),
     )
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from autogen_core import CancellationToken
 
 from bench.stats import percentiles
-from sandbox.budget import RunBudget
+from sandbox.budget import SandboxBudget
 from sandbox.runner import RunnerConfig, make_server
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
@@ -82,7 +82,7 @@ async def attack(box: CodeSandbox, name: str, code: str) -> str:
 
 
 async def main(runs: int) -> None:
-    budget = RunBudget(timeout_s=10.0)
+    budget = SandboxBudget(timeout_s=10.0)
     root = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
     common = {
         "code_scratch_root": root,

@@ -29,7 +29,7 @@ SUPERVISOR_PROCESSES = 2
 
 
 @dataclass(frozen=True)
-class RunBudget:
+class SandboxBudget:
     """What one run may use in total: wall time, memory, processes, CPU, disk, output."""
 
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -59,8 +59,8 @@ class RunBudget:
         """RLIMIT_NPROC for the run's user namespace: the user's processes plus the sandbox's own two."""
         return self.max_processes + SUPERVISOR_PROCESSES
 
-    def with_timeout(self, timeout_s: float) -> RunBudget:
-        return RunBudget(
+    def with_timeout(self, timeout_s: float) -> SandboxBudget:
+        return SandboxBudget(
             timeout_s=timeout_s,
             memory_mb=self.memory_mb,
             max_processes=self.max_processes,
@@ -77,7 +77,7 @@ class RunBudget:
         )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> RunBudget:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SandboxBudget:
         """The budget from CODE_* variables (the names tools/config.py reads), defaults where unset."""
         env = os.environ if env is None else env
         return cls(

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.budget import SHM_MB, RunBudget
+from sandbox.budget import SHM_MB, SandboxBudget
 
 SANDBOX_UID = 65534
 SANDBOX_DIR = "/sandbox"  # the supervisor, confine.py and the code, read-only
@@ -83,7 +83,7 @@ def find_python(preferred: str | None, *, other_uid: bool) -> SandboxPython | No
 def bwrap_command(
     bwrap: str,
     python: SandboxPython,
-    budget: RunBudget,
+    budget: SandboxBudget,
     *,
     data_fds: Mapping[str, int],
     env: Mapping[str, str],

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.budget import RunBudget
+from sandbox.budget import SandboxBudget
 from sandbox.bwrap import SANDBOX_UID, SandboxPython, find_python
 from sandbox.confine import landlock_abi
 from sandbox.run import BwrapRunner
@@ -78,7 +78,7 @@ def bwrap_version(bwrap: str) -> str:
 
 
 async def probe_bubblewrap(
-    bwrap_path: str, python: str | None, budget: RunBudget, *, landlock: bool
+    bwrap_path: str, python: str | None, budget: SandboxBudget, *, landlock: bool
 ) -> tuple[Isolation, BwrapRunner | None]:
     """Find bwrap and an interpreter the sandbox can read, then run one snippet the real way; the runner only
     when all of that worked. Every refusal says what to do about it."""
@@ -95,7 +95,7 @@ NO_ISOLATION_HINT = (
 
 
 async def _probe(
-    bwrap_path: str, python: str | None, budget: RunBudget, *, landlock: bool
+    bwrap_path: str, python: str | None, budget: SandboxBudget, *, landlock: bool
 ) -> tuple[Isolation, BwrapRunner | None]:
     bwrap = shutil.which(bwrap_path)
     if bwrap is None:

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from sandbox import confine
 from sandbox import supervisor as sandbox_init
-from sandbox.budget import RunBudget
+from sandbox.budget import SandboxBudget
 from sandbox.bwrap import SANDBOX_DIR, SANDBOX_UID, SandboxPython, bwrap_command, sandbox_environment
 from sandbox.processes import OutputBuffer, RunResult
 
@@ -43,7 +43,7 @@ class BwrapRunner:
 
     bwrap: str
     python: SandboxPython
-    budget: RunBudget
+    budget: SandboxBudget
     landlock: bool = True
     passthrough_env: Mapping[str, str] | None = None
 
@@ -57,7 +57,7 @@ class BwrapRunner:
         code: str,
         state: Path | None = None,
         *,
-        budget: RunBudget | None = None,
+        budget: SandboxBudget | None = None,
         on_start: Callable[[int], None] | None = None,
         on_exit: Callable[[int], None] | None = None,
     ) -> RunResult:

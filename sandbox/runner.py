@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 if __package__ in (None, ""):  # run as a script: make `tools` importable from the directory above
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sandbox.budget import RunBudget
+from sandbox.budget import SandboxBudget
 from sandbox.isolation import Isolation, probe_bubblewrap
 from sandbox.processes import kill_group
 from sandbox.run import BwrapRunner
@@ -54,7 +54,7 @@ class RunnerConfig:
     scratch_root: Path
     max_timeout_s: float = 120.0
     max_code_bytes: int = 200_000
-    budget: RunBudget = RunBudget()
+    budget: SandboxBudget = SandboxBudget()
     max_concurrent: int = 2
     queue_wait_s: float = 30.0
     bwrap_path: str = "bwrap"
@@ -68,7 +68,7 @@ class RunnerConfig:
             scratch_root=Path(env.get("SANDBOX_SCRATCH", "/scratch")),
             max_timeout_s=float(env.get("SANDBOX_MAX_TIMEOUT_S", "120")),
             max_code_bytes=int(env.get("SANDBOX_MAX_CODE_BYTES", "200000")),
-            budget=RunBudget.from_env(env),
+            budget=SandboxBudget.from_env(env),
             max_concurrent=int(env.get("SANDBOX_MAX_CONCURRENT", "2")),
             bwrap_path=env.get("CODE_BWRAP_PATH", "bwrap"),
             python=env.get("CODE_PYTHON") or None,

@@ -13,7 +13,7 @@ from autogen_core.models import CreateResult, RequestUsage, SystemMessage, UserM
 from agents.models.budget import BudgetTracker, RunBudget, TokenPrice
 from agents.models.call_usage import CallDetails
 from agents.models.clients import ROLES, TeamModelClients, openai_client, uses_openai_api
-from agents.models.metering import MeteredChatCompletionClient, Usage, UsageMeter
+from agents.models.metering import MeteredChatCompletionClient, MeterUsage, UsageMeter
 from app.core.prices import ModelPrice, role_prices
 from tests.fakes.chat import REASONING_TOKENS, ErrorReply
 from tests.fakes.server import FakeOpenAI
@@ -108,13 +108,13 @@ async def test_a_streamed_call_still_counts_its_tokens(fake_openai: FakeOpenAI) 
 
 def test_cached_input_is_priced_apart() -> None:
     price = TokenPrice(2.0, 8.0, cached_input_per_million=0.5)
-    usage = Usage(model_calls=1, prompt_tokens=1_000_000, completion_tokens=100_000, cached_prompt_tokens=600_000)
+    usage = MeterUsage(model_calls=1, prompt_tokens=1_000_000, completion_tokens=100_000, cached_prompt_tokens=600_000)
     assert price.usd(usage) == pytest.approx(0.4 * 2.0 + 0.6 * 0.5 + 0.1 * 8.0)
     assert TokenPrice(2.0, 8.0).usd(usage) == pytest.approx(2.0 + 0.8)  # no cached price: all input at 2.0
     # Reasoning tokens are in completion_tokens already: counting them does not change the price.
-    assert price.usd(Usage(1, 1_000_000, 100_000, 600_000, reasoning_tokens=50_000)) == price.usd(usage)
+    assert price.usd(MeterUsage(1, 1_000_000, 100_000, 600_000, reasoning_tokens=50_000)) == price.usd(usage)
     # A provider that reports more cached than prompt tokens cannot make the input cheaper than all cached.
-    assert price.usd(Usage(1, 100, 0, cached_prompt_tokens=500)) == pytest.approx(100 * 0.5 / 1e6)
+    assert price.usd(MeterUsage(1, 100, 0, cached_prompt_tokens=500)) == pytest.approx(100 * 0.5 / 1e6)
 
 
 def test_the_run_cost_prices_each_roles_cached_input() -> None:

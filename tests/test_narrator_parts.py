@@ -20,7 +20,7 @@ from app.realtime.narrator.narrator import Narrator, NarratorSettings
 from app.realtime.narrator.responses import ResponseGate, ResponseRequest
 from app.realtime.narrator.tools import NarratorTools
 from app.realtime.progress import spoken_answer
-from app.realtime.team_control import TeamEvent, team_event
+from app.realtime.team_control import TeamUpdate, team_event
 from app.store.event_log import Delivery
 from tests.narrator_doubles import FakeTeam, Sockets
 
@@ -225,13 +225,13 @@ async def test_live_delegation_becomes_a_task_then_the_answer_is_commentary_for_
             sockets.current.push(event)
         ack = await sockets.current.wait_sent(lambda e: e["type"] == "session.thinking.append")
         assert ack["delegation_id"] == "dlg_1" and team.tasks == ["What's the weather in Paris?"]
-        narrator.offer_narration(TeamEvent("run_started", "run_1"))
+        narrator.offer_narration(TeamUpdate("run_started", "run_1"))
         tool = {"source": "Researcher", "content": [{"name": "web_search", "arguments": '{"query": "Paris"}'}]}
-        narrator.offer_narration(TeamEvent("ToolCallRequestEvent", "run_1", tool))
+        narrator.offer_narration(TeamUpdate("ToolCallRequestEvent", "run_1", tool))
         progress = await sockets.current.wait_sent(lambda e: "searching the web" in e.get("content", ""))
         assert progress["type"] == "session.thinking.append" and progress["delegation_id"] == "dlg_1"
         narrator.offer_narration(
-            TeamEvent("run_finished", "run_1", {"final_answer": "18 C and sunny.", "stop_reason": "completed"})
+            TeamUpdate("run_finished", "run_1", {"final_answer": "18 C and sunny.", "stop_reason": "completed"})
         )
         answer = await sockets.current.wait_sent(lambda e: e["type"] == "session.commentary.append")
         assert answer["delegation_id"] == "dlg_1" and "18 C and sunny." in answer["content"]
@@ -269,7 +269,7 @@ async def test_live_answer_owed_across_a_drop_goes_to_the_new_session_without_th
         await sockets.current.wait_sent(lambda e: e["type"] == "session.thinking.append")
         sockets.current.fail_when = lambda e: e["type"] == "session.commentary.append"  # drops as it is sent
         narrator.offer_narration(
-            TeamEvent("run_finished", "run_1", {"final_answer": "18 C.", "stop_reason": "completed"})
+            TeamUpdate("run_finished", "run_1", {"final_answer": "18 C.", "stop_reason": "completed"})
         )
         second = await sockets.wait_opened(2)
         answer = await second.wait_sent(lambda e: e["type"] == "session.commentary.append")

@@ -15,7 +15,7 @@ from typing import Any
 from app.core.redaction import Redactor
 from app.realtime.narrator.narrator import Narrator, NarratorSettings
 from app.realtime.narrator.responses import ResponseGate, ResponseRequest
-from app.realtime.team_control import TeamEvent
+from app.realtime.team_control import TeamUpdate
 from tests.narrator_doubles import FakeTeam, Sockets
 
 
@@ -70,7 +70,7 @@ async def test_narration_goes_on_after_connection_closed_during_a_send() -> None
         await narrator.close()
 
 
-def finished(run_id: str, answer: str) -> TeamEvent:
-    return TeamEvent(
+def finished(run_id: str, answer: str) -> TeamUpdate:
+    return TeamUpdate(
         "run_finished", run_id, {"final_answer": answer, "stop_reason": "completed", "complete": True}, "{}"
     )

@@ -18,7 +18,7 @@ from sandbox.budget import (
     DEFAULT_MEMORY_MB,
     DEFAULT_OUTPUT_BYTES,
     DEFAULT_TIMEOUT_S,
-    RunBudget,
+    SandboxBudget,
 )
 
 # Wikimedia's policy asks API clients for a User-Agent with a contact; deployments set HTTP_USER_AGENT to one.
@@ -123,9 +123,9 @@ class ToolSettings(BaseSettings):
         return self.code_executor in ("docker", "sandbox")
 
     @property
-    def code_budget(self) -> RunBudget:
+    def code_budget(self) -> SandboxBudget:
         """One run's budget, as the sandbox service reads it from the same CODE_* variables."""
-        return RunBudget(
+        return SandboxBudget(
             timeout_s=self.code_timeout_s,
             memory_mb=self.code_memory_mb,
             max_processes=self.code_max_processes,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.models.metering import Usage, UsageMeter
+from agents.models.metering import MeterUsage, UsageMeter
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class TokenPrice:
     output_per_million: float
     cached_input_per_million: float | None = None
 
-    def usd(self, usage: Usage) -> float:
+    def usd(self, usage: MeterUsage) -> float:
         """What these tokens cost at this price."""
         cached = min(max(usage.cached_prompt_tokens, 0), usage.prompt_tokens)
         cached_price = (
@@ -56,8 +56,8 @@ class BudgetTracker:
     meter: UsageMeter
     budget: RunBudget = field(default_factory=RunBudget)
     prices: Mapping[str, TokenPrice] = field(default_factory=dict)  # role -> price
-    _start: Usage = field(default_factory=Usage)
-    _start_by_role: dict[str, Usage] = field(default_factory=dict)
+    _start: MeterUsage = field(default_factory=MeterUsage)
+    _start_by_role: dict[str, MeterUsage] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.begin(self.budget)
@@ -68,22 +68,22 @@ class BudgetTracker:
         self._start = self.meter.snapshot()
         self._start_by_role = {role: u.copy() for role, u in self.meter.by_role.items()}
 
-    def resume_from(self, start: Usage, start_by_role: dict[str, Usage]) -> None:
+    def resume_from(self, start: MeterUsage, start_by_role: dict[str, MeterUsage]) -> None:
         """A run restored on another worker (agents/session/checkpoint.py): count from where the run started."""
         self._start, self._start_by_role = start, start_by_role
 
     @property
-    def start_by_role(self) -> dict[str, Usage]:
+    def start_by_role(self) -> dict[str, MeterUsage]:
         return self._start_by_role
 
-    def used(self) -> Usage:
+    def used(self) -> MeterUsage:
         return self.meter.snapshot().minus(self._start)
 
     def usd(self) -> float | None:
         """Dollars spent this run, or None when a role that spent tokens has no price."""
         total = 0.0
         for role, usage in self.meter.by_role.items():
-            spent = usage.minus(self._start_by_role.get(role, Usage()))
+            spent = usage.minus(self._start_by_role.get(role, MeterUsage()))
             if spent.prompt_tokens == 0 and spent.completion_tokens == 0:
                 continue
             price = self.prices.get(role)

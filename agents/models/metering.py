@@ -64,15 +64,15 @@ def _notify(call: ModelCall) -> None:
 
 
 @dataclass
-class Usage:
+class MeterUsage:
     model_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0  # of prompt_tokens, served from the provider's prompt cache
     reasoning_tokens: int = 0  # of completion_tokens (billed as output)
 
-    def minus(self, other: Usage) -> Usage:
-        return Usage(
+    def minus(self, other: MeterUsage) -> MeterUsage:
+        return MeterUsage(
             self.model_calls - other.model_calls,
             self.prompt_tokens - other.prompt_tokens,
             self.completion_tokens - other.completion_tokens,
@@ -80,8 +80,8 @@ class Usage:
             self.reasoning_tokens - other.reasoning_tokens,
         )
 
-    def copy(self) -> Usage:
-        return Usage(**self.as_dict())
+    def copy(self) -> MeterUsage:
+        return MeterUsage(**self.as_dict())
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -97,11 +97,11 @@ class Usage:
 class UsageMeter:
     """Running totals for one session, overall and per role."""
 
-    total: Usage = field(default_factory=Usage)
-    by_role: dict[str, Usage] = field(default_factory=dict)
+    total: MeterUsage = field(default_factory=MeterUsage)
+    by_role: dict[str, MeterUsage] = field(default_factory=dict)
 
     def record(self, role: str, usage: RequestUsage | None, details: CallDetails | None = None) -> None:
-        for bucket in (self.total, self.by_role.setdefault(role, Usage())):
+        for bucket in (self.total, self.by_role.setdefault(role, MeterUsage())):
             bucket.model_calls += 1
             if usage is not None:
                 bucket.prompt_tokens += usage.prompt_tokens
@@ -110,11 +110,11 @@ class UsageMeter:
                     bucket.cached_prompt_tokens += min(details.cached_prompt_tokens, usage.prompt_tokens)
                     bucket.reasoning_tokens += min(details.reasoning_tokens, usage.completion_tokens)
 
-    def snapshot(self) -> Usage:
+    def snapshot(self) -> MeterUsage:
         return self.total.copy()
 
     def calls(self, role: str) -> int:
-        return self.by_role.get(role, Usage()).model_calls
+        return self.by_role.get(role, MeterUsage()).model_calls
 
 
 class DelegatingChatCompletionClient(ChatCompletionClient):

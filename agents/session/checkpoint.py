@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from agents.events import RunResumed
 from agents.models.budget import RunBudget
-from agents.models.metering import Usage, UsageMeter
+from agents.models.metering import MeterUsage, UsageMeter
 from agents.session.autogen_events import AgentMessage
 from agents.session.run_state import Run, SessionState
 from agents.team.build import TeamControls
@@ -77,8 +77,8 @@ def meter_state(meter: UsageMeter) -> MeterState:
 
 def restore_meter(meter: UsageMeter, state: MeterState) -> None:
     """Carry the session's totals over, so budgets and run usage count what the dead worker already spent."""
-    meter.total = Usage(**state.total) if state.total else Usage()
-    meter.by_role = {role: Usage(**usage) for role, usage in state.by_role.items()}
+    meter.total = MeterUsage(**state.total) if state.total else MeterUsage()
+    meter.by_role = {role: MeterUsage(**usage) for role, usage in state.by_role.items()}
 
 
 def session_checkpoint(
@@ -146,7 +146,7 @@ async def restore_run(
     run = Run(
         run_id=saved.run_id,
         task=saved.task,
-        usage_start=Usage(**saved.usage_start),
+        usage_start=MeterUsage(**saved.usage_start),
         started=time.monotonic() - saved.elapsed_s,
         messages=messages,
         last_speaker=saved.last_speaker,
@@ -168,6 +168,6 @@ def resume_tracking(controls: TeamControls, checkpoint: RunCheckpoint) -> None:
     """The restored run's budget counts from the run's own start, not from the new worker's."""
     controls.begin_run(restored_budget(checkpoint))
     controls.run.tracker.resume_from(
-        Usage(**checkpoint.usage_start),
-        {role: Usage(**usage) for role, usage in checkpoint.usage_start_by_role.items()},
+        MeterUsage(**checkpoint.usage_start),
+        {role: MeterUsage(**usage) for role, usage in checkpoint.usage_start_by_role.items()},
     )

@@ -13,7 +13,7 @@ from autogen_core import CancellationToken
 
 from agents.events import ErrorCode, RunFinished, Usage
 from agents.manager.sources import ledger_of
-from agents.models.metering import Usage as MeterUsage
+from agents.models.metering import MeterUsage
 from agents.session.autogen_events import AgentMessage, extract_answer
 from agents.stop import StopReason
 from agents.team.build import MANAGER, WORKERS, TeamControls

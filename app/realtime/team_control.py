@@ -54,7 +54,7 @@ NARRATED = frozenset(
 
 
 @dataclass(frozen=True)
-class TeamEvent:
+class TeamUpdate:
     """One team event as narration sees it: its type, run, payload, and the JSON text the page gets."""
 
     type: str
@@ -70,20 +70,20 @@ class TeamEvent:
         return {"type": self.type, "run_id": self.run_id, "data": self.data}
 
 
-def team_event(item: Delivery) -> TeamEvent:
-    """THE adapter from a SessionEventLog inbox item to a TeamEvent: it reads the typed model the log built
+def team_event(item: Delivery) -> TeamUpdate:
+    """THE adapter from a SessionEventLog inbox item to a TeamUpdate (a team event as narration sees it): it reads the typed model the log built
     (no JSON parsing again); an item without one (a reply) is read from its text."""
     event = item.event
     if event is None:
         return _from_text(item.text)
     data = event.data if isinstance(event.data, dict) else event.data.model_dump(mode="json")
-    return TeamEvent(type=event.type, run_id=event.run_id, data=data, text=item.text)
+    return TeamUpdate(type=event.type, run_id=event.run_id, data=data, text=item.text)
 
 
-def _from_text(text: str) -> TeamEvent:
+def _from_text(text: str) -> TeamUpdate:
     event = json.loads(text)
     data = event.get("data")
-    return TeamEvent(
+    return TeamUpdate(
         type=str(event.get("type") or ""),
         run_id=event.get("run_id"),
         data=data if isinstance(data, dict) else {},

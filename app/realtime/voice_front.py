@@ -20,7 +20,7 @@ from typing import Any
 from agents.background import BackgroundTasks
 from app.core.redaction import Redactor
 from app.realtime.event_mirror import EventMirror
-from app.realtime.team_control import TeamControl, TeamEvent, team_command, team_event
+from app.realtime.team_control import TeamControl, TeamUpdate, team_command, team_event
 from app.realtime.transport import Connect, Transport, TransportClosed
 from app.realtime.voice_spans import VoiceTurns
 from app.realtime.voice_usage import VoiceUsage
@@ -79,7 +79,7 @@ class VoiceFront:
         )
         self._ready = asyncio.Event()
         self._inbox = Inbox(INBOX_LIMIT)
-        self._narration: deque[TeamEvent] = deque()
+        self._narration: deque[TeamUpdate] = deque()
         self._narration_ready = asyncio.Event()
         self._tasks = BackgroundTasks()
         self._run_started: dict[str, float] = {}  # the latest MAX_RUNS runs
@@ -203,7 +203,7 @@ class VoiceFront:
             if event.narrated:
                 self.offer_narration(event)
 
-    def offer_narration(self, event: TeamEvent) -> None:
+    def offer_narration(self, event: TeamUpdate) -> None:
         if len(self._narration) >= NARRATION_LIMIT:
             progress = [e for e in self._narration if e.type not in ("run_started", "run_finished")]
             if progress:
@@ -236,7 +236,7 @@ class VoiceFront:
     async def handle_server_event(self, event: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    async def narrate(self, event: TeamEvent) -> None:
+    async def narrate(self, event: TeamUpdate) -> None:
         raise NotImplementedError
 
     def _session_limit(self) -> None:

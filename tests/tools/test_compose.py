@@ -248,11 +248,11 @@ def test_the_runner_modules_in_the_image_are_standard_library_only() -> None:
 def test_the_sandbox_container_holds_every_concurrent_run_budget(compose: dict[str, Any]) -> None:
     """The container's limits are the outer wall, never the first to hit: they hold the budgets of every run it
     may carry at once (memory, the run's tmpfs and /dev/shm are all charged to the container)."""
-    from sandbox.budget import SHM_MB, SUPERVISOR_PROCESSES, RunBudget
+    from sandbox.budget import SHM_MB, SUPERVISOR_PROCESSES, SandboxBudget
 
     sandbox = compose["services"]["sandbox"]
     env = {k: str(v) for k, v in sandbox["environment"].items()}
-    budget = RunBudget.from_env(env)
+    budget = SandboxBudget.from_env(env)
     runs = int(env["SANDBOX_MAX_CONCURRENT"])
     scratch = next(v for v in sandbox["volumes"] if isinstance(v, dict) and v.get("target") == "/scratch")
     needed = runs * (budget.memory_mb + budget.disk_mb + SHM_MB) * 1024**2 + int(scratch["tmpfs"]["size"])

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from autogen_core import CancellationToken
 
-from sandbox.budget import RunBudget
+from sandbox.budget import SandboxBudget
 from sandbox.runner import RunnerConfig, make_server
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
@@ -33,7 +33,7 @@ def runner(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         scratch_root=scratch,
         max_timeout_s=2.0,
         max_code_bytes=10_000,
-        budget=RunBudget(memory_mb=512),
+        budget=SandboxBudget(memory_mb=512),
         max_concurrent=1,
         queue_wait_s=0.2,
     )

@@ -30,7 +30,7 @@ from app.realtime.live.config import commentary, session_start, thinking
 from app.realtime.live.intent import Intent
 from app.realtime.live.intent_model import IntentClassifier
 from app.realtime.progress import progress_line, spoken_answer
-from app.realtime.team_control import TeamControl, TeamEvent, status_sentence, team_command
+from app.realtime.team_control import TeamControl, TeamUpdate, status_sentence, team_command
 from app.realtime.transport import Connect, TransportClosed
 from app.realtime.voice_front import FrontSettings, ToBrowser, VoiceFront
 from app.store.event_log import SessionEventLog
@@ -343,7 +343,7 @@ class LiveNarrator(VoiceFront):
         )
 
     # ---- narration ------------------------------------------------------------------------------------
-    async def narrate(self, event: TeamEvent) -> None:
+    async def narrate(self, event: TeamUpdate) -> None:
         if event.type == "run_started":
             self._note_run_started(event.run_id)
             if event.run_id and event.run_id not in self._run_delegation and self._queued:

@@ -36,7 +36,7 @@ from app.realtime.narrator.responses import ResponseGate, ResponseRequest
 from app.realtime.narrator.session_config import FINAL_INSTRUCTIONS, PROGRESS_INSTRUCTIONS, session_update
 from app.realtime.narrator.tools import NarratorTools
 from app.realtime.progress import ProgressSchedule, finished_line, progress_line
-from app.realtime.team_control import TeamControl, TeamEvent
+from app.realtime.team_control import TeamControl, TeamUpdate
 from app.realtime.transport import Connect, TransportClosed
 from app.realtime.voice_front import FrontSettings, ToBrowser, VoiceFront
 from app.store.event_log import SessionEventLog
@@ -366,7 +366,7 @@ class Narrator(VoiceFront):
         await self._gate.request(ResponseRequest("tool_result"))
 
     # ---- narration ------------------------------------------------------------------------------------
-    async def narrate(self, event: TeamEvent) -> None:
+    async def narrate(self, event: TeamUpdate) -> None:
         if event.type == "run_started":
             self._note_run_started(event.run_id)
             self._progress.start()
