@@ -3,7 +3,7 @@ the socket is up), the person-turn guard, a short memory for renewing sessions, 
 
 Narration runs in its own task and consumes typed team events (app/realtime/team_control.py). A
 `TransportClosed` while narrating an event waits for the next connection and narrates that event again, so a
-drop during a send can never end narration (issue 13). Slow work (team commands) runs off the reader in
+drop during a send can never end narration. Slow work (team commands) runs off the reader in
 background tasks, so audio and events keep flowing while a tool waits on the store.
 """
 

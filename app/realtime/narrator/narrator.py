@@ -1,6 +1,6 @@
 """The Realtime backend: one OpenAI Realtime session (GA protocol, openai SDK) in front of one team.
 
-What it guarantees, each against a failure of the recorded sessions in shared/recordings or of issue 13:
+What it guarantees, each against a failure seen in recorded sessions (shared/recordings):
 - Every function call is answered with a `function_call_output` item, then a response (never `tool.output`);
   the tool runs off the socket's reader, so audio keeps flowing while ask_team waits on the store.
 - Team progress goes in as short system message items (never `input_text` client events), without a response.
