@@ -102,7 +102,7 @@ async def test_queued_followup_is_never_overtaken_even_when_save_state_yields() 
     session, rec = session_for(script)
     saving = asyncio.Event()
     newer_sent = asyncio.Event()
-    original_ensure = session._ensure_team
+    original_ensure = session._memory.ensure
 
     def ensure_with_slow_save() -> Any:
         team, controls = original_ensure()
@@ -119,7 +119,7 @@ async def test_queued_followup_is_never_overtaken_even_when_save_state_yields() 
             team._slow_save = True  # type: ignore[attr-defined]
         return team, controls
 
-    session._ensure_team = ensure_with_slow_save  # type: ignore[method-assign]
+    session._memory.ensure = ensure_with_slow_save  # type: ignore[method-assign]
     await session.submit_task("one")
     queued = await session.submit_task("two")
     assert queued["status"] == "queued"
@@ -139,7 +139,7 @@ async def test_queued_followup_is_never_overtaken_even_when_save_state_yields() 
 async def test_state_is_saved_before_the_run_is_released() -> None:
     session, rec = session_for(paris_script())
     states_during_save: list[str | None] = []
-    original_ensure = session._ensure_team
+    original_ensure = session._memory.ensure
 
     def ensure() -> Any:
         team, controls = original_ensure()
@@ -152,7 +152,7 @@ async def test_state_is_saved_before_the_run_is_released() -> None:
         team.save_state = observed_save  # type: ignore[method-assign]
         return team, controls
 
-    session._ensure_team = ensure  # type: ignore[method-assign]
+    session._memory.ensure = ensure  # type: ignore[method-assign]
     await session.submit_task("Weather in Paris?")
     done = await rec.wait_for(finished)
     assert states_during_save and set(states_during_save) == {done["run_id"]}  # still held while saved

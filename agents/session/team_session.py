@@ -7,18 +7,12 @@ refused) and the lock gives that without another task to keep alive; the driver 
 so a command waits at most for one end of run. Team events are emitted without the lock (they change no
 state); a run marked closed emits nothing more, so nothing of a run follows its run_finished.
 
-How the AutoGen 0.7.5 pitfalls are avoided:
-- Pause is graceful: ExternalTermination.set() lets the current agent turn finish; the team keeps its state and
-  resume calls run_stream() without a task. The pause switch is reset under the lock before a driver starts,
-  never by the driver itself, so a pause sent right after run_started is not lost.
-- Cancel is immediate for the client: the run is closed and announced at once, and the next task runs on a
-  new team rebuilt from the state saved after the last finished run (the same team does not resume cleanly
-  after a cancel). The old run task is reaped in the background: a tool call can keep it stuck (an AutoGen
-  deadlock), so after `cancel_grace_s` its runtime is stopped by force. Agent errors also rebuild the team.
-- The team's state is saved before a finished run is released, and the next follow-up is picked in the same
-  critical section, so a newer task can never overtake a queued follow-up.
-- A store failure ends the run as `error`; its error and run_finished events are delivered once the store
-  takes them again, and the session accepts the next task at once.
+AutoGen 0.7.5's pitfalls, and how each is avoided (docs/architecture.md says more): pause is graceful
+(ExternalTermination; resume calls run_stream() without a task); cancel is announced at once and the next task
+runs on a team rebuilt from the state saved after the last finished run, while the stuck run task is reaped in
+the background (stopped by force after `cancel_grace_s`); the team's state is saved, and the next follow-up
+picked, before a finished run is released; a store failure ends the run as `error`, delivered once the store
+takes it again.
 """
 
 from __future__ import annotations
@@ -27,7 +21,7 @@ import asyncio
 import contextvars
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from autogen_agentchat.teams import SelectorGroupChat
@@ -52,13 +46,13 @@ from agents.session.outlet import SessionOutlet, SessionView
 from agents.session.run_state import Run, SessionLimits, SessionState, new_run_id, run_finished, status_of
 from agents.session.run_stream import stream_run
 from agents.session.runtime import reap_cancelled, stop_runtime
+from agents.session.team_memory import TeamFactory, TeamMemory
 from agents.stop import KEEPS_STATE, StopReason, TerminationLabel, stop_reason_for
 from agents.team.build import TeamControls
 
 __all__ = ["SessionCommandError", "SessionLimits", "SessionState", "TeamSession", "describe_error"]
 log = logging.getLogger(__name__)
 
-TeamFactory = Callable[[], tuple[SelectorGroupChat, TeamControls]]
 Admission = Callable[[RunBudget], Awaitable[RunBudget]]
 
 
@@ -85,7 +79,6 @@ class TeamSession:
         `admit`: asked before every run starts (follow-ups too) with its budget; returns the budget to use (the
         owner's limits may narrow it) or raises SessionCommandError (the owner's runs or spending are at their cap)."""
         self.session_id = session_id
-        self._factory = factory
         self._meter = meter
         self._limits = limits
         self._default_budget = default_budget or RunBudget()
@@ -94,9 +87,6 @@ class TeamSession:
         self._run_context = run_context  # the context a run's driver starts in (its trace span, app/core/telemetry.py)
         self._run_slots = run_slots
         self._admit = admit
-        self._team: SelectorGroupChat | None = None
-        self._controls: TeamControls | None = None
-        self._snapshot: Mapping[str, Any] | None = None
         self._state = SessionState.IDLE
         self._run: Run | None = None
         self._followups: deque[str] = deque()
@@ -104,6 +94,7 @@ class TeamSession:
         self._closed = False
         self._lock = asyncio.Lock()
         self._background = BackgroundTasks()
+        self._memory = TeamMemory(factory, session_id, self._spawn)
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -170,9 +161,10 @@ class TeamSession:
         async with self._lock:
             if self._state in (SessionState.PAUSING, SessionState.PAUSED):
                 raise SessionCommandError(ErrorCode.ALREADY_PAUSED, "The run is already paused.")
-            if self._state != SessionState.RUNNING or self._run is None or self._controls is None:
+            controls = self._memory.controls
+            if self._state != SessionState.RUNNING or self._run is None or controls is None:
                 raise SessionCommandError(ErrorCode.NO_ACTIVE_RUN, "There is no run to pause.")
-            self._controls.pause.set()
+            controls.pause.set()
             self._state = SessionState.PAUSING
             await self._emit_state("The team will pause after the current step.")
             return {"status": "pausing", "run_id": self._run.run_id}
@@ -203,10 +195,8 @@ class TeamSession:
             self._followups.clear()
             if self._run is not None and not self._run.closed:
                 await self._abort(self._run, StopReason.RESET, rebuild=False)
-            self._snapshot, self._outlet.memory_changed = None, True
-            if self._team is not None:
-                self._spawn(stop_runtime(self._team))
-            self._team, self._controls = None, None  # built again, empty, by the next task
+            self._memory.forget()  # built again, empty, by the next task
+            self._outlet.memory_changed = True
             await self._outlet.emit_quietly(SessionReset(), None)
             return {"status": "reset"}
 
@@ -230,18 +220,18 @@ class TeamSession:
         follow-ups, and the active run from its last message boundary (told as run_resumed), whose messages so
         far are `messages` (read back from its stored events). Returns the run id."""
         async with self._lock:
-            self._snapshot, self._followups = checkpoint.snapshot, deque(checkpoint.followups)
+            self._memory.snapshot, self._followups = checkpoint.snapshot, deque(checkpoint.followups)
             self._outlet.memory_changed = False
             restore_meter(self._meter, checkpoint.meter)
             if self._unavailable:
                 return None
             if checkpoint.run is None:
-                if self._snapshot is not None:
-                    await self._rebuild()  # a team with the session's memory, for the next task
+                if self._memory.snapshot is not None:
+                    await self._memory.rebuild()  # a team with the session's memory, for the next task
                 if self._followups:
                     await self._start_run(self._followups.popleft(), followup=True)
                 return self.run_id
-            team, controls = self._ensure_team()
+            team, controls = self._memory.ensure()
             run, state = await restore_run(checkpoint, team, controls, messages or [])
             self._run, self._state = run, state
             self._idle.clear()
@@ -253,18 +243,13 @@ class TeamSession:
             return run.run_id
 
     # ---- runs (every method below runs with the lock held, except _drive's streaming loop) -------------
-    def _ensure_team(self) -> tuple[SelectorGroupChat, TeamControls]:
-        if self._team is None or self._controls is None:
-            self._team, self._controls = self._factory()
-        return self._team, self._controls
-
     async def _start_run(self, task: str, *, followup: bool, budget: RunBudget | None = None) -> Run:
         if self._admit is not None:
             budget = await self._admit(budget or self._default_budget)
         run = Run(run_id=new_run_id(), task=task, usage_start=self._meter.snapshot(), followup=followup)
         self._run, self._state = run, SessionState.RUNNING
         self._idle.clear()
-        _, controls = self._ensure_team()
+        _, controls = self._memory.ensure()
         controls.begin_run(budget or self._default_budget)
         started = RunStarted(task=task, followup=followup, session_id=self.session_id, budget=controls.budget.as_dict())
         try:
@@ -282,7 +267,7 @@ class TeamSession:
     async def _launch(self, run: Run, task: str | None) -> None:
         """Start one run_stream() call of `run`; the pause switch and stop labels are reset here, not in the
         driver, so a pause acknowledged before the driver runs is kept."""
-        team, controls = self._ensure_team()
+        team, controls = self._memory.ensure()
         await controls.pause.reset()
         controls.cause.clear()
         context = self._run_context(run.run_id) if self._run_context is not None else None
@@ -319,8 +304,8 @@ class TeamSession:
         reason = stop_reason_for(labels)
         if reason is None and TerminationLabel.PAUSED in labels:
             self._state = SessionState.PAUSED
-            if self._outlet.checkpoints and self._team is not None:
-                run.team_state = await self._team.save_state()  # stopped: a consistent state to resume from
+            if self._outlet.checkpoints and self._memory.team is not None:
+                run.team_state = await self._memory.team.save_state()  # stopped: a consistent state to resume from
             await self._emit_state("Paused. Say resume to continue.")
             return
         await self._finish(run, reason or StopReason.STOPPED)
@@ -336,14 +321,10 @@ class TeamSession:
     ) -> None:
         """Close `run`: save the team's state, announce the end, release the run, start the next follow-up."""
         run.closed = True
-        if reason in KEEPS_STATE and self._team is not None:
-            try:
-                self._snapshot = await self._team.save_state()
-                self._outlet.memory_changed = True
-            except Exception:
-                log.exception("save_state failed after run %s", run.run_id)
+        if reason in KEEPS_STATE and await self._memory.remember(run.run_id):
+            self._outlet.memory_changed = True
         usage = self._meter.snapshot().minus(run.usage_start)
-        payload = run_finished(run, reason, usage, self._controls, error, error_code, dropped_followups)
+        payload = run_finished(run, reason, usage, self._memory.controls, error, error_code, dropped_followups)
         await self._outlet.emit_quietly(payload, run.run_id, owed=True)
         if self._run is run:
             self._run, self._state = None, SessionState.IDLE
@@ -362,7 +343,7 @@ class TeamSession:
         code, message = describe_error(exc)
         log.warning("run %s failed: %s: %s", run.run_id, code, message)
         await self._outlet.emit_quietly(RunError(code=code, message=message), run.run_id, owed=True)
-        await self._rebuild()
+        await self._memory.rebuild()
         await self._finish(run, StopReason.ERROR, error=message, error_code=code)
 
     async def _abort(
@@ -373,7 +354,7 @@ class TeamSession:
         if run.closed:
             return
         run.closed = True
-        driver, old_team = run.driver, self._team
+        driver, old_team = run.driver, self._memory.team
         if driver is not None and not driver.done() and driver is not asyncio.current_task():
             if run.token is not None:
                 run.token.cancel()
@@ -382,9 +363,9 @@ class TeamSession:
         elif old_team is not None:
             self._spawn(stop_runtime(old_team))
         if rebuild:
-            await self._rebuild(stop_old=False)
+            await self._memory.rebuild(stop_old=False)
         else:
-            self._team, self._controls = None, None
+            self._memory.drop()
         await self._finish(run, reason, dropped_followups=dropped_followups)
 
     async def _abort_if_current(self, run: Run, reason: StopReason) -> None:
@@ -392,25 +373,15 @@ class TeamSession:
             if self._run is run and not run.closed:
                 await self._abort(run, reason)
 
-    async def _rebuild(self, *, stop_old: bool = True) -> None:
-        """A fresh team with the state saved after the last finished run (see module docstring)."""
-        old = self._team
-        self._team, self._controls = self._factory()
-        if self._snapshot is not None:
-            try:
-                await self._team.load_state(self._snapshot)
-            except Exception:
-                log.exception("load_state failed; session %s starts from an empty team", self.session_id)
-        if stop_old and old is not None:
-            self._spawn(stop_runtime(old))
-
     # ---- events -----------------------------------------------------------------------------------------
     async def _emit_state(self, message: str) -> None:
         payload = StateChanged(state=self._state.value, message=message)
         await self._outlet.emit_quietly(payload, self._run.run_id if self._run else None)
 
     def _view(self) -> SessionView:
-        return SessionView(self._snapshot, self._followups, self._run, self._state, self._controls, self._meter)
+        return SessionView(
+            self._memory.snapshot, self._followups, self._run, self._state, self._memory.controls, self._meter
+        )
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Future[None]:
         return self._background.spawn(coro)
