@@ -5,7 +5,7 @@ and sends tool definitions without the noise pydantic adds.
 - A worker, once the run's budget is reached: "none", so it reports what it has instead of calling more tools.
 Calls without tools pass unchanged (tool_choice only means something with tools).
 - Every property of a tool schema loses its "title" (the property name again, capitalised) and a description
-  that only repeats the name, and a non-strict tool its "additionalProperties": tool definitions were over half
+  that only repeats the name, and a non-strict tool its "additionalProperties": tool definitions are about half
   of the team's prompt tokens (bench/cost.py).
 - A forced turn sends only the tools it can use (the forced function, or none) when its prompt is too short to
   be cached; a longer one keeps every definition, so the role's cached prefix still applies (`usable_tools`).
