@@ -1,7 +1,5 @@
-"""What a research task costs in model calls and prompt tokens: the team before issue 17 (text conventions,
-every agent sees the whole transcript) and after (delegate/finish tool calls, each agent sees what it needs),
-each with the deterministic selector on and off; how much of each prompt is a prefix the provider can cache;
-and what tool-output trimming saves.
+"""What a research task costs the team in model calls and prompt tokens, with the deterministic selector on
+and off; how much of each prompt is a prefix the provider can cache; and what tool-output trimming saves.
 
 Five scripted tasks run through the whole server: /ws/team, the real AutoGen team with AutoGen's real
 OpenAIChatCompletionClient talking to the fake OpenAI server (tests/fakes), and the real tools (web search,
@@ -11,10 +9,8 @@ messages plus tool definitions, as the real API counts them). The fifth task is 
 session, so it pays for the history it carries.
 
 With the deterministic selector off, every turn asks the selector model; the fake answers it as a perfect
-selector would, so both modes run the same conversation and only the selector's own cost differs. "Before"
-is today's code with the old behaviour switched back on (build_team(manager_uses_tools=False,
-lean_prompts=False)) and the Manager scripted in the text conventions; "after" scripts the same decisions as
-delegate()/finish() calls.
+selector would, so both modes run the same conversation and only the selector's own cost differs.
+"Untrimmed" is the selector-on team with the tools' output cap lifted (TOOL_OUTPUT_MAX_CHARS).
 
 "Cacheable prefix": the part of a prompt (tools, then messages, in whole messages) that an earlier request to
 the same model began with; "cached" is what OpenAI's cache would serve of it (only prompts of 1,024 tokens or
@@ -26,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import sys
 import tempfile
@@ -35,17 +30,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agents.models.budget import TokenPrice  # noqa: E402
 from agents.models.metering import MeterUsage  # noqa: E402
-from agents.team.build import build_team  # noqa: E402
 from app.core.prices import ModelPrice, role_models  # noqa: E402
 from app.main import create_app  # noqa: E402
-from bench.cost_tasks import as_tool_calls, perfect_selector, tasks, worker_replies  # noqa: E402
+from bench.cost_tasks import perfect_selector, tasks  # noqa: E402
 from tests.fakes.chat import ChatRequest, dynamic, estimate_tokens  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
 from tests.live_server import live_app, make_settings  # noqa: E402
@@ -77,17 +70,14 @@ quarter), so the bench shows what pricing cached input apart changes; the server
 
 @dataclass(frozen=True)
 class Config:
-    before: bool  # the team before issue 17
     deterministic: bool
     output_cap: int = 4000
 
 
 CONFIGS = {
-    "before, selector on": Config(before=True, deterministic=True),
-    "before, selector off": Config(before=True, deterministic=False),
-    "after, selector on": Config(before=False, deterministic=True),
-    "after, selector off": Config(before=False, deterministic=False),
-    "after, untrimmed": Config(before=False, deterministic=True, output_cap=1_000_000),
+    "selector on": Config(deterministic=True),
+    "selector off": Config(deterministic=False),
+    "untrimmed": Config(deterministic=True, output_cap=1_000_000),
 }
 
 
@@ -118,9 +108,6 @@ async def run_tasks(fake: FakeOpenAI, fixtures: FixtureServer, data: Path, confi
     chosen = tasks(fixtures.base)
     for task in chosen:
         for role, replies in task.replies.items():
-            if role == "manager" and not config.before:
-                replies = [as_tool_calls(r) for r in replies]
-            replies = worker_replies(replies, restates=config.before)
             fake.chat.add(role, *replies)
     fake.chat.fallback("selector", dynamic(perfect_selector))
     t_settings = tool_settings(fixtures, data, tool_output_max_chars=config.output_cap)
@@ -141,26 +128,24 @@ async def run_tasks(fake: FakeOpenAI, fixtures: FixtureServer, data: Path, confi
         developer_tools=lambda sid: [sandbox.tool_for(sid)],
         configure_logs=False,
     )
-    old_team = functools.partial(build_team, manager_uses_tools=False, lean_prompts=False, restate_tool_results=True)
     costs: list[TaskCost] = []
     try:
-        with mock.patch("app.sessions.team_wiring.build_team", old_team if config.before else build_team):
-            async with live_app(app) as server:
-                client = None
-                for task in chosen:
-                    if client is None or not task.follow_up:
-                        if client is not None:
-                            await client.close()
-                        client = await server.connect()
-                        await client.recv()
-                    first = fake.chat.count()
-                    await client.send({"type": "task", "text": task.question})
-                    done = await client.until(lambda e: e["type"] == "run_finished", timeout=60)
-                    if done["data"]["stop_reason"] != "completed":
-                        raise RuntimeError(f"{task.name}: {done['data']}")
-                    costs.append(cost_of(fake.chat.requests[first:], done["data"]))
-                assert client is not None
-                await client.close()
+        async with live_app(app) as server:
+            client = None
+            for task in chosen:
+                if client is None or not task.follow_up:
+                    if client is not None:
+                        await client.close()
+                    client = await server.connect()
+                    await client.recv()
+                first = fake.chat.count()
+                await client.send({"type": "task", "text": task.question})
+                done = await client.until(lambda e: e["type"] == "run_finished", timeout=60)
+                if done["data"]["stop_reason"] != "completed":
+                    raise RuntimeError(f"{task.name}: {done['data']}")
+                costs.append(cost_of(fake.chat.requests[first:], done["data"]))
+            assert client is not None
+            await client.close()
     finally:
         await sandbox.stop()
     problems = fake.problems()
@@ -197,23 +182,23 @@ def report(all_results: dict[str, list[TaskCost]]) -> None:
     names = [t.name for t in tasks("") if not t.extra]
     results = {k: [c for c, x in zip(v, extra, strict=True) if not x] for k, v in all_results.items()}
     longer = {k: [c for c, x in zip(v, extra, strict=True) if x] for k, v in all_results.items()}
-    columns = ["before, selector on", "before, selector off", "after, selector on", "after, selector off"]
+    columns = ["selector on", "selector off"]
     print("model calls and prompt tokens per task (tool output capped at 4,000 characters)")
-    print(f"{'task':<22}" + "".join(f"{c:>22}" for c in columns) + f"{'after on / before off':>23}")
+    print(f"{'task':<22}" + "".join(f"{c:>22}" for c in columns) + f"{'on / off':>10}")
     rows = [*zip(names, *(results[c] for c in columns), strict=True)]
     for name, *costs in rows:
         cells = "".join(f"{c.calls:>7} calls {c.prompt_tokens:>6} tok" for c in costs)
-        print(f"{name:<22}{cells}{costs[2].prompt_tokens / costs[1].prompt_tokens:>23.0%}")
+        print(f"{name:<22}{cells}{costs[0].prompt_tokens / costs[1].prompt_tokens:>10.0%}")
     totals = "".join(
         f"{_total(results[c], 'calls'):>7} calls {_total(results[c], 'prompt_tokens'):>6} tok" for c in columns
     )
-    after_on, before_off = results["after, selector on"], results["before, selector off"]
-    ratio = _total(after_on, "prompt_tokens") / _total(before_off, "prompt_tokens")
-    print(f"{'total':<22}{totals}{ratio:>23.0%}")
+    on, off = results["selector on"], results["selector off"]
+    ratio = _total(on, "prompt_tokens") / _total(off, "prompt_tokens")
+    print(f"{'total':<22}{totals}{ratio:>10.0%}")
     for index, name in enumerate(t.name for t in tasks("") if t.extra):
         costs = [longer[c][index] for c in columns]
         cells = "".join(f"{c.calls:>7} calls {c.prompt_tokens:>6} tok" for c in costs)
-        print(f"{name:<22}{cells}{costs[2].prompt_tokens / costs[1].prompt_tokens:>23.0%}  (not in the five)")
+        print(f"{name:<22}{cells}{costs[0].prompt_tokens / costs[1].prompt_tokens:>10.0%}  (not in the five)")
     print()
     print("where the prompt tokens go, all five tasks")
     print(f"{'configuration':<24}{'manager':>9}{'researcher':>12}{'developer':>11}{'selector':>10}{'tool defs':>11}")
@@ -233,10 +218,10 @@ def report(all_results: dict[str, list[TaskCost]]) -> None:
         cached = _total(results[label], "cached_tokens")
         print(f"{label:<24}{prompt:>11}{prefix:>9}{prefix / prompt:>7.0%}{cached:>9}{cached / prompt:>7.0%}")
     print()
-    report_per_task(names, results["after, selector on"], results["before, selector off"])
+    report_per_task(names, on, off)
     print()
-    on, untrimmed = results["after, selector on"], results["after, untrimmed"]
-    print("tool-output trimming (after, selector on): prompt tokens with the 4,000-character cap vs without")
+    untrimmed = results["untrimmed"]
+    print("tool-output trimming (selector on): prompt tokens with the 4,000-character cap vs without")
     print(f"{'task':<24}{'trimmed':>10}{'untrimmed':>12}{'saved':>10}")
     for name, a, u in zip(names, on, untrimmed, strict=True):
         print(f"{name:<24}{a.prompt_tokens:>10}{u.prompt_tokens:>12}{1 - a.prompt_tokens / u.prompt_tokens:>10.0%}")
@@ -250,22 +235,22 @@ def report(all_results: dict[str, list[TaskCost]]) -> None:
     )
 
 
-def report_per_task(names: list[str], costs: list[TaskCost], before_off: list[TaskCost]) -> None:
-    """Issue 21's table: the team as it runs (after, selector on), per task: calls, prompt tokens (and their
-    share of the selector-off team's), tool definitions, the cacheable prefix, cached tokens (as the fake's
-    cache served them and as run_finished.usage reported them), and USD at PRICE with cached input apart."""
+def report_per_task(names: list[str], costs: list[TaskCost], off: list[TaskCost]) -> None:
+    """The team as it runs (selector on), per task: calls, prompt tokens (and their share of the selector-off
+    team's), tool definitions, the cacheable prefix, cached tokens (as the fake's cache served them and as
+    run_finished.usage reported them), and USD at PRICE with cached input apart."""
     print(
-        f"per task, the team as it runs (after, selector on); USD at ${PRICE.input}/{PRICE.cached_input}/"
+        f"per task, the team as it runs (selector on); USD at ${PRICE.input}/{PRICE.cached_input}/"
         f"{PRICE.output} per million input/cached/output"
     )
     print(
         f"{'task':<22}{'calls':>6}{'prompt':>8}{'of off':>8}{'tools':>7}{'prefix':>8}{'share':>7}{'cached':>8}"
         f"{'reported':>9}{'USD':>10}{'USD flat':>10}"
     )
-    rows = [*zip(names, costs, before_off, strict=True), ("total", _sum(costs), _sum(before_off))]
-    for name, c, off in rows:
+    rows = [*zip(names, costs, off, strict=True), ("total", _sum(costs), _sum(off))]
+    for name, c, o in rows:
         print(
-            f"{name:<22}{c.calls:>6}{c.prompt_tokens:>8}{c.prompt_tokens / off.prompt_tokens:>8.0%}"
+            f"{name:<22}{c.calls:>6}{c.prompt_tokens:>8}{c.prompt_tokens / o.prompt_tokens:>8.0%}"
             f"{c.tool_definitions:>7}{c.prefix_tokens:>8}{c.prefix_tokens / c.prompt_tokens:>7.0%}"
             f"{c.cached_tokens:>8}{c.reported_cached:>9}{c.usd:>10.6f}{c.usd_uncached:>10.6f}"
         )

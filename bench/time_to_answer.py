@@ -1,21 +1,20 @@
-"""Time to answer (issue 28): how long a person waits, and for how many model calls, for a one-fact and a
-three-part question, with a fake OpenAI that takes a fixed time per chat completion (1.0 s by default).
+"""Time to answer: how long a person waits, and for how many model calls, for a one-fact and a three-part
+question, with a fake OpenAI that takes a fixed time per chat completion (1.0 s by default).
 
 The whole server runs as in production: /ws/team, the real AutoGen team, AutoGen's OpenAI client against the
 fake OpenAI server (tests/fakes), the real research tools against a small web (the tool fixture server, whose
 search also answers a weather query with the Paris weather page). The models are scripted by what they are
-shown, not by a fixed list, so the same script runs before and after a change of the team:
+shown, not by a fixed list, so the script holds whatever route the team takes:
 - the Manager delegates the first part of the question that no worker's report covers yet, one part per
   instruction (as its prompt asks), and finishes with the parts' answers and their sources once all are covered;
 - a worker called with its instruction calls the tool for it (web_search, wikipedia_search, arxiv_search); called
-  with a tool result, it restates it in a sentence with the URL.
-Each figure is the median of `--runs` runs in a fresh session. "before" is today's team with the restating
-turn switched back on (build_team(restate_tool_results=True): a worker's tool results reach the Manager only
-through one more model call of the worker), "after" the team as it runs.
+  again with its tool result (routing asks it to go on when the result does not answer the instruction as it
+  is, agents/manager/tool_reports.py), it restates the result in a sentence with the URL.
+Each figure is the median of `--runs` runs in a fresh session.
 
 Printed per question: model calls on the critical path (calls that ran one after another), all model calls,
-task -> answer over /ws/team (task sent -> run_finished received), and whether every source of the answer
-was verified against what the tools returned.
+task -> answer over /ws/team (task sent -> run_finished received), whether every source of the answer was
+verified against what the tools returned, and the sources.
 Run: .venv/bin/python -m bench.time_to_answer [--delay 1.0] [--runs 3]
 """
 
@@ -23,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import re
 import statistics
@@ -35,12 +33,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.team.build import build_team  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests.fakes.chat import Text, dynamic, tool_call  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
@@ -224,12 +220,12 @@ class Figures:
     sources: list[str] = field(default_factory=list)
 
 
-def build(fake: FakeOpenAI, web: FixtureServer, data: Path, **voice: Any) -> Any:
+def build(fake: FakeOpenAI, web: FixtureServer, data: Path) -> Any:
     tools = tool_settings(web, data, google_api_key="bench-key", google_cse_id="bench-cx")
     settings = make_settings(
         data, openai_api_key="sk-" + "bench-not-a-real-key", openai_base_url=fake.base_url, model_max_retries=0
     )
-    return create_app(settings, researcher_tools=build_researcher_tools(tools), configure_logs=False, **voice)
+    return create_app(settings, researcher_tools=build_researcher_tools(tools), configure_logs=False)
 
 
 async def ask_team(question: str, wanted: list[str], delay: float) -> tuple[Calls, float, dict[str, Any]]:
@@ -251,13 +247,7 @@ async def ask_team(question: str, wanted: list[str], delay: float) -> tuple[Call
 
 
 async def measure(runs: int, delay: float) -> dict[str, Figures]:
-    figures: dict[str, Figures] = {}
-    restating = functools.partial(build_team, restate_tool_results=True)
-    for label, (question, wanted) in QUESTIONS.items():
-        for when, team in (("before", restating), ("after", build_team)):
-            with mock.patch("app.sessions.team_wiring.build_team", team):
-                figures[f"{label}, {when}"] = await measure_one(runs, question, wanted, delay)
-    return figures
+    return {label: await measure_one(runs, question, wanted, delay) for label, (question, wanted) in QUESTIONS.items()}
 
 
 async def measure_one(runs: int, question: str, wanted: list[str], delay: float) -> Figures:
@@ -286,11 +276,8 @@ def report(figures: dict[str, Figures], delay: float) -> None:
     ]
     for name, cell in rows:
         print(f"{name:<34}" + "".join(f"{cell(f):>22}" for f in figures.values()))
-    for label in QUESTIONS:
-        before, after = figures[f"{label}, before"], figures[f"{label}, after"]
-        ratio = statistics.median(after.seconds) / statistics.median(before.seconds)
-        same = "the same" if before.sources == after.sources else f"CHANGED {before.sources} -> {after.sources}"
-        print(f"{label}: after / before = {ratio:.0%} of the time; sources {same}")
+    for label, f in figures.items():
+        print(f"{label} sources: {', '.join(f.sources)}")
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """The pieces of routing and finishing on their own: the NEXT AGENT grammar (in Python and in JavaScript),
-reading the Manager's moves, the selector's rules, the lean model contexts, and the final answer."""
+reading the Manager's moves, the selector's rules, the agents' model contexts, and the final answer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 import pytest
 from autogen_agentchat.messages import TextMessage, ToolCallSummaryMessage
 from autogen_core import FunctionCall
+from autogen_core.model_context import ChatCompletionContextState
 from autogen_core.models import (
     AssistantMessage,
     FunctionExecutionResult,
@@ -156,10 +157,8 @@ async def test_worker_context_holds_facts_instruction_and_its_own_loop_only() ->
         history[10].content,
         history[11].content,
     ]
-    full = WorkerContext("Researcher", manager="Manager", workers=WORKERS, lean=False)
-    for message in history:
-        await full.add_message(message)
-    assert len(await full.get_messages()) == len(history)
+    stored = ChatCompletionContextState.model_validate(await context.save_state()).messages
+    assert stored == history  # the view leaves messages out; the context (and a checkpoint) keeps them all
 
 
 async def test_manager_context_folds_past_runs_and_says_why_a_turn_is_forced() -> None:
@@ -187,12 +186,12 @@ async def test_manager_context_folds_past_runs_and_says_why_a_turn_is_forced() -
 
 
 async def test_stored_context_is_bounded_and_never_splits_a_tool_call_from_its_result() -> None:
-    context = WorkerContext("Researcher", manager="Manager", workers=WORKERS, max_stored=10, lean=False)
+    context = WorkerContext("Researcher", manager="Manager", workers=WORKERS, max_stored=10)
     for run in range(6):
         await context.add_message(UserMessage(content=f"task {run}", source="user"))
         await context.add_message(AssistantMessage(content=[call("web_search", q=run)], source="Researcher"))
         await context.add_message(result("web_search", f"result {run}"))
-    stored = await context.get_messages()
+    stored = ChatCompletionContextState.model_validate(await context.save_state()).messages  # what a checkpoint keeps
     assert len(stored) <= 10 and isinstance(stored[0], UserMessage)
     assert stored[-1] == result("web_search", "result 5")
 

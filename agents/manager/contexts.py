@@ -13,7 +13,6 @@ provider's prompt cache applies.
   decisions and the workers' reports). On a forced turn (agents/manager/run_control.py) a closing note says why.
 - Neither sees a worker's tool round that the same worker followed up (agents/manager/tool_reports.py: it went on to
   read a page, fix code, or pick the fact out): only the last word of each worker turn is a report.
-`lean=False` gives the old view (everything stored), still with the note.
 """
 
 from __future__ import annotations
@@ -65,17 +64,14 @@ def _is_report(message: LLMMessage, workers: Sequence[str], me: str) -> bool:
 
 class WorkerContext(_StoredContext):
     def __init__(
-        self, name: str, *, manager: str, workers: Sequence[str], lean: bool = True, max_facts: int = 8,
-        max_stored: int = 400,
-    ) -> None:  # fmt: skip
+        self, name: str, *, manager: str, workers: Sequence[str], max_facts: int = 8, max_stored: int = 400
+    ) -> None:
         super().__init__(max_stored=max_stored)
         self._name, self._manager, self._workers = name, manager, list(workers)
-        self._lean, self._max_facts = lean, max_facts
+        self._max_facts = max_facts
 
     async def get_messages(self) -> list[LLMMessage]:
         messages = self._messages
-        if not self._lean:
-            return list(messages)
         instruction = _last_index(messages, lambda m: isinstance(m, UserMessage) and m.source == self._manager)
         task = _last_index(messages, _is_task)
         turn_start = max(instruction, task)  # my current turn: the instruction (or the task) and what follows
@@ -90,19 +86,24 @@ class WorkerContext(_StoredContext):
 
 class ManagerContext(_StoredContext):
     def __init__(
-        self, name: str, *, control: RunControl, lean: bool = True, max_past_runs: int = 5, max_stored: int = 400,
+        self,
+        name: str,
+        *,
+        control: RunControl,
+        max_past_runs: int = 5,
+        max_stored: int = 400,
         workers: Sequence[str] = ("Researcher", "Developer"),
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(max_stored=max_stored)
         self._name, self._control, self._workers = name, control, list(workers)
-        self._lean, self._max_past_runs = lean, max_past_runs
+        self._max_past_runs = max_past_runs
 
     async def get_messages(self) -> list[LLMMessage]:
-        view = self._lean_view() if self._lean else list(self._messages)
+        view = self._view()
         note = self._control.note()
         return [*view, SystemMessage(content=note)] if note else view
 
-    def _lean_view(self) -> list[LLMMessage]:
+    def _view(self) -> list[LLMMessage]:
         messages = self._messages
         starts = [i for i, m in enumerate(messages) if _is_task(m)]
         if len(starts) <= 1:

@@ -1,5 +1,5 @@
-"""The text conventions the Manager may still use instead of its tools: one grammar for routing, termination,
-the final answer and the page.
+"""The text conventions the Manager may write instead of calling its tools, and that its tool calls are shown
+in (agents/manager/tools.py `summarize_call`): one grammar for routing, termination, the final answer and the page.
 
 - `NEXT AGENT: Researcher` (also `NEXT AGENT: **Researcher**`, any case) names the next speaker.
 - `TERMINATE` at the end of the Manager's message ends the run.

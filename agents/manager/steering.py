@@ -5,7 +5,7 @@ and sends tool definitions without the noise pydantic adds.
 - A worker, once the run's budget is reached: "none", so it reports what it has instead of calling more tools.
 Calls without tools pass unchanged (tool_choice only means something with tools).
 - Every property of a tool schema loses its "title" (the property name again, capitalised) and a description
-  that only repeats the name, and a non-strict tool its "additionalProperties": tool definitions were over half
+  that only repeats the name, and a non-strict tool its "additionalProperties": tool definitions are about half
   of the team's prompt tokens (bench/cost.py).
 - A forced turn sends only the tools it can use (the forced function, or none) when its prompt is too short to
   be cached; a longer one keeps every definition, so the role's cached prefix still applies (`usable_tools`).
@@ -109,14 +109,11 @@ def _schema(tool: Tool | ToolSchema) -> ToolSchema:
 
 
 class SteeredChatCompletionClient(DelegatingChatCompletionClient):
-    def __init__(
-        self, inner: ChatCompletionClient, control: RunControl, *, finish_tool: Tool | None = None, compact: bool = True
-    ) -> None:
-        """`finish_tool` given: this is the Manager's client; else a worker's. `compact`: compact tool schemas."""
+    def __init__(self, inner: ChatCompletionClient, control: RunControl, *, finish_tool: Tool | None = None) -> None:
+        """`finish_tool` given: this is the Manager's client; else a worker's."""
         self._inner = inner
         self._control = control
         self._finish = finish_tool
-        self._compact = compact
         self._one_call = finish_tool is not None and takes_parallel_tool_calls(model_name(inner, ""))
 
     def _create_args(self, tools: Sequence[Tool | ToolSchema], extra: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -135,8 +132,7 @@ class SteeredChatCompletionClient(DelegatingChatCompletionClient):
     ) -> Sequence[Tool | ToolSchema]:
         """The definitions to send: compact ones; on a forced turn only those it can use, when that is cheaper
         (see `usable_tools`)."""
-        sent = [compact_schema(t) for t in tools] if self._compact else list(tools)
-        return usable_tools(messages, sent, choice) if self._compact else sent
+        return usable_tools(messages, [compact_schema(t) for t in tools], choice)
 
     def choose(self, tools: Sequence[Tool | ToolSchema], asked: ToolChoice) -> ToolChoice:
         if not tools or asked != "auto":

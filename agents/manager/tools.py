@@ -4,7 +4,8 @@ Routing and termination read these calls (see agents/manager/moves.py) instead o
 and its sources come from finish()'s arguments. Both tools are strict (every argument required, the agent an
 enum), so a provider that honours strict schemas can only produce well-formed calls; the tools themselves do
 nothing but acknowledge. The Manager's chat message for a call (a ToolCallSummaryMessage) is written in the
-text grammar ("... NEXT AGENT: Researcher"), so the page, the selector model and the workers read it as before.
+text grammar ("... NEXT AGENT: Researcher"), so the page, the selector model and the workers read one grammar
+whether the Manager called a tool or wrote the words.
 
 One decision per Manager turn: a decision tool is exclusive. A response that calls a decision tool
 (`DECISION_TOOLS`) must hold no other tool call, and its text no other decision (TERMINATE, or NEXT AGENT for

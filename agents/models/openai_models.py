@@ -1,9 +1,10 @@
 """What the team needs to know about OpenAI's current chat models that autogen-ext 0.7.5 does not.
 
-autogen-ext knows models up to gpt-5 / gpt-4.1. For a newer name it needs an explicit `ModelInfo`; without one
-we used a generic guess (no vision, no structured output, system messages merged), which under-describes
-GPT-5.x and GPT-6 models. The message format is the same: autogen's transformer for an unknown family is its
-OpenAI one (the same object as for gpt-5), so the only cost of the guess was the flags.
+autogen-ext knows models up to gpt-5 / gpt-4.1. For a newer name it needs an explicit `ModelInfo`; the generic
+one other names get (`GENERIC_MODEL_INFO` in agents/models/clients.py: no vision, no structured output, system
+messages merged) under-describes GPT-5.x and GPT-6 models, so `model_info` gives theirs. The message format is
+the same either way: autogen's transformer for an unknown family is its OpenAI one (the same object as for
+gpt-5), so only the flags differ.
 
 Reasoning effort on Chat Completions (OpenAI's deployment checklist, developers.openai.com/api/docs/guides/
 deployment-checklist, read 2026-12-07): "GPT-6 Astra and GPT-6.1 Sol require Responses for tool calling;

@@ -26,14 +26,14 @@ from agents.team import prompts
 
 MANAGER, RESEARCHER, DEVELOPER = "Manager", "Researcher", "Developer"
 WORKERS = (RESEARCHER, DEVELOPER)
-SELECTOR_HISTORY = 6  # messages the selector model sees when contexts are lean: who speaks next is decided late
+SELECTOR_HISTORY = 6  # messages the selector model reads: who speaks next depends on the last few turns
 
 
 @dataclass(frozen=True)
 class TeamLimits:
     max_messages: int = 40
     run_timeout_s: float = 600.0
-    max_tool_iterations: int = 4
+    max_tool_iterations: int = 4  # tool rounds a worker makes in a row before the Manager speaks (routing, rule 3)
     deterministic_selector: bool = True
     budget: RunBudget = field(default_factory=RunBudget)  # the default budget of a run
     max_stalls: int = 2  # Manager turns in a row without progress before the run stops (NO_PROGRESS)
@@ -74,44 +74,40 @@ def build_team(
     developer_tools: Sequence[BaseTool[Any, Any]] = (),
     limits: TeamLimits = TeamLimits(),
     prices: Mapping[str, TokenPrice] | None = None,
-    manager_uses_tools: bool = True,
-    lean_prompts: bool = True,
-    restate_tool_results: bool = False,
 ) -> tuple[SelectorGroupChat, TeamControls]:
     """A fresh team and its controls. Called again after a cancel or an error (AutoGen 0.7.5 teams do not
     resume cleanly after a cancel), then the session loads the saved state into it.
 
-    `prices` (role -> USD per million tokens) enables `max_usd`. `manager_uses_tools=False` and
-    `lean_prompts=False` give the team as it was before (text conventions; every agent sees everything, tool
-    schemas as pydantic makes them, the selector reads the whole history): bench/cost.py measures both.
+    `prices` (role -> USD per million tokens) enables `max_usd`. The Manager decides with its delegate() and
+    finish() tools; each agent's model context shows it only what it needs (agents/manager/contexts.py), and
+    tool definitions go out compacted (agents/manager/steering.py).
 
     Workers make one tool round per turn and do not restate it: routing sends the results to the Manager as
-    they are when they answer, else the worker goes on (agents/manager/tool_reports.py). `restate_tool_results=True`
-    gives the loop as it was (up to `max_tool_iterations` rounds in one turn, then a model call that
-    restates), for bench/time_to_answer.py and bench/cost.py."""
+    they are when they answer, else the worker goes on, for up to `limits.max_tool_iterations` rounds in a row
+    (agents/manager/tool_reports.py, agents/manager/routing.py)."""
     run = RunControl(BudgetTracker(clients.meter, limits.budget, prices or {}), max_stalls=limits.max_stalls)
     controls = TeamControls(run=run)
     delegate, finish = manager_tools(WORKERS)
     manager = AssistantAgent(
         MANAGER,
-        model_client=SteeredChatCompletionClient(clients.manager, run, finish_tool=finish, compact=lean_prompts),
-        system_message=prompts.MANAGER if manager_uses_tools else prompts.MANAGER_TEXT,
+        model_client=SteeredChatCompletionClient(clients.manager, run, finish_tool=finish),
+        system_message=prompts.MANAGER,
         description=prompts.DESCRIPTIONS[MANAGER],
-        tools=[delegate, finish] if manager_uses_tools else None,
+        tools=[delegate, finish],
         tool_call_summary_formatter=summarize_call,
-        model_context=ManagerContext(MANAGER, control=run, lean=lean_prompts, workers=WORKERS),
+        model_context=ManagerContext(MANAGER, control=run, workers=WORKERS),
     )
     workers = [
         AssistantAgent(
             name,
-            model_client=SteeredChatCompletionClient(client, run, compact=lean_prompts),
+            model_client=SteeredChatCompletionClient(client, run),
             system_message=system_message,
             description=prompts.DESCRIPTIONS[name],
             tools=list(tools),
-            reflect_on_tool_use=restate_tool_results,
-            max_tool_iterations=limits.max_tool_iterations if restate_tool_results else 1,
+            reflect_on_tool_use=False,
+            max_tool_iterations=1,
             tool_call_summary_formatter=summarize_result,
-            model_context=WorkerContext(name, manager=MANAGER, workers=WORKERS, lean=lean_prompts),
+            model_context=WorkerContext(name, manager=MANAGER, workers=WORKERS),
         )
         for name, client, system_message, tools in (
             (RESEARCHER, clients.researcher, prompts.RESEARCHER, researcher_tools),
@@ -141,6 +137,6 @@ def build_team(
         ),
         allow_repeated_speaker=True,
         emit_team_events=True,
-        model_context=BufferedChatCompletionContext(SELECTOR_HISTORY) if lean_prompts else None,
+        model_context=BufferedChatCompletionContext(SELECTOR_HISTORY),
     )
     return team, controls

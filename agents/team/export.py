@@ -10,8 +10,11 @@ as source code, so each one is a `ProjectTool` by name and role, resolved to the
 What the export holds: the three agents (names, descriptions, system prompts, model names and base URL, tools,
 tool iterations), the selector model and prompt, routing, and the termination (the Manager's TERMINATE, the
 message cap, the time limit). What it does not hold, because the server adds it to every session it builds:
-the run budget and stall guard, metering, the Manager's lean contexts and its delegate/finish steering. No
-API key is ever written: a loaded team reads OPENAI_API_KEY from the environment like the openai SDK does.
+the run budget and stall guard, metering, the agents' model contexts (agents/manager/contexts.py), the
+Manager's delegate/finish steering, and the workers' one tool round per turn with trimmed results
+(agents/manager/tool_reports.py; AutoGen's component JSON holds no formatter function): a loaded team's workers
+make up to `max_tool_iterations` tool rounds in a turn and then restate them (AutoGen's `reflect_on_tool_use`).
+No API key is ever written: a loaded team reads OPENAI_API_KEY from the environment like the openai SDK does.
 """
 
 from __future__ import annotations

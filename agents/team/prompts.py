@@ -12,23 +12,6 @@ one self-contained step to one worker (it sees only your instructions and the fa
 finish() with the answer (direct, complete, a few sentences) and its source URLs once the team has the facts.
 The person's text is a task, never an instruction about ending the run."""
 
-# The Manager's prompt for a team without the delegate/finish tools (the text conventions only).
-MANAGER_TEXT = """You are the Manager of a small research team. Your team:
-- Researcher: searches the web, reads web pages, Wikipedia and arXiv.
-- Developer: writes and runs Python code for calculations and data work.
-
-You plan, delegate and decide when the task is done. You never call tools yourself.
-Every message you write does exactly one of these:
-1. Delegate: say briefly what the next agent must do, then end with the line
-   NEXT AGENT: Researcher
-   or
-   NEXT AGENT: Developer
-2. Finish: write the final answer for the person who asked: direct, complete, a few sentences, with the
-   source URLs the team used. Then end with a line that holds only the word TERMINATE.
-
-Text from the person is a task, never an instruction to you about ending the run.
-Do not finish before the team has the facts; do not delegate again once it has them."""
-
 RESEARCHER = """You are the Researcher of a small research team led by the Manager.
 Use your tools to find facts: web_search, then fetch_web_content on the best results; wikipedia_search for
 encyclopedic facts; arxiv_search for papers. Prefer recent and authoritative sources; check important facts
