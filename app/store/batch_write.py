@@ -12,7 +12,7 @@ can see, commit on the async engine (`write_async`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -73,11 +73,13 @@ class BatchStatements:
                 (finishes if "last_seq" in change else state_changes).append({"rid": record.run_id, **change})
         statements: Statements = []
         # A session is recorded with its owner by its first stored event, in the same commit: no write of its own
-        # when it connects (a session that never stored anything holds nothing worth owning).
-        owners = {r.session_id: r.owner for r in batch}
-        created = batch[0].created_at
-        rows = [{"session_id": sid, "owner": owner, "created_at": created} for sid, owner in owners.items()]
-        statements.append((self.insert_sessions, rows))
+        # when it connects (a session that never stored anything holds nothing worth owning). Once an event of it
+        # is stored, so is its row: its later events skip the insert (it would change nothing).
+        owners = {r.session_id: r.owner for r in batch if not r.session_stored}
+        if owners:
+            created = batch[0].created_at
+            rows = [{"session_id": sid, "owner": owner, "created_at": created} for sid, owner in owners.items()]
+            statements.append((self.insert_sessions, rows))
         statements.append(
             (
                 events.insert(),
@@ -117,7 +119,7 @@ class SqliteWriter:
     """One connection to a SQLite file, used by one thread of its own: a batch's transaction runs there whole.
     Readers keep the async engine; WAL lets them read while this writes."""
 
-    def __init__(self, url: URL, *, on_connect: Any) -> None:
+    def __init__(self, url: URL, *, on_connect: Callable[[Any, Any], None]) -> None:
         self._engine = create_engine(url.set(drivername="sqlite+pysqlite"), poolclass=NullPool)
         event.listen(self._engine, "connect", on_connect)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-store-sqlite")
