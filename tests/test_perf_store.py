@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from agents.events import RunStarted, StateChanged, TeamMessage
+from agents.session.run_state import SessionState
 from app.core.protocol import to_json, wrap
 from app.core.redaction import Redactor
+from app.sessions.registry import SessionRegistry
 from app.store.batch_write import BatchStatements
 from app.store.event_log import SessionEventLog
 from app.store.rows import EventRecord
@@ -125,5 +127,38 @@ async def test_a_session_whose_first_event_failed_gets_its_row_with_the_next(tmp
         async with store.engine.connect() as conn:
             rows = (await conn.execute(select(sessions.c.session_id))).scalars().all()
         assert rows == ["s_first_fails"]
+    finally:
+        await store.stop()
+
+
+class StubSession:
+    state = SessionState.IDLE
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_new_session_id_costs_no_store_query_and_a_known_one_resumes(tmp_path: Path) -> None:
+    store = RunStore(f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}")
+    await store.start()
+    queried: list[str] = []
+    max_seq = store.max_seq
+
+    async def counted(session_id: str) -> int:
+        queried.append(session_id)
+        return await max_seq(session_id)
+
+    store.max_seq = counted  # type: ignore[method-assign]
+
+    async def build(session_id: str, event_log: SessionEventLog) -> Any:
+        return StubSession()
+
+    try:
+        registry = SessionRegistry(store, Redactor(), build, idle_s=60)
+        fresh = await registry.attach(None, "local")
+        assert (fresh.resumed, fresh.entry.log.last_seq, queried) == (False, 0, [])
+        await fresh.entry.log.publish(TeamMessage(type="TextMessage", data={"n": 0}), None)
+        again = await SessionRegistry(store, Redactor(), build, idle_s=60).attach(fresh.entry.log.session_id, "local")
+        assert (again.resumed, again.entry.log.last_seq, queried) == (True, 1, [fresh.entry.log.session_id])
     finally:
         await store.stop()
