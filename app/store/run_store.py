@@ -3,7 +3,8 @@
 SQLite file by default, PostgreSQL when DATABASE_URL says so (SQLAlchemy Core, async drivers aiosqlite and
 asyncpg). Writes go through one writer task that commits in batches (group commit): an event's `append()`
 returns once its batch is committed, so "stored before sent" costs one commit per batch, not per event.
-The `on_stored` callbacks run in commit order, which is how events reach clients in seq order.
+The `on_stored` callbacks run in commit order, which is how events reach clients in seq order. On a SQLite
+file a batch's transaction runs whole on a writer connection of its own thread (app/store/batch_write.py).
 """
 
 from __future__ import annotations
