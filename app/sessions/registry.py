@@ -127,6 +127,7 @@ class SessionRegistry:
     async def attach(self, session_id: str | None, owner: str) -> Attached:
         """The session to serve `owner`'s connection: the requested one if it is theirs, else a fresh one."""
         session_id, not_found = await self._table.requested(session_id, owner, self._store.session_owner)
+        fresh = session_id is None
         if session_id is None:
             self._table.check_caps(owner)
             session_id = new_session_id()
@@ -135,7 +136,8 @@ class SessionRegistry:
             resumed = entry is not None
             if entry is None:
                 self._table.check_caps(owner)
-                last_seq = await self._store.max_seq(session_id)
+                # An id made up just now has nothing stored: no query for it (one per new connection).
+                last_seq = 0 if fresh else await self._store.max_seq(session_id)
                 resumed = last_seq > 0
                 event_log = SessionEventLog(session_id, self._store, self._redactor, last_seq=last_seq, owner=owner)
                 entry = SessionEntry(await self._build(session_id, event_log), event_log, owner)

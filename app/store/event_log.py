@@ -90,6 +90,7 @@ class SessionEventLog:
         self._redactor = redactor
         self._seq = last_seq
         self._subscribers: set[Inbox] = set()
+        self._session_stored = False  # one of its events was committed (so was the session's row, with it)
 
     @property
     def last_seq(self) -> int:
@@ -117,6 +118,7 @@ class SessionEventLog:
             owner=self.owner,
             on_stored=lambda: self._deliver(seq, text, event),
             checkpoint=self._scrub(checkpoint) if checkpoint is not None else None,
+            session_stored=self._session_stored,
         )
         return self._store.append(record)
 
@@ -160,5 +162,6 @@ class SessionEventLog:
                 return
 
     def _deliver(self, seq: int, text: str, event: AnyServerEvent) -> None:
+        self._session_stored = True
         for inbox in tuple(self._subscribers):
             inbox.offer(seq, text, event)

@@ -29,6 +29,7 @@ class EventRecord:
     owner: str = LOCAL_OWNER  # the session's owner, copied to the run's row
     on_stored: Callable[[], None] | None = None
     checkpoint: Checkpoint | None = None  # the session's state as of this event, stored in the same transaction
+    session_stored: bool = False  # an earlier event of the session was committed, so its sessions row exists
     done: asyncio.Future[None] | None = field(default=None, repr=False)
 
 

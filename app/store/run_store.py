@@ -3,7 +3,8 @@
 SQLite file by default, PostgreSQL when DATABASE_URL says so (SQLAlchemy Core, async drivers aiosqlite and
 asyncpg). Writes go through one writer task that commits in batches (group commit): an event's `append()`
 returns once its batch is committed, so "stored before sent" costs one commit per batch, not per event.
-The `on_stored` callbacks run in commit order, which is how events reach clients in seq order.
+The `on_stored` callbacks run in commit order, which is how events reach clients in seq order. On a SQLite
+file a batch's transaction runs whole on a writer connection of its own thread (app/store/batch_write.py).
 """
 
 from __future__ import annotations
@@ -16,32 +17,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Insert,
-    Table,
-    event,
-    func,
-    or_,
-    select,
-    text,
-)
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import event, func, or_, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from agents.session.checkpoint import Checkpoint
-from app.core.protocol import RunStartedEvent
-from app.store.rows import UPDATE_FINISH, UPDATE_STATUS, EventRecord, latest_checkpoints, run_change, run_row
-from app.store.schema import (
-    ACTIVE_STATUSES,
-    checkpoints,
-    create_and_migrate,
-    events,
-    runs,
-    sessions,
-)
+from app.store.batch_write import BatchStatements, SqliteWriter, write_async
+from app.store.rows import EventRecord, run_row
+from app.store.schema import ACTIVE_STATUSES, checkpoints, create_and_migrate, events, runs, sessions
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +63,14 @@ class StoreError(Exception):
 class RunStore:
     def __init__(self, database_url: str, *, batch_size: int = 512, max_backlog: int = 100_000) -> None:
         self.url = normalize_database_url(database_url)
+        self._dialect = make_url(self.url).get_backend_name()
         self._batch_size = batch_size
         self._engine: AsyncEngine | None = None
         self._queue: asyncio.Queue[EventRecord | None] = asyncio.Queue()
         self._max_backlog = max_backlog  # events waiting for the writer; past it an event is refused, not queued
         self._writer: asyncio.Task[None] | None = None
+        self._statements: BatchStatements | None = None
+        self._sqlite: SqliteWriter | None = None  # a SQLite file's writer connection (app/store/batch_write.py)
         self.commits = 0  # batches committed (benchmarks report events per commit)
 
     @property
@@ -93,17 +80,19 @@ class RunStore:
 
     @property
     def dialect(self) -> str:
-        return make_url(self.url).get_backend_name()
+        return self._dialect
 
     async def start(self) -> None:
         url = make_url(self.url)
         kwargs: dict[str, Any] = {}
+        file = False
         if url.get_backend_name() == "sqlite":
             database = url.database or ""
             if database in ("", ":memory:"):
                 kwargs["poolclass"] = StaticPool
             else:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+                file = True
         if url.get_backend_name() == "postgresql":
             # Connections are kept, not churned: a burst beyond the pool would otherwise open (and authenticate)
             # a new connection per query and close it after, which costs more than the query.
@@ -117,6 +106,9 @@ class RunStore:
                 # (one dies on a UniqueViolation): a transaction-scoped advisory lock lets one create at a time.
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
             await conn.run_sync(create_and_migrate)
+        self._statements = BatchStatements(self.dialect)
+        if file:
+            self._sqlite = SqliteWriter(url, on_connect=_sqlite_pragmas)
         self._writer = asyncio.create_task(self._write_loop(), name="run-store-writer")
 
     async def stop(self) -> None:
@@ -124,6 +116,9 @@ class RunStore:
             await self._queue.put(None)
             await self._writer
             self._writer = None
+        if self._sqlite is not None:
+            await self._sqlite.close()
+            self._sqlite = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -137,12 +132,6 @@ class RunStore:
         else:
             self._queue.put_nowait(record)
         return record.done
-
-    def _insert_ignore(self, table: Table) -> Insert:
-        """INSERT that leaves existing rows alone (ON CONFLICT DO NOTHING), for SQLite and PostgreSQL."""
-        if self.dialect == "postgresql":
-            return postgresql_insert(table).on_conflict_do_nothing()
-        return sqlite_insert(table).on_conflict_do_nothing()
 
     @property
     def pending(self) -> int:
@@ -196,78 +185,14 @@ class RunStore:
                 record.done.set_exception(StoreError(f"The event could not be stored: {type(error).__name__}"))
 
     async def _write(self, batch: list[EventRecord]) -> None:
-        """One transaction, at most four statements, whatever the batch size: every await here waits for a
-        busy event loop, so statements are batched (executemany) rather than issued per event."""
-        new_runs: list[dict[str, Any]] = []
-        state_changes: list[dict[str, Any]] = []
-        finishes: list[dict[str, Any]] = []
-        for record in batch:
-            change = run_change(record)
-            if isinstance(change, RunStartedEvent):
-                new_runs.append(
-                    {
-                        "run_id": record.run_id,
-                        "session_id": record.session_id,
-                        "task": change.data.task,
-                        "status": "running",
-                        "created_at": record.created_at,
-                        "first_seq": record.seq,
-                        "owner": record.owner,
-                    }
-                )
-            elif isinstance(change, dict):
-                (finishes if "last_seq" in change else state_changes).append({"rid": record.run_id, **change})
-        owners = {r.session_id: r.owner for r in batch}
-        async with self.engine.begin() as conn:
-            # A session is recorded with its owner by its first stored event, in the same commit: no write of its
-            # own when it connects (a session that never stored anything holds nothing worth owning).
-            await conn.execute(
-                self._insert_ignore(sessions),
-                [
-                    {"session_id": sid, "owner": owner, "created_at": batch[0].created_at}
-                    for sid, owner in owners.items()
-                ],
-            )
-            await conn.execute(
-                events.insert(),
-                [
-                    {
-                        "session_id": r.session_id,
-                        "seq": r.seq,
-                        "run_id": r.run_id,
-                        "type": r.type,
-                        "created_at": r.created_at,
-                        "payload": r.payload,
-                    }
-                    for r in batch
-                ],
-            )
-            if new_runs:
-                await conn.execute(runs.insert(), new_runs)
-            if state_changes:  # before finishes: a run's finish is always its last change
-                await conn.execute(UPDATE_STATUS, state_changes)
-            if finishes:
-                await conn.execute(UPDATE_FINISH, finishes)
-            latest = latest_checkpoints(batch)
-            if latest:
-                await conn.execute(self._upsert_checkpoint(), latest)
+        """One transaction, at most six statements whatever the batch size (app/store/batch_write.py)."""
+        assert self._statements is not None, "RunStore.start() was not called"
+        statements = self._statements.of(batch)
+        if self._sqlite is not None:
+            await self._sqlite.write(statements)
+        else:
+            await write_async(self.engine, statements)
         self.commits += 1
-
-    def _upsert_checkpoint(self) -> Insert:
-        """Insert or replace a session's checkpoint, never with an older one."""
-        insert = postgresql_insert(checkpoints) if self.dialect == "postgresql" else sqlite_insert(checkpoints)
-        newer = insert.excluded
-        return insert.on_conflict_do_update(
-            index_elements=[checkpoints.c.session_id],
-            set_={
-                "seq": newer.seq,
-                "run_id": newer.run_id,
-                "state": newer.state,
-                "memory": func.coalesce(newer.memory, checkpoints.c.memory),  # None: unchanged
-                "updated_at": newer.updated_at,
-            },
-            where=checkpoints.c.seq < newer.seq,
-        )
 
     # ---- reading ----------------------------------------------------------------------------------------
     async def max_seq(self, session_id: str) -> int:
@@ -329,8 +254,10 @@ class RunStore:
     async def record_session(self, session_id: str, owner: str) -> None:
         """Record a new session's owner at once (gateways do, so any gateway can check it before an event)."""
         async with self.engine.begin() as conn:
+            assert self._statements is not None, "RunStore.start() was not called"
             await conn.execute(
-                self._insert_ignore(sessions), [{"session_id": session_id, "owner": owner, "created_at": now_iso()}]
+                self._statements.insert_sessions,
+                [{"session_id": session_id, "owner": owner, "created_at": now_iso()}],
             )
 
     async def load_checkpoint(self, session_id: str) -> tuple[int, Checkpoint] | None:
