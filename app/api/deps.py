@@ -38,5 +38,15 @@ def rate_key(connection: HTTPConnection) -> str:
     return f"addr:{connection.client.host if connection.client else 'unknown'}"
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
-UserDep = Annotated[str, Depends(current_user)]
+async def _services(connection: HTTPConnection) -> Services:
+    return get_services(connection)
+
+
+async def _user(connection: HTTPConnection) -> str:
+    return current_user(connection)
+
+
+# Async, so FastAPI calls them on the event loop: a plain `def` dependency costs a thread-pool hand-off per
+# connection (two per WebSocket), for work that never blocks.
+ServicesDep = Annotated[Services, Depends(_services)]
+UserDep = Annotated[str, Depends(_user)]
