@@ -28,7 +28,7 @@ import pytest
 import websockets
 from pydantic import ValidationError
 
-from app.core.protocol import validate_server_event
+from app.core.protocol import SERVER_EVENT
 from app.core.voice_protocol import VOICE_OUT
 from tests.fuzz_strategies import Frame, draw_frames, team_mix, team_size, voice_mix, voice_size
 from tests.live_server import LiveServer, ScriptBook, WsClient, live_app, scripted_app
@@ -122,7 +122,7 @@ def team_outcome(event: Reply) -> str:
 
 def check_team_reply(frame: Frame, event: Reply) -> None:
     """The envelope of a connection-only reply: published schema, seq None, code, message, echoed id."""
-    validate_server_event(event)
+    SERVER_EVENT.validate_python(event)
     assert event["seq"] is None, event
     data = event["data"]
     if event["type"] == "error":
@@ -145,7 +145,7 @@ async def team_batch(client: WsClient, batch: list[Frame], sentinel: str) -> Bat
         while True:
             event = await client.recv(REPLY_TIMEOUT_S)
             if event["seq"] is not None:
-                validate_server_event(event)  # a session event (reset), not a reply
+                SERVER_EVENT.validate_python(event)  # a session event (reset), not a reply
             elif event["type"] == "pong" and event["data"].get("id") == sentinel:
                 return  # the connection still serves after this batch
             else:

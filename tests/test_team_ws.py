@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.core.protocol import validate_server_event
+from app.core.protocol import SERVER_EVENT
 from tests.live_server import ScriptBook, live_app, scripted_app
 from tests.scripted import PARIS_ANSWER, Script, paris_script
 
@@ -27,7 +27,7 @@ async def test_paris_weather_over_websocket(tmp_path: Path) -> None:
         done = await client.until(is_finished)
         events = client.received[1:]
         for event in client.received:
-            validate_server_event(event)
+            SERVER_EVENT.validate_python(event)
         seqs = [e["seq"] for e in events]
         assert seqs == list(range(1, len(events) + 1))  # numbered, in order, none missing
         kinds = [e["type"] for e in events]
