@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.stats import percentiles  # noqa: E402
-from tests.cluster import free_port  # noqa: E402
 from tests.fakes import FakeOpenAI  # noqa: E402
+from tests.support.cluster import free_port  # noqa: E402
 
 ANSWER = "Paris is sunny today."
 

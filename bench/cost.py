@@ -48,9 +48,9 @@ from app.main import create_app  # noqa: E402
 from bench.cost_tasks import as_tool_calls, perfect_selector, tasks, worker_replies  # noqa: E402
 from tests.fakes.chat import ChatRequest, dynamic, estimate_tokens  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
-from tests.live_server import live_app, make_settings  # noqa: E402
-from tests.tools.fixture_server import FixtureServer, start_fixture_server, weather_page  # noqa: E402
-from tests.tools.fixture_server import make_settings as tool_settings  # noqa: E402
+from tests.support.fixture_server import FixtureServer, start_fixture_server, weather_page  # noqa: E402
+from tests.support.fixture_server import make_settings as tool_settings  # noqa: E402
+from tests.support.live_server import live_app, make_settings  # noqa: E402
 from tools import build_researcher_tools  # noqa: E402
 from tools.code_execution import CodeSandbox  # noqa: E402
 from tools.extract import extract_html  # noqa: E402

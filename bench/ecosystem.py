@@ -21,8 +21,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from agents.team.mcp_tools import McpServerConfig, discover_tools
 from bench.stats import percentiles
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import paris_script
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import paris_script
 
 QUESTION = "What's the weather in Paris right now?"
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mcp_stdio_server.py"

@@ -19,8 +19,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live_server import ScriptBook, live_app, scripted_app  # noqa: E402
-from tests.scripted import paris_script  # noqa: E402
+from tests.support.live_server import ScriptBook, live_app, scripted_app  # noqa: E402
+from tests.support.scripted import paris_script  # noqa: E402
 from tests.test_mcp_limits import ALICE, BOB, initialize  # noqa: E402
 
 

@@ -28,7 +28,7 @@ from app.distributed.bus import connect  # noqa: E402
 from app.store.schema import metadata  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
 from bench.team_ws_load import lost_sessions, one_session  # noqa: E402
-from tests.cluster import Cluster, RedisServer  # noqa: E402
+from tests.support.cluster import Cluster, RedisServer  # noqa: E402
 
 
 async def reset_database(url: str) -> None:

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.main import create_app  # noqa: E402
-from tests.live_server import ScriptBook, make_settings  # noqa: E402
-from tests.scripted import developer_tools, paris_script, research_tools  # noqa: E402
+from tests.support.live_server import ScriptBook, make_settings  # noqa: E402
+from tests.support.scripted import developer_tools, paris_script, research_tools  # noqa: E402
 
 
 async def serve(port: int, delay: float, base_url: str | None, data_dir: Path) -> None:

@@ -16,8 +16,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.settings import Settings  # noqa: E402
 from app.distributed.worker.main import run_worker  # noqa: E402
-from tests.live_server import ScriptBook  # noqa: E402
-from tests.scripted import developer_tools, paris_script, research_tools  # noqa: E402
+from tests.support.live_server import ScriptBook  # noqa: E402
+from tests.support.scripted import developer_tools, paris_script, research_tools  # noqa: E402
 
 
 def main() -> None:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import paris_script
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import paris_script
 
 TOKEN = "team-" + "token-for-tests-42"
 

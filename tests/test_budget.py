@@ -13,8 +13,8 @@ from agents.models.metering import UsageMeter
 from agents.stop import StopReason
 from agents.team.build import TeamLimits, build_team
 from tests.fakes.chat import tool_call
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, developer_tools, paris_script, research_tools
-from tests.team_driver import openai_team, run_task
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, developer_tools, paris_script, research_tools
+from tests.support.team_driver import openai_team, run_task
 
 WRAP_UP = tool_call("finish", {"answer": PARIS_ANSWER + " (from one search only)", "sources": [PARIS_SOURCE]})
 

@@ -17,7 +17,7 @@ from agents.models.metering import MeteredChatCompletionClient, MeterUsage, Usag
 from app.core.prices import ModelPrice, role_prices
 from tests.fakes.chat import REASONING_TOKENS, ErrorReply
 from tests.fakes.server import FakeOpenAI
-from tests.live_server import make_settings
+from tests.support.live_server import make_settings
 
 LONG_RULES = "You are the Researcher. " + "Follow the house rules for citing sources carefully. " * 120  # ~1.6k tok
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from app.main import create_app
 from tests.fakes.chat import tool_call
-from tests.live_server import ScriptBook, live_app, make_settings, openai_app, scripted_app
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, developer_tools, research_tools
+from tests.support.live_server import ScriptBook, live_app, make_settings, openai_app, scripted_app
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, developer_tools, research_tools
 
 CLI = str(Path(sys.executable).with_name("research-team"))
 QUESTION = "What's the weather in Paris right now?"

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.live_server import live_app, openai_app
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE
+from tests.support.live_server import live_app, openai_app
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE
 from tests.test_cli_ask import QUESTION, TOKEN, run_cli, script_paris
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import websockets
 
-from tests.cluster import free_port
+from tests.support.cluster import free_port
 
 
 async def test_serve_refuses_an_oversized_frame_and_keeps_serving(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from agents.models.budget import TokenPrice
 from app.core.prices import ModelPrice, role_prices
-from tests.live_server import ScriptBook, live_app, make_settings, scripted_app
-from tests.scripted import paris_script
+from tests.support.live_server import ScriptBook, live_app, make_settings, scripted_app
+from tests.support.scripted import paris_script
 
 
 async def test_run_finished_carries_the_cost_from_the_price_table(tmp_path: Path) -> None:

@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.distributed.bus import connect
 from app.store.schema import metadata
-from tests.cluster import Cluster, RedisServer, free_port, research_script
 from tests.fakes import FakeOpenAI
-from tests.voice_client import VoiceClient
+from tests.support.cluster import Cluster, RedisServer, free_port, research_script
+from tests.support.voice_client import VoiceClient
 
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 pytestmark = [

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import PARIS_ANSWER, paris_script
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import PARIS_ANSWER, paris_script
 
 ROOT = Path(__file__).resolve().parent.parent
 

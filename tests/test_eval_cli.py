@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.chat import dynamic, tool_call
-from tests.tools.fixture_server import FixtureServer, start_fixture_server
+from tests.support.fixture_server import FixtureServer, start_fixture_server
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "bench" / "eval" / "offline.jsonl"

@@ -15,7 +15,7 @@ from autogen_agentchat.messages import TextMessage
 
 from agents.team import export
 from agents.team.export import ProjectTool, RoutedSelectorGroupChat, export_component, load_team
-from tests.scripted import developer_tools
+from tests.support.scripted import developer_tools
 
 CLI = str(Path(sys.executable).with_name("research-team"))
 SECRET = "sk-" + "export-test-never-written-0000"

@@ -24,7 +24,7 @@ import websockets
 from app.store.run_store import RunStore
 from bench.server_process import ServerProcess
 from tests.fakes.chat import ErrorReply, delay, rate_limited, tool_call
-from tests.live_server import live_app, openai_app
+from tests.support.live_server import live_app, openai_app
 
 OK_ANSWER = "Paris is sunny."
 RETRIES = 2  # model_max_retries: three attempts in all

@@ -23,9 +23,9 @@ import websockets
 from fastapi import FastAPI
 
 from app.cli.local_server import uvicorn_options
-from tests.cluster import free_port
-from tests.live_server import LiveServer, ScriptBook, live_app, make_settings, scripted_app
-from tests.scripted import paris_script
+from tests.support.cluster import free_port
+from tests.support.live_server import LiveServer, ScriptBook, live_app, make_settings, scripted_app
+from tests.support.scripted import paris_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SSO = {"auth_trusted_header": "X-Forwarded-User"}

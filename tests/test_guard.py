@@ -8,9 +8,9 @@ from typing import Any
 from agents.stop import StopReason
 from agents.team.build import TeamLimits, build_team
 from tests.fakes.chat import tool_call
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, developer_tools, research_tools
-from tests.scripted import tool_call as scripted_tool_call
-from tests.team_driver import openai_team, run_task
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, developer_tools, research_tools
+from tests.support.scripted import tool_call as scripted_tool_call
+from tests.support.team_driver import openai_team, run_task
 
 DELEGATE = "TASK: Find the current weather in Paris.\nNEXT AGENT: Researcher"
 REPORT = f"Paris now: 18°C, partly cloudy, wind SW 10 km/h ({PARIS_SOURCE})."

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from app.main import create_app
-from tests.live_server import live_app, make_settings
-from tests.scripted import research_tools
+from tests.support.live_server import live_app, make_settings
+from tests.support.scripted import research_tools
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import paris_script
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import paris_script
 
 ALICE, BOB = "alice-token-" + "a" * 24, "bob-token-" + "b" * 24
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}

@@ -10,8 +10,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
 
 TOKEN = "mcp-test-token-" + "0" * 24
 QUESTION = "What's the weather in Paris right now?"

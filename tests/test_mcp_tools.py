@@ -14,8 +14,8 @@ from autogen_core import FunctionCall
 from autogen_core.models import CreateResult
 
 from agents.team.mcp_tools import load_mcp_servers
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import Script, tool_call
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import Script, tool_call
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "mcp_stdio_server.py"
 ANSWER = "Lyon has 522,250 inhabitants. Source: https://fixture.example/lyon"

@@ -20,8 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from agents.models.metering import ModelCall, UsageMeter
 from app.core import telemetry
 from app.core.metrics import REGISTRY
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, paris_script, tool_call
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, paris_script, tool_call
 
 QUESTION = "What's the weather in Paris right now?"
 

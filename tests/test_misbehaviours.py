@@ -26,8 +26,8 @@ from agents.models.budget import BudgetTracker
 from agents.models.metering import UsageMeter
 from tests.fakes.chat import Reply, ToolCall, ToolCalls, cut_off, empty, filtered, refusal, tool_call, tool_calls
 from tests.fakes.server import FakeOpenAI
-from tests.live_server import live_app, openai_app
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE
+from tests.support.live_server import live_app, openai_app
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE
 
 pytestmark = [
     pytest.mark.fake_openai(extra_models=["my-local-model"]),  # an OpenAI-compatible server's model

@@ -18,8 +18,8 @@ from app.core.voice_settings import VoiceSettings
 from app.sessions.model_lifecycle import ConfiguredModel, check_models, configured_models
 from tests.fakes.chat import tool_call
 from tests.fakes.server import FakeOpenAI
-from tests.live_server import live_app, make_settings, openai_app
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE
+from tests.support.live_server import live_app, make_settings, openai_app
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE
 
 TODAY = dt.date(2026, 12, 7)  # the day the defaults were chosen; the fake's calendar is pinned to it here
 

@@ -20,9 +20,9 @@ from app.core.redaction import Redactor
 from app.main import create_app
 from app.realtime.narrator.narrator import IGNORED_EVENTS, Narrator
 from tests.fakes.recordings import recording_path, server_events
-from tests.live_server import ScriptBook, live_app, make_settings
-from tests.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
-from tests.voice_client import SPOKEN_ANSWER, VoiceClient, open_voice, spoken_with_answer, voice_app
+from tests.support.live_server import ScriptBook, live_app, make_settings
+from tests.support.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
+from tests.support.voice_client import SPOKEN_ANSWER, VoiceClient, open_voice, spoken_with_answer, voice_app
 
 
 async def test_weather_question_spoken_end_to_end(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
 """The narrator's parts, each alone: transport, tools, response gate, Live delegation handling. No SQLite, no
-AutoGen: the team is tests.narrator_doubles.FakeTeam and the socket an in-memory double that validates every
+AutoGen: the team is tests.support.narrator_doubles.FakeTeam and the socket an in-memory double that validates every
 client event with the openai SDK's own types."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from app.realtime.narrator.tools import NarratorTools
 from app.realtime.progress import spoken_answer
 from app.realtime.team_control import TeamUpdate, team_event
 from app.store.event_log import Delivery
-from tests.narrator_doubles import FakeTeam, Sockets
+from tests.support.narrator_doubles import FakeTeam, Sockets
 
 FAST = NarratorSettings(reconnect_delays_s=(0.01,), max_progress_updates=0, response_backoff_s=0.01)
 
@@ -369,7 +369,7 @@ async def test_every_socket_failure_on_send_is_one_transport_closed() -> None:
     from openai import WebSocketConnectionClosedError
 
     from app.realtime.transport import Transport, TransportClosed
-    from tests.narrator_doubles import connection_closed
+    from tests.support.narrator_doubles import connection_closed
 
     failures: list[BaseException] = [
         connection_closed(),

@@ -20,7 +20,7 @@ from app.core.redaction import Redactor
 from app.realtime.narrator.narrator import Narrator, NarratorSettings
 from app.store.event_log import SessionEventLog
 from app.store.run_store import RunStore
-from tests.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
+from tests.support.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
 
 CLIENT_EVENT = TypeAdapter(RealtimeClientEvent)
 UNIT_SECRET = "sk-" + "unit-test-secret-0001"  # built at runtime: no key-shaped literal in the repo

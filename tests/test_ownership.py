@@ -16,8 +16,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.live_server import LiveServer, ScriptBook, live_app, scripted_app
-from tests.scripted import Hang, Script, paris_script
+from tests.support.live_server import LiveServer, ScriptBook, live_app, scripted_app
+from tests.support.scripted import Hang, Script, paris_script
 
 ALICE, BOB = "alice-" + "token-0123456789", "bob-" + "token-9876543210"
 

@@ -21,9 +21,9 @@ from sqlalchemy import insert
 from app.store.run_store import events as events_table
 from app.store.run_store import now_iso
 from tests.fakes.chat import ErrorReply, delay, rate_limited
-from tests.live_server import ScriptBook, live_app, make_settings, openai_app, scripted_app
-from tests.scripted import Hang, Script, paris_script, tool_call
-from tests.voice_client import live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
+from tests.support.live_server import ScriptBook, live_app, make_settings, openai_app, scripted_app
+from tests.support.scripted import Hang, Script, paris_script, tool_call
+from tests.support.voice_client import live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
 
 
 class Schemas:

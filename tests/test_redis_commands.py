@@ -27,9 +27,9 @@ from app.distributed.signing import BusSigner
 from app.distributed.worker.worker import Worker
 from app.sessions.team_wiring import TeamWiring
 from app.store.run_store import RunStore
-from tests.cluster import CLUSTER_SECRET, RedisServer
-from tests.live_server import ScriptBook, make_settings
-from tests.scripted import developer_tools, paris_script, research_tools
+from tests.support.cluster import CLUSTER_SECRET, RedisServer
+from tests.support.live_server import ScriptBook, make_settings
+from tests.support.scripted import developer_tools, paris_script, research_tools
 
 GATEWAY = "gateway-test"
 SIGNER = BusSigner(CLUSTER_SECRET)

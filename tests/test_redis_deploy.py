@@ -36,7 +36,7 @@ from app.distributed.bus import (
 )
 from app.distributed.gateway.bus import GatewayBus
 from app.distributed.signing import BusSigner
-from tests.cluster import CLI, CLUSTER_SECRET, RedisServer, free_port
+from tests.support.cluster import CLI, CLUSTER_SECRET, RedisServer, free_port
 
 PASSWORD = "pw-" + "7f3a9c1e5b2d4f6a8c0e2b4d6f8a0c2e"
 SIGNER = BusSigner(CLUSTER_SECRET)

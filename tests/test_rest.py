@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 
 from app.core.protocol import CLIENT_MESSAGE
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import paris_script
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import paris_script
 
 
 async def test_rest_endpoints(tmp_path: Path) -> None:

@@ -27,9 +27,9 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
 from schemathesis.core.failures import FailureGroup
 
-from tests.fuzz_strategies import FUZZ_SETTINGS
-from tests.live_server import LiveServer, ScriptBook, live_app, scripted_app
-from tests.scripted import paris_script
+from tests.support.fuzz_strategies import FUZZ_SETTINGS
+from tests.support.live_server import LiveServer, ScriptBook, live_app, scripted_app
+from tests.support.scripted import paris_script
 
 MAX_EXAMPLES = 60  # per operation and generation mode
 TOKEN = "fuzz-app-token-0123456789"

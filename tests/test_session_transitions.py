@@ -15,7 +15,7 @@ from autogen_core.tools import FunctionTool
 
 from agents.session.team_session import SessionState, TeamSession
 from agents.team.build import build_team
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, Slow, developer_tools, paris_script, tool_call
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, Slow, developer_tools, paris_script, tool_call
 from tests.test_team_session import Recorder, finished
 
 REPEATS = 20

@@ -12,8 +12,8 @@ import httpx
 from jsonschema import Draft202012Validator
 
 from tests.fakes.chat import tool_call
-from tests.live_server import live_app, openai_app
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE
+from tests.support.live_server import live_app, openai_app
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE
 
 INVENTED = "https://invented.example/paris-weather"
 DELEGATE = tool_call("delegate", {"agent": "Researcher", "instructions": "Find the current weather in Paris."})

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.chat import ErrorReply, tool_call
-from tests.live_server import live_app, openai_app
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE
+from tests.support.live_server import live_app, openai_app
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE
 
 
 @pytest.mark.fake_openai(extra_models=["my-local-model"])  # an OpenAI-compatible server's own model name

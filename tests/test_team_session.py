@@ -10,7 +10,7 @@ import pytest
 from agents.events import SessionPayload, TeamMessage
 from agents.session.team_session import SessionCommandError, SessionLimits, SessionState, TeamSession
 from agents.team.build import TeamLimits, build_team
-from tests.scripted import (
+from tests.support.scripted import (
     PARIS_ANSWER,
     PARIS_SOURCE,
     Hang,

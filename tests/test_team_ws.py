@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from app.core.protocol import SERVER_EVENT
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import PARIS_ANSWER, Script, paris_script
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import PARIS_ANSWER, Script, paris_script
 
 
 def is_finished(event: dict) -> bool:
@@ -145,8 +145,8 @@ async def test_twenty_concurrent_sessions_get_their_own_answers(tmp_path: Path) 
 
 async def test_no_api_key_server_starts_and_says_what_to_set(tmp_path: Path) -> None:
     from app.main import create_app
-    from tests.live_server import make_settings
-    from tests.scripted import developer_tools, research_tools
+    from tests.support.live_server import make_settings
+    from tests.support.scripted import developer_tools, research_tools
 
     settings = make_settings(tmp_path, openai_api_key=None)
     app = create_app(settings, researcher_tools=research_tools(), developer_tools=developer_tools, configure_logs=False)
@@ -168,7 +168,7 @@ async def test_no_api_key_server_starts_and_says_what_to_set(tmp_path: Path) -> 
 async def test_restart_mid_run_marks_the_run_interrupted_and_tells_the_client(tmp_path: Path) -> None:
     script = paris_script()
     script.manager = [script.manager[0]]
-    from tests.scripted import Hang
+    from tests.support.scripted import Hang
 
     script.researcher = [Hang()]
     async with live_app(scripted_app(tmp_path, ScriptBook(lambda: script))) as server:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import websockets
 
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import PARIS_ANSWER, paris_script
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import PARIS_ANSWER, paris_script
 
 CASES = {
     "not_json": ("{this is not json", "invalid_json"),

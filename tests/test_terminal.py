@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app.core.logging_setup import RedactingFormatter, configure_logging, plain_warning, wants_json
 from app.core.redaction import Redactor
-from tests.cluster import free_port
+from tests.support.cluster import free_port
 
 SECRET = "sk-" + "terminal-configured-key-98765"
 CLI = str(Path(sys.executable).with_name("research-team"))

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from app.core.prices import ModelPrice
-from tests.live_server import ScriptBook, WsClient, live_app, scripted_app
-from tests.scripted import paris_script
+from tests.support.live_server import ScriptBook, WsClient, live_app, scripted_app
+from tests.support.scripted import paris_script
 
 ALICE, BOB = "alice-token-" + "a" * 24, "bob-token-" + "b" * 24
 USERS = {"alice": ALICE, "bob": BOB}

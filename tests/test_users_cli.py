@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.live_server import ScriptBook, live_app, scripted_app
+from tests.support.live_server import ScriptBook, live_app, scripted_app
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("research-team"))

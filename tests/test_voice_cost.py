@@ -20,9 +20,16 @@ from app.core.prices import VoicePrice, default_voice_prices
 from app.core.voice_protocol import VOICE_OUT
 from app.core.voice_settings import VoiceSettings
 from app.realtime.voice_usage import VoiceUsage, response_tokens
-from tests.live_server import ScriptBook, live_app
-from tests.scripted import paris_script
-from tests.voice_client import VoiceClient, live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
+from tests.support.live_server import ScriptBook, live_app
+from tests.support.scripted import paris_script
+from tests.support.voice_client import (
+    VoiceClient,
+    live_settings,
+    live_spoke_answer,
+    open_voice,
+    spoken_with_answer,
+    voice_app,
+)
 
 REALTIME = default_voice_prices()[DEFAULT_REALTIME_MODEL]
 ONE_SECOND_PCM = b"\x01\x00" * 24_000

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import ScriptBook, live_app
-from tests.scripted import paris_script
-from tests.voice_client import open_voice, spoken_with_answer, voice_app
+from tests.support.live_server import ScriptBook, live_app
+from tests.support.scripted import paris_script
+from tests.support.voice_client import open_voice, spoken_with_answer, voice_app
 
 
 def is_final_answer_item(event: object) -> bool:

@@ -14,10 +14,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from app.core import telemetry
-from tests.live_server import ScriptBook, live_app
-from tests.scripted import paris_script
+from tests.support.live_server import ScriptBook, live_app
+from tests.support.scripted import paris_script
+from tests.support.voice_client import live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
 from tests.test_voice_cost import realtime_settings
-from tests.voice_client import live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
 
 QUESTION = "What's the weather in Paris right now?"
 

@@ -14,10 +14,10 @@ import pytest
 import websockets
 
 from app.core.logging_setup import JsonFormatter
-from tests.live_server import ScriptBook, live_app
-from tests.scripted import paris_script
-from tests.voice_client import VoiceClient, spoken_with_answer, voice_app
-from tests.webrtc_peer import BrowserPeer
+from tests.support.live_server import ScriptBook, live_app
+from tests.support.scripted import paris_script
+from tests.support.voice_client import VoiceClient, spoken_with_answer, voice_app
+from tests.support.webrtc_peer import BrowserPeer
 
 API_KEY = "sk-fake-test-key"
 QUESTION = "What's the weather in Paris right now?"
@@ -168,8 +168,8 @@ USERS = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789"}
 
 def two_user_app(tmp_path: Path, fake) -> Any:  # type: ignore[no-untyped-def]
     from app.main import create_app
-    from tests.live_server import make_settings
-    from tests.scripted import developer_tools, research_tools
+    from tests.support.live_server import make_settings
+    from tests.support.scripted import developer_tools, research_tools
 
     settings = make_settings(
         tmp_path, openai_api_key=API_KEY, openai_base_url=fake.base_url, app_users=USERS, session_rate_per_min=30

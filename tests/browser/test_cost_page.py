@@ -12,10 +12,10 @@ import pytest
 
 from app.core.default_models import DEFAULT_TEAM_MODEL
 from app.core.prices import ModelPrice
-from tests.browser.pages import page_app
 from tests.browser.test_page import open_page
-from tests.live_server import ScriptBook, live_app
-from tests.scripted import paris_script
+from tests.support.browser import page_app
+from tests.support.live_server import ScriptBook, live_app
+from tests.support.scripted import paris_script
 
 pytestmark = pytest.mark.browser
 DEAR = {DEFAULT_TEAM_MODEL: ModelPrice(input=1000.0, output=1000.0)}

@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from app.core.voice_settings import VoiceSettings
 from app.realtime.narrator.narrator import NarratorSettings
 from tests.browser.conftest import BrowserPage
-from tests.browser.pages import page_app, serve
 from tests.fakes.brain import first_sentence
-from tests.live_server import ScriptBook
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
+from tests.support.browser import page_app, serve
+from tests.support.live_server import ScriptBook
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
 
 pytestmark = pytest.mark.browser
 

@@ -14,9 +14,9 @@ import pytest
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import BrowserPage
-from tests.browser.pages import api_key_of, expand_log, log_names, page_app, serve
-from tests.live_server import ScriptBook, live_app
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
+from tests.support.browser import api_key_of, expand_log, log_names, page_app, serve
+from tests.support.live_server import ScriptBook, live_app
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
 
 pytestmark = pytest.mark.browser
 

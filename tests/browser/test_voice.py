@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import BrowserPage
-from tests.browser.pages import api_key_of, expand_log, log_names, serve, spoken_wav
 from tests.fakes.brain import first_sentence
-from tests.live_server import ScriptBook
-from tests.scripted import PARIS_ANSWER, paris_script
+from tests.support.browser import api_key_of, expand_log, log_names, serve, spoken_wav
+from tests.support.live_server import ScriptBook
+from tests.support.scripted import PARIS_ANSWER, paris_script
 
 pytestmark = pytest.mark.browser
 

@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from app.core.voice_settings import VoiceSettings
 from app.realtime.narrator.narrator import NarratorSettings
 from tests.browser.conftest import BrowserPage
-from tests.browser.pages import api_key_of, expand_log, log_names, page_app, serve, spoken_wav
 from tests.fakes.brain import first_sentence
-from tests.live_server import ScriptBook
-from tests.scripted import PARIS_ANSWER, paris_script
+from tests.support.browser import api_key_of, expand_log, log_names, page_app, serve, spoken_wav
+from tests.support.live_server import ScriptBook
+from tests.support.scripted import PARIS_ANSWER, paris_script
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.fixture_server import FixtureServer, make_settings, start_fixture_server
+from tests.support.fixture_server import FixtureServer, make_settings, start_fixture_server
 from tools.config import ToolSettings
 
 

@@ -19,7 +19,7 @@ import pytest
 from autogen_core import CancellationToken
 
 from sandbox.confine import landlock_abi, python_read_paths
-from tests.tools.fixture_server import FixtureServer, make_settings
+from tests.support.fixture_server import FixtureServer, make_settings
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from autogen_core import CancellationToken
 from autogen_core.tools import BaseTool
 
-from tests.tools.fixture_server import FixtureServer
+from tests.support.fixture_server import FixtureServer
 from tools import RESEARCHER_TOOL_NAMES, build_researcher_tools
 from tools.config import ToolSettings
 

@@ -25,7 +25,7 @@ from autogen_core import CancellationToken
 
 from sandbox.budget import SandboxBudget
 from sandbox.runner import RunnerConfig, make_server
-from tests.tools.fixture_server import FixtureServer, make_settings
+from tests.support.fixture_server import FixtureServer, make_settings
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
 

@@ -14,8 +14,8 @@ from app.core.voice_settings import VoiceSettings
 from app.main import create_app
 from app.realtime.narrator.narrator import NarratorSettings
 from tests.fakes.brain import first_sentence
-from tests.live_server import ScriptBook, make_settings
-from tests.scripted import PARIS_ANSWER, developer_tools, research_tools
+from tests.support.live_server import ScriptBook, make_settings
+from tests.support.scripted import PARIS_ANSWER, developer_tools, research_tools
 
 SPOKEN_ANSWER = first_sentence(PARIS_ANSWER)
 

@@ -14,7 +14,7 @@ from agents.models.clients import ROLES, TeamModelClients, openai_client
 from agents.session.autogen_events import AgentMessage, FinalAnswer, extract_answer
 from agents.stop import StopReason, stop_reason_for
 from agents.team.build import MANAGER, WORKERS, TeamControls, TeamLimits, build_team
-from tests.scripted import developer_tools, research_tools
+from tests.support.scripted import developer_tools, research_tools
 
 
 @dataclass

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tools.config import ToolSettings
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "tools"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tools"
 SLOW_S = 3.0
 HUGE_BYTES = 50 * 1024 * 1024
 ATOM = "http://www.w3.org/2005/Atom"

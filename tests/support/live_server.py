@@ -18,7 +18,7 @@ from agents.models.clients import TeamModelClients
 from app.core.settings import Settings
 from app.core.voice_settings import VoiceSettings
 from app.main import create_app
-from tests.scripted import Script, developer_tools, research_tools
+from tests.support.scripted import Script, developer_tools, research_tools
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

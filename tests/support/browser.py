@@ -17,8 +17,8 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from app.realtime.narrator.narrator import NarratorSettings
-from tests.live_server import LiveServer, ScriptBook, make_settings
-from tests.scripted import developer_tools, research_tools
+from tests.support.live_server import LiveServer, ScriptBook, make_settings
+from tests.support.scripted import developer_tools, research_tools
 
 
 def page_app(
@@ -49,7 +49,7 @@ def api_key_of(app: FastAPI) -> str:
 
 @asynccontextmanager
 async def serve(app: FastAPI, port: int = 0) -> AsyncIterator[LiveServer]:
-    """Like tests.live_server.live_app, on a given port (so a test can stop the server and start it again)."""
+    """Like tests.support.live_server.live_app, on a given port (so a test can stop the server and start it again)."""
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws_max_size=4 * 1024 * 1024
     )
