@@ -4,10 +4,8 @@ process (the settings and the store `serve` would use), against the fake OpenAI;
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +13,9 @@ import pytest
 
 from app.cli.local_server import DEFAULT_URL
 from tests.fakes.chat import tool_call
+from tests.support.cli import cli_env, run
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-CLI = str(Path(sys.executable).with_name("research-team"))
 QUESTION = "What is the capital of France?"
 ANSWER = "Paris is the capital of France."
 SOURCE = "https://en.wikipedia.org/wiki/Paris"
@@ -31,10 +29,10 @@ def script(fake: Any) -> None:
 
 
 def research_team(fake: Any, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "APP_", "RESEARCH_TEAM_", "DATABASE_"))}
+    env = cli_env(("OPENAI_", "APP_", "RESEARCH_TEAM_", "DATABASE_"))
     env.update(fake.env(), PYTHONPATH=str(ROOT), COLUMNS="200")
     env.pop("LOG_JSON", None)  # what a person has: nothing set
-    return subprocess.run([CLI, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    return run(*args, cwd=tmp_path, env=env, timeout=120)
 
 
 def test_ask_answers_with_no_server_running(tmp_path: Path, fake_openai: Any) -> None:

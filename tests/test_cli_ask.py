@@ -3,40 +3,13 @@ OpenAI clients pointed at the fake OpenAI server."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 from app.main import create_app
-from tests.fakes.chat import tool_call
+from tests.support.cli import QUESTION, TOKEN, run_cli, script_paris
 from tests.support.live_server import ScriptBook, live_app, make_settings, openai_app, scripted_app
 from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, developer_tools, research_tools
-
-CLI = str(Path(sys.executable).with_name("research-team"))
-QUESTION = "What's the weather in Paris right now?"
-TOKEN = "cli-test-token-" + "c" * 24
-
-
-def script_paris(chat) -> None:  # type: ignore[no-untyped-def]
-    chat.add(
-        "manager",
-        "TASK: Find the current weather in Paris.\nNEXT AGENT: Researcher",
-        f"{PARIS_ANSWER} Source: {PARIS_SOURCE}\nTERMINATE",
-    )
-    chat.add("researcher", tool_call("web_search", {"query": "current weather in Paris"}))  # answers as it is
-
-
-async def run_cli(*args: str, cwd: Path) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "RESEARCH_TEAM_"))}
-    env["COLUMNS"] = "200"
-    proc = await asyncio.create_subprocess_exec(
-        CLI, *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_ask_prints_steps_answer_and_sources_and_json_is_valid(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.support.cli import QUESTION, TOKEN, run_cli, script_paris
 from tests.support.live_server import live_app, openai_app
 from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE
-from tests.test_cli_ask import QUESTION, TOKEN, run_cli, script_paris
 
 
 async def test_runs_lists_full_ids_and_cost_and_show_tells_one_run(tmp_path: Path, fake_openai: Any) -> None:

@@ -3,11 +3,8 @@ fake OpenAI (which serves models, shutdown dates and refusals the way OpenAI doe
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +13,7 @@ import pytest
 from tests.fakes.chat import dynamic, tool_call
 from tests.fakes.models import FakeModel
 from tests.fakes.server import FakeOpenAI
-
-CLI = str(Path(sys.executable).with_name("research-team"))
+from tests.support.cli import arun, cli_env
 
 
 def answer_probes(fake: FakeOpenAI) -> None:
@@ -27,17 +23,13 @@ def answer_probes(fake: FakeOpenAI) -> None:
 
 async def doctor(tmp_path: Path, fake: FakeOpenAI | None, **env: str) -> tuple[int, dict[str, Any], str]:
     """Run `research-team doctor --json` in an empty folder (no .env) with only these settings."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "APP_", "MANAGER_", "REALTIME_"))}
+    clean = cli_env(("OPENAI_", "APP_", "MANAGER_", "REALTIME_"))
     clean.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}", COLUMNS="200")
     if fake is not None:
         clean.update(fake.env())
     clean.update(env)
-    proc = await asyncio.create_subprocess_exec(
-        CLI, "doctor", "--json", cwd=tmp_path, env=clean, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, json.loads(out.decode()), err.decode()
+    code, out, err = await arun("doctor", "--json", cwd=tmp_path, env=clean, timeout=120)
+    return code, json.loads(out), err
 
 
 def by_check(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -110,14 +102,10 @@ async def test_a_reasoning_effort_the_model_refuses_for_tools_fails_with_the_set
 
 async def test_the_human_output_has_a_mark_and_a_fix_per_line(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     answer_probes(fake_openai)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "APP_", "MANAGER_"))}
+    env = cli_env(("OPENAI_", "APP_", "MANAGER_"))
     env.update(fake_openai.env(), MANAGER_MODEL="gpt-4.1-nano", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/r.db")
-    proc = await asyncio.create_subprocess_exec(
-        CLI, "doctor", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    text = out.decode()
-    assert proc.returncode == 1
+    code, text, _ = await arun("doctor", cwd=tmp_path, env=env, timeout=120)
+    assert code == 1
     assert "✗ MANAGER_MODEL:" in text and "→ set MANAGER_MODEL to a current model" in text
     assert "✓ RESEARCHER_MODEL:" in text
 

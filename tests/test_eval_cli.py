@@ -7,7 +7,6 @@ errs on one; the mercury Manager keeps an invented source after the one request 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,9 +17,10 @@ from typing import Any
 import pytest
 
 from tests.fakes.chat import dynamic, tool_call
+from tests.support.cli import cli_env, run
 from tests.support.fixture_server import FixtureServer, start_fixture_server
+from tests.support.paths import ARTIFACTS, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "bench" / "eval" / "offline.jsonl"
 INVENTED = "https://chemistry-facts.example/mercury"
 WIKI = "https://en.wikipedia.org/wiki/"
@@ -89,7 +89,7 @@ def fixtures() -> Iterator[FixtureServer]:
 
 def research_team(fake: Any, fixtures: FixtureServer, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "GOOGLE_"))},
+        **cli_env(("OPENAI_", "GOOGLE_")),
         **fake.env(),
         "PYTHONPATH": str(ROOT),
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'eval.db'}",
@@ -101,10 +101,7 @@ def research_team(fake: Any, fixtures: FixtureServer, tmp_path: Path, *args: str
         "FETCH_ALLOW_HOSTS": f"127.0.0.1:{fixtures.port}",
         "CODE_EXECUTOR": "unsafe-local",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli.main", "eval", *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+    return run("eval", *args, cwd=tmp_path, env=env, timeout=180, command=(sys.executable, "-m", "app.cli.main"))
 
 
 def test_eval_on_the_shipped_set_then_html_and_compare(tmp_path: Path, fake_openai: Any, fixtures: Any) -> None:
@@ -134,22 +131,22 @@ def test_eval_on_the_shipped_set_then_html_and_compare(tmp_path: Path, fake_open
     assert summary["time_s"]["p50"] <= summary["time_s"]["p95"]
     page = html_path.read_text()
     assert "<svg" in page and "83%" in page and "turing-award" in page and "http" not in page.split("<body>")[0]
-    (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    (ROOT / "test-artifacts" / "eval-report.html").write_text(page)
-    (ROOT / "test-artifacts" / "eval-a.json").write_text(first.stdout)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "eval-report.html").write_text(page)
+    (ARTIFACTS / "eval-a.json").write_text(first.stdout)
 
     brain(fake_openai, fixtures, award="The Association for Computing Machinery (ACM).")
     second = research_team(fake_openai, fixtures, tmp_path, str(QUESTIONS), "--json", "--concurrency", "1")
     assert second.returncode == 0, second.stderr[-3000:]
     assert json.loads(second.stdout)["accuracy"] == 1.0
     (tmp_path / "b.json").write_text(second.stdout)
-    (ROOT / "test-artifacts" / "eval-b.json").write_text(second.stdout)
+    (ARTIFACTS / "eval-b.json").write_text(second.stdout)
     compared = research_team(fake_openai, fixtures, tmp_path, "compare", "a.json", "b.json")
     assert compared.returncode == 0, compared.stderr
     out = compared.stdout
     assert re.search(r"accuracy\s+│\s+0\.8333\s+│\s+1\s+│\s+\+0\.1667", out), out
     assert re.search(r"question turing-award\s+│\s+✗\s+│\s+✓\s+│\s+fixed", out), out
-    (ROOT / "test-artifacts" / "eval-compare.txt").write_text(out)
+    (ARTIFACTS / "eval-compare.txt").write_text(out)
     table = research_team(fake_openai, fixtures, tmp_path, str(QUESTIONS), "--limit", "2")
     assert table.returncode == 0 and "accuracy 100.0% (2/2)" in table.stdout, table.stdout + table.stderr
     fake_openai.assert_clean()

@@ -2,59 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
-from tests.test_cli_serve import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-async def _wait_healthy(http: httpx.AsyncClient, proc: subprocess.Popen[bytes]) -> httpx.Response:
-    for _ in range(200):
-        assert proc.poll() is None, "the server exited at startup"
-        try:
-            response = await http.get("/health")
-            if response.status_code == 200:
-                return response
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("the server did not answer /health")
+from tests.support.cli import cli_env, serve_process
+from tests.support.paths import ROOT
 
 
 async def test_a_copied_env_example_starts_the_server(tmp_path: Path) -> None:
     """`cp .env.example .env` and start without filling the key: it serves, and says no model is configured.
     OPENAI_API_KEY is also set empty in the environment, as docker compose's env_file does."""
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "APP_", "DATABASE_"))}
-    env["OPENAI_API_KEY"] = ""
-    cli = Path(sys.executable).with_name("research-team")
-    proc = subprocess.Popen(
-        [str(cli), "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            health = (await _wait_healthy(http, proc)).json()
+    env = cli_env(("OPENAI_", "APP_", "DATABASE_"), OPENAI_API_KEY="")
+    async with serve_process(env, tmp_path, stderr=subprocess.PIPE) as server:
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            health = (await server.healthy()).json()
             assert health["model_access"] is False
             assert (await http.get("/runs")).status_code == 200
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=15)
+    err = server.stderr
     assert b"Traceback" not in err, err.decode(errors="replace")[-2000:]
 
 

@@ -9,45 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from fastapi import FastAPI
 
 from app.cli.local_server import uvicorn_options
-from tests.support.cluster import free_port
-from tests.support.live_server import LiveServer, ScriptBook, live_app, make_settings, scripted_app
+from tests.support.cli import cli_env, serve_process
+from tests.support.live_server import LiveServer, ScriptBook, live_app, make_settings, scripted_app, serve
+from tests.support.paths import ROOT
 from tests.support.scripted import paris_script
 
-ROOT = Path(__file__).resolve().parent.parent
 SSO = {"auth_trusted_header": "X-Forwarded-User"}
 
 
-@asynccontextmanager
-async def serve_app(app: FastAPI) -> AsyncIterator[LiveServer]:
+def serve_app(app: FastAPI) -> AbstractAsyncContextManager[LiveServer]:
     """The app under uvicorn configured exactly as `research-team serve` configures it."""
-    options = uvicorn_options(make_settings(Path("/nonexistent")), host="127.0.0.1", port=0)
-    config = uvicorn.Config(app, **options)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield LiveServer(app, server.servers[0].sockets[0].getsockname()[1])
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
+    return serve(app, options=uvicorn_options(make_settings(Path("/nonexistent")), host="127.0.0.1", port=0))
 
 
 RUNNERS = {"uvicorn-defaults": live_app, "serve-config": serve_app}
@@ -89,29 +70,14 @@ def test_serve_leaves_forwarded_headers_to_the_app() -> None:
 async def _serve_status(tmp_path: Path, trusted_proxies: str, headers: dict[str, str]) -> int:
     """`research-team serve` in its own process, with the SSO header trusted from `trusted_proxies`: the status
     of GET /runs sent from 127.0.0.1 with `headers`."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}",
-        "AUTH_TRUSTED_HEADER": "X-Forwarded-User",
-        "TRUSTED_PROXIES": trusted_proxies,
-    }
-    cli = Path(sys.executable).with_name("research-team")
-    command = [str(cli), "serve", "--port", str(port)]
-    proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(150):
-                try:
-                    if (await http.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-            return (await http.get("/runs", headers=headers)).status_code
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    env = cli_env(
+        PYTHONPATH=str(ROOT),
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}",
+        AUTH_TRUSTED_HEADER="X-Forwarded-User",
+        TRUSTED_PROXIES=trusted_proxies,
+    )
+    async with serve_process(env, tmp_path) as server, httpx.AsyncClient(base_url=server.http_url) as http:
+        return (await http.get("/runs", headers=headers)).status_code
 
 
 async def test_the_serve_command_refuses_a_forged_proxy_and_honours_the_real_one(tmp_path: Path) -> None:

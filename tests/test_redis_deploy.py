@@ -36,7 +36,9 @@ from app.distributed.bus import (
 )
 from app.distributed.gateway.bus import GatewayBus
 from app.distributed.signing import BusSigner
-from tests.support.cluster import CLI, CLUSTER_SECRET, RedisServer, free_port
+from tests.support.cli import cli_env, free_port, run
+from tests.support.cluster import CLUSTER_SECRET, RedisServer
+from tests.support.paths import CLI
 
 PASSWORD = "pw-" + "7f3a9c1e5b2d4f6a8c0e2b4d6f8a0c2e"
 SIGNER = BusSigner(CLUSTER_SECRET)
@@ -55,14 +57,11 @@ def with_password(server: RedisServer, password: str | None) -> str:
 
 def process_env(tmp_path: Path, **values: str) -> dict[str, str]:
     prefixes = ("APP_", "OPENAI_", "REDIS_", "DATABASE_", "CLUSTER_")
-    base = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    return {**base, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}", **values}
+    return cli_env(prefixes, **{"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}", **values})
 
 
 def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=process_env(tmp_path, **env), cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    return run(*args, cwd=tmp_path, env=process_env(tmp_path, **env))
 
 
 async def test_a_url_with_the_password_reaches_a_locked_redis(locked_redis: RedisServer, tmp_path: Path) -> None:

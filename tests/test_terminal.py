@@ -9,18 +9,16 @@ import os
 import pty
 import select
 import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
 
 from app.core.logging_setup import RedactingFormatter, configure_logging, plain_warning, wants_json
 from app.core.redaction import Redactor
-from tests.support.cluster import free_port
+from tests.support.cli import cli_env, free_port
+from tests.support.paths import CLI, ROOT
 
 SECRET = "sk-" + "terminal-configured-key-98765"
-CLI = str(Path(sys.executable).with_name("research-team"))
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class Tty:
@@ -61,9 +59,12 @@ def test_a_warning_is_one_plain_line(capsys) -> None:  # type: ignore[no-untyped
 
 
 def _serve_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "APP_", "DATABASE_", "LOG_"))}
-    env.update(OPENAI_API_KEY="", PYTHONPATH=str(ROOT), DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
-    return env
+    return cli_env(
+        ("OPENAI_", "APP_", "DATABASE_", "LOG_"),
+        OPENAI_API_KEY="",
+        PYTHONPATH=str(ROOT),
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'r.db'}",
+    )
 
 
 def test_serve_on_a_terminal_shows_a_banner_and_readable_logs(tmp_path: Path) -> None:

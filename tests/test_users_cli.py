@@ -4,24 +4,21 @@ made before), `users adopt` / `--take-local-runs` hand those runs over, removing
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
+from tests.support.cli import cli_env, run
 from tests.support.live_server import ScriptBook, live_app, scripted_app
-
-ROOT = Path(__file__).resolve().parents[1]
-CLI = str(Path(sys.executable).with_name("research-team"))
+from tests.support.paths import ROOT
 
 
 def users(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "DATABASE_", "AUTH_"))}
+    env = cli_env(("APP_", "DATABASE_", "AUTH_"))
     env.update(PYTHONPATH=str(ROOT), DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}")
-    return subprocess.run([CLI, "users", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    return run("users", *args, cwd=tmp_path, env=env)
 
 
 async def status_within(http: httpx.AsyncClient, expected: int, seconds: float, **kw: object) -> int:

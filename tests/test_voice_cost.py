@@ -7,75 +7,31 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.core.default_models import DEFAULT_REALTIME_MODEL
-from app.core.metrics import REGISTRY
-from app.core.prices import VoicePrice, default_voice_prices
+from app.core.prices import VoicePrice
 from app.core.voice_protocol import VOICE_OUT
-from app.core.voice_settings import VoiceSettings
 from app.realtime.voice_usage import VoiceUsage, response_tokens
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
 from tests.support.voice_client import (
-    VoiceClient,
+    REALTIME,
     live_settings,
     live_spoke_answer,
+    live_usd,
     open_voice,
+    realtime_settings,
+    realtime_usd,
+    sample,
+    settled,
     spoken_with_answer,
     voice_app,
 )
 
-REALTIME = default_voice_prices()[DEFAULT_REALTIME_MODEL]
 ONE_SECOND_PCM = b"\x01\x00" * 24_000
-
-
-def realtime_settings(**values: Any) -> VoiceSettings:
-    """The Realtime backend, nothing read from `.env`."""
-    return VoiceSettings(_env_file=None, voice_api="realtime", **values)
-
-
-def sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-def realtime_usd(fake: Any) -> float:
-    """Every response.done's usage the fake Realtime server reported so far, at the default model's list price."""
-    return sum(
-        (
-            u["input_token_details"]["text_tokens"] * REALTIME.text_input
-            + u["input_token_details"]["audio_tokens"] * REALTIME.audio_input
-            + u["output_token_details"]["text_tokens"] * REALTIME.text_output
-            + u["output_token_details"]["audio_tokens"] * REALTIME.audio_output
-        )
-        / 1e6
-        for u in (e["response"]["usage"] for e in fake.realtime.server_events_of("response.done"))
-    )
-
-
-def live_usd(fake: Any) -> float:
-    """The session duration the fake GPT-Live reported last, at $0.05 a minute."""
-    reports = fake.live.server_events_of("session.usage.updated")
-    return float(reports[-1]["usage"]["seconds"]) / 60 * 0.05 if reports else 0.0
-
-
-async def settled(
-    client: VoiceClient, matches: Callable[[dict[str, Any]], bool], timeout: float = 5.0
-) -> dict[str, Any]:
-    """The page's latest voice.usage once it matches (the fake may still be finishing a response or a usage
-    report when the test looks, and the page is told at most every VOICE_USAGE_EVERY_S)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        told = client.of_type("voice.usage")
-        if told and matches(told[-1]):
-            return told[-1]
-        assert time.monotonic() < deadline, f"the page's voice.usage never settled: {told[-1:]}"
-        await asyncio.sleep(0.05)
 
 
 def usage_of(text_in: int, audio_in: int, text_out: int, audio_out: int, cached_text: int = 0) -> dict[str, Any]:

@@ -12,10 +12,19 @@ import websockets
 
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
-from tests.support.voice_client import VoiceClient, live_settings, live_spoke_answer, spoken_with_answer, voice_app
-from tests.support.webrtc_peer import BrowserPeer
-from tests.test_voice_cost import live_usd, realtime_settings, realtime_usd, sample, settled
-from tests.test_webrtc_voice import QUESTION, start_call
+from tests.support.voice_client import (
+    VoiceClient,
+    live_settings,
+    live_spoke_answer,
+    live_usd,
+    realtime_settings,
+    realtime_usd,
+    sample,
+    settled,
+    spoken_with_answer,
+    voice_app,
+)
+from tests.support.webrtc_peer import QUESTION, BrowserPeer, start_call
 
 
 async def follow(server: Any, call_id: str) -> VoiceClient:

@@ -16,8 +16,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from app.core import telemetry
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
-from tests.support.voice_client import live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
-from tests.test_voice_cost import realtime_settings
+from tests.support.voice_client import (
+    live_settings,
+    live_spoke_answer,
+    open_voice,
+    realtime_settings,
+    spoken_with_answer,
+    voice_app,
+)
 
 QUESTION = "What's the weather in Paris right now?"
 

@@ -10,8 +10,7 @@ from pathlib import Path
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
 from tests.support.voice_client import live_settings, live_spoke_answer, voice_app
-from tests.support.webrtc_peer import BrowserPeer
-from tests.test_webrtc_voice import API_KEY, QUESTION, start_call, voice_calls
+from tests.support.webrtc_peer import API_KEY, QUESTION, BrowserPeer, start_call, voice_calls
 
 
 async def test_gpt_live_call_answers_aloud_through_the_sideband(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]

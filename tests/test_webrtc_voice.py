@@ -17,25 +17,7 @@ from app.core.logging_setup import JsonFormatter
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
 from tests.support.voice_client import VoiceClient, spoken_with_answer, voice_app
-from tests.support.webrtc_peer import BrowserPeer
-
-API_KEY = "sk-fake-test-key"
-QUESTION = "What's the weather in Paris right now?"
-
-
-async def start_call(server: Any, peer: BrowserPeer, **params: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=server.http_url, timeout=20) as http:
-        reply = await http.post(
-            "/voice/calls", params=params, content=await peer.offer(), headers={"Content-Type": "application/sdp"}
-        )
-    if reply.status_code == 201:
-        await peer.accept(reply.text)
-        await peer.connected()
-    return reply
-
-
-def voice_calls(server: Any) -> Any:
-    return server.services.voice_calls
+from tests.support.webrtc_peer import API_KEY, QUESTION, BrowserPeer, start_call, voice_calls
 
 
 async def test_spoken_question_over_webrtc_is_answered_aloud_through_the_sideband(  # type: ignore[no-untyped-def]

@@ -4,18 +4,17 @@ loop as the app under uvicorn). Skipped with a reason when /usr/bin/chromium is 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from tests.support.browser import BrowserPage
+from tests.support.paths import ARTIFACTS
+
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 BASE_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -45,19 +44,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.skip(reason=reason))
-
-
-@dataclass
-class BrowserPage:
-    """A page in a fresh Chromium profile, with everything the console said."""
-
-    page: Any
-    context: Any
-    console_errors: list[str] = field(default_factory=list)
-    console: list[str] = field(default_factory=list)
-
-    def assert_no_console_errors(self) -> None:
-        assert not self.console_errors, "console errors:\n" + "\n".join(self.console_errors)
 
 
 @pytest_asyncio.fixture
@@ -106,7 +92,3 @@ async def browser(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
-
-
-def have(tool: str) -> str | None:
-    return shutil.which(tool)

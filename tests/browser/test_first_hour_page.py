@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_page import open_page
-from tests.support.browser import page_app
+from tests.support.browser import open_page, page_app
 from tests.support.live_server import live_app
 
 pytestmark = pytest.mark.browser

@@ -13,16 +13,14 @@ from fastapi import FastAPI
 
 from app.core.voice_settings import VoiceSettings
 from app.realtime.narrator.narrator import NarratorSettings
-from tests.browser.conftest import BrowserPage
 from tests.fakes.brain import first_sentence
-from tests.support.browser import page_app, serve
-from tests.support.live_server import ScriptBook
+from tests.support.browser import MIC_ARGS, BrowserPage, page_app
+from tests.support.live_server import ScriptBook, serve
 from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
 
 pytestmark = pytest.mark.browser
 
 QUESTION = "What is the weather in Paris right now?"
-MIC_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
 def live_page_app(tmp_path: Path, fake: Any, book: ScriptBook) -> FastAPI:

@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.test_page import open_page
-from tests.support.browser import page_app
+from tests.support.browser import open_page, page_app
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
 

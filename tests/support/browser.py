@@ -1,24 +1,38 @@
-"""The app under test with the page's router, a live server on a chosen port, and helpers shared by the
-browser tests."""
+"""What the browser tests share: the app that serves the page, a tab in Chromium (BrowserPage), opening the page
+and its voice session, a spoken question as a WAV, and reading the page's event log."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import wave
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 
+from app.core.voice_settings import VoiceSettings
 from app.main import create_app
 from app.realtime.narrator.narrator import NarratorSettings
-from tests.support.live_server import LiveServer, ScriptBook, make_settings
+from tests.support.live_server import ScriptBook, make_settings
 from tests.support.scripted import developer_tools, research_tools
+
+MIC_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+"""Chromium's fake microphone, allowed without asking (add --use-file-for-fake-audio-capture=WAV to choose it)."""
+
+
+@dataclass
+class BrowserPage:
+    """A page in a fresh Chromium profile, with everything the console said."""
+
+    page: Any
+    context: Any
+    console_errors: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+
+    def assert_no_console_errors(self) -> None:
+        assert not self.console_errors, "console errors:\n" + "\n".join(self.console_errors)
 
 
 def page_app(
@@ -35,36 +49,41 @@ def page_app(
     )
 
 
-def voice_page_app(tmp_path: Path, fake: Any, book: ScriptBook, **narrator: Any) -> FastAPI:
-    """The page's app with the narrator pointed at the fake OpenAI server (chat stays scripted)."""
-    narrator_settings = NarratorSettings(
-        reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05, **{"max_progress_updates": 0, **narrator}
+def voice_page_app(
+    tmp_path: Path, fake: Any, book: ScriptBook, transport: str = "webrtc", api: str = "realtime"
+) -> FastAPI:
+    """The page's app, the narrator pointed at the fake, voice over WebRTC (or the relay) explicitly."""
+    narrator = NarratorSettings(reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05, max_progress_updates=0)
+    voice = VoiceSettings(  # type: ignore[call-arg]
+        _env_file=None, voice_api=api, voice_transport=transport, live_progress_every_s=0.0
     )
-    return page_app(tmp_path, book, narrator_settings, openai_base_url=fake.base_url)
+    return page_app(tmp_path, book, narrator, openai_base_url=fake.base_url, voice=voice)
+
+
+async def open_page(browser: Any, url: str, **launch: Any) -> BrowserPage:
+    """A new tab on the page, once its /ws/team is open."""
+    tab: BrowserPage = await browser(**launch)
+    await tab.page.goto(url + "/")
+    await tab.page.wait_for_selector("body[data-team-state=open]", timeout=10_000)
+    return tab
+
+
+async def open_voice_page(browser: Any, url: str, extra_args: list[str]) -> BrowserPage:
+    """A new tab on the page with the microphone allowed, once Talk was pressed and the voice session is ready."""
+    tab = await open_page(browser, url, extra_args=extra_args, permissions=["microphone"])
+    await tab.page.click("#talk")
+    await tab.page.wait_for_selector("body[data-voice-state=ready]", timeout=15_000)
+    return tab
+
+
+async def voice_stats(page: Any) -> dict[str, Any]:
+    """What the page counted of its voice session (window.__voiceStats)."""
+    result: dict[str, Any] = await page.evaluate("() => ({...window.__voiceStats})")
+    return result
 
 
 def api_key_of(app: FastAPI) -> str:
     return app.state.services.settings.openai_api_key.get_secret_value()
-
-
-@asynccontextmanager
-async def serve(app: FastAPI, port: int = 0) -> AsyncIterator[LiveServer]:
-    """Like tests.support.live_server.live_app, on a given port (so a test can stop the server and start it again)."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws_max_size=4 * 1024 * 1024
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(250):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield LiveServer(app, server.servers[0].sockets[0].getsockname()[1])
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
 
 
 def spoken_wav(tmp_path: Path, text: str, *, lead_s: float = 0.6, tail_s: float = 2.0) -> Path | None:

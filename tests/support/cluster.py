@@ -15,25 +15,16 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
+from tests.support.cli import ServeProcess, free_port
+from tests.support.paths import CLI, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = str(Path(sys.executable).with_name("research-team"))
 QUESTION = re.compile(r"Q\[(\d+)\]")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 CLUSTER_SECRET = secrets.token_hex(32)  # what every test gateway and worker shares (app/distributed/signing.py)
 
@@ -123,14 +114,11 @@ class Cluster:
         port = free_port()
         role = Role([CLI, "serve", "--port", str(port)], self.env, self.log_dir / f"gateway-{port}.log")
         self.gateways.append((role, port))
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/health")).status_code == 200:
-                        return port
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        raise RuntimeError("gateway did not start: " + self.logs())
+        try:
+            await ServeProcess(role.proc, port).healthy(tries=300)
+        except AssertionError as failed:
+            raise RuntimeError(f"gateway did not start ({failed}): " + self.logs()) from None
+        return port
 
     def add_worker(self, command: Sequence[str] = (CLI, "worker"), **env: str) -> Role:
         role = Role(command, {**self.env, **env}, self.log_dir / f"worker-{len(self.workers)}.log")

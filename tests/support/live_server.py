@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +51,29 @@ class ScriptBook:
 
 
 @asynccontextmanager
-async def live_app(app: FastAPI) -> AsyncIterator[LiveServer]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on", ws_max_size=4 * 1024 * 1024)
-    server = uvicorn.Server(config)
+async def serve(app: FastAPI, port: int = 0, options: Mapping[str, Any] | None = None) -> AsyncIterator[LiveServer]:
+    """The app under uvicorn on 127.0.0.1:`port` (0: a free one) in the test's event loop, until the block ends.
+    `options` replace the uvicorn.Config keywords whole (e.g. `research-team serve`'s, from uvicorn_options); a
+    given port lets a test stop the server and start it again on the same one."""
+    if options is None:
+        options = {"host": "127.0.0.1", "port": port, "log_config": None, "lifespan": "on", "ws_max_size": 4 << 20}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
+    for _ in range(250):
+        if server.started or task.done():
             break
         await asyncio.sleep(0.02)
     assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield LiveServer(app, port)
+        yield LiveServer(app, server.servers[0].sockets[0].getsockname()[1])
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
+
+
+def live_app(app: FastAPI) -> AbstractAsyncContextManager[LiveServer]:
+    """`async with live_app(app) as server:` the app on a free port (see `serve`)."""
+    return serve(app)
 
 
 def scripted_app(tmp_path: Path, book: ScriptBook, **settings: Any) -> FastAPI:

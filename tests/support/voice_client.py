@@ -1,15 +1,21 @@
-"""The browser side of /ws/voice for tests and benches: a client that collects messages and counts audio,
-and the real app wired to the fake OpenAI server (voice_app)."""
+"""The browser side of /ws/voice for tests and benches: a client that collects messages and counts audio, the
+real app wired to the fake OpenAI server (voice_app) with either backend's settings, and what a voice session
+costs by what the fake reported."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import websockets
 
+from app.core.default_models import DEFAULT_REALTIME_MODEL
+from app.core.metrics import REGISTRY
+from app.core.prices import default_voice_prices
 from app.core.voice_settings import VoiceSettings
 from app.main import create_app
 from app.realtime.narrator.narrator import NarratorSettings
@@ -18,6 +24,8 @@ from tests.support.live_server import ScriptBook, make_settings
 from tests.support.scripted import PARIS_ANSWER, developer_tools, research_tools
 
 SPOKEN_ANSWER = first_sentence(PARIS_ANSWER)
+REALTIME = default_voice_prices()[DEFAULT_REALTIME_MODEL]
+"""The default Realtime model's list prices."""
 
 
 class VoiceClient:
@@ -70,6 +78,49 @@ class VoiceClient:
     async def close(self) -> None:
         await self.conn.close()
         await asyncio.wait({self._reader}, timeout=2)
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def realtime_usd(fake: Any) -> float:
+    """Every response.done's usage the fake Realtime server reported so far, at the default model's list price."""
+    return sum(
+        (
+            u["input_token_details"]["text_tokens"] * REALTIME.text_input
+            + u["input_token_details"]["audio_tokens"] * REALTIME.audio_input
+            + u["output_token_details"]["text_tokens"] * REALTIME.text_output
+            + u["output_token_details"]["audio_tokens"] * REALTIME.audio_output
+        )
+        / 1e6
+        for u in (e["response"]["usage"] for e in fake.realtime.server_events_of("response.done"))
+    )
+
+
+def live_usd(fake: Any) -> float:
+    """The session duration the fake GPT-Live reported last, at $0.05 a minute."""
+    reports = fake.live.server_events_of("session.usage.updated")
+    return float(reports[-1]["usage"]["seconds"]) / 60 * 0.05 if reports else 0.0
+
+
+async def settled(
+    client: VoiceClient, matches: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+) -> dict[str, Any]:
+    """The page's latest voice.usage once it matches (the fake may still be finishing a response or a usage
+    report when the test looks, and the page is told at most every VOICE_USAGE_EVERY_S)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        told = client.of_type("voice.usage")
+        if told and matches(told[-1]):
+            return told[-1]
+        assert time.monotonic() < deadline, f"the page's voice.usage never settled: {told[-1:]}"
+        await asyncio.sleep(0.05)
+
+
+def realtime_settings(**values: Any) -> VoiceSettings:
+    """The Realtime backend, nothing read from `.env`."""
+    return VoiceSettings(_env_file=None, voice_api="realtime", **values)
 
 
 def live_settings(**overrides: Any) -> VoiceSettings:

@@ -1,5 +1,5 @@
 """The browser's side of a WebRTC voice call, with aiortc: a microphone track we feed PCM16 into, the
-`oai-events` data channel, and the remote audio counted as it plays."""
+`oai-events` data channel, and the remote audio counted as it plays; and starting a call through our app."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
@@ -15,6 +16,8 @@ from tests.fakes.audio import pcm16
 from tests.fakes.webrtc_audio import PcmFromRtp, PcmOutTrack
 
 SILENCE_PEAK = 200
+API_KEY = "sk-fake-test-key"  # voice_app's
+QUESTION = "What's the weather in Paris right now?"
 
 
 class BrowserPeer:
@@ -79,6 +82,22 @@ class BrowserPeer:
         await self.pc.close()
         for task in list(self._tasks):
             task.cancel()
+
+
+async def start_call(server: Any, peer: BrowserPeer, **params: str) -> httpx.Response:
+    """POST /voice/calls with the peer's offer, as the page does; on 201 the answer is applied and connected."""
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=20) as http:
+        reply = await http.post(
+            "/voice/calls", params=params, content=await peer.offer(), headers={"Content-Type": "application/sdp"}
+        )
+    if reply.status_code == 201:
+        await peer.accept(reply.text)
+        await peer.connected()
+    return reply
+
+
+def voice_calls(server: Any) -> Any:
+    return server.services.voice_calls
 
 
 def _loud(pcm: bytes) -> bool:
