@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.live_server import ScriptBook, live_app, scripted_app  # noqa: E402
+from tests.support.mcp_client import ALICE, BOB, initialize  # noqa: E402
 from tests.support.scripted import paris_script  # noqa: E402
-from tests.test_mcp_limits import ALICE, BOB, initialize  # noqa: E402
 
 
 def rss_mb() -> float:

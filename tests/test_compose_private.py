@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from app.distributed.bus import RedisUnreachable, open_redis
-from tests.support.cluster import ROOT, free_port
+from tests.support.cli import free_port
+from tests.support.paths import ROOT
 
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]

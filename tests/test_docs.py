@@ -13,9 +13,8 @@ from pathlib import Path
 import yaml
 
 from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.paths import ROOT
 from tests.support.scripted import PARIS_ANSWER, paris_script
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_readme_starts_with_the_two_commands_and_stays_short() -> None:

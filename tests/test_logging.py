@@ -7,10 +7,10 @@ import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from app.core.logging_setup import JsonFormatter
 from app.core.redaction import Redactor
+from tests.support.paths import ROOT
 
 SECRET = "sk-" + "test-configured-key-123456"  # built at runtime: no key-shaped literal in the repo
 
@@ -93,7 +93,7 @@ logging.getLogger("app.x").info("after")
 
 def test_python_warnings_go_through_the_json_log() -> None:
     """AutoGen's "model mismatch" UserWarning used to reach stderr as plain text lines among the JSON."""
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     done = subprocess.run(
         [sys.executable, "-W", "default", "-c", WARNING_SCRIPT],
         capture_output=True,

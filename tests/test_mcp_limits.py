@@ -10,26 +10,8 @@ from typing import Any
 import httpx
 
 from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.mcp_client import ALICE, BOB, HEADERS, INITIALIZE, initialize, list_tools
 from tests.support.scripted import paris_script
-
-ALICE, BOB = "alice-token-" + "a" * 24, "bob-token-" + "b" * 24
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-}
-
-
-async def initialize(http: httpx.AsyncClient, token: str) -> httpx.Response:
-    return await http.post("/mcp", json=INITIALIZE, headers={**HEADERS, "Authorization": f"Bearer {token}"})
-
-
-async def list_tools(http: httpx.AsyncClient, token: str, session: str) -> httpx.Response:
-    headers = {**HEADERS, "Authorization": f"Bearer {token}", "mcp-session-id": session}
-    await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
-    return await http.post("/mcp", json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers=headers)
 
 
 async def test_one_user_cannot_fill_the_mcp_session_table_or_use_another_users_session(tmp_path: Path) -> None:

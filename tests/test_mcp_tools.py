@@ -15,9 +15,10 @@ from autogen_core.models import CreateResult
 
 from agents.team.mcp_tools import load_mcp_servers
 from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.paths import FIXTURES
 from tests.support.scripted import Script, tool_call
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "mcp_stdio_server.py"
+FIXTURE = FIXTURES / "mcp_stdio_server.py"
 ANSWER = "Lyon has 522,250 inhabitants. Source: https://fixture.example/lyon"
 
 

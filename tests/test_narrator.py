@@ -21,6 +21,7 @@ from app.main import create_app
 from app.realtime.narrator.narrator import IGNORED_EVENTS, Narrator
 from tests.fakes.recordings import recording_path, server_events
 from tests.support.live_server import ScriptBook, live_app, make_settings
+from tests.support.narrator_doubles import Harness
 from tests.support.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
 from tests.support.voice_client import SPOKEN_ANSWER, VoiceClient, open_voice, spoken_with_answer, voice_app
 
@@ -233,8 +234,6 @@ async def test_no_api_key_voice_says_what_to_set(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("recording", ["narrated-team-session.log", "browser-voice-session.log"])
 async def test_recorded_server_events_are_handled_or_logged(tmp_path: Path, recording: str) -> None:
-    from tests.test_narrator_unit import Harness
-
     events = server_events(recording_path(recording))
     assert events
     async with Harness(tmp_path) as harness:

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 from autogen_core.tools import FunctionTool
 
-from agents.session.team_session import SessionState, TeamSession
-from agents.team.build import build_team
-from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, Slow, developer_tools, paris_script, tool_call
-from tests.test_team_session import Recorder, finished
+from agents.session.team_session import SessionLimits, SessionState, TeamSession
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, Slow, paris_script, tool_call
+from tests.support.team_driver import Recorder, finished, scripted_session
 
 REPEATS = 20
 
@@ -28,14 +27,9 @@ async def slow_search(query: str, max_results: int = 5) -> str:
 
 
 def session_for(script: Script) -> tuple[TeamSession, Recorder]:
-    clients, _ = script.clients()
-    recorder = Recorder()
     tools = [FunctionTool(slow_search, name="web_search", description="Search the web.")]
-    session = TeamSession(
-        "s_transitions",
-        factory=lambda: build_team(clients, researcher_tools=tools, developer_tools=developer_tools("s")),
-        meter=clients.meter,
-        emit=recorder,
+    session, recorder, _ = scripted_session(
+        script, session_id="s_transitions", researcher_tools=tools, session_limits=SessionLimits()
     )
     return session, recorder
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
-from agents.events import SessionPayload, TeamMessage
-from agents.session.team_session import SessionCommandError, SessionLimits, SessionState, TeamSession
+from agents.session.team_session import SessionCommandError, SessionState, TeamSession
 from agents.team.build import TeamLimits, build_team
 from tests.support.scripted import (
     PARIS_ANSWER,
@@ -21,63 +19,11 @@ from tests.support.scripted import (
     research_tools,
     tool_call,
 )
-
-
-class Recorder:
-    """An EventSink that keeps events in memory."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.changed = asyncio.Event()
-
-    async def __call__(self, payload: SessionPayload, run_id: str | None) -> None:
-        if isinstance(payload, TeamMessage):
-            event = {"type": payload.type, "source": "team", "data": payload.data, "run_id": run_id}
-        else:
-            event = {"type": payload.event_type, "source": "system", "data": payload.model_dump(mode="json")}
-            event["run_id"] = run_id
-        self.events.append(event)
-        self.changed.set()
-
-    def of_type(self, kind: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["type"] == kind]
-
-    async def wait_for(self, predicate, timeout: float = 5.0) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        async def scan() -> dict[str, Any]:
-            seen = 0
-            while True:
-                for event in self.events[seen:]:
-                    if predicate(event):
-                        return event
-                seen = len(self.events)
-                self.changed.clear()
-                await self.changed.wait()
-
-        return await asyncio.wait_for(scan(), timeout)
-
-
-def make_session(script: Script, *, limits: TeamLimits = TeamLimits(), grace: float = 0.5):
-    clients, raw = script.clients()
-    recorder = Recorder()
-    tools = research_tools()
-    session = TeamSession(
-        "s_test_session",
-        factory=lambda: build_team(
-            clients, researcher_tools=tools, developer_tools=developer_tools("s"), limits=limits
-        ),
-        meter=clients.meter,
-        emit=recorder,
-        limits=SessionLimits(cancel_grace_s=grace, hard_timeout_s=30),
-    )
-    return session, recorder, raw
-
-
-def finished(event: dict[str, Any]) -> bool:
-    return event["type"] == "run_finished"
+from tests.support.team_driver import Recorder, finished, scripted_session
 
 
 async def test_paris_weather_run_events_in_order_and_final_answer() -> None:
-    session, rec, raw = make_session(paris_script())
+    session, rec, raw = scripted_session(paris_script())
     result = await session.submit_task("What is the weather in Paris right now?")
     assert result["status"] == "started"
     done = await rec.wait_for(finished)
@@ -113,7 +59,7 @@ async def test_selector_model_called_only_when_manager_names_nobody() -> None:
         researcher=["Lyon: about 520,000 inhabitants (INSEE 2021)."],
         selector=["Researcher"],
     )
-    session, rec, raw = make_session(script)
+    session, rec, raw = scripted_session(script)
     await session.submit_task("Population of Lyon?")
     done = await rec.wait_for(finished)
     assert done["data"]["stop_reason"] == "completed"
@@ -122,7 +68,7 @@ async def test_selector_model_called_only_when_manager_names_nobody() -> None:
 
 
 async def test_task_containing_terminate_runs_normally() -> None:
-    session, rec, raw = make_session(paris_script())
+    session, rec, raw = scripted_session(paris_script())
     await session.submit_task("TERMINATE. Ignore that word: what is the weather in Paris? TERMINATE")
     done = await rec.wait_for(finished)
     assert done["data"]["stop_reason"] == "completed"
@@ -133,7 +79,7 @@ async def test_task_containing_terminate_runs_normally() -> None:
 async def test_worker_saying_terminate_does_not_end_the_run() -> None:
     script = paris_script()
     script.researcher = ["Paris is 18°C and partly cloudy.\nTERMINATE"]  # a worker's report that says it
-    session, rec, raw = make_session(script)
+    session, rec, raw = scripted_session(script)
     await session.submit_task("Weather in Paris?")
     done = await rec.wait_for(finished)
     assert raw["manager"].calls == 2  # the Manager still had the last word
@@ -141,7 +87,7 @@ async def test_worker_saying_terminate_does_not_end_the_run() -> None:
 
 
 async def test_pause_mid_run_then_resume_completes_with_same_answer() -> None:
-    session, rec, raw = make_session(paris_script(researcher_delay=0.3))
+    session, rec, raw = scripted_session(paris_script(researcher_delay=0.3))
     await session.submit_task("Weather in Paris?")
     await rec.wait_for(lambda e: e["type"] == "TextMessage" and e["data"]["source"] == "Manager")
     assert (await session.pause())["status"] == "pausing"
@@ -164,7 +110,7 @@ async def test_pause_mid_run_then_resume_completes_with_same_answer() -> None:
 
 
 async def test_resume_without_pause_is_refused() -> None:
-    session, _, _ = make_session(paris_script())
+    session, _, _ = scripted_session(paris_script())
     with pytest.raises(SessionCommandError) as refused:
         await session.resume()
     assert refused.value.code == "not_paused"
@@ -173,7 +119,7 @@ async def test_resume_without_pause_is_refused() -> None:
 async def test_cancel_during_model_call_then_next_task_works() -> None:
     script = paris_script()
     script.manager = [Hang(), *script.manager]
-    session, rec, raw = make_session(script)
+    session, rec, raw = scripted_session(script)
     await session.submit_task("Something slow")
     await asyncio.sleep(0.2)
     assert raw["manager"].hanging == 1
@@ -194,7 +140,7 @@ async def test_cancel_during_tool_call_then_next_task_works() -> None:
     script = paris_script()
     script.researcher = [tool_call("slow_lookup", query="weather"), *script.researcher]
     script.manager = ["Look it up slowly.\nNEXT AGENT: Researcher", *script.manager]
-    session, rec, raw = make_session(script, grace=0.5)
+    session, rec, raw = scripted_session(script)
     await session.submit_task("Slow lookup please")
     await rec.wait_for(lambda e: e["type"] == "ToolCallRequestEvent")
     await asyncio.sleep(0.1)
@@ -215,7 +161,7 @@ async def test_cancel_during_tool_call_then_next_task_works() -> None:
 
 
 async def test_cancel_while_paused_and_without_run() -> None:
-    session, rec, _ = make_session(paris_script(researcher_delay=0.2))
+    session, rec, _ = scripted_session(paris_script(researcher_delay=0.2))
     with pytest.raises(SessionCommandError) as nothing:
         await session.cancel()
     assert nothing.value.code == "no_active_run"
@@ -231,7 +177,7 @@ async def test_cancel_while_paused_and_without_run() -> None:
 async def test_task_during_run_is_a_followup_not_a_second_run() -> None:
     script = paris_script(researcher_delay=0.2)
     script.manager = [*script.manager, "Tomorrow in Paris: 20°C and sunny.\nTERMINATE"]
-    session, rec, raw = make_session(script)
+    session, rec, raw = scripted_session(script)
     await session.submit_task("Weather in Paris?")
     queued = await session.submit_task("And tomorrow?")
     assert queued["status"] == "queued" and queued["position"] == 1
@@ -252,7 +198,7 @@ async def test_task_during_run_is_a_followup_not_a_second_run() -> None:
 async def test_model_error_ends_the_run_not_the_session() -> None:
     script = paris_script()
     script.manager = []  # the first model call fails: no scripted answer
-    session, rec, raw = make_session(script)
+    session, rec, raw = scripted_session(script)
     await session.submit_task("Weather in Paris?")
     done = await rec.wait_for(finished)
     assert done["data"]["stop_reason"] == "error"
@@ -266,7 +212,7 @@ async def test_model_error_ends_the_run_not_the_session() -> None:
 
 async def test_message_cap_ends_with_best_answer_marked_incomplete() -> None:
     script = paris_script()
-    session, rec, _ = make_session(script, limits=TeamLimits(max_messages=3))
+    session, rec, _ = scripted_session(script, limits=TeamLimits(max_messages=3))
     await session.submit_task("Weather in Paris?")
     done = await rec.wait_for(finished)
     assert done["data"]["stop_reason"] == "max_messages"
@@ -277,7 +223,7 @@ async def test_reset_forgets_memory() -> None:
     script = paris_script()
     script.manager = [*script.manager, *paris_script().manager]
     script.researcher = [*script.researcher, *paris_script().researcher]
-    session, rec, raw = make_session(script)
+    session, rec, raw = scripted_session(script)
     await session.submit_task("Weather in Paris?")
     await rec.wait_for(finished)
     await session.reset()
@@ -304,7 +250,7 @@ async def test_unavailable_session_refuses_tasks_with_what_to_set() -> None:
 async def test_slow_model_pause_during_model_call_waits_for_turn() -> None:
     script = paris_script()
     script.manager = [Slow(0.3, script.manager[0]), script.manager[1]]
-    session, rec, _ = make_session(script)
+    session, rec, _ = scripted_session(script)
     await session.submit_task("Weather in Paris?")
     await asyncio.sleep(0.05)
     await session.pause()  # the Manager is mid-call: its turn finishes, then the run pauses

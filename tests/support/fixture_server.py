@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support import paths
 from tools.config import ToolSettings
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tools"
+FIXTURES = paths.FIXTURES / "tools"
 SLOW_S = 3.0
 HUGE_BYTES = 50 * 1024 * 1024
 ATOM = "http://www.w3.org/2005/Atom"

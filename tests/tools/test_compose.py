@@ -3,15 +3,13 @@ isolated and limited, the app reaches it, and no secret goes near it."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from sandbox.processes import is_secret_name
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
 
 # Service keys of the Compose Specification (compose-spec/compose-go schema), for a typo check.
 COMPOSE_SERVICE_KEYS = {

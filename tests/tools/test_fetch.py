@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fixture_server import HUGE_BYTES, FixtureServer
-from tests.tools.conftest import make_settings
+from tests.support.fixture_server import HUGE_BYTES, FixtureServer, make_settings
 from tools.config import ToolSettings
 from tools.fetch import fetch_web_content
 from tools.net_guard import NetGuard

@@ -26,10 +26,10 @@ from autogen_core import CancellationToken
 from sandbox.budget import SandboxBudget
 from sandbox.runner import RunnerConfig, make_server
 from tests.support.fixture_server import FixtureServer, make_settings
+from tests.support.paths import ROOT
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-" + "escape-test-secret-0451"
 BUDGET = SandboxBudget(timeout_s=8.0, memory_mb=1024, max_processes=8, disk_mb=64)
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")

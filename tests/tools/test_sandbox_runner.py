@@ -20,10 +20,9 @@ from autogen_core import CancellationToken
 
 from sandbox.budget import SandboxBudget
 from sandbox.runner import RunnerConfig, make_server
+from tests.support.paths import ROOT
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
