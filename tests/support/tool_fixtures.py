@@ -1,5 +1,6 @@
-"""Fixtures for the tool tests: the local fixture server, settings pointing at it, and a guard that fails any test
-whose code tries to open a connection to anything but the loopback interface."""
+"""Pytest fixtures for the tests of the tools and of the sandbox (their conftest.py files import them): the local
+fixture server, settings pointing at it, and a guard that fails any test whose code tries to open a connection to
+anything but the loopback interface."""
 
 from __future__ import annotations
 
