@@ -10,10 +10,10 @@ import httpx
 
 from app.distributed.bus import PLACEMENT_STREAM, Command, connect
 from app.distributed.signing import BusSigner
-from tests import test_distributed as distributed
+from tests.app.distributed import test_distributed as distributed
+from tests.app.distributed.test_distributed import Client, check_complete, converse, metric, stored_seqs
 from tests.fakes import FakeOpenAI
 from tests.support.cluster import Cluster, RedisServer, free_port, research_script
-from tests.test_distributed import Client, check_complete, converse, metric, stored_seqs
 
 pytestmark = distributed.pytestmark  # PostgreSQL (TEST_DATABASE_URL), as the other cluster tests
 redis_server, empty_database = distributed.redis_server, distributed.empty_database  # their fixtures
