@@ -21,18 +21,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from tests.fakes.auth import bearer_token, unauthorized_body
-from tests.fakes.brain import Brain
+from tests.fakes.common.auth import bearer_token, unauthorized_body
+from tests.fakes.realtime.brain import Brain
 from tests.fakes.chat import ChatFake, ChatScript
-from tests.fakes.client_secrets import ClientSecretsFake
-from tests.fakes.live import LiveFake
-from tests.fakes.live_session import LiveConnection, LiveOptions
+from tests.fakes.realtime.client_secrets import ClientSecretsFake
+from tests.fakes.live.fake import LiveFake
+from tests.fakes.live.session import LiveConnection, LiveOptions
 from tests.fakes.models import ModelCatalog, model_not_found_body
-from tests.fakes.realtime import RealtimeFake, apoll_until, poll_until
-from tests.fakes.realtime_session import ConnectionOptions, RealtimeConnection
-from tests.fakes.realtime_stream import StreamOptions
-from tests.fakes.webrtc import CallsFake
-from tests.fakes.webrtc_live import LiveCallsFake
+from tests.fakes.realtime.fake import RealtimeFake, apoll_until, poll_until
+from tests.fakes.realtime.connection import ConnectionOptions, RealtimeConnection
+from tests.fakes.realtime.stream import StreamOptions
+from tests.fakes.webrtc.calls import CallsFake
+from tests.fakes.webrtc.live_calls import LiveCallsFake
 
 __all__ = ["FakeOpenAI"]
 
@@ -44,7 +44,7 @@ class FakeOpenAI:
 
     Args:
         chat: the `ChatScript` for chat completions (default: an empty one, script it via `fake.chat.add`).
-        brain: the realtime model (default `NarratorBrain()`), see `tests.fakes.brain`.
+        brain: the realtime model (default `NarratorBrain()`), see `tests.fakes.realtime.brain`.
         api_key: when set, only this key (and keys minted by client_secrets) is accepted; default: any
             non-empty Bearer token.
         legacy_item_events: also (True) or only ("only") send `conversation.item.created`, like older servers.

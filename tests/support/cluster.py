@@ -2,12 +2,14 @@
 processes (`research-team serve` / `research-team worker`), each killable with SIGKILL.
 
 The team's models are the fake OpenAI (tests/fakes) answering from the conversation alone (`research_script`),
-so a run resumed on another worker goes on exactly as it would have on the first.
+so a run resumed on another worker goes on exactly as it would have on the first. A Client converses over
+/ws/team and check_complete holds what it received to what the store kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import secrets
@@ -18,8 +20,14 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
+import websockets
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.cli import ServeProcess, free_port
 from tests.support.paths import CLI, ROOT
@@ -166,3 +174,78 @@ def research_script(chat: Any, *, delay_s: float, steps: int = 2) -> None:
     chat.fallback("manager", Dynamic(manager))
     chat.fallback("researcher", Dynamic(researcher))
     chat.fallback("selector", "Researcher")
+
+
+# ---- what a test reads back from a cluster ---------------------------------------------------------------
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+NEEDS_POSTGRES = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not DATABASE_URL, reason="TEST_DATABASE_URL is not set (CI sets it with PostgreSQL)"),
+    pytest.mark.timeout(240),
+]
+"""The marks of a test module whose cluster stores on PostgreSQL (tests/app/distributed/conftest.py)."""
+
+
+@dataclass
+class Client:
+    """One /ws/team conversation: what it received, by seq."""
+
+    number: int
+    session_id: str = ""
+    events: dict[int, dict[str, Any]] = field(default_factory=dict)
+    order: list[int] = field(default_factory=list)
+
+    def take(self, event: dict[str, Any]) -> None:
+        if event.get("seq") is None:
+            return
+        self.order.append(event["seq"])
+        self.events[event["seq"]] = event
+
+    @property
+    def finished(self) -> dict[str, Any] | None:
+        return next((e for e in self.events.values() if e["type"] == "run_finished"), None)
+
+    def types(self) -> list[str]:
+        return [self.events[s]["type"] for s in sorted(self.events)]
+
+
+async def converse(port: int, client: Client, *, after: int | None = None, until_finished: bool = True) -> None:
+    """Ask Q[n] (when not reconnecting) and read until the run finished and the session is idle again."""
+    query = f"?session={client.session_id}&after={after}" if after is not None else ""
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/team{query}", max_size=None) as ws:
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        client.session_id = hello["session_id"]
+        if after is None:
+            await ws.send(json.dumps({"type": "task", "text": f"Q[{client.number}] what is the answer?"}))
+        while until_finished:
+            event = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            client.take(event)
+            state = event.get("data", {}).get("state") if event.get("type") == "system" else None
+            if client.finished is not None and state == "idle":
+                return
+
+
+async def stored_seqs(session_id: str) -> list[int]:
+    assert DATABASE_URL is not None
+    engine = create_async_engine(DATABASE_URL)
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT seq FROM events WHERE session_id = :s ORDER BY seq"), {"s": session_id})
+        seqs = [int(r[0]) for r in rows]
+    await engine.dispose()
+    return seqs
+
+
+def check_complete(client: Client, stored: list[int]) -> None:
+    """Every seq from 1 to the last, each once, in order, and exactly what the store holds."""
+    assert client.order == sorted(client.order), f"Q[{client.number}]: out of order"
+    assert len(client.order) == len(set(client.order)), f"Q[{client.number}]: duplicates"
+    assert client.order == list(range(1, len(client.order) + 1)), f"Q[{client.number}]: gap {client.order}"
+    assert stored == client.order, f"Q[{client.number}]: the store holds {stored}"
+    finished = client.finished
+    assert finished is not None and finished["data"]["stop_reason"] == "completed"
+    assert finished["data"]["final_answer"].startswith(f"ANSWER Q[{client.number}]"), finished["data"]
+
+
+def metric(exposition: str, name: str) -> float:
+    line = next((line for line in exposition.splitlines() if line.startswith(name + " ")), None)
+    return float(line.split()[-1]) if line else 0.0

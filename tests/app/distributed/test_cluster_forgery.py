@@ -10,14 +10,21 @@ import httpx
 
 from app.distributed.bus import PLACEMENT_STREAM, Command, connect
 from app.distributed.signing import BusSigner
-from tests.app.distributed import test_distributed as distributed
-from tests.app.distributed.test_distributed import Client, check_complete, converse, metric, stored_seqs
 from tests.fakes import FakeOpenAI
-from tests.support.cluster import Cluster, RedisServer, free_port, research_script
+from tests.support.cli import free_port
+from tests.support.cluster import (
+    NEEDS_POSTGRES,
+    Client,
+    Cluster,
+    RedisServer,
+    check_complete,
+    converse,
+    metric,
+    research_script,
+    stored_seqs,
+)
 
-pytestmark = distributed.pytestmark  # PostgreSQL (TEST_DATABASE_URL), as the other cluster tests
-redis_server, empty_database = distributed.redis_server, distributed.empty_database  # their fixtures
-fake_models, cluster = distributed.fake_models, distributed.cluster
+pytestmark = NEEDS_POSTGRES  # the cluster's fixtures are in conftest.py
 
 
 async def test_forged_commands_in_a_real_cluster(

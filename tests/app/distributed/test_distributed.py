@@ -10,126 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import websockets
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.distributed.bus import connect
-from app.store.schema import metadata
 from tests.fakes import FakeOpenAI
-from tests.support.cluster import Cluster, RedisServer, free_port, research_script
+from tests.support.cli import free_port
+from tests.support.cluster import (
+    NEEDS_POSTGRES,
+    Client,
+    Cluster,
+    RedisServer,
+    check_complete,
+    converse,
+    metric,
+    research_script,
+    stored_seqs,
+)
 from tests.support.voice_client import VoiceClient
 
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(not DATABASE_URL, reason="TEST_DATABASE_URL is not set (CI sets it with PostgreSQL)"),
-    pytest.mark.timeout(240),
-]
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def empty_database() -> AsyncIterator[str]:
-    assert DATABASE_URL is not None
-    engine = create_async_engine(DATABASE_URL)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
-        await conn.execute(text("SELECT 1"))
-    await engine.dispose()
-    yield DATABASE_URL
-
-
-@pytest.fixture
-def fake_models() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def cluster(
-    redis_server: RedisServer, empty_database: str, fake_models: FakeOpenAI, tmp_path: Path
-) -> AsyncIterator[Cluster]:
-    running = Cluster(redis_server.url, empty_database, tmp_path, fake_models.env())
-    try:
-        yield running
-    finally:
-        running.stop()
-        print(running.logs())  # pytest shows it when the test failed
-
-
-@dataclass
-class Client:
-    """One /ws/team conversation: what it received, by seq."""
-
-    number: int
-    session_id: str = ""
-    events: dict[int, dict[str, Any]] = field(default_factory=dict)
-    order: list[int] = field(default_factory=list)
-
-    def take(self, event: dict[str, Any]) -> None:
-        if event.get("seq") is None:
-            return
-        self.order.append(event["seq"])
-        self.events[event["seq"]] = event
-
-    @property
-    def finished(self) -> dict[str, Any] | None:
-        return next((e for e in self.events.values() if e["type"] == "run_finished"), None)
-
-    def types(self) -> list[str]:
-        return [self.events[s]["type"] for s in sorted(self.events)]
-
-
-async def converse(port: int, client: Client, *, after: int | None = None, until_finished: bool = True) -> None:
-    """Ask Q[n] (when not reconnecting) and read until the run finished and the session is idle again."""
-    query = f"?session={client.session_id}&after={after}" if after is not None else ""
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/team{query}", max_size=None) as ws:
-        hello = json.loads(await asyncio.wait_for(ws.recv(), 30))
-        client.session_id = hello["session_id"]
-        if after is None:
-            await ws.send(json.dumps({"type": "task", "text": f"Q[{client.number}] what is the answer?"}))
-        while until_finished:
-            event = json.loads(await asyncio.wait_for(ws.recv(), 60))
-            client.take(event)
-            state = event.get("data", {}).get("state") if event.get("type") == "system" else None
-            if client.finished is not None and state == "idle":
-                return
-
-
-async def stored_seqs(session_id: str) -> list[int]:
-    assert DATABASE_URL is not None
-    engine = create_async_engine(DATABASE_URL)
-    async with engine.connect() as conn:
-        rows = await conn.execute(text("SELECT seq FROM events WHERE session_id = :s ORDER BY seq"), {"s": session_id})
-        seqs = [int(r[0]) for r in rows]
-    await engine.dispose()
-    return seqs
-
-
-def check_complete(client: Client, stored: list[int]) -> None:
-    """Every seq from 1 to the last, each once, in order, and exactly what the store holds."""
-    assert client.order == sorted(client.order), f"Q[{client.number}]: out of order"
-    assert len(client.order) == len(set(client.order)), f"Q[{client.number}]: duplicates"
-    assert client.order == list(range(1, len(client.order) + 1)), f"Q[{client.number}]: gap {client.order}"
-    assert stored == client.order, f"Q[{client.number}]: the store holds {stored}"
-    finished = client.finished
-    assert finished is not None and finished["data"]["stop_reason"] == "completed"
-    assert finished["data"]["final_answer"].startswith(f"ANSWER Q[{client.number}]"), finished["data"]
+pytestmark = NEEDS_POSTGRES
 
 
 async def test_100_sessions_across_two_workers_each_get_their_own_answer(
@@ -156,11 +59,6 @@ async def test_100_sessions_across_two_workers_each_get_their_own_answer(
             held += metric(text, "research_team_worker_sessions")
     assert completed == 100 and held == 100
     await redis.aclose()
-
-
-def metric(exposition: str, name: str) -> float:
-    line = next((line for line in exposition.splitlines() if line.startswith(name + " ")), None)
-    return float(line.split()[-1]) if line else 0.0
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,6 @@ from tests.support.scripted import developer_tools, paris_script, research_tools
 GATEWAY = "gateway-test"
 SIGNER = BusSigner(CLUSTER_SECRET)
 MakeWorker = Callable[[str], Awaitable[Worker]]
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ passed to another; a checkpoint stored with each event brings the team's memory 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +23,6 @@ from tests.support.live_server import ScriptBook, make_settings
 from tests.support.scripted import developer_tools, paris_script, research_tools
 
 SESSION = "s_lease_test_0001"
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from tests.fakes.chat.rules import (
 )
 from tests.fakes.chat.script import ChatRequest, ChatScript, estimate_tokens, message_text
 from tests.fakes.chat.wire import PromptCache, sse_chunks
-from tests.fakes.ids import new_chat_call_id, new_id
+from tests.fakes.common.ids import new_chat_call_id, new_id
 from tests.fakes.models import ModelCatalog, chat_refusal, model_not_found_body
 
 

@@ -11,7 +11,7 @@ from openai.types.chat.completion_create_params import CompletionCreateParamsBas
 from starlette.responses import JSONResponse
 
 from tests.fakes.chat.replies import ErrorReply, Text, ToolCalls
-from tests.fakes.ids import new_id
+from tests.fakes.common.ids import new_id
 
 CHAT_PARAMS = frozenset(
     CompletionCreateParamsBase.__required_keys__ | CompletionCreateParamsBase.__optional_keys__ | {"stream"}

@@ -13,9 +13,9 @@ from openai.types.realtime.session_update_event import Session as SessionUnion
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from tests.fakes.ids import new_id
-from tests.fakes.session_config import default_session, merge_session
-from tests.fakes.validation import Issue, check_value
+from tests.fakes.common.ids import new_id
+from tests.fakes.realtime.session_config import default_session, merge_session
+from tests.fakes.common.sdk_types import Issue, check_value
 
 __all__ = ["ClientSecretsFake", "ClientSecretCall"]
 

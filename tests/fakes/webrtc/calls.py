@@ -27,14 +27,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 
-from tests.fakes.ids import new_id
-from tests.fakes.realtime_session import RealtimeConnection
-from tests.fakes.session_config import merge_session
-from tests.fakes.validation import validate_client_event
-from tests.fakes.webrtc_audio import PcmFromRtp, PcmOutTrack
+from tests.fakes.common.ids import new_id
+from tests.fakes.realtime.connection import RealtimeConnection
+from tests.fakes.realtime.session_config import merge_session
+from tests.fakes.common.sdk_types import validate_client_event
+from tests.fakes.webrtc.audio import PcmFromRtp, PcmOutTrack
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tests.fakes.realtime import RealtimeFake
+    from tests.fakes.realtime.fake import RealtimeFake
 
 __all__ = ["CallsFake", "FakeCall"]
 log = logging.getLogger(__name__)

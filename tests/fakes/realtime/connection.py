@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes.audio import bytes_to_ms
-from tests.fakes.brain import ResponsePlan, ResponseRequest, SessionView
-from tests.fakes.ids import new_id
-from tests.fakes.realtime_stream import ResponseRecord, ResponseRun, StreamOptions
-from tests.fakes.session_config import (
+from tests.fakes.common.audio import bytes_to_ms
+from tests.fakes.realtime.brain import ResponsePlan, ResponseRequest, SessionView
+from tests.fakes.common.ids import new_id
+from tests.fakes.realtime.stream import ResponseRecord, ResponseRun, StreamOptions
+from tests.fakes.realtime.session_config import (
     default_session,
     input_format,
     merge_session,
@@ -30,13 +30,13 @@ from tests.fakes.session_config import (
     transcription,
     turn_detection,
 )
-from tests.fakes.vad import EnergyVad
-from tests.fakes.validation import Issue, validate_client_event, validate_server_event
+from tests.fakes.common.vad import EnergyVad
+from tests.fakes.common.sdk_types import Issue, validate_client_event, validate_server_event
 
 if TYPE_CHECKING:  # pragma: no cover
     from starlette.websockets import WebSocket
 
-    from tests.fakes.realtime import RealtimeFake
+    from tests.fakes.realtime.fake import RealtimeFake
 
 __all__ = ["ConnectionOptions", "RealtimeConnection", "SESSION_EXPIRED_MESSAGE"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.fakes.audio import rms_frames
+from tests.fakes.common.audio import rms_frames
 
 FRAME_MS = 20
 

@@ -11,7 +11,7 @@ from typing import Any
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, AudioResampler
 
-from tests.fakes.audio import SAMPLE_RATE
+from tests.fakes.common.audio import SAMPLE_RATE
 
 FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000  # 480

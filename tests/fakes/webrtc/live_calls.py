@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.fakes.ids import new_id
-from tests.fakes.live_session import LiveConnection
-from tests.fakes.live_validation import validate_live_client_event
-from tests.fakes.webrtc import MAX_CALLS, CallsFake, CallSocket, _error
-from tests.fakes.webrtc_audio import PcmOutTrack
+from tests.fakes.common.ids import new_id
+from tests.fakes.live.session import LiveConnection
+from tests.fakes.live.validation import validate_live_client_event
+from tests.fakes.webrtc.calls import MAX_CALLS, CallsFake, CallSocket, _error
+from tests.fakes.webrtc.audio import PcmOutTrack
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tests.fakes.live import LiveFake
+    from tests.fakes.live.fake import LiveFake
 
 __all__ = ["LiveCallsFake"]
 

@@ -14,7 +14,7 @@ from typing import Any
 import pydantic
 from openai.types.live import ClientEvent, ServerEvent
 
-from tests.fakes.validation import Issue, _check_model, _event_types, _invalid_type, _invalid_value, _json_kind
+from tests.fakes.common.sdk_types import Issue, _check_model, _event_types, _invalid_type, _invalid_value, _json_kind
 
 __all__ = ["LIVE_CLIENT_EVENT_TYPES", "estimate_tokens", "validate_live_client_event", "validate_live_server_event"]
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
-from tests.fakes.session_config import function_names
+from tests.fakes.realtime.session_config import function_names
 
 __all__ = [
     "Say",

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
 
-from tests.fakes.audio import BYTES_PER_MS, pcm16_b64
-from tests.fakes.brain import first_sentence
-from tests.fakes.ids import new_id
-from tests.fakes.live_validation import validate_live_client_event, validate_live_server_event
-from tests.fakes.validation import Issue
+from tests.fakes.common.audio import BYTES_PER_MS, pcm16_b64
+from tests.fakes.realtime.brain import first_sentence
+from tests.fakes.common.ids import new_id
+from tests.fakes.live.validation import validate_live_client_event, validate_live_server_event
+from tests.fakes.common.sdk_types import Issue
 
 if TYPE_CHECKING:
-    from tests.fakes.live import LiveFake
+    from tests.fakes.live.fake import LiveFake
 
 ACK_TEXT = "One moment, I'll ask the team."
 CHUNK_MS = 100
