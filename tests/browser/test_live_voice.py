@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from app.core.voice_settings import VoiceSettings
 from app.realtime.narrator.narrator import NarratorSettings
-from tests.fakes.brain import first_sentence
+from tests.fakes.realtime.brain import first_sentence
 from tests.support.browser import MIC_ARGS, BrowserPage, page_app
 from tests.support.live_server import ScriptBook, serve
 from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.brain import first_sentence
+from tests.fakes.realtime.brain import first_sentence
 from tests.support.browser import (
     MIC_ARGS,
     api_key_of,

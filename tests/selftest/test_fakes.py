@@ -31,8 +31,8 @@ from tests.fakes import (
     tool_calls,
     validate_client_event,
 )
-from tests.fakes.audio import BYTES_PER_MS, pcm16
-from tests.fakes.recordings import RECORDINGS_DIR, parse_recording, recording_path, server_events
+from tests.fakes.common.audio import BYTES_PER_MS, pcm16
+from tests.fakes.realtime.recordings import RECORDINGS_DIR, parse_recording, recording_path, server_events
 
 SERVER_EVENT = pydantic.TypeAdapter(RealtimeServerEvent)
 

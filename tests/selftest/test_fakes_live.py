@@ -10,7 +10,7 @@ import pydantic
 from openai.types.live import ServerEvent
 
 from app.realtime.live.config import commentary, session_start, thinking
-from tests.fakes.live_validation import validate_live_client_event
+from tests.fakes.live.validation import validate_live_client_event
 
 SERVER_EVENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ServerEvent)
 START = session_start(model="gpt-live-1", voice="marin", acknowledgement_delay_ms=0)

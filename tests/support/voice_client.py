@@ -19,7 +19,7 @@ from app.core.prices import default_voice_prices
 from app.core.voice_settings import VoiceSettings
 from app.main import create_app
 from app.realtime.narrator.narrator import NarratorSettings
-from tests.fakes.brain import first_sentence
+from tests.fakes.realtime.brain import first_sentence
 from tests.support.live_server import ScriptBook, make_settings
 from tests.support.scripted import PARIS_ANSWER, developer_tools, research_tools
 

@@ -12,8 +12,8 @@ import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from tests.fakes.audio import pcm16
-from tests.fakes.webrtc_audio import PcmFromRtp, PcmOutTrack
+from tests.fakes.common.audio import pcm16
+from tests.fakes.webrtc.audio import PcmFromRtp, PcmOutTrack
 
 SILENCE_PEAK = 200
 API_KEY = "sk-fake-test-key"  # voice_app's

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket
 
 from tests.fakes.common.audio import BYTES_PER_MS, pcm16_b64
-from tests.fakes.realtime.brain import first_sentence
 from tests.fakes.common.ids import new_id
-from tests.fakes.live.validation import validate_live_client_event, validate_live_server_event
 from tests.fakes.common.sdk_types import Issue
+from tests.fakes.live.validation import validate_live_client_event, validate_live_server_event
+from tests.fakes.realtime.brain import first_sentence
 
 if TYPE_CHECKING:
     from tests.fakes.live.fake import LiveFake

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from tests.fakes.common.ids import new_id
-from tests.fakes.realtime.session_config import default_session, merge_session
 from tests.fakes.common.sdk_types import Issue, check_value
+from tests.fakes.realtime.session_config import default_session, merge_session
 
 __all__ = ["ClientSecretsFake", "ClientSecretCall"]
 

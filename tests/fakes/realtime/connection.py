@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.common.audio import bytes_to_ms
-from tests.fakes.realtime.brain import ResponsePlan, ResponseRequest, SessionView
 from tests.fakes.common.ids import new_id
-from tests.fakes.realtime.stream import ResponseRecord, ResponseRun, StreamOptions
+from tests.fakes.common.sdk_types import Issue, validate_client_event, validate_server_event
+from tests.fakes.common.vad import EnergyVad
+from tests.fakes.realtime.brain import ResponsePlan, ResponseRequest, SessionView
 from tests.fakes.realtime.session_config import (
     default_session,
     input_format,
@@ -30,8 +31,7 @@ from tests.fakes.realtime.session_config import (
     transcription,
     turn_detection,
 )
-from tests.fakes.common.vad import EnergyVad
-from tests.fakes.common.sdk_types import Issue, validate_client_event, validate_server_event
+from tests.fakes.realtime.stream import ResponseRecord, ResponseRun, StreamOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from starlette.websockets import WebSocket

@@ -20,11 +20,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from tests.fakes.common.sdk_types import Issue
+from tests.fakes.common.vad import EnergyVad
 from tests.fakes.realtime.brain import Brain, NarratorBrain
 from tests.fakes.realtime.connection import ConnectionOptions, RealtimeConnection
 from tests.fakes.realtime.stream import ResponseRecord
-from tests.fakes.common.vad import EnergyVad
-from tests.fakes.common.sdk_types import Issue
 
 __all__ = ["RealtimeFake", "ClientEventRecord", "Rejection", "Violation", "Truncation", "poll_until", "apoll_until"]
 

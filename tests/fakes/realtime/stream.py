@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.common.audio import pcm16
-from tests.fakes.realtime.brain import SERVER_ERROR_MESSAGE, Call, ResponsePlan, ResponseRequest, Say
 from tests.fakes.common.ids import new_call_id, new_id
+from tests.fakes.realtime.brain import SERVER_ERROR_MESSAGE, Call, ResponsePlan, ResponseRequest, Say
 
 if TYPE_CHECKING:  # pragma: no cover
     from tests.fakes.realtime.connection import RealtimeConnection

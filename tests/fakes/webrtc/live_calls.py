@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse, Response
 from tests.fakes.common.ids import new_id
 from tests.fakes.live.session import LiveConnection
 from tests.fakes.live.validation import validate_live_client_event
-from tests.fakes.webrtc.calls import MAX_CALLS, CallsFake, CallSocket, _error
 from tests.fakes.webrtc.audio import PcmOutTrack
+from tests.fakes.webrtc.calls import MAX_CALLS, CallsFake, CallSocket, _error
 
 if TYPE_CHECKING:  # pragma: no cover
     from tests.fakes.live.fake import LiveFake

@@ -19,7 +19,7 @@ import websockets
 from app.core.redaction import Redactor
 from app.main import create_app
 from app.realtime.narrator.narrator import IGNORED_EVENTS, Narrator
-from tests.fakes.recordings import recording_path, server_events
+from tests.fakes.realtime.recordings import recording_path, server_events
 from tests.support.live_server import ScriptBook, live_app, make_settings
 from tests.support.narrator_doubles import Harness
 from tests.support.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
