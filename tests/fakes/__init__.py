@@ -24,7 +24,7 @@ from tests.fakes.chat import (
     tool_call,
     tool_calls,
 )
-from tests.fakes.common.sdk_types import Issue, validate_client_event, validate_server_event
+from tests.fakes.common.sdk_types import Issue
 from tests.fakes.live.fake import LiveFake, LiveOptions, Spoken
 from tests.fakes.live.validation import validate_live_client_event, validate_live_server_event
 from tests.fakes.realtime.brain import (
@@ -38,9 +38,10 @@ from tests.fakes.realtime.brain import (
     first_sentence,
 )
 from tests.fakes.realtime.client_secrets import ClientSecretCall, ClientSecretsFake
-from tests.fakes.realtime.connection import SESSION_EXPIRED_MESSAGE
 from tests.fakes.realtime.fake import ClientEventRecord, RealtimeFake, Rejection, Truncation, Violation
+from tests.fakes.realtime.socket import SESSION_EXPIRED_MESSAGE
 from tests.fakes.realtime.stream import ResponseRecord
+from tests.fakes.realtime.validation import validate_client_event, validate_server_event
 from tests.fakes.server import FakeOpenAI
 
 __all__ = [

@@ -23,13 +23,15 @@ from starlette.websockets import WebSocket
 
 from tests.fakes.chat import ChatFake, ChatScript
 from tests.fakes.common.auth import bearer_token, unauthorized_body
+from tests.fakes.common.waiting import apoll_until, poll_until
 from tests.fakes.live.fake import LiveFake
 from tests.fakes.live.session import LiveConnection, LiveOptions
 from tests.fakes.models import ModelCatalog, model_not_found_body
 from tests.fakes.realtime.brain import Brain
 from tests.fakes.realtime.client_secrets import ClientSecretsFake
-from tests.fakes.realtime.connection import ConnectionOptions, RealtimeConnection
-from tests.fakes.realtime.fake import RealtimeFake, apoll_until, poll_until
+from tests.fakes.realtime.connection import RealtimeConnection
+from tests.fakes.realtime.fake import RealtimeFake
+from tests.fakes.realtime.socket import ConnectionOptions
 from tests.fakes.realtime.stream import StreamOptions
 from tests.fakes.webrtc.calls import CallsFake
 from tests.fakes.webrtc.live_calls import LiveCallsFake

@@ -1,12 +1,8 @@
-"""Validate realtime events the way the real API does, with the installed SDK's types as the schema.
-
-Client events: `TypeAdapter(RealtimeClientEvent).validate_python(event)` is the authoritative gate, and a
-recursive walk over the same pydantic models adds what the SDK's permissive models let through but the real
-API rejects: unknown keys (`Unknown parameter: 'session.foo'.`), wrong JSON types (strict), and it turns the
-first problem into the real API's wording and `code`/`param`. Union members are picked by their `type`
-discriminator (then `role`, for conversation messages), like the API does.
-
-Server events: the fake checks its own events against `RealtimeServerEvent` before sending them.
+"""Check a JSON value against the installed SDK's pydantic types the way OpenAI's APIs check requests: a recursive
+walk over the models that reports what their permissive parsing lets through but the real API rejects (unknown
+keys as `Unknown parameter: 'session.foo'.`, wrong JSON types, strictly), in the real API's wording and
+`code`/`param`. Union members are picked by their `type` discriminator (then `role`, for conversation messages),
+like the API does. Each protocol's validation (realtime/validation.py, live/validation.py) builds on it.
 """
 
 from __future__ import annotations
@@ -20,20 +16,8 @@ from functools import lru_cache
 from typing import Any, Literal, Union, get_args, get_origin
 
 import pydantic
-from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
-from openai.types.realtime.conversation_item import ConversationItem
-from openai.types.realtime.realtime_response_create_params import RealtimeResponseCreateParams
-from openai.types.realtime.response_create_event import ResponseCreateEvent
-from openai.types.realtime.response_item_reference import ResponseItemReference
 
-__all__ = [
-    "Issue",
-    "CLIENT_EVENT_TYPES",
-    "validate_client_event",
-    "validate_server_event",
-    "check_value",
-    "supported_values_text",
-]
+__all__ = ["Issue", "check_value", "supported_values_text"]
 
 
 @dataclass(frozen=True)
@@ -45,20 +29,6 @@ class Issue:
     param: str | None
     message: str
 
-
-class _ResponseCreateParamsWithReferences(RealtimeResponseCreateParams):
-    """`response.input` may also hold `{"type": "item_reference", "id": ...}` (the SDK's *WithReferences* param)."""
-
-    input: list[ConversationItem | ResponseItemReference] | None = None  # type: ignore[assignment]
-
-
-class _ResponseCreateEventWithReferences(ResponseCreateEvent):
-    response: _ResponseCreateParamsWithReferences | None = None  # type: ignore[assignment]
-
-
-_CLIENT_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RealtimeClientEvent)
-_CLIENT_WITH_REFERENCES_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(_ResponseCreateEventWithReferences)
-_SERVER_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RealtimeServerEvent)
 
 _NONE = type(None)
 
@@ -108,30 +78,6 @@ def _event_types(union: Any) -> dict[str, type[pydantic.BaseModel]]:
         for value in _literal_values(member.model_fields["type"].annotation) or []:
             out[value] = member
     return out
-
-
-CLIENT_EVENT_TYPES: dict[str, type[pydantic.BaseModel]] = _event_types(RealtimeClientEvent)
-"""Client event `type` -> SDK model, from the installed SDK's `RealtimeClientEvent` union."""
-
-SERVER_EVENT_TYPES: dict[str, type[pydantic.BaseModel]] = _event_types(RealtimeServerEvent)
-
-# The order the API lists them in its "Supported values" message (GA names).
-_CLIENT_TYPE_ORDER = [
-    "session.update",
-    "input_audio_buffer.append",
-    "input_audio_buffer.commit",
-    "input_audio_buffer.clear",
-    "conversation.item.create",
-    "conversation.item.truncate",
-    "conversation.item.delete",
-    "conversation.item.retrieve",
-    "response.create",
-    "response.cancel",
-    "output_audio_buffer.clear",
-]
-_CLIENT_TYPES_LISTED = [t for t in _CLIENT_TYPE_ORDER if t in CLIENT_EVENT_TYPES] + sorted(
-    t for t in CLIENT_EVENT_TYPES if t not in _CLIENT_TYPE_ORDER
-)
 
 
 def _quote(value: Any) -> str:
@@ -352,68 +298,3 @@ def _check_model(value: dict[str, Any], model: type[pydantic.BaseModel], path: s
                 )
             )
     return issues
-
-
-def validate_client_event(event: Any) -> list[Issue]:
-    """All problems the real GA API would report for a client event (empty when it would accept it).
-
-    The first issue is what the API reports in its `error` event.
-    """
-    if not isinstance(event, dict):
-        return [
-            Issue(
-                "invalid_type",
-                None,
-                f"Invalid type for event: expected an object, but got {_json_kind(event)} instead.",
-            )
-        ]
-    event_type = event.get("type")
-    if "type" not in event:
-        return [Issue("missing_required_parameter", "type", "Missing required parameter: 'type'.")]
-    if not isinstance(event_type, str) or event_type not in CLIENT_EVENT_TYPES:
-        if not isinstance(event_type, str):
-            return [_invalid_type("type", event_type, str)]
-        return [_invalid_value("type", event_type, _CLIENT_TYPES_LISTED)]
-    model: type[pydantic.BaseModel] = CLIENT_EVENT_TYPES[event_type]
-    if event_type == "response.create":
-        model = _ResponseCreateEventWithReferences
-    issues = _check_model(event, model, "")
-    try:
-        _CLIENT_ADAPTER.validate_python(event)
-    except pydantic.ValidationError as exc:
-        accepted_with_references = False
-        if event_type == "response.create":
-            try:
-                _CLIENT_WITH_REFERENCES_ADAPTER.validate_python(event)
-                accepted_with_references = True
-            except pydantic.ValidationError:
-                pass
-        if not issues and not accepted_with_references:
-            first = exc.errors()[0]
-            issues = [Issue("invalid_value", None, f"Invalid event: {first['msg']} at {first['loc']}.")]
-    return issues
-
-
-# Keys the real server sends that the SDK does not model (the SDK types `session.created.session` as a
-# create *request*); the fake may send them too.
-_SERVER_EXTRA_KEYS_OK = {"session.id", "session.object", "session.expires_at"}
-
-
-def validate_server_event(event: Any) -> list[str]:
-    """Problems with a server event the fake is about to send (empty when the SDK parses it cleanly)."""
-    problems: list[str] = []
-    try:
-        _SERVER_ADAPTER.validate_python(event)
-    except pydantic.ValidationError as exc:
-        problems.append(f"RealtimeServerEvent rejects it: {exc.errors()[:3]}")
-        return problems
-    event_type = event.get("type") if isinstance(event, dict) else None
-    model = SERVER_EVENT_TYPES.get(event_type or "")
-    if model is None:
-        problems.append(f"unknown server event type {event_type!r}")
-        return problems
-    for issue in _check_model(event, model, ""):
-        if issue.code == "unknown_parameter" and issue.param in _SERVER_EXTRA_KEYS_OK:
-            continue
-        problems.append(f"{issue.code}: {issue.message}")
-    return problems

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from tests.fakes.common.waiting import apoll_until
 from tests.fakes.live.session import LiveConnection, LiveOptions, Spoken
-from tests.fakes.realtime.fake import apoll_until
 
 __all__ = ["LiveFake", "LiveOptions", "Spoken"]
 

@@ -14,7 +14,7 @@ from tests.fakes.common.ids import new_call_id, new_id
 from tests.fakes.realtime.brain import SERVER_ERROR_MESSAGE, Call, ResponsePlan, ResponseRequest, Say
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tests.fakes.realtime.connection import RealtimeConnection
+    from tests.fakes.realtime.responses import Responses
 
 __all__ = ["ResponseRecord", "ResponseRun", "StreamOptions"]
 
@@ -67,9 +67,7 @@ class ResponseRecord:
 class ResponseRun:
     """One active response of a connection; `run()` streams it, `cancel()` stops it like `response.cancel`."""
 
-    def __init__(
-        self, conn: RealtimeConnection, request: ResponseRequest, plan: ResponsePlan, record: ResponseRecord
-    ) -> None:
+    def __init__(self, conn: Responses, request: ResponseRequest, plan: ResponsePlan, record: ResponseRecord) -> None:
         self.conn = conn
         self.request = request
         self.plan = plan

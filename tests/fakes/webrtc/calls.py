@@ -28,9 +28,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 
 from tests.fakes.common.ids import new_id
-from tests.fakes.common.sdk_types import validate_client_event
 from tests.fakes.realtime.connection import RealtimeConnection
 from tests.fakes.realtime.session_config import merge_session
+from tests.fakes.realtime.validation import validate_client_event
 from tests.fakes.webrtc.audio import PcmFromRtp, PcmOutTrack
 
 if TYPE_CHECKING:  # pragma: no cover
