@@ -273,7 +273,7 @@ def report_per_task(names: list[str], costs: list[TaskCost], before_off: list[Ta
 
 def _sum(costs: list[TaskCost]) -> TaskCost:
     fields = ("calls", "prompt_tokens", "tool_definitions", "prefix_tokens", "cached_tokens", "reported_cached")
-    total = TaskCost(0, 0, "", **{f: 0 for f in fields[2:]})
+    total = TaskCost(0, 0, "")
     for f in fields:
         setattr(total, f, _total(costs, f))
     total.usd = round(sum(c.usd for c in costs), 6)

@@ -50,7 +50,7 @@ def cpu_s(pids: list[int]) -> float:
 
 
 def rss_mb(pids: list[int]) -> float:
-    return sum(psutil.Process(pid).memory_info().rss for pid in pids) / 2**20
+    return float(sum(psutil.Process(pid).memory_info().rss for pid in pids)) / 2**20
 
 
 def cpu_by_part(gateway: int, workers: list[int]) -> dict[str, float]:

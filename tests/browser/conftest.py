@@ -4,12 +4,13 @@ loop as the app under uvicorn). Skipped with a reason when /usr/bin/chromium is 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from playwright.async_api import ConsoleMessage, ViewportSize
 
 from tests.support.browser import BrowserPage
 from tests.support.paths import ARTIFACTS
@@ -55,7 +56,7 @@ async def browser(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     async with async_playwright() as playwright:
 
         async def launch(
-            extra_args: list[str] = (), viewport: dict[str, int] | None = None, permissions: list[str] | None = None
+            extra_args: Sequence[str] = (), viewport: ViewportSize | None = None, permissions: list[str] | None = None
         ) -> BrowserPage:
             profile = tmp_path / f"profile-{len(contexts)}"
             context = await playwright.chromium.launch_persistent_context(
@@ -71,13 +72,13 @@ async def browser(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             contexts.append(context)
             page = context.pages[0] if context.pages else await context.new_page()
             result = BrowserPage(page, context)
-            page.on(
-                "console",
-                lambda m: (
-                    result.console.append(f"{m.type}: {m.text}"),
-                    result.console_errors.append(m.text) if m.type == "error" else None,
-                ),
-            )
+
+            def on_console(message: ConsoleMessage) -> None:
+                result.console.append(f"{message.type}: {message.text}")
+                if message.type == "error":
+                    result.console_errors.append(message.text)
+
+            page.on("console", on_console)
             page.on("pageerror", lambda e: result.console_errors.append(f"page error: {e}"))
             return result
 

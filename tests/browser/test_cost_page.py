@@ -6,7 +6,7 @@ import asyncio
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -50,7 +50,7 @@ VOICE_BADGE = re.compile(r"Voice (\d+):(\d\d) in · (\d+):(\d\d) out · \$(\d+\.
 
 @pytest.mark.parametrize("transport", ["relay", "webrtc"])
 async def test_the_voice_session_shows_its_minutes_and_cost_next_to_the_runs(
-    tmp_path: Path, browser: Any, fake_openai: Any, artifacts: Path, transport: str
+    tmp_path: Path, browser: Any, fake_openai: Any, artifacts: Path, transport: Literal["webrtc", "relay"]
 ) -> None:
     rt = fake_openai.realtime
     app = voice_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)), transport)

@@ -24,7 +24,7 @@ QUESTION = "What is the weather in Paris right now?"
 
 
 def live_page_app(tmp_path: Path, fake: Any, book: ScriptBook) -> FastAPI:
-    voice = VoiceSettings(  # type: ignore[call-arg]
+    voice = VoiceSettings(
         _env_file=None, voice_api="live", live_progress_every_s=0.0, voice_transport="relay"
     )  # the relay here; GPT-Live over WebRTC is in tests/browser/test_webrtc_voice.py
 

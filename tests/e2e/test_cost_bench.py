@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from bench.cost import measure, report, tasks
-from bench.cost_tasks import worker_replies
+from bench.cost import measure, report
+from bench.cost_tasks import tasks, worker_replies
 
 
 def without_port(answer: str) -> str:

@@ -24,6 +24,7 @@ import websockets
 from app.store.run_store import RunStore
 from bench.server_process import ServerProcess
 from tests.fakes.chat import ErrorReply, delay, rate_limited, tool_call
+from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import live_app, openai_app
 
 OK_ANSWER = "Paris is sunny."
@@ -48,7 +49,9 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
-async def test_model_fault_retried_then_reported_and_session_usable(tmp_path: Path, fake_openai, name: str) -> None:  # type: ignore[no-untyped-def]
+async def test_model_fault_retried_then_reported_and_session_usable(
+    tmp_path: Path, fake_openai: FakeOpenAI, name: str
+) -> None:
     fault = FAULTS[name]
     chat = fake_openai.chat
     chat.add("manager", *fault.replies)
@@ -87,7 +90,9 @@ async def test_model_fault_retried_then_reported_and_session_usable(tmp_path: Pa
     )
 
 
-async def test_tool_that_raises_is_told_to_the_model_and_the_run_completes(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_tool_that_raises_is_told_to_the_model_and_the_run_completes(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
     chat = fake_openai.chat
     chat.add(
         "manager",
@@ -122,7 +127,7 @@ async def test_server_killed_mid_run_run_interrupted_client_told_store_whole(tmp
         async with websockets.connect(server.ws_url + "/ws/team") as conn:
             session_id = json.loads(await conn.recv())["data"]["session_id"]
             await conn.send(json.dumps({"type": "task", "text": "What is the weather in Paris?"}))
-            seen = []
+            seen: list[dict[str, Any]] = []
             while not seen or seen[-1]["type"] != "run_started":
                 seen.append(json.loads(await asyncio.wait_for(conn.recv(), 10)))
             run_id = seen[-1]["run_id"]
@@ -132,7 +137,8 @@ async def test_server_killed_mid_run_run_interrupted_client_told_store_whole(tmp
     await store.start()
     try:
         before = [json.loads(text) for _, text in await store.events_after(session_id, 0)]
-        assert (await store.get_run(run_id, owner=None))["status"] == "running"  # as the crash left it
+        crashed = await store.get_run(run_id, owner=None)
+        assert crashed is not None and crashed["status"] == "running"  # as the crash left it
     finally:
         await store.stop()
     assert [e["seq"] for e in before] == list(range(1, len(before) + 1))
@@ -142,7 +148,7 @@ async def test_server_killed_mid_run_run_interrupted_client_told_store_whole(tmp
             run = (await http.get(f"/runs/{run_id}")).json()
         assert run["status"] == "interrupted"
         async with websockets.connect(f"{restarted.ws_url}/ws/team?session={session_id}&after=0") as conn:
-            replay = []
+            replay: list[dict[str, Any]] = []
             while not replay or replay[-1]["type"] != "run_finished":
                 replay.append(json.loads(await asyncio.wait_for(conn.recv(), 10)))
         events = [e for e in replay if e["seq"] is not None]

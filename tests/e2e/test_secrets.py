@@ -20,6 +20,7 @@ import websockets
 
 from app.main import create_app
 from tests.fakes.chat import tool_call
+from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import live_app, make_settings
 from tests.support.scripted import research_tools
 from tests.support.voice_client import VoiceClient
@@ -80,9 +81,9 @@ def leaked(text: str | bytes) -> list[str]:
     ]
 
 
-async def test_no_secret_in_responses_events_logs_or_sandbox(  # type: ignore[no-untyped-def]
+async def test_no_secret_in_responses_events_logs_or_sandbox(
     tmp_path: Path,
-    fake_openai,
+    fake_openai: FakeOpenAI,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
     restore_logging: None,

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from autogen_core import CancellationToken
@@ -35,7 +36,7 @@ BUDGET = SandboxBudget(timeout_s=8.0, memory_mb=1024, max_processes=8, disk_mb=6
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
 
-def budget_settings(**extra: object) -> dict[str, object]:
+def budget_settings(**extra: object) -> dict[str, Any]:
     return {
         "code_timeout_s": BUDGET.timeout_s,
         "code_memory_mb": BUDGET.memory_mb,
@@ -64,7 +65,7 @@ async def box(
             code_executor="sandbox",
             sandbox_url=url,
             sandbox_start_timeout_s=5.0,
-            **budget_settings(),  # type: ignore[arg-type]
+            **budget_settings(),
         )
     sandbox = CodeSandbox.from_settings(settings)
     await sandbox.start()

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -45,14 +46,14 @@ def runner(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def sandbox_settings(url: str, **overrides: object) -> ToolSettings:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "code_executor": "sandbox",
         "sandbox_url": url,
         "code_timeout_s": 5.0,
         "sandbox_start_timeout_s": 2.0,
         **overrides,
     }
-    return ToolSettings(_env_file=None, **values)  # type: ignore[arg-type]
+    return ToolSettings(_env_file=None, **values)
 
 
 async def run(box: CodeSandbox, code: str, session: str = "sess-1") -> str:

@@ -11,6 +11,7 @@ from openai.types.live import ServerEvent
 
 from app.realtime.live.config import commentary, session_start, thinking
 from tests.fakes.live.validation import validate_live_client_event
+from tests.fakes.server import FakeOpenAI
 
 SERVER_EVENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ServerEvent)
 START = session_start(model="gpt-live-1", voice="marin", acknowledgement_delay_ms=0)
@@ -18,7 +19,7 @@ START = session_start(model="gpt-live-1", voice="marin", acknowledgement_delay_m
 
 async def recv_until(conn: Any, kind: str) -> dict[str, Any]:
     while True:
-        event = json.loads(await conn.recv_bytes())
+        event: dict[str, Any] = json.loads(await conn.recv_bytes())
         SERVER_EVENT.validate_python(event)  # every server event parses with the SDK's own union
         if event["type"] == kind:
             return event
@@ -35,7 +36,7 @@ def test_validation_rejects_what_the_live_api_rejects() -> None:
     assert validate_live_client_event(thinking("progress", None)) == []
 
 
-async def test_session_start_first_then_delegation_and_spoken_commentary(fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_session_start_first_then_delegation_and_spoken_commentary(fake_openai: FakeOpenAI) -> None:
     client = fake_openai.async_client()
     async with client.live.connect() as conn:
         await conn.send(thinking("too early", None))
@@ -63,7 +64,7 @@ async def test_session_start_first_then_delegation_and_spoken_commentary(fake_op
     )
 
 
-async def test_delegation_ids_are_valid_only_on_their_connection(fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_delegation_ids_are_valid_only_on_their_connection(fake_openai: FakeOpenAI) -> None:
     client = fake_openai.async_client()
     async with client.live.connect() as first:
         await first.send(START)
@@ -81,7 +82,7 @@ async def test_delegation_ids_are_valid_only_on_their_connection(fake_openai) ->
     assert any("foreign_delegation_id" in p for p in fake_openai.live.problems())
 
 
-async def test_acknowledgement_is_spoken_unless_thinking_comes_first(fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_acknowledgement_is_spoken_unless_thinking_comes_first(fake_openai: FakeOpenAI) -> None:
     client = fake_openai.async_client()
     async with client.live.connect() as conn:
         await conn.send(session_start(model="gpt-live-1", voice="marin", acknowledgement_delay_ms=300))
@@ -99,7 +100,7 @@ async def test_acknowledgement_is_spoken_unless_thinking_comes_first(fake_openai
     assert fake_openai.live.problems() == []
 
 
-async def test_expired_session_sends_session_closed(fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_expired_session_sends_session_closed(fake_openai: FakeOpenAI) -> None:
     client = fake_openai.async_client()
     async with client.live.connect() as conn:
         await conn.send(START)

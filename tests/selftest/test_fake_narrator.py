@@ -217,7 +217,7 @@ async def test_drop_connection_and_sdk_reconnect(fake: FakeOpenAI) -> None:
         sessions: list[str] = []
         async for event in conn:  # only iteration reconnects, recv() does not
             if event.type == "session.created":
-                sessions.append(event.session.id)  # type: ignore[attr-defined]
+                sessions.append(event.session.id)
                 if len(sessions) == 1:
                     fake.realtime.drop_connection(mode="close", code=1011)
                 else:

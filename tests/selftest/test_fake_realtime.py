@@ -36,7 +36,7 @@ async def test_realtime_session_created_and_updated(fake: FakeOpenAI) -> None:
         assert session.type == "realtime" and session.model == "gpt-realtime-2.1"
         assert session.instructions == "" and session.tools == [] and session.output_modalities == ["audio"]
         assert session.audio.input.format.type == "audio/pcm" and session.audio.input.format.rate == 24000
-        assert session.id.startswith("sess_") and session.object == "realtime.session"  # type: ignore[attr-defined]
+        assert session.id.startswith("sess_") and session.object == "realtime.session"
         await conn.session.update(session=NARRATOR_SESSION)  # typed helper of the SDK
         updated = await next_event(conn, "session.updated")
         assert [t.name for t in updated.session.tools] == [
@@ -206,7 +206,8 @@ async def test_session_expiry_like_the_real_api() -> None:
             assert (err.error.code, err.error.message) == ("session_expired", SESSION_EXPIRED_MESSAGE)
             with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
                 await asyncio.wait_for(conn.recv(), 3)
-            assert closed.value.rcvd.code == 1001 and closed.value.rcvd.reason == SESSION_EXPIRED_MESSAGE
+            rcvd = closed.value.rcvd
+            assert rcvd is not None and rcvd.code == 1001 and rcvd.reason == SESSION_EXPIRED_MESSAGE
 
 
 async def test_input_audio_append_commit_clear_and_audio_vad(fake: FakeOpenAI) -> None:
@@ -289,7 +290,7 @@ async def test_client_secrets(fake: FakeOpenAI, client: Any) -> None:
     assert secret.session.instructions == "Be brief."
     ClientSecretCreateResponse.model_validate(fake.client_secrets.calls[0].response)
     with pytest.raises(openai.BadRequestError) as caught:
-        await client.realtime.client_secrets.create(session={"type": "realtime", "voice": "alloy"})  # type: ignore[typeddict-unknown-key]
+        await client.realtime.client_secrets.create(session={"type": "realtime", "voice": "alloy"})
     assert "Unknown parameter: 'session.voice'." in str(caught.value)
     # The minted key opens a realtime session (as a browser would over WebRTC).
     async with fake.async_client(api_key=secret.value).realtime.connect(model="gpt-realtime-2.1") as conn:

@@ -8,13 +8,14 @@ import subprocess
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 
 from app.core.voice_settings import VoiceSettings
 from app.main import create_app
 from app.realtime.narrator.narrator import NarratorSettings
+from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, make_settings
 from tests.support.scripted import developer_tools, research_tools
 
@@ -50,13 +51,15 @@ def page_app(
 
 
 def voice_page_app(
-    tmp_path: Path, fake: Any, book: ScriptBook, transport: str = "webrtc", api: str = "realtime"
+    tmp_path: Path,
+    fake: FakeOpenAI,
+    book: ScriptBook,
+    transport: Literal["webrtc", "relay"] = "webrtc",
+    api: Literal["realtime", "live"] = "realtime",
 ) -> FastAPI:
     """The page's app, the narrator pointed at the fake, voice over WebRTC (or the relay) explicitly."""
     narrator = NarratorSettings(reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05, max_progress_updates=0)
-    voice = VoiceSettings(  # type: ignore[call-arg]
-        _env_file=None, voice_api=api, voice_transport=transport, live_progress_every_s=0.0
-    )
+    voice = VoiceSettings(_env_file=None, voice_api=api, voice_transport=transport, live_progress_every_s=0.0)
     return page_app(tmp_path, book, narrator, openai_base_url=fake.base_url, voice=voice)
 
 
@@ -83,7 +86,7 @@ async def voice_stats(page: Any) -> dict[str, Any]:
 
 
 def api_key_of(app: FastAPI) -> str:
-    return app.state.services.settings.openai_api_key.get_secret_value()
+    return str(app.state.services.settings.openai_api_key.get_secret_value())
 
 
 def spoken_wav(tmp_path: Path, text: str, *, lead_s: float = 0.6, tail_s: float = 2.0) -> Path | None:
@@ -120,9 +123,9 @@ async def expand_log(page: Any, rows: str = "#event-log details") -> str:
     """Open rows of the event log (their JSON is rendered on open) and return the whole page's HTML."""
     await page.evaluate(OPEN_ROWS, rows)
     await page.wait_for_function(ROWS_RENDERED, arg=rows)
-    return await page.content()
+    return str(await page.content())
 
 
 async def log_names(page: Any, rows: str) -> list[str]:
     """The event names of the log rows matching `rows` (a CSS selector of .log-row elements), in order."""
-    return await page.evaluate(ROW_NAMES, rows)
+    return [str(name) for name in await page.evaluate(ROW_NAMES, rows)]

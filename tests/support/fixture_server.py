@@ -285,9 +285,10 @@ class _Handler(BaseHTTPRequestHandler):
 
         chosen = [e for e in entries if matches(e)]
         start, count = int(q.get("start", "0")), int(q.get("max_results", "10"))
-        root.find(f"{{{OPENSEARCH}}}totalResults").text = str(len(chosen))
-        root.find(f"{{{OPENSEARCH}}}startIndex").text = str(start)
-        root.find(f"{{{OPENSEARCH}}}itemsPerPage").text = str(count)
+        for tag, value in (("totalResults", len(chosen)), ("startIndex", start), ("itemsPerPage", count)):
+            element = root.find(f"{{{OPENSEARCH}}}{tag}")
+            assert element is not None, tag
+            element.text = str(value)
         for entry in chosen[start : start + count]:
             root.append(entry)
         body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
@@ -373,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _QuietServer(ThreadingHTTPServer):
     """Clients that hang up early (the byte-cap tests do it on purpose) are not errors worth a traceback."""
 
-    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+    def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
 
         if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
@@ -382,7 +383,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 def start_fixture_server() -> FixtureServer:
-    handler = type("FixtureHandler", (_Handler,), {})
+    handler: type[_Handler] = type("FixtureHandler", (_Handler,), {})
     server = _QuietServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="tool-fixtures", daemon=True)
@@ -394,7 +395,7 @@ def start_fixture_server() -> FixtureServer:
 
 def make_settings(server: FixtureServer, tmp_path: Path, **overrides: object) -> ToolSettings:
     """Tool settings aimed at this fixture server (no Google keys unless given), short timeouts."""
-    values: dict[str, object] = dict(
+    values: dict[str, Any] = dict(
         google_api_key=None,
         google_cse_id=None,
         google_cse_url=server.url("/customsearch/v1"),
@@ -413,4 +414,4 @@ def make_settings(server: FixtureServer, tmp_path: Path, **overrides: object) ->
         code_timeout_s=5.0,
     )
     values.update(overrides)
-    return ToolSettings(_env_file=None, **values)  # type: ignore[arg-type]
+    return ToolSettings(_env_file=None, **values)

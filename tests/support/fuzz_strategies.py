@@ -66,7 +66,11 @@ def error(*codes: str) -> frozenset[str]:
 
 def labelled(**options: st.SearchStrategy[Any]) -> st.SearchStrategy[tuple[str, Any]]:
     """(name, value) from one of the named strategies."""
-    return st.one_of(*(strategy.map(lambda value, name=name: (name, value)) for name, strategy in options.items()))
+    return st.one_of(*(strategy.map(_named(name)) for name, strategy in options.items()))
+
+
+def _named(name: str) -> Callable[[Any], tuple[str, Any]]:
+    return lambda value: (name, value)
 
 
 def dumps(value: Any) -> str:

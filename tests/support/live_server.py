@@ -18,6 +18,7 @@ from agents.models.clients import TeamModelClients
 from app.core.settings import Settings
 from app.core.voice_settings import VoiceSettings
 from app.main import create_app
+from tests.fakes.server import FakeOpenAI
 from tests.support.scripted import Script, developer_tools, research_tools
 
 
@@ -31,8 +32,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "cancel_grace_s": 0.5,
     }
     values.update(overrides)
-    values.setdefault("voice", VoiceSettings(_env_file=None))  # type: ignore[call-arg]
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    values.setdefault("voice", VoiceSettings(_env_file=None))
+    return Settings(_env_file=None, **values)
 
 
 class ScriptBook:
@@ -86,7 +87,7 @@ def scripted_app(tmp_path: Path, book: ScriptBook, **settings: Any) -> FastAPI:
     )
 
 
-def openai_app(tmp_path: Path, fake, **settings: Any) -> FastAPI:  # type: ignore[no-untyped-def]
+def openai_app(tmp_path: Path, fake: FakeOpenAI, **settings: Any) -> FastAPI:
     """The app with the real OpenAI clients pointed at the fake OpenAI server `fake`, scripted tools."""
     values = {
         "openai_api_key": "sk-fake-test-key",
@@ -128,11 +129,11 @@ class WsClient:
         await self.conn.send(json.dumps(message) if isinstance(message, dict) else message)
 
     async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
-        event = json.loads(await asyncio.wait_for(self.conn.recv(), timeout))
+        event: dict[str, Any] = json.loads(await asyncio.wait_for(self.conn.recv(), timeout))
         self.received.append(event)
         return event
 
-    async def until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+    async def until(self, predicate: Callable[[dict[str, Any]], object], timeout: float = 10.0) -> dict[str, Any]:
         async def scan() -> dict[str, Any]:
             while True:
                 event = await self.recv(timeout)

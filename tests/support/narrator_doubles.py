@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -18,13 +18,14 @@ from pydantic import TypeAdapter
 from websockets.exceptions import ConnectionClosedError
 from websockets.frames import Close
 
+from agents.events import ErrorCode
 from agents.session.team_session import SessionCommandError, SessionLimits, TeamSession
 from agents.team.build import build_team
 from app.core.redaction import Redactor
 from app.realtime.narrator.narrator import Narrator, NarratorSettings
 from app.store.event_log import SessionEventLog
 from app.store.run_store import RunStore
-from tests.support.scripted import developer_tools, paris_script, research_tools
+from tests.support.scripted import Script, developer_tools, paris_script, research_tools
 
 REALTIME_EVENT = TypeAdapter(RealtimeClientEvent)
 LIVE_EVENT = TypeAdapter(LiveClientEvent)
@@ -59,7 +60,7 @@ class FakeTeam:
     async def _command(self, name: str, allowed: str, new_state: str) -> dict[str, Any]:
         self.commands.append(name)
         if self.state != allowed:
-            raise SessionCommandError("no_active_run", f"There is no run to {name}.")
+            raise SessionCommandError(ErrorCode.NO_ACTIVE_RUN, f"There is no run to {name}.")
         self.state = new_state
         return {"status": new_state, "run_id": self.run_id}
 
@@ -72,7 +73,7 @@ class FakeTeam:
     async def cancel(self) -> dict[str, Any]:
         self.commands.append("cancel")
         if self.run_id is None:
-            raise SessionCommandError("no_active_run", "There is no run to cancel.")
+            raise SessionCommandError(ErrorCode.NO_ACTIVE_RUN, "There is no run to cancel.")
         self.state = "cancelled"
         return {"status": "cancelled", "run_id": self.run_id}
 
@@ -118,7 +119,7 @@ class MemorySocket:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.sent if e["type"] == kind]
 
-    async def wait_sent(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 3.0) -> dict[str, Any]:
+    async def wait_sent(self, predicate: Callable[[dict[str, Any]], object], timeout: float = 3.0) -> dict[str, Any]:
         async def scan() -> dict[str, Any]:
             while True:
                 for event in self.sent:
@@ -161,7 +162,7 @@ class Sockets:
         self.opened_signal = asyncio.Event()
 
     @asynccontextmanager
-    async def connect(self):  # type: ignore[no-untyped-def]
+    async def connect(self) -> AsyncIterator[MemorySocket]:
         sock = MemorySocket(LIVE_EVENT, live_replies) if self.live else MemorySocket(REALTIME_EVENT, realtime_replies)
         self.opened.append(sock)
         self.opened_signal.set()
@@ -212,7 +213,7 @@ class MemoryConnection:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.sent if e["type"] == kind]
 
-    async def wait_sent(self, predicate, timeout: float = 5.0) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    async def wait_sent(self, predicate: Callable[[dict[str, Any]], object], timeout: float = 5.0) -> dict[str, Any]:
         async def scan() -> dict[str, Any]:
             while True:
                 for event in self.sent:
@@ -228,7 +229,7 @@ class Harness:
     """The real Narrator and TeamSession (scripted models, SQLite store) on MemoryConnections: `server(event)`
     plays the Realtime server, `conn` is the current connection."""
 
-    def __init__(self, tmp_path: Path, script=None, **narrator) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, tmp_path: Path, script: Script | None = None, **narrator: Any) -> None:
         self.tmp_path = tmp_path
         self.narrator_options = narrator
         self.script = script or paris_script(researcher_delay=0.05)
@@ -236,7 +237,7 @@ class Harness:
         self.browser: list[Any] = []
 
     @asynccontextmanager
-    async def connect(self):  # type: ignore[no-untyped-def]
+    async def connect(self) -> AsyncIterator[MemoryConnection]:
         conn = MemoryConnection()
         self.connections.append(conn)
         yield conn

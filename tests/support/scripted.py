@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autogen_core import EVENT_LOGGER_NAME, FunctionCall
-from autogen_core.models import CreateResult, ModelFamily, ModelInfo, RequestUsage
+from autogen_core.models import CreateResult, LLMMessage, ModelFamily, ModelInfo, RequestUsage
 from autogen_core.tools import FunctionTool
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
@@ -32,7 +32,7 @@ TOOL_MODEL = ModelInfo(
 @dataclass
 class Slow:
     seconds: float
-    result: str | CreateResult
+    result: ScriptItem
 
 
 @dataclass
@@ -57,12 +57,12 @@ class ScriptedClient(ReplayChatCompletionClient):
         super().__init__(list(script), model_info=TOOL_MODEL)  # type: ignore[arg-type]
         self.hanging = 0
 
-    async def create(self, messages, **kwargs):  # type: ignore[no-untyped-def,override]
+    async def create(self, messages: Sequence[LLMMessage], **kwargs: Any) -> CreateResult:
         while self._current_index < len(self.chat_completions):
             item = self.chat_completions[self._current_index]
             if isinstance(item, Slow):
                 await asyncio.sleep(item.seconds)
-                self.chat_completions[self._current_index] = item.result
+                self.chat_completions[self._current_index] = item.result  # type: ignore[assignment]  # Slow, Hang too
             elif isinstance(item, Hang):
                 self.hanging += 1
                 await asyncio.Event().wait()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from agents.events import SessionPayload, TeamMessage
 from agents.models.budget import RunBudget
 from agents.models.clients import ROLES, TeamModelClients, openai_client
 from agents.session.autogen_events import AgentMessage, FinalAnswer, extract_answer
+from agents.session.checkpoint import Checkpoint
 from agents.session.team_session import SessionLimits, TeamSession
 from agents.stop import StopReason, stop_reason_for
 from agents.team.build import MANAGER, WORKERS, TeamControls, TeamLimits, build_team
@@ -76,7 +78,9 @@ class Recorder:
         self.events: list[dict[str, Any]] = []
         self.changed = asyncio.Event()
 
-    async def __call__(self, payload: SessionPayload, run_id: str | None) -> None:
+    async def __call__(
+        self, payload: SessionPayload, run_id: str | None, *, checkpoint: Checkpoint | None = None
+    ) -> None:
         if isinstance(payload, TeamMessage):
             event = {"type": payload.type, "source": "team", "data": payload.data, "run_id": run_id}
         else:
@@ -88,7 +92,7 @@ class Recorder:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == kind]
 
-    async def wait_for(self, predicate, timeout: float = 5.0) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    async def wait_for(self, predicate: Callable[[dict[str, Any]], object], timeout: float = 5.0) -> dict[str, Any]:
         async def scan() -> dict[str, Any]:
             seen = 0
             while True:
@@ -128,4 +132,4 @@ def scripted_session(
 
 
 def finished(event: dict[str, Any]) -> bool:
-    return event["type"] == "run_finished"
+    return bool(event["type"] == "run_finished")

@@ -8,6 +8,7 @@ import ipaddress
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,13 +39,13 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
                 loopback = False
             if not loopback:
                 raise AssertionError(f"test tried to connect to {host}:{address[1]}")
-            connected.append((host, int(address[1])))  # type: ignore[call-overload]
+            connected.append((host, int(address[1])))
 
-    def connect(self: socket.socket, address: object) -> None:
+    def connect(self: socket.socket, address: Any) -> None:
         check(address)
         return real_connect(self, address)
 
-    def connect_ex(self: socket.socket, address: object) -> int:
+    def connect_ex(self: socket.socket, address: Any) -> int:
         check(address)
         return real_connect_ex(self, address)
 

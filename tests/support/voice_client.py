@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from fastapi import FastAPI
 
 from app.core.default_models import DEFAULT_REALTIME_MODEL
 from app.core.metrics import REGISTRY
@@ -19,8 +20,11 @@ from app.core.prices import default_voice_prices
 from app.core.voice_settings import VoiceSettings
 from app.main import create_app
 from app.realtime.narrator.narrator import NarratorSettings
+from tests.fakes.live.fake import LiveFake
 from tests.fakes.realtime.brain import first_sentence
-from tests.support.live_server import ScriptBook, make_settings
+from tests.fakes.realtime.fake import RealtimeFake
+from tests.fakes.server import FakeOpenAI
+from tests.support.live_server import LiveServer, ScriptBook, make_settings
 from tests.support.scripted import PARIS_ANSWER, developer_tools, research_tools
 
 SPOKEN_ANSWER = first_sentence(PARIS_ANSWER)
@@ -61,7 +65,7 @@ class VoiceClient:
     def team_events(self, kind: str) -> list[dict[str, Any]]:
         return [m["event"] for m in self.of_type("team") if m["event"]["type"] == kind]
 
-    async def until(self, predicate, timeout: float = 10.0) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    async def until(self, predicate: Callable[[dict[str, Any]], object], timeout: float = 10.0) -> dict[str, Any]:
         async def scan() -> dict[str, Any]:
             while True:
                 for message in self.messages:
@@ -72,7 +76,8 @@ class VoiceClient:
 
         return await asyncio.wait_for(scan(), timeout)
 
-    async def send(self, message: dict[str, Any] | bytes) -> None:
+    async def send(self, message: dict[str, Any] | str | bytes) -> None:
+        """Bytes go as they are (audio); anything else as its JSON (so a str arrives as a JSON string)."""
         await self.conn.send(message if isinstance(message, bytes) else json.dumps(message))
 
     async def close(self) -> None:
@@ -84,21 +89,23 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def realtime_usd(fake: Any) -> float:
+def realtime_usd(fake: FakeOpenAI) -> float:
     """Every response.done's usage the fake Realtime server reported so far, at the default model's list price."""
-    return sum(
-        (
-            u["input_token_details"]["text_tokens"] * REALTIME.text_input
-            + u["input_token_details"]["audio_tokens"] * REALTIME.audio_input
-            + u["output_token_details"]["text_tokens"] * REALTIME.text_output
-            + u["output_token_details"]["audio_tokens"] * REALTIME.audio_output
+    return float(
+        sum(
+            (
+                u["input_token_details"]["text_tokens"] * REALTIME.text_input
+                + u["input_token_details"]["audio_tokens"] * REALTIME.audio_input
+                + u["output_token_details"]["text_tokens"] * REALTIME.text_output
+                + u["output_token_details"]["audio_tokens"] * REALTIME.audio_output
+            )
+            / 1e6
+            for u in (e["response"]["usage"] for e in fake.realtime.server_events_of("response.done"))
         )
-        / 1e6
-        for u in (e["response"]["usage"] for e in fake.realtime.server_events_of("response.done"))
     )
 
 
-def live_usd(fake: Any) -> float:
+def live_usd(fake: FakeOpenAI) -> float:
     """The session duration the fake GPT-Live reported last, at $0.05 a minute."""
     reports = fake.live.server_events_of("session.usage.updated")
     return float(reports[-1]["usage"]["seconds"]) / 60 * 0.05 if reports else 0.0
@@ -126,18 +133,18 @@ def realtime_settings(**values: Any) -> VoiceSettings:
 def live_settings(**overrides: Any) -> VoiceSettings:
     """GPT-Live as the voice backend, with test pacing."""
     values: dict[str, Any] = {"voice_api": "live", "live_acknowledgement_delay_ms": 400, "live_progress_every_s": 0.0}
-    return VoiceSettings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
+    return VoiceSettings(_env_file=None, **{**values, **overrides})
 
 
-def voice_app(  # type: ignore[no-untyped-def]
+def voice_app(
     tmp_path: Path,
-    fake,
+    fake: FakeOpenAI,
     book: ScriptBook,
     *,
     voice: VoiceSettings | None = None,
     settings: dict[str, Any] | None = None,
     **narrator: Any,
-):
+) -> FastAPI:
     """The app with its narrator on the fake OpenAI; `settings` overrides the server's (e.g. rate limits)."""
     server_settings = make_settings(
         tmp_path,
@@ -145,7 +152,7 @@ def voice_app(  # type: ignore[no-untyped-def]
             "openai_api_key": "sk-fake-test-key",
             "openai_base_url": fake.base_url,
             "session_rate_per_min": 3,
-            "voice": voice or VoiceSettings(_env_file=None, voice_api="realtime"),  # type: ignore[call-arg]
+            "voice": voice or VoiceSettings(_env_file=None, voice_api="realtime"),
             **(settings or {}),
         },
     )
@@ -161,15 +168,15 @@ def voice_app(  # type: ignore[no-untyped-def]
     )
 
 
-async def open_voice(server) -> VoiceClient:  # type: ignore[no-untyped-def]
+async def open_voice(server: LiveServer) -> VoiceClient:
     client = VoiceClient(await websockets.connect(server.ws_url + "/ws/voice", max_size=None))
     await client.until(lambda m: m["type"] == "voice.state" and m["state"] == "ready")
     return client
 
 
-def live_spoke_answer(live) -> bool:  # type: ignore[no-untyped-def]
+def live_spoke_answer(live: LiveFake) -> bool:
     return any(SPOKEN_ANSWER in text for text in live.spoken_text())
 
 
-def spoken_with_answer(realtime) -> bool:  # type: ignore[no-untyped-def]
+def spoken_with_answer(realtime: RealtimeFake) -> bool:
     return any(SPOKEN_ANSWER in text for text in realtime.spoken())

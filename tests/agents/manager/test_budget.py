@@ -119,15 +119,18 @@ async def test_budget_wrap_up_skips_the_selector_model_when_every_turn_asks_it(f
 def test_a_forced_turn_keeps_every_tool_when_its_prompt_can_be_cached() -> None:
     """Dropping definitions changes the prompt's first bytes: a prompt long enough to be cached keeps them all,
     so its cached prefix still applies; a short one (never cached) sends only what the turn can use."""
-    from autogen_core.models import SystemMessage, UserMessage
+    from autogen_core.models import LLMMessage, SystemMessage, UserMessage
 
     from agents.manager.steering import CACHE_MIN_TOKENS, usable_tools
     from agents.manager.tools import manager_tools
 
     delegate, finish = manager_tools(["Researcher", "Developer"])
     tools = [delegate.schema, finish.schema]
-    short = [SystemMessage(content="You are the Manager."), UserMessage(content="Weather?", source="user")]
-    long = [*short, UserMessage(content="x" * 4 * CACHE_MIN_TOKENS, source="Researcher")]
+    short: list[LLMMessage] = [
+        SystemMessage(content="You are the Manager."),
+        UserMessage(content="Weather?", source="user"),
+    ]
+    long: list[LLMMessage] = [*short, UserMessage(content="x" * 4 * CACHE_MIN_TOKENS, source="Researcher")]
     assert [t["name"] for t in usable_tools(short, tools, finish)] == ["finish"]  # type: ignore[index]
     assert usable_tools(short, tools, "none") == []
     assert usable_tools(long, tools, finish) == tools and usable_tools(long, tools, "none") == tools

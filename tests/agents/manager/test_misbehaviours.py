@@ -10,6 +10,7 @@ the instruction, so they reach the Manager as they are, without a Researcher tur
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,7 +138,7 @@ async def test_delegate_and_finish_again_and_again_never_ends_a_run_as_completed
 # ---- the pieces ------------------------------------------------------------------------------------------
 
 
-def _summary(*calls: tuple[str, dict[str, object]]) -> ToolCallSummaryMessage:
+def _summary(*calls: tuple[str, Mapping[str, object]]) -> ToolCallSummaryMessage:
     function_calls = [FunctionCall(id=f"c{i}", name=n, arguments=json.dumps(a)) for i, (n, a) in enumerate(calls)]
     results = [FunctionExecutionResult(call_id=c.id, name=c.name, content="ok") for c in function_calls]
     return ToolCallSummaryMessage(content="...", source="Manager", tool_calls=function_calls, results=results)
@@ -193,8 +194,7 @@ def test_the_fake_plays_each_misbehaviour_through_the_sdk(fake_openai: FakeOpenA
         cut_off(ToolCalls((ToolCall("ping", {"text": "abcdefgh"}),))),
     )
     replies = [
-        client.chat.completions.create(model="gpt-4.1", messages=messages, tools=tools).choices[0]  # type: ignore[arg-type]
-        for _ in range(5)
+        client.chat.completions.create(model="gpt-4.1", messages=messages, tools=tools).choices[0] for _ in range(5)
     ]
     assert (replies[0].message.content, replies[0].finish_reason) == ("", "stop")
     assert (replies[1].message.content, replies[1].message.refusal) == (None, "No.")
@@ -205,7 +205,7 @@ def test_the_fake_plays_each_misbehaviour_through_the_sdk(fake_openai: FakeOpenA
     one = {"model": "gpt-4.1", "messages": messages, "tools": tools, "parallel_tool_calls": False}
     fake_openai.chat.add("unknown", tool_calls(("ping", {}), ("ping", {})))
     with pytest.raises(openai.InternalServerError, match="parallel_tool_calls is false"):
-        client.chat.completions.create(**one)  # type: ignore[call-overload]
+        client.chat.completions.create(**one)
     with pytest.raises(openai.BadRequestError) as refused:
-        client.chat.completions.create(model="gpt-4.1", messages=messages, parallel_tool_calls=False)  # type: ignore[arg-type]
+        client.chat.completions.create(model="gpt-4.1", messages=messages, parallel_tool_calls=False)
     assert refused.value.param == "parallel_tool_calls"

@@ -14,6 +14,7 @@ from autogen_core.models import (
     AssistantMessage,
     FunctionExecutionResult,
     FunctionExecutionResultMessage,
+    LLMMessage,
     SystemMessage,
     UserMessage,
 )
@@ -132,7 +133,7 @@ def result(name: str, content: str) -> FunctionExecutionResultMessage:
 
 async def test_worker_context_holds_facts_instruction_and_its_own_loop_only() -> None:
     context = WorkerContext("Researcher", manager="Manager", workers=WORKERS)
-    history = [
+    history: list[LLMMessage] = [
         UserMessage(content="Weather in Paris?", source="user"),
         UserMessage(content="Search the weather.\nNEXT AGENT: Researcher", source="Manager"),
         AssistantMessage(content=[call("web_search", query="paris")], source="Researcher"),
@@ -165,7 +166,7 @@ async def test_worker_context_holds_facts_instruction_and_its_own_loop_only() ->
 async def test_manager_context_folds_past_runs_and_says_why_a_turn_is_forced() -> None:
     control = RunControl(BudgetTracker(UsageMeter()))
     context = ManagerContext("Manager", control=control)
-    history = [
+    history: list[LLMMessage] = [
         UserMessage(content="Weather in Paris?", source="user"),
         AssistantMessage(content=[call("delegate", agent="Researcher", instructions="Find it.")], source="Manager"),
         result("delegate", "Researcher is on it."),
@@ -214,8 +215,8 @@ def test_extract_answer_prefers_finish_then_terminate_then_best_text() -> None:
     delegated = manager_text("Find more.\nNEXT AGENT: Researcher")
     answer = extract_answer([user, report, delegated], "Manager")
     assert (answer.text, answer.complete) == (report.content, False)
-    finished = extract_answer([user, report, terminated], "Manager")
-    assert (finished.text, finished.complete) == ("It is 18°C. Source: https://w.example/p", True)
+    given = extract_answer([user, report, terminated], "Manager")
+    assert (given.text, given.complete) == ("It is 18°C. Source: https://w.example/p", True)
     # A bare TERMINATE: the answer is the text before it, and it counts as given.
     terminated_bare = extract_answer([user, report, manager_text("TERMINATE")], "Manager")
     assert (terminated_bare.text, terminated_bare.complete) == (report.content, True)

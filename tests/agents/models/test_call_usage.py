@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from autogen_core.models import CreateResult, RequestUsage, SystemMessage, UserMessage
+from autogen_core.models import CreateResult, LLMMessage, RequestUsage, SystemMessage, UserMessage
 
 from agents.models.budget import BudgetTracker, RunBudget, TokenPrice
 from agents.models.call_usage import CallDetails
@@ -36,7 +36,7 @@ def metered(fake: FakeOpenAI, meter: UsageMeter, role: str, *, details: bool = T
 
 
 async def ask(client: MeteredChatCompletionClient, question: str, **extra: str) -> CreateResult:
-    messages = [SystemMessage(content=LONG_RULES), UserMessage(content=question, source="user")]
+    messages: list[LLMMessage] = [SystemMessage(content=LONG_RULES), UserMessage(content=question, source="user")]
     return await client.create(messages, extra_create_args=extra)
 
 
@@ -97,7 +97,7 @@ async def test_a_streamed_call_still_counts_its_tokens(fake_openai: FakeOpenAI) 
     fake_openai.chat.add("researcher", "streamed answer")
     meter = UsageMeter()
     client = metered(fake_openai, meter, "researcher")
-    messages = [SystemMessage(content=LONG_RULES), UserMessage(content="q", source="user")]
+    messages: list[LLMMessage] = [SystemMessage(content=LONG_RULES), UserMessage(content="q", source="user")]
     chunks = [
         c async for c in client.create_stream(messages, extra_create_args={"stream_options": {"include_usage": True}})
     ]

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.chat import ErrorReply, tool_call
+from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import live_app, openai_app
 from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE
 
 
 @pytest.mark.fake_openai(extra_models=["my-local-model"])  # an OpenAI-compatible server's own model name
-async def test_paris_run_through_the_openai_sdk(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_paris_run_through_the_openai_sdk(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     chat = fake_openai.chat
     chat.add(
         "manager",
@@ -51,7 +52,7 @@ async def test_paris_run_through_the_openai_sdk(tmp_path: Path, fake_openai) -> 
     fake_openai.assert_clean()
 
 
-async def test_model_api_error_ends_the_run_and_session_stays_usable(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_model_api_error_ends_the_run_and_session_stays_usable(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     chat = fake_openai.chat
     chat.add(
         "manager",
@@ -73,7 +74,9 @@ async def test_model_api_error_ends_the_run_and_session_stays_usable(tmp_path: P
         await client.close()
 
 
-async def test_sloppy_manager_is_answered_within_six_calls_through_the_server(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_sloppy_manager_is_answered_within_six_calls_through_the_server(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
     """The recorded failure: a Manager that writes its answer in prose and forgets TERMINATE took 76 calls."""
     chat = fake_openai.chat
     chat.add(

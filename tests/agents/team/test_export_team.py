@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.messages import TextMessage
 
 from agents.team import export
@@ -69,6 +70,7 @@ def test_exported_team_loads_back_equivalent(exported: dict[str, Any], monkeypat
     assert '"max_messages": 33' in json.dumps(exported["config"]["termination_condition"])
     # The loaded tools are the real ones, resolved by name.
     developer = next(p for p in team._participants if p.name == "Developer")
+    assert isinstance(developer, AssistantAgent)
     resolved = [t for wb in developer._workbench for t in wb._tools]  # type: ignore[attr-defined]
     assert all(isinstance(t, ProjectTool) for t in resolved) and resolved[0].inner is scripted["run_python"]
     # The routing survived as behaviour, not only as data.

@@ -72,7 +72,12 @@ async def test_the_team_uses_a_local_mcp_servers_tools_in_a_run(
         await client.recv()
         await client.send({"type": "task", "text": "How many people live in Lyon?"})
         seen: list[dict[str, Any]] = []
-        done = await client.until(lambda e: seen.append(e) or e["type"] == "run_finished", timeout=60)
+
+        def keep(event: dict[str, Any]) -> bool:
+            seen.append(event)
+            return bool(event["type"] == "run_finished")
+
+        done = await client.until(keep, timeout=60)
         results = {
             item["name"]: item["content"]
             for event in seen

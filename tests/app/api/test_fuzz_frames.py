@@ -18,7 +18,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,7 +103,7 @@ def missing_reply(expected: list[Frame], result: BatchResult) -> str:
     return f"{silent}{len(expected)} frames needed a reply, {got} came; first without one: {first}"
 
 
-async def pipelined(send_all: Callable[[], Awaitable[None]], collect: Callable[[], Awaitable[None]]) -> bool:
+async def pipelined(send_all: Callable[[], Coroutine[Any, Any, None]], collect: Callable[[], Awaitable[None]]) -> bool:
     """Send a batch while `collect` reads its replies; False when they stop coming."""
     sender = asyncio.create_task(send_all())
     try:

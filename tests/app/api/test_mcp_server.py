@@ -39,19 +39,19 @@ async def test_mcp_client_lists_tools_asks_the_team_with_progress_and_reads_runs
             assert {"ask_team", "get_run", "list_runs"} <= set(tools)
             assert "question" in tools["ask_team"].input_schema["properties"]
 
-            progress: list[tuple[float, str | None]] = []
+            reported: list[tuple[float, str | None]] = []
 
-            async def on_progress(value: float, total: float | None, message: str | None) -> None:
-                progress.append((value, message))
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                reported.append((progress, message))
 
             result = await client.call_tool("ask_team", {"question": QUESTION}, progress_callback=on_progress)
             assert not result.is_error, result.content
             answer: dict[str, Any] = result.structured_content or {}
             assert PARIS_ANSWER in answer["answer"] and answer["complete"] is True
             assert PARIS_SOURCE in answer["sources"]
-            messages = [m for _, m in progress]
+            messages = [m for _, m in reported]
             assert any(m and "searches the web" in m for m in messages), messages  # the Researcher's tool call
-            assert [v for v, _ in progress] == sorted(v for v, _ in progress)
+            assert [v for v, _ in reported] == sorted(v for v, _ in reported)
 
             listed = (await client.call_tool("list_runs", {})).structured_content or {}
             assert [r["run_id"] for r in listed["runs"]] == [answer["run_id"]]

@@ -18,8 +18,8 @@ import websockets
 from jsonschema import Draft202012Validator
 from sqlalchemy import insert
 
-from app.store.run_store import events as events_table
 from app.store.run_store import now_iso
+from app.store.schema import events as events_table
 from tests.fakes.chat import ErrorReply, delay, rate_limited
 from tests.support.live_server import ScriptBook, live_app, make_settings, openai_app, scripted_app
 from tests.support.scripted import Hang, Script, paris_script, tool_call
@@ -117,9 +117,16 @@ async def test_bad_frames_no_key_and_voice_errors_follow_the_schema(tmp_path: Pa
         await client.close()
         schemas.check_team(client.received)
         async with websockets.connect(f"{server.ws_url}/ws/voice") as voice:
-            for frame in ['{"type": "text", "text": "hi"}', "nope", b"\x01", '{"type": "ping"}', '{"type": "x"}']:
+            frames: list[str | bytes] = [
+                '{"type": "text", "text": "hi"}',
+                "nope",
+                b"\x01",
+                '{"type": "ping"}',
+                '{"type": "x"}',
+            ]
+            for frame in frames:
                 await voice.send(frame)
-            voice_frames = []
+            voice_frames: list[dict[str, Any]] = []
             while not any(f.get("type") == "error" and f.get("code") == "unknown_type" for f in voice_frames):
                 voice_frames.append(json.loads(await voice.recv()))
         schemas.check_voice(voice_frames)

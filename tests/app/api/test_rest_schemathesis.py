@@ -24,7 +24,7 @@ import pytest
 import schemathesis
 from hypothesis import given, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis import Case, GenerationMode
+from schemathesis import Case, CheckFunction, GenerationMode
 from schemathesis.core.failures import FailureGroup
 
 from tests.support.fuzz_strategies import FUZZ_SETTINGS
@@ -59,10 +59,10 @@ class FuzzRun:
         )
 
 
-Check = Callable[[Case, Any], str | None]  # a problem with (case, response), or None
+Check = Callable[[Case[Any], Any], str | None]  # a problem with (case, response), or None
 
 
-def token_refused(case: Case, response: Any) -> str | None:
+def token_refused(case: Case[Any], response: Any) -> str | None:
     """Without the token, only the open paths answer; everything else is 401."""
     if case.operation.path in OPEN_PATHS or response.status_code == 401:
         return None
@@ -86,11 +86,11 @@ def fuzz_operation(
     operation: Any, mode: GenerationMode, target: Target, run: FuzzRun, path_parameters: dict[str, str] | None = None
 ) -> None:
     """Up to MAX_EXAMPLES cases of one operation; every response checked, every problem recorded."""
-    checks = None if target.default_checks else [schemathesis.checks.not_a_server_error]
+    checks: list[CheckFunction] | None = None if target.default_checks else [schemathesis.checks.not_a_server_error]
 
     @settings(FUZZ_SETTINGS, max_examples=MAX_EXAMPLES)
     @given(operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
-    def one_case(case: Case) -> None:
+    def one_case(case: Case[Any]) -> None:
         response = case.call(base_url=target.base_url, headers=target.headers, timeout=10)
         run.cases += 1
         run.statuses[response.status_code] += 1
@@ -145,7 +145,7 @@ async def seed_run(server: LiveServer) -> str:
     await client.send({"type": "task", "text": "Weather in Paris?"})
     done = await client.until(lambda e: e["type"] == "run_finished", timeout=15)
     await client.close()
-    return done["run_id"]
+    return str(done["run_id"])
 
 
 def fake_backed_app(tmp_path: Path, fake_openai: Any, **settings: Any) -> Any:

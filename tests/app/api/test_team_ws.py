@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from app.core.protocol import SERVER_EVENT
-from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.live_server import LiveServer, ScriptBook, live_app, scripted_app
 from tests.support.scripted import PARIS_ANSWER, Script, paris_script
 
 
-def is_finished(event: dict) -> bool:
-    return event["type"] == "run_finished"
+def is_finished(event: dict[str, Any]) -> bool:
+    return bool(event["type"] == "run_finished")
 
 
 async def test_paris_weather_over_websocket(tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ async def test_reconnect_after_seq_returns_exactly_the_missed_events(tmp_path: P
         await again.close()
 
 
-async def _stored(server, session_id: str) -> list[dict]:  # type: ignore[no-untyped-def]
+async def _stored(server: LiveServer, session_id: str) -> list[dict[str, Any]]:
     import json
 
     rows = await server.services.store.events_after(session_id, 0)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import websockets
 
-from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.live_server import LiveServer, ScriptBook, live_app, scripted_app
 from tests.support.scripted import PARIS_ANSWER, paris_script
 
-CASES = {
+CASES: dict[str, tuple[str | bytes, str]] = {
     "not_json": ("{this is not json", "invalid_json"),
     "binary": (b"\x00\x01\x02binary", "binary_not_supported"),
     "json_not_object": ("[1, 2, 3]", "invalid_message"),
@@ -30,13 +32,13 @@ CASES = {
 
 
 @pytest.fixture
-async def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     async with live_app(scripted_app(tmp_path, ScriptBook(paris_script))) as live:
         yield live
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-async def test_bad_frame_gets_error_and_connection_keeps_serving(server, case: str) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_frame_gets_error_and_connection_keeps_serving(server: LiveServer, case: str) -> None:
     frame, code = CASES[case]
     client = await server.connect()
     await client.recv()
@@ -50,7 +52,7 @@ async def test_bad_frame_gets_error_and_connection_keeps_serving(server, case: s
     await client.close()
 
 
-async def test_error_echoes_request_id(server) -> None:  # type: ignore[no-untyped-def]
+async def test_error_echoes_request_id(server: LiveServer) -> None:
     client = await server.connect()
     await client.recv()
     await client.send({"type": "resume", "id": "req-9"})
@@ -59,13 +61,13 @@ async def test_error_echoes_request_id(server) -> None:  # type: ignore[no-untyp
     await client.close()
 
 
-async def test_flood_is_rate_limited_and_the_run_still_completes(server) -> None:  # type: ignore[no-untyped-def]
+async def test_flood_is_rate_limited_and_the_run_still_completes(server: LiveServer) -> None:
     client = await server.connect()
     await client.recv()
     await client.send({"type": "task", "text": "Weather in Paris?"})
     for n in range(300):
         await client.send({"type": "status", "id": f"f{n}"})
-    replies = []
+    replies: list[dict[str, Any]] = []
     while len(replies) < 300:
         event = await client.recv()
         if event["seq"] is None:
@@ -78,7 +80,7 @@ async def test_flood_is_rate_limited_and_the_run_still_completes(server) -> None
     await client.close()
 
 
-async def test_other_clients_unaffected_by_a_bad_one(server) -> None:  # type: ignore[no-untyped-def]
+async def test_other_clients_unaffected_by_a_bad_one(server: LiveServer) -> None:
     bad = await server.connect()
     await bad.recv()
     for frame, _ in CASES.values():
@@ -93,16 +95,16 @@ async def test_other_clients_unaffected_by_a_bad_one(server) -> None:  # type: i
 
 
 @pytest.mark.parametrize("query", ["after=abc", "after=-4", "session=bad%20id!"])
-async def test_bad_query_parameters_get_an_error_then_close(server, query: str) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_query_parameters_get_an_error_then_close(server: LiveServer, query: str) -> None:
     async with websockets.connect(f"{server.ws_url}/ws/team?{query}") as conn:
         error = json.loads(await conn.recv())
         assert error["type"] == "error" and error["data"]["code"] == "invalid_message"
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await conn.recv()
-        assert closed.value.rcvd.code == 1008
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
 
-async def test_model_text_with_a_lone_surrogate_is_stored_and_delivered(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_model_text_with_a_lone_surrogate_is_stored_and_delivered(tmp_path: Path) -> None:
     """A JSON API (a model, Wikipedia) can send "\\ud800": decoded, that is a lone surrogate, which UTF-8 cannot
     encode. It must not break the store's commit or the connection's writer: it arrives as U+FFFD."""
     script = paris_script()

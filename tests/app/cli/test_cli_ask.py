@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 from app.main import create_app
+from tests.fakes.server import FakeOpenAI
 from tests.support.cli import QUESTION, TOKEN, run_cli, script_paris
 from tests.support.live_server import ScriptBook, live_app, make_settings, openai_app, scripted_app
 from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, developer_tools, research_tools
 
 
-async def test_ask_prints_steps_answer_and_sources_and_json_is_valid(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_ask_prints_steps_answer_and_sources_and_json_is_valid(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     script_paris(fake_openai.chat)
     script_paris(fake_openai.chat)
     async with live_app(openai_app(tmp_path, fake_openai, app_token=TOKEN)) as server:

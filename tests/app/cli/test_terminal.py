@@ -13,6 +13,8 @@ import time
 import warnings
 from pathlib import Path
 
+import pytest
+
 from app.core.logging_setup import RedactingFormatter, configure_logging, plain_warning, wants_json
 from app.core.redaction import Redactor
 from tests.support.cli import cli_env, free_port
@@ -43,7 +45,7 @@ def test_readable_lines_are_coloured_and_masked() -> None:
     assert "terminal-configured" not in line and "{" not in line
 
 
-def test_a_warning_is_one_plain_line(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_warning_is_one_plain_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert plain_warning("/x/y.py:12: UserWarning: Model mismatch\n  warnings.warn(") == "Model mismatch (UserWarning)"
     root = logging.getLogger()
     saved = root.handlers[:], root.level

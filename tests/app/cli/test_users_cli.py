@@ -21,10 +21,12 @@ def users(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run("users", *args, cwd=tmp_path, env=env)
 
 
-async def status_within(http: httpx.AsyncClient, expected: int, seconds: float, **kw: object) -> int:
+async def status_within(
+    http: httpx.AsyncClient, expected: int, seconds: float, headers: dict[str, str] | None = None
+) -> int:
     status = 0
     for _ in range(int(seconds / 0.05)):
-        status = (await http.get("/runs", **kw)).status_code  # type: ignore[arg-type]
+        status = (await http.get("/runs", headers=headers)).status_code
         if status == expected:
             break
         await asyncio.sleep(0.05)
@@ -47,12 +49,12 @@ async def test_users_add_adopt_remove_on_a_running_server(tmp_path: Path) -> Non
             token = added.stdout.strip()
             assert "now needs a token" in added.stderr and "research-team users adopt alice" in added.stderr
             assert await status_within(http, 401, 3) == 401
-            alice = {"headers": {"Authorization": f"Bearer {token}"}}
-            assert (await http.get("/runs", **alice)).json()["runs"] == []  # type: ignore[arg-type]
+            alice = {"Authorization": f"Bearer {token}"}
+            assert (await http.get("/runs", headers=alice)).json()["runs"] == []
 
             adopted = users(tmp_path, "adopt", "alice")
             assert adopted.returncode == 0 and "1 run(s)" in adopted.stdout, adopted.stderr
-            runs = (await http.get("/runs", **alice)).json()["runs"]  # type: ignore[arg-type]
+            runs = (await http.get("/runs", headers=alice)).json()["runs"]
             assert [r["run_id"] for r in runs] == ["run_before_users"]
 
             second = users(tmp_path, "add", "bob", "--take-local-runs")

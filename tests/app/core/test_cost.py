@@ -59,7 +59,7 @@ def test_prices_come_from_the_environment_and_the_model_config_file(
     )
     from app.core.settings import Settings
 
-    settings = Settings(_env_file=None, model_config_file=config)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, model_config_file=config)
     prices = role_prices(settings)
     assert prices["manager"] == TokenPrice(1.0, 2.0)
     assert prices["researcher"] == prices["selector"] == TokenPrice(0.0, 0.0)

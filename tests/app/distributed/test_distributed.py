@@ -207,11 +207,11 @@ async def test_a_spoken_question_through_a_gateway_is_answered_by_a_worker(
 async def test_a_gateway_without_a_live_worker_says_so_in_health(cluster: Cluster, redis_server: RedisServer) -> None:
     port = await cluster.add_gateway()
     redis = connect(redis_server.url)
-    await redis.hset("rt:workers", "worker-crashed-long-ago", str(time.time() - 7200))
+    await redis.hset("rt:workers", "worker-crashed-long-ago", str(time.time() - 7200))  # type: ignore[misc]
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         alone = (await http.get("/health")).json()
         assert alone["status"] == "degraded" and alone["role"] == "gateway" and alone["workers"] == 0
-        assert not await redis.hexists("rt:workers", "worker-crashed-long-ago"), "a dead worker's entry stays"
+        assert not await redis.hexists("rt:workers", "worker-crashed-long-ago"), "a dead worker's entry stays"  # type: ignore[misc]
         cluster.add_worker()
         await cluster.wait_workers(redis, 1)
         served = (await http.get("/health")).json()

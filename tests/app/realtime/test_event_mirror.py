@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from typing import Any
 
 import pytest
 
 from app.core.redaction import Redactor
-from app.realtime import event_mirror
 from app.realtime.event_mirror import EventMirror
 
 
@@ -19,8 +20,8 @@ def audio(name: str, n_bytes: int) -> dict[str, str]:
 
 def test_audio_rows_once_a_second_per_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
-    monkeypatch.setattr(event_mirror.time, "monotonic", lambda: clock[0])
-    rows: list[dict] = []
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])  # the clock event_mirror reads
+    rows: list[dict[str, Any]] = []
     mirror = EventMirror(Redactor(["sk-" + "secret-value-123"]), lambda text: rows.append(json.loads(text)))
     for _ in range(17):  # 62.5 ms frames each way: the 17th is one second after the first
         mirror.mirror("sent", audio("input_audio_buffer.append", 1920))

@@ -120,9 +120,8 @@ async def test_a_spoken_session_reports_minutes_and_cost_to_the_page_and_prometh
         reported = realtime_usd if backend == "realtime" else live_usd
 
         def matches(told: dict[str, Any]) -> bool:  # what the fake reported so far, and the audio the page got
-            return told["usd"] == pytest.approx(reported(fake_openai), rel=1e-3) and told[
-                "minutes_out"
-            ] == pytest.approx(voice.audio_bytes / 48 / 60_000, rel=0.05)
+            usd = told["usd"] == pytest.approx(reported(fake_openai), rel=1e-3)
+            return bool(usd and told["minutes_out"] == pytest.approx(voice.audio_bytes / 48 / 60_000, rel=0.05))
 
         latest = await settled(voice, matches)
         expected_usd = reported(fake_openai)

@@ -28,7 +28,7 @@ def two_user_voice_app(tmp_path: Path, fake: FakeOpenAI, **voice: Any) -> Any:
         openai_api_key="sk-fake-test-key",
         openai_base_url=fake.base_url,
         app_users={"alice": ALICE, "bob": BOB},
-        voice=VoiceSettings(_env_file=None, voice_api="realtime", **voice),  # type: ignore[call-arg]
+        voice=VoiceSettings(_env_file=None, voice_api="realtime", **voice),
     )
     return create_app(
         settings,
@@ -84,7 +84,7 @@ async def test_one_user_cannot_open_more_upstream_voice_sessions_than_allowed(
 
 def test_the_old_setting_name_still_works_and_warns(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        voice = VoiceSettings(_env_file=None, voice_calls_per_user=2)  # type: ignore[call-arg]
+        voice = VoiceSettings(_env_file=None, voice_calls_per_user=2)
     assert voice.voice_sessions_per_user == 2
     assert any("VOICE_SESSIONS_PER_USER" in r.getMessage() for r in caplog.records)
-    assert VoiceSettings(_env_file=None).voice_sessions_per_user == 4  # type: ignore[call-arg]
+    assert VoiceSettings(_env_file=None).voice_sessions_per_user == 4

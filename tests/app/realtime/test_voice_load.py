@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench.server_process import ServerProcess
 from bench.voice_load import LoadConfig, make_fake, report, run_load
 
@@ -29,7 +31,7 @@ async def test_voice_audio_both_ways_without_dropped_frames(tmp_path: Path) -> N
     assert result.server_cpu_s is not None and result.server_cpu_s > 0
 
 
-async def test_gpt_live_audio_both_ways_without_dropped_frames(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_gpt_live_audio_both_ways_without_dropped_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same on GPT-Live (bench/voice_load_live.py): the server process inherits VOICE_API=live."""
     from bench.voice_load_live import make_live_fake, run_live_load
 

@@ -12,16 +12,18 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from fastapi import FastAPI
 
 from app.core.logging_setup import JsonFormatter
+from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
 from tests.support.voice_client import VoiceClient, spoken_with_answer, voice_app
 from tests.support.webrtc_peer import API_KEY, QUESTION, BrowserPeer, start_call, voice_calls
 
 
-async def test_spoken_question_over_webrtc_is_answered_aloud_through_the_sideband(  # type: ignore[no-untyped-def]
-    tmp_path: Path, fake_openai, caplog: pytest.LogCaptureFixture
+async def test_spoken_question_over_webrtc_is_answered_aloud_through_the_sideband(
+    tmp_path: Path, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     book = ScriptBook(lambda: paris_script(researcher_delay=0.2))
@@ -58,7 +60,9 @@ async def test_spoken_question_over_webrtc_is_answered_aloud_through_the_sideban
         await peer.close()
 
 
-async def test_sideband_drop_mid_run_is_reattached_and_the_answer_still_spoken(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_sideband_drop_mid_run_is_reattached_and_the_answer_still_spoken(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=1.5))
     rt = fake_openai.realtime
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
@@ -81,7 +85,7 @@ async def test_sideband_drop_mid_run_is_reattached_and_the_answer_still_spoken(t
         await peer.close()
 
 
-async def test_hangup_ends_the_call_and_its_narrator(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_hangup_ends_the_call_and_its_narrator(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     async with live_app(voice_app(tmp_path, fake_openai, ScriptBook(paris_script))) as server:
         peer = BrowserPeer()
         reply = await start_call(server, peer)
@@ -95,7 +99,7 @@ async def test_hangup_ends_the_call_and_its_narrator(tmp_path: Path, fake_openai
         await peer.close()
 
 
-async def test_a_call_gone_on_the_service_side_ends_here_too(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_a_call_gone_on_the_service_side_ends_here_too(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     async with live_app(voice_app(tmp_path, fake_openai, ScriptBook(paris_script))) as server:
         peer = BrowserPeer()
         await start_call(server, peer)
@@ -108,7 +112,9 @@ async def test_a_call_gone_on_the_service_side_ends_here_too(tmp_path: Path, fak
     ("body", "status"),
     [("not sdp", 400), ("v=0\r\n" + "a" * 70_000, 413)],
 )
-async def test_bad_offers_are_refused_before_any_call(tmp_path: Path, fake_openai, body: str, status: int) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_offers_are_refused_before_any_call(
+    tmp_path: Path, fake_openai: FakeOpenAI, body: str, status: int
+) -> None:
     async with live_app(voice_app(tmp_path, fake_openai, ScriptBook(paris_script))) as server:
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             reply = await http.post("/voice/calls", content=body, headers={"Content-Type": "application/sdp"})
@@ -116,8 +122,8 @@ async def test_bad_offers_are_refused_before_any_call(tmp_path: Path, fake_opena
         assert not fake_openai.webrtc.calls
 
 
-async def test_the_page_follows_its_call_typed_text_reaches_the_narrator_and_no_audio_is_taken(  # type: ignore[no-untyped-def]
-    tmp_path: Path, fake_openai
+async def test_the_page_follows_its_call_typed_text_reaches_the_narrator_and_no_audio_is_taken(
+    tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.1))
     rt = fake_openai.realtime
@@ -148,7 +154,7 @@ async def test_the_page_follows_its_call_typed_text_reaches_the_narrator_and_no_
 USERS = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789"}
 
 
-def two_user_app(tmp_path: Path, fake) -> Any:  # type: ignore[no-untyped-def]
+def two_user_app(tmp_path: Path, fake: FakeOpenAI) -> FastAPI:
     from app.main import create_app
     from tests.support.live_server import make_settings
     from tests.support.scripted import developer_tools, research_tools
@@ -165,7 +171,7 @@ def two_user_app(tmp_path: Path, fake) -> Any:  # type: ignore[no-untyped-def]
     )
 
 
-async def test_another_users_call_answers_as_if_absent(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_another_users_call_answers_as_if_absent(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     alice = {"Authorization": f"Bearer {USERS['alice']}"}
     bob = {"Authorization": f"Bearer {USERS['bob']}"}
     async with live_app(two_user_app(tmp_path, fake_openai)) as server:
@@ -206,7 +212,9 @@ def final_answer_requests(rt: Any) -> list[dict[str, Any]]:
 
 
 @pytest.mark.fake_openai(realistic_pacing=True, ms_per_word=250)
-async def test_sideband_drop_while_the_answer_is_spoken_does_not_speak_it_twice(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_sideband_drop_while_the_answer_is_spoken_does_not_speak_it_twice(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.1))
     rt = fake_openai.realtime
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:

@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import websockets
+from websockets.typing import Origin
 
-from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.live_server import LiveServer, ScriptBook, live_app, scripted_app
 from tests.support.scripted import paris_script
 
 TOKEN = "team-" + "token-for-tests-42"
 
 
 @pytest.fixture
-async def guarded(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def guarded(tmp_path: Path) -> AsyncIterator[LiveServer]:
     app = scripted_app(tmp_path, ScriptBook(paris_script), app_token=TOKEN, allowed_origins=["https://voice.example"])
     async with live_app(app) as server:
         yield server
 
 
-async def test_rest_needs_the_token_but_health_does_not(guarded) -> None:  # type: ignore[no-untyped-def]
+async def test_rest_needs_the_token_but_health_does_not(guarded: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=guarded.http_url) as http:
         assert (await http.get("/health")).status_code == 200
         refused = await http.get("/runs")
@@ -35,7 +37,7 @@ async def test_rest_needs_the_token_but_health_does_not(guarded) -> None:  # typ
 
 
 @pytest.mark.parametrize("path", ["/ws/team", "/ws/voice"])
-async def test_websockets_need_the_token(guarded, path: str) -> None:  # type: ignore[no-untyped-def]
+async def test_websockets_need_the_token(guarded: LiveServer, path: str) -> None:
     with pytest.raises(websockets.InvalidStatus) as refused:
         await websockets.connect(guarded.ws_url + path)
     assert refused.value.response.status_code == 403
@@ -43,12 +45,12 @@ async def test_websockets_need_the_token(guarded, path: str) -> None:  # type: i
         assert await conn.recv()
 
 
-async def test_foreign_origin_refused_own_and_listed_origins_allowed(guarded) -> None:  # type: ignore[no-untyped-def]
+async def test_foreign_origin_refused_own_and_listed_origins_allowed(guarded: LiveServer) -> None:
     url = f"{guarded.ws_url}/ws/team?token={TOKEN}"
     with pytest.raises(websockets.InvalidStatus):
-        await websockets.connect(url, origin="https://evil.example")
+        await websockets.connect(url, origin=Origin("https://evil.example"))
     for origin in (f"http://127.0.0.1:{guarded.port}", "https://voice.example"):
-        async with websockets.connect(url, origin=origin) as conn:
+        async with websockets.connect(url, origin=Origin(origin)) as conn:
             assert await conn.recv()
     async with httpx.AsyncClient(base_url=guarded.http_url) as http:
         cross = await http.get("/runs", params={"token": TOKEN}, headers={"Origin": "https://evil.example"})
@@ -75,7 +77,9 @@ async def test_dns_rebinding_is_refused_on_rest_and_both_sockets(tmp_path: Path,
         for path in ("/ws/team", "/ws/voice"):
             with pytest.raises(websockets.InvalidStatus):
                 await websockets.connect(
-                    f"{server.ws_url}{path}{query}", origin=evil["Origin"], additional_headers={"Host": evil["Host"]}
+                    f"{server.ws_url}{path}{query}",
+                    origin=Origin(evil["Origin"]),
+                    additional_headers={"Host": evil["Host"]},
                 )
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             for path in ("/runs", "/health", "/", "/protocol.json"):
@@ -85,7 +89,7 @@ async def test_dns_rebinding_is_refused_on_rest_and_both_sockets(tmp_path: Path,
                 assert (await http.get("/runs", params=auth, headers={"Host": host})).status_code == 200
 
 
-async def test_health_without_the_token_says_only_that_the_server_is_up(guarded) -> None:  # type: ignore[no-untyped-def]
+async def test_health_without_the_token_says_only_that_the_server_is_up(guarded: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=guarded.http_url) as http:
         assert (await http.get("/health")).json() == {"status": "ok"}
         full = (await http.get("/health", headers={"Authorization": f"Bearer {TOKEN}"})).json()

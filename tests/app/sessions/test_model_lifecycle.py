@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -51,7 +52,7 @@ def test_defaults_are_models_with_no_announced_shutdown() -> None:
     import openai.types.realtime.realtime_session_create_request_param as realtime
     import openai.types.shared.chat_model as chat
 
-    settings, voice = Settings(_env_file=None), VoiceSettings(_env_file=None)  # type: ignore[call-arg]
+    settings, voice = Settings(_env_file=None), VoiceSettings(_env_file=None)
     deprecated = set()
     for module in (chat, realtime, transcription):
         assert module.__file__ is not None
@@ -190,9 +191,9 @@ def test_fake_refuses_what_reasoning_models_refuse(fake_openai: FakeOpenAI) -> N
     tools = [{"type": "function", "function": {"name": "ping", "parameters": {"type": "object", "properties": {}}}}]
     messages = [{"role": "user", "content": "hi"}]
     with pytest.raises(openai.NotFoundError) as gone:
-        client.chat.completions.create(model="gpt-4.1-nano", messages=messages)  # type: ignore[arg-type]
+        client.chat.completions.create(model="gpt-4.1-nano", messages=messages)
     assert gone.value.code == "model_not_found"
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"model": "gpt-6-luna", "tools": tools}, "reasoning_effort"),  # default effort is medium
         ({"model": "gpt-6-luna", "tools": tools, "reasoning_effort": "low"}, "reasoning_effort"),
         ({"model": "gpt-6.1-sol", "tools": tools, "reasoning_effort": "low"}, "tools"),
@@ -203,13 +204,13 @@ def test_fake_refuses_what_reasoning_models_refuse(fake_openai: FakeOpenAI) -> N
     ]
     for extra, param in cases:
         with pytest.raises(openai.BadRequestError) as refused:
-            client.chat.completions.create(messages=messages, **extra)  # type: ignore[call-overload]
+            client.chat.completions.create(messages=messages, **extra)
         assert refused.value.param == param, (extra, refused.value)
     fake_openai.chat.add("unknown", "pong")
     ok = client.chat.completions.create(
         model="gpt-6-luna",
-        messages=messages,  # type: ignore[arg-type]
-        tools=tools,  # type: ignore[arg-type]
+        messages=messages,
+        tools=tools,
         reasoning_effort="none",
         temperature=0.2,
     )

@@ -8,7 +8,7 @@ against the real server: REST, /ws/team and /ws/voice.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def test_every_route_has_an_ownership_rule(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-async def two_users(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def two_users(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, ScriptBook]]:
     book = ScriptBook(lambda: paris_script(runs=3))
     app = scripted_app(tmp_path, book, app_users={"alice": ALICE, "bob": BOB})
     async with live_app(app) as server:
@@ -76,13 +76,13 @@ async def connect(server: LiveServer, token: str, path: str = "/ws/team", **para
 
 async def recv_until(ws: Any, predicate: Any, limit: int = 200) -> dict[str, Any]:
     for _ in range(limit):
-        event = json.loads(await ws.recv())
+        event: dict[str, Any] = json.loads(await ws.recv())
         if predicate(event):
             return event
     raise AssertionError("not received")
 
 
-async def test_rest_routes_show_each_user_only_their_own(two_users) -> None:  # type: ignore[no-untyped-def]
+async def test_rest_routes_show_each_user_only_their_own(two_users: tuple[LiveServer, ScriptBook]) -> None:
     server, _ = two_users
     alice_ws = await connect(server, ALICE)
     hello = json.loads(await alice_ws.recv())
@@ -125,7 +125,7 @@ async def test_rest_routes_show_each_user_only_their_own(two_users) -> None:  # 
         assert (await http.get("/health")).json() == {"status": "ok"}
 
 
-async def test_team_socket_never_reaches_another_users_session(two_users) -> None:  # type: ignore[no-untyped-def]
+async def test_team_socket_never_reaches_another_users_session(two_users: tuple[LiveServer, ScriptBook]) -> None:
     server, book = two_users
     book.queue = [Script(manager=[Hang()])]  # alice's run stays active
     alice = await connect(server, ALICE)
@@ -158,7 +158,7 @@ async def test_team_socket_never_reaches_another_users_session(two_users) -> Non
         await ws.close()
 
 
-async def test_voice_socket_never_reaches_another_users_session(two_users) -> None:  # type: ignore[no-untyped-def]
+async def test_voice_socket_never_reaches_another_users_session(two_users: tuple[LiveServer, ScriptBook]) -> None:
     server, _ = two_users
     alice = await connect(server, ALICE)
     alice_session = json.loads(await alice.recv())["session_id"]

@@ -4,17 +4,16 @@ one user tries to take more than their share while another user is still served.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from app.core.prices import ModelPrice
-from tests.support.live_server import ScriptBook, WsClient, live_app, scripted_app
+from tests.support.live_server import LiveServer, ScriptBook, WsClient, live_app, scripted_app
 from tests.support.scripted import paris_script
 
 ALICE, BOB = "alice-token-" + "a" * 24, "bob-token-" + "b" * 24
 USERS = {"alice": ALICE, "bob": BOB}
 
 
-async def _connect(server: Any, token: str | None) -> WsClient:
+async def _connect(server: LiveServer, token: str | None) -> WsClient:
     client = await server.connect(token=token)
     await client.recv()
     return client

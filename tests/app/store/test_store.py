@@ -6,7 +6,9 @@ import asyncio
 import json
 import os
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +27,7 @@ def database_urls(tmp_path: Path) -> list[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def store(request, tmp_path: Path):  # type: ignore[no-untyped-def]
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RunStore]:
     if request.param == "postgres":
         url = os.environ.get("TEST_DATABASE_URL")
         if not url:
@@ -48,7 +50,7 @@ async def test_events_stored_in_order_with_group_commit(store: RunStore) -> None
     await asyncio.gather(*(log.publish(TeamMessage(type="TextMessage", data={"n": n}), run_id) for n in range(500)))
     commits_before = store.commits
     assert await store.max_seq(session) == 501
-    delivered = []
+    delivered: list[Any] = []
     while len(delivered) < 501:
         item = await inbox.get()
         assert item is not None
@@ -124,7 +126,7 @@ async def test_slow_subscriber_is_cut_off_not_blocking(store: RunStore) -> None:
     assert [(await fast.get()).seq for _ in range(20)] == list(range(1, 21))  # type: ignore[union-attr]
 
 
-async def test_one_bad_row_fails_only_its_own_event_and_the_batch_lands(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_one_bad_row_fails_only_its_own_event_and_the_batch_lands(tmp_path: Path) -> None:
     store = RunStore(f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}")
     await store.start()
     try:
@@ -147,7 +149,7 @@ async def test_one_bad_row_fails_only_its_own_event_and_the_batch_lands(tmp_path
         await store.stop()
 
 
-async def test_a_database_from_before_users_gets_owners_in_place(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_database_from_before_users_gets_owners_in_place(tmp_path: Path) -> None:
     """Runs stored before users existed belong to the local owner after an upgrade, and stay listed."""
     import sqlite3
 
@@ -195,7 +197,7 @@ async def test_servers_starting_together_on_an_empty_postgres_all_start() -> Non
         await asyncio.gather(*(s.stop() for s in stores if s._engine is not None))
 
 
-async def test_the_write_backlog_is_bounded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_the_write_backlog_is_bounded(tmp_path: Path) -> None:
     """A database that falls far behind gets events refused (the run then ends as error), not a queue that
     grows without end."""
     store = RunStore(f"sqlite+aiosqlite:///{tmp_path / 'backlog.db'}", max_backlog=10)

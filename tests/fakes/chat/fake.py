@@ -203,7 +203,7 @@ class ChatFake:
         prompt_chars = sum(len(message_text(m)) for m in record.messages) + tool_chars
         content = reply.content
         refused = reply.refusal if isinstance(reply, Text) else None
-        calls = [
+        calls: list[dict[str, Any]] = [
             {
                 "id": c.id or new_chat_call_id(),
                 "type": "function",

@@ -216,7 +216,7 @@ def _check_union(value: Any, members: list[Any], path: str) -> list[Issue]:
     if value is None:
         if _NONE in members:
             return []
-        return [_invalid_type(path, value, Union[tuple(members)])]  # type: ignore[arg-type]
+        return [_invalid_type(path, value, Union[tuple(members)])]
     models = [m for m in members if _is_model(m)]
     others = [m for m in members if not _is_model(m) and m is not _NONE]
     if isinstance(value, dict) and models:

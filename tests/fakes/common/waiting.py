@@ -9,7 +9,7 @@ from collections.abc import Callable
 __all__ = ["poll_until", "apoll_until"]
 
 
-def poll_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+def poll_until(predicate: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
     """Block until `predicate()` is true (polling every 5 ms); TimeoutError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -18,7 +18,7 @@ def poll_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = 
         time.sleep(0.005)
 
 
-async def apoll_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+async def apoll_until(predicate: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
     """Async twin of `poll_until` (yields to the caller's event loop while waiting)."""
     deadline = time.monotonic() + timeout
     while not predicate():

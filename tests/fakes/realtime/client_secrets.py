@@ -28,7 +28,7 @@ class _ExpiresAfter(pydantic.BaseModel):
 class _Body(pydantic.BaseModel):
     """The request body (`ClientSecretCreateParams`), with the session checked against the SDK's models."""
 
-    session: SessionUnion | None = None  # type: ignore[valid-type]
+    session: SessionUnion | None = None
     expires_after: _ExpiresAfter | None = None
 
 

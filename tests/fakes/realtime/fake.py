@@ -105,7 +105,11 @@ class RealtimeFake(RealtimeRecords):
     ) -> None:
         """Detect speech in appended PCM16 audio (for tests that stream real audio, e.g. a browser fed a WAV
         file): a start/stop triggers the same events as `speak_user`, with words from `queue_transcript`."""
-        settings = {"threshold_rms": threshold_rms, "min_speech_ms": min_speech_ms, "silence_ms": silence_ms}
+        settings: dict[str, Any] = {
+            "threshold_rms": threshold_rms,
+            "min_speech_ms": min_speech_ms,
+            "silence_ms": silence_ms,
+        }
         with self._lock:
             self._vad_settings = settings
             conns = [c for c in self._connections if not c.closed]
@@ -167,13 +171,13 @@ class RealtimeFake(RealtimeRecords):
 
     # ---- waiting ------------------------------------------------------------------------------------
     def wait_until(
-        self, predicate: Callable[[RealtimeFake], bool], timeout: float = 5.0, what: str = "condition"
+        self, predicate: Callable[[RealtimeFake], object], timeout: float = 5.0, what: str = "condition"
     ) -> None:
         """Block until `predicate(self)` holds, e.g. `rt.wait_until(lambda rt: rt.sessions == 2)`."""
         poll_until(lambda: predicate(self), timeout, what)
 
     async def until(
-        self, predicate: Callable[[RealtimeFake], bool], timeout: float = 5.0, what: str = "condition"
+        self, predicate: Callable[[RealtimeFake], object], timeout: float = 5.0, what: str = "condition"
     ) -> None:
         """Async `wait_until` (keeps the caller's event loop running)."""
         await apoll_until(lambda: predicate(self), timeout, what)

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.fakes.common.sdk_types import Issue
 from tests.fakes.common.vad import EnergyVad
@@ -19,6 +19,8 @@ from tests.fakes.realtime.brain import Brain, NarratorBrain
 from tests.fakes.realtime.connection import RealtimeConnection
 from tests.fakes.realtime.socket import ConnectionOptions, RealtimeSocket
 from tests.fakes.realtime.stream import ResponseRecord
+
+T = TypeVar("T")
 
 __all__ = ["RealtimeRecords", "ClientEventRecord", "Rejection", "Violation", "Truncation"]
 
@@ -64,7 +66,7 @@ class Truncation:
     audio_end_ms: int
 
 
-def _copy_live(get: Callable[[], Any]) -> Any:
+def _copy_live(get: Callable[[], T]) -> T:
     """Deep-copy state the server loop may be changing right now (retry if it changed mid-copy)."""
     for _ in range(50):
         try:

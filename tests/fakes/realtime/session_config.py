@@ -80,7 +80,8 @@ def _merge(current: Any, update: Any, key: str | None) -> Any:
 
 def merge_session(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """The effective session after a (validated) `session.update` with `update` as its `session`."""
-    return _merge(copy.deepcopy(current), update, None)
+    merged: dict[str, Any] = _merge(copy.deepcopy(current), update, None)
+    return merged
 
 
 def turn_detection(session: dict[str, Any]) -> dict[str, Any] | None:

@@ -11,9 +11,9 @@ import copy
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tests.fakes.common.ids import new_id
 from tests.fakes.common.sdk_types import Issue
@@ -27,13 +27,21 @@ from tests.fakes.realtime.stream import ResponseRun, StreamOptions
 from tests.fakes.realtime.validation import validate_client_event, validate_server_event
 
 if TYPE_CHECKING:  # pragma: no cover
-    from starlette.websockets import WebSocket
-
     from tests.fakes.realtime.fake import RealtimeFake
 
 __all__ = ["ConnectionGone", "ConnectionOptions", "RealtimeSocket", "SESSION_EXPIRED_MESSAGE"]
 
 SESSION_EXPIRED_MESSAGE = "Your session hit the maximum duration of 60 minutes."
+
+
+class ServerSocket(Protocol):
+    """What a connection needs of its socket: Starlette's WebSocket, or a WebRTC call's (webrtc/calls.py)."""
+
+    async def receive(self) -> Mapping[str, Any]: ...
+
+    async def send_text(self, data: str, /) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
 class ConnectionGone(Exception):
@@ -58,7 +66,7 @@ class RealtimeSocket:
     def __init__(
         self,
         hub: RealtimeFake,
-        websocket: WebSocket,
+        websocket: ServerSocket,
         *,
         index: int,
         model: str,
@@ -96,7 +104,7 @@ class RealtimeSocket:
         self.drop_before: Callable[[Any], bool] | None = None
         """Drop the TCP connection when a client event matching this arrives, before handling it."""
 
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

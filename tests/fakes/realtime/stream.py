@@ -168,6 +168,7 @@ class ResponseRun:
             self.done.set()
 
     async def _finish(self) -> None:
+        details: dict[str, Any] | None
         if self.cancelled:
             status, details = "cancelled", {"type": "cancelled", "reason": self.cancel_reason}
         elif self.plan.failure is not None:

@@ -31,7 +31,7 @@ class _ResponseCreateParamsWithReferences(RealtimeResponseCreateParams):
 
 
 class _ResponseCreateEventWithReferences(ResponseCreateEvent):
-    response: _ResponseCreateParamsWithReferences | None = None  # type: ignore[assignment]
+    response: _ResponseCreateParamsWithReferences | None = None
 
 
 _CLIENT_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RealtimeClientEvent)

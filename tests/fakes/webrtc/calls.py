@@ -195,7 +195,7 @@ class CallsFake:
         model = str(session.get("model") or "gpt-realtime")
         conn = RealtimeConnection(
             self.hub, socket, index=self.hub._next_index(), model=model, transport=None, options=self.hub.options
-        )  # type: ignore[arg-type]
+        )
         if session:
             conn.session = merge_session(conn.session, {k: v for k, v in session.items() if k != "model"})
         call.conn = conn

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import PARIS_ANSWER, paris_script
 from tests.support.voice_client import SPOKEN_ANSWER, live_settings, live_spoke_answer, open_voice, voice_app
@@ -14,7 +15,7 @@ from tests.support.voice_client import SPOKEN_ANSWER, live_settings, live_spoke_
 QUESTION = "What's the weather in Paris right now?"
 
 
-async def test_spoken_question_answered_over_gpt_live(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_spoken_question_answered_over_gpt_live(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.4))  # the run outlasts the acknowledgement window
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
         voice = await open_voice(server)
@@ -43,7 +44,7 @@ async def test_spoken_question_answered_over_gpt_live(tmp_path: Path, fake_opena
         await voice.close()
 
 
-async def test_live_socket_drops_exactly_as_the_answer_is_sent(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_live_socket_drops_exactly_as_the_answer_is_sent(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.2))
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
         voice = await open_voice(server)
@@ -63,7 +64,7 @@ async def test_live_socket_drops_exactly_as_the_answer_is_sent(tmp_path: Path, f
         await voice.close()
 
 
-async def test_stop_that_during_a_run_cancels_it(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_stop_that_during_a_run_cancels_it(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=2.0))
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
         voice = await open_voice(server)
@@ -80,7 +81,9 @@ async def test_stop_that_during_a_run_cancels_it(tmp_path: Path, fake_openai) ->
         await voice.close()
 
 
-async def test_expired_live_session_is_renewed_with_context_and_the_answer_arrives(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_expired_live_session_is_renewed_with_context_and_the_answer_arrives(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.6))
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
         voice = await open_voice(server)
@@ -95,7 +98,7 @@ async def test_expired_live_session_is_renewed_with_context_and_the_answer_arriv
         await voice.close()
 
 
-async def test_interrupting_speech_never_cancels_team_work(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_interrupting_speech_never_cancels_team_work(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.5))
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
         voice = await open_voice(server)
@@ -109,7 +112,7 @@ async def test_interrupting_speech_never_cancels_team_work(tmp_path: Path, fake_
         await voice.close()
 
 
-async def test_a_long_stop_request_is_understood_by_the_intent_model(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_a_long_stop_request_is_understood_by_the_intent_model(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=2.0))
     fake_openai.chat.add("unknown", '{"kind": "cancel"}')  # the structured-output intent call
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
@@ -126,7 +129,7 @@ async def test_a_long_stop_request_is_understood_by_the_intent_model(tmp_path: P
         await voice.close()
 
 
-async def test_typed_question_and_page_buttons_over_gpt_live(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_typed_question_and_page_buttons_over_gpt_live(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.5))
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
         voice = await open_voice(server)
@@ -147,7 +150,9 @@ async def test_typed_question_and_page_buttons_over_gpt_live(tmp_path: Path, fak
         await voice.close()
 
 
-async def test_three_pages_at_once_each_get_their_own_answer_and_every_audio_byte(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_three_pages_at_once_each_get_their_own_answer_and_every_audio_byte(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
     """Three voice pages on GPT-Live at once, typed questions: each page's microphone bytes reach its own Live
     session (told apart by how much each page sends) and every byte that session speaks reaches that page."""
     book = ScriptBook(lambda: paris_script(researcher_delay=0.2))

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
 from tests.support.voice_client import live_settings, live_spoke_answer, voice_app
 from tests.support.webrtc_peer import API_KEY, QUESTION, BrowserPeer, start_call, voice_calls
 
 
-async def test_gpt_live_call_answers_aloud_through_the_sideband(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_gpt_live_call_answers_aloud_through_the_sideband(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     live = fake_openai.live
     book = ScriptBook(lambda: paris_script(researcher_delay=0.2))
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:
@@ -38,7 +39,9 @@ async def test_gpt_live_call_answers_aloud_through_the_sideband(tmp_path: Path, 
         await peer.close()
 
 
-async def test_gpt_live_sideband_drop_mid_run_still_delivers_the_answer(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_gpt_live_sideband_drop_mid_run_still_delivers_the_answer(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
     live = fake_openai.live
     book = ScriptBook(lambda: paris_script(researcher_delay=1.5))
     async with live_app(voice_app(tmp_path, fake_openai, book, voice=live_settings())) as server:

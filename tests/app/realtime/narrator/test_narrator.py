@@ -20,13 +20,14 @@ from app.core.redaction import Redactor
 from app.main import create_app
 from app.realtime.narrator.narrator import IGNORED_EVENTS, Narrator
 from tests.fakes.realtime.recordings import recording_path, server_events
+from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, live_app, make_settings
 from tests.support.narrator_doubles import Harness
 from tests.support.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
 from tests.support.voice_client import SPOKEN_ANSWER, VoiceClient, open_voice, spoken_with_answer, voice_app
 
 
-async def test_weather_question_spoken_end_to_end(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_weather_question_spoken_end_to_end(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.1))
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
         voice = await open_voice(server)
@@ -70,7 +71,7 @@ async def test_weather_question_spoken_end_to_end(tmp_path: Path, fake_openai) -
         await voice.close()
 
 
-async def test_model_pausing_by_itself_is_refused_and_answer_spoken(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_model_pausing_by_itself_is_refused_and_answer_spoken(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.3))
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
         voice = await open_voice(server)
@@ -92,7 +93,7 @@ async def test_model_pausing_by_itself_is_refused_and_answer_spoken(tmp_path: Pa
         await voice.close()
 
 
-async def test_failed_summary_is_retried_and_spoken(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_failed_summary_is_retried_and_spoken(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.4))
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
         voice = await open_voice(server)
@@ -114,7 +115,7 @@ async def test_failed_summary_is_retried_and_spoken(tmp_path: Path, fake_openai)
         await voice.close()
 
 
-async def test_barge_in_truncates_to_played_milliseconds(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_barge_in_truncates_to_played_milliseconds(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.5, runs=2))  # the second utterance: a follow-up
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
         voice = await open_voice(server)
@@ -136,7 +137,7 @@ async def test_barge_in_truncates_to_played_milliseconds(tmp_path: Path, fake_op
         await voice.close()
 
 
-async def test_socket_drop_mid_run_reconnects_and_answer_is_spoken(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_socket_drop_mid_run_reconnects_and_answer_is_spoken(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.4))
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
         voice = await open_voice(server)
@@ -155,7 +156,7 @@ async def test_socket_drop_mid_run_reconnects_and_answer_is_spoken(tmp_path: Pat
         await voice.close()
 
 
-async def test_session_expiry_renews_the_session(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_session_expiry_renews_the_session(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.3))
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
         voice = await open_voice(server)
@@ -168,7 +169,7 @@ async def test_session_expiry_renews_the_session(tmp_path: Path, fake_openai) ->
         await voice.close()
 
 
-async def test_typed_text_and_team_buttons(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_typed_text_and_team_buttons(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.4))
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
         voice = await open_voice(server)
@@ -193,7 +194,7 @@ async def test_typed_text_and_team_buttons(tmp_path: Path, fake_openai) -> None:
         await voice.close()
 
 
-async def test_microphone_audio_reaches_the_realtime_session(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_microphone_audio_reaches_the_realtime_session(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     async with live_app(voice_app(tmp_path, fake_openai, ScriptBook(paris_script))) as server:
         voice = await open_voice(server)
         for _ in range(10):
@@ -204,7 +205,7 @@ async def test_microphone_audio_reaches_the_realtime_session(tmp_path: Path, fak
         await voice.close()
 
 
-async def test_session_endpoint_mints_ephemeral_secret_rate_limited(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_session_endpoint_mints_ephemeral_secret_rate_limited(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     async with live_app(voice_app(tmp_path, fake_openai, ScriptBook(paris_script))) as server:
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             minted = await http.post("/session")

@@ -46,7 +46,8 @@ def call(name: str, arguments: dict[str, Any], call_id: str = "call_1") -> dict[
 
 
 async def test_a_handler_that_raises_is_not_a_dropped_socket() -> None:
-    sockets, team, browser = Sockets(), FakeTeam(), []
+    sockets, team = Sockets(), FakeTeam()
+    browser: list[Any] = []
     narrator = realtime(sockets, team, browser)
     await narrator.start()
     try:
@@ -70,7 +71,8 @@ async def _raise(event: dict[str, Any]) -> None:
 
 async def test_ask_team_runs_off_the_reader() -> None:
     """ask_team waits on the team (store commits); audio keeps flowing to the page meanwhile."""
-    sockets, team, browser = Sockets(), FakeTeam(), []
+    sockets, team = Sockets(), FakeTeam()
+    browser: list[Any] = []
     team.hold = asyncio.Event()
     narrator = realtime(sockets, team, browser)
     await narrator.start()
@@ -179,9 +181,7 @@ def test_spoken_answer_fits_commentary_and_drops_sources() -> None:
 
 
 # ---- GPT-Live ------------------------------------------------------------------------------------------
-LIVE = VoiceSettings(  # type: ignore[call-arg]
-    _env_file=None, voice_api="live", live_progress_every_s=0.0, live_acknowledgement_delay_ms=0
-)
+LIVE = VoiceSettings(_env_file=None, voice_api="live", live_progress_every_s=0.0, live_acknowledgement_delay_ms=0)
 
 
 def live(sockets: Sockets, team: FakeTeam, browser: list[Any]) -> LiveNarrator:
@@ -214,7 +214,8 @@ def delegation(dlg: str) -> dict[str, Any]:
 
 
 async def test_live_delegation_becomes_a_task_then_the_answer_is_commentary_for_it() -> None:
-    sockets, team, browser = Sockets(live=True), FakeTeam(), []
+    sockets, team = Sockets(live=True), FakeTeam()
+    browser: list[Any] = []
     narrator = live(sockets, team, browser)
     await narrator.start()
     try:
@@ -240,7 +241,8 @@ async def test_live_delegation_becomes_a_task_then_the_answer_is_commentary_for_
 
 
 async def test_live_stop_that_cancels_and_a_model_delegation_without_words_does_not() -> None:
-    sockets, team, browser = Sockets(live=True), FakeTeam(), []
+    sockets, team = Sockets(live=True), FakeTeam()
+    browser: list[Any] = []
     narrator = live(sockets, team, browser)
     await narrator.start()
     try:
@@ -259,7 +261,8 @@ async def test_live_stop_that_cancels_and_a_model_delegation_without_words_does_
 
 
 async def test_live_answer_owed_across_a_drop_goes_to_the_new_session_without_the_old_id() -> None:
-    sockets, team, browser = Sockets(live=True), FakeTeam(), []
+    sockets, team = Sockets(live=True), FakeTeam()
+    browser: list[Any] = []
     narrator = live(sockets, team, browser)
     await narrator.start()
     try:
@@ -282,7 +285,8 @@ async def test_live_answer_owed_across_a_drop_goes_to_the_new_session_without_th
 
 
 async def test_live_audio_reaches_the_page_and_speech_over_it_stops_playback() -> None:
-    sockets, team, browser = Sockets(live=True), FakeTeam(), []
+    sockets, team = Sockets(live=True), FakeTeam()
+    browser: list[Any] = []
     narrator = live(sockets, team, browser)
     await narrator.start()
     try:
@@ -301,10 +305,9 @@ async def test_live_audio_reaches_the_page_and_speech_over_it_stops_playback() -
 
 
 async def test_live_session_is_renewed_before_its_limit_with_the_conversation_as_history() -> None:
-    sockets, team, browser = Sockets(live=True), FakeTeam(), []
-    settings = VoiceSettings(  # type: ignore[call-arg]
-        _env_file=None, voice_api="live", live_session_max_s=0.3, live_acknowledgement_delay_ms=0
-    )
+    sockets, team = Sockets(live=True), FakeTeam()
+    browser: list[Any] = []
+    settings = VoiceSettings(_env_file=None, voice_api="live", live_session_max_s=0.3, live_acknowledgement_delay_ms=0)
     narrator = LiveNarrator(
         connect=sockets.connect,
         team=team,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
 from tests.support.voice_client import open_voice, spoken_with_answer, voice_app
@@ -19,7 +20,7 @@ def is_final_answer_item(event: object) -> bool:
     return isinstance(event, dict) and "[RUN_FINISHED]" in str(event.get("item", ""))
 
 
-async def test_realtime_socket_drops_exactly_as_the_answer_is_sent(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_realtime_socket_drops_exactly_as_the_answer_is_sent(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.2))
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
         voice = await open_voice(server)
@@ -37,7 +38,7 @@ async def test_realtime_socket_drops_exactly_as_the_answer_is_sent(tmp_path: Pat
 
 
 @pytest.mark.fake_openai(echo_response_metadata=False)
-async def test_server_without_metadata_echo_answers_within_a_second(tmp_path: Path, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_server_without_metadata_echo_answers_within_a_second(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     book = ScriptBook(lambda: paris_script(researcher_delay=0.1))
     async with live_app(voice_app(tmp_path, fake_openai, book)) as server:
         voice = await open_voice(server)
