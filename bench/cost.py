@@ -18,7 +18,7 @@ delegate()/finish() calls.
 
 "Cacheable prefix": the part of a prompt (tools, then messages, in whole messages) that an earlier request to
 the same model began with; "cached" is what OpenAI's cache would serve of it (only prompts of 1,024 tokens or
-more, in steps of 128). See tests/fakes/chat.py PromptCache.
+more, in steps of 128). See tests/fakes/chat/wire.py PromptCache.
 Run: .venv/bin/python -m bench.cost
 """
 

@@ -3,7 +3,7 @@
 Run by `ServerProcess` (bench/server_process.py); by hand:
     .venv/bin/python -m bench.scripted_server --port 8765 --model-delay 0.05 [--openai-base-url URL]
 It prints `READY <port>` once uvicorn listens. With --openai-base-url the realtime narrator talks to that
-(fake) server; the team's models stay scripted (tests/scripted.py), each call answering after --model-delay.
+(fake) server; the team's models stay scripted (tests/support/scripted.py), each call answering after --model-delay.
 """
 
 from __future__ import annotations

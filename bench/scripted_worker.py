@@ -1,4 +1,4 @@
-"""A worker process (`research-team worker`) whose team models are scripted (tests/scripted.py), so a benchmark
+"""A worker process (`research-team worker`) whose team models are scripted (tests/support/scripted.py), so a benchmark
 measures what the server costs, not a model. Run by bench/scale_load.py:
     REDIS_URL=... DATABASE_URL=... .venv/bin/python -m bench.scripted_worker --model-delay 0.05
 """

@@ -9,7 +9,7 @@ raised for the fuzz; one test shows a flood is rate limited with the default /ws
 
 Frames are pipelined in batches over one connection per endpoint and matched with their replies in order
 (each connection handles its frames one by one). The frames and what each must get come from
-tests/fuzz_strategies.py; hypothesis runs derandomized, so every run sends the same frames.
+tests/support/fuzz_strategies.py; hypothesis runs derandomized, so every run sends the same frames.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A real gateway and worker (tests/cluster.py) with someone else writing into their Redis (issue 22): forged
+"""A real gateway and worker (tests/support/cluster.py) with someone else writing into their Redis (issue 22): forged
 commands are counted on the worker's /metrics and start nothing, while the gateway's own signed commands work."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Gateways and workers as real processes on Debian's redis-server and PostgreSQL (tests/cluster.py).
+"""Gateways and workers as real processes on Debian's redis-server and PostgreSQL (tests/support/cluster.py).
 
 - 100 concurrent sessions across 1 gateway + 2 workers: each gets its own answer, every seq in order, stored;
 - a worker SIGKILLed while 20 runs are mid-way: every run resumes on the other worker (clients told with

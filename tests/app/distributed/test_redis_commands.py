@@ -46,7 +46,7 @@ async def store(tmp_path: Path) -> AsyncIterator[RunStore]:
 
 @pytest.fixture
 async def make_worker(redis_server: RedisServer, store: RunStore, tmp_path: Path) -> AsyncIterator[MakeWorker]:
-    """Workers on the test Redis and store; the models answer "Paris" (tests/scripted.py)."""
+    """Workers on the test Redis and store; the models answer "Paris" (tests/support/scripted.py)."""
     settings = make_settings(tmp_path)
     started: list[tuple[Worker, TeamWiring, Redis]] = []
 

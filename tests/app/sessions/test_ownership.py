@@ -33,7 +33,7 @@ RULES: dict[str, str] = {
     "/docs": "open (Swagger UI; every call it makes needs a token)",
     "/docs-assets/{name}": "open (Swagger UI's packaged files)",
     "/metrics": "authenticated (aggregate figures, no user's data)",
-    "/mcp": "owner: its tools see the caller's runs only (tests/test_mcp_server.py per user)",
+    "/mcp": "owner: its tools see the caller's runs only (tests/app/api/test_mcp_server.py per user)",
     "/session": "authenticated (mints a short-lived secret for the caller)",
     "/runs": "owner: the caller's runs only",
     "/runs/{run_id}": "owner: another user's run is 404",
@@ -42,7 +42,7 @@ RULES: dict[str, str] = {
     "/ws/voice": "owner: another user's ?session= is a fresh session",
     "/voice/config": "authenticated",
     "/voice/calls": "owner: the call runs on the caller's own session (another's ?session= is a fresh one)",
-    "/voice/calls/{call_id}": "owner: another user's call is 404 (tests/test_webrtc_voice.py drives a real call)",
+    "/voice/calls/{call_id}": "owner: another user's call is 404 (tests/app/realtime/test_webrtc_voice.py drives a real call)",
 }
 
 

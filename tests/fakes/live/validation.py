@@ -1,6 +1,6 @@
 """GPT-Live events checked the way the real service does, with the installed SDK's `openai.types.live` types as
 the schema: `TypeAdapter(ClientEvent)` is the gate, and the same recursive walk as for Realtime
-(tests/fakes/validation.py) adds unknown keys (the Live session config is strict) and strict JSON types.
+(tests/fakes/realtime/validation.py) adds unknown keys (the Live session config is strict) and strict JSON types.
 
 Stricter than the SDK's models where the docs are: `delegation_id` is "required, nullable" on thinking and
 commentary (the SDK gives it a default), and their content is limited to 500 tokens.

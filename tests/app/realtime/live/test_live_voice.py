@@ -1,5 +1,5 @@
 """GPT-Live client delegation end to end: the real app and /ws/voice, the real openai SDK
-(`client.live.connect()`), the fake GPT-Live server (tests/fakes/live_session.py). The fake validates every
+(`client.live.connect()`), the fake GPT-Live server (tests/fakes/live/session.py). The fake validates every
 client event with the SDK's `openai.types.live` types plus unknown keys, and delegation ids per connection;
 `fake.assert_clean()` fails a test on any rejected event or violation."""
 

@@ -1,7 +1,7 @@
 """The spoken-question scenario on the Realtime backend under the faults issue 13 names: the socket dropping
 exactly when the final answer is being sent, and a server that does not echo response metadata. (A model pause
-the person did not ask for and a failed first answer are in tests/test_narrator.py; the GPT-Live scenarios in
-tests/test_live_voice.py.) Each runs the real app, /ws/voice, the real openai SDK and the strict fake."""
+the person did not ask for and a failed first answer are in tests/app/realtime/narrator/test_narrator.py; the GPT-Live scenarios in
+tests/app/realtime/live/test_live_voice.py.) Each runs the real app, /ws/voice, the real openai SDK and the strict fake."""
 
 from __future__ import annotations
 
