@@ -30,6 +30,9 @@ from tests.support.scripted import Script, developer_tools, paris_script, resear
 REALTIME_EVENT = TypeAdapter(RealtimeClientEvent)
 LIVE_EVENT = TypeAdapter(LiveClientEvent)
 
+FAST = NarratorSettings(reconnect_delays_s=(0.01,), max_progress_updates=0, response_backoff_s=0.01)
+"""A narrator that reconnects and retries at once and gives no progress updates (the parts' tests)."""
+
 
 def connection_closed() -> ConnectionClosedError:
     return ConnectionClosedError(None, Close(1011, "gone"), None)
