@@ -28,7 +28,7 @@ from tests.fakes.live.fake import LiveFake  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
 from tests.support.live_server import ScriptBook, live_app  # noqa: E402
 from tests.support.scripted import paris_script  # noqa: E402
-from tests.support.voice_client import SPOKEN_ANSWER, VoiceClient, live_settings, voice_app  # noqa: E402
+from tests.support.voice.client import SPOKEN_ANSWER, VoiceClient, live_settings, voice_app  # noqa: E402
 
 handed_over: list[float] = []  # function call / delegation received, in order
 answer_sent: dict[str, float] = {}  # run_id -> response.create / commentary sent

@@ -15,7 +15,7 @@ from app.core.prices import ModelPrice
 from tests.support.browser import MIC_ARGS, open_page, open_voice_page, page_app, voice_page_app
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
-from tests.support.voice_client import realtime_usd, spoken_with_answer
+from tests.support.voice.client import realtime_usd, spoken_with_answer
 
 pytestmark = pytest.mark.browser
 DEAR = {DEFAULT_TEAM_MODEL: ModelPrice(input=1000.0, output=1000.0)}

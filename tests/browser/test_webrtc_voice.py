@@ -24,7 +24,7 @@ from tests.support.browser import (
 )
 from tests.support.live_server import ScriptBook, serve
 from tests.support.scripted import PARIS_ANSWER, paris_script
-from tests.support.voice_client import spoken_with_answer
+from tests.support.voice.client import spoken_with_answer
 
 pytestmark = pytest.mark.browser
 

@@ -23,7 +23,7 @@ from tests.fakes.chat import tool_call
 from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import live_app, make_settings
 from tests.support.scripted import research_tools
-from tests.support.voice_client import VoiceClient
+from tests.support.voice.client import VoiceClient
 
 API_KEY = "sk-" + "proj-LEAKCANARY0123456789abcdefABCDEF"
 GOOGLE_KEY = "AIza" + "SyLEAKCANARY0123456789abcdefABCDE"

@@ -17,7 +17,7 @@ from tests.fakes import (
     first_sentence,
 )
 from tests.fakes.common.audio import BYTES_PER_MS
-from tests.support.realtime_client import SERVER_EVENT, connect_narrator, next_event
+from tests.support.voice.realtime_client import SERVER_EVENT, connect_narrator, next_event
 
 # ---- realtime: the narrator's conversation -------------------------------------------------------------
 

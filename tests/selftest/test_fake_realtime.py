@@ -22,7 +22,7 @@ from tests.fakes import (
     validate_client_event,
 )
 from tests.fakes.common.audio import BYTES_PER_MS, pcm16
-from tests.support.realtime_client import NARRATOR_SESSION, connect_narrator, next_event
+from tests.support.voice.realtime_client import NARRATOR_SESSION, connect_narrator, next_event
 
 # ---- realtime: session, validation ---------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from tests.fakes import (
     FakeOpenAI,
 )
 from tests.fakes.realtime.recordings import RECORDINGS_DIR, parse_recording, recording_path, server_events
-from tests.support.realtime_client import connect_narrator, next_event
+from tests.support.voice.realtime_client import connect_narrator, next_event
 
 # ---- recordings ----------------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from app.core.voice_protocol import VOICE_OUT
 from tests.support.fuzz_strategies import Frame, draw_frames, team_mix, team_size, voice_mix, voice_size
 from tests.support.live_server import LiveServer, ScriptBook, WsClient, live_app, scripted_app
 from tests.support.scripted import PARIS_ANSWER, paris_script
-from tests.support.voice_client import spoken_with_answer, voice_app
+from tests.support.voice.client import spoken_with_answer, voice_app
 
 TEAM_FRAMES = 5_500
 VOICE_FRAMES = 4_600

@@ -23,7 +23,7 @@ from app.store.schema import events as events_table
 from tests.fakes.chat import ErrorReply, delay, rate_limited
 from tests.support.live_server import ScriptBook, live_app, make_settings, openai_app, scripted_app
 from tests.support.scripted import Hang, Script, paris_script, tool_call
-from tests.support.voice_client import live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
+from tests.support.voice.client import live_settings, live_spoke_answer, open_voice, spoken_with_answer, voice_app
 
 
 class Schemas:

@@ -30,7 +30,7 @@ from tests.support.cluster import (
     research_script,
     stored_seqs,
 )
-from tests.support.voice_client import VoiceClient
+from tests.support.voice.client import VoiceClient
 
 pytestmark = NEEDS_POSTGRES
 

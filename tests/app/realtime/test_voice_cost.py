@@ -17,7 +17,7 @@ from app.core.voice_protocol import VOICE_OUT
 from app.realtime.voice_usage import VoiceUsage, response_tokens
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
-from tests.support.voice_client import (
+from tests.support.voice.client import (
     REALTIME,
     live_settings,
     live_spoke_answer,

@@ -12,7 +12,7 @@ import websockets
 
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
-from tests.support.voice_client import (
+from tests.support.voice.client import (
     VoiceClient,
     live_settings,
     live_spoke_answer,
@@ -24,7 +24,7 @@ from tests.support.voice_client import (
     spoken_with_answer,
     voice_app,
 )
-from tests.support.webrtc_peer import QUESTION, BrowserPeer, start_call
+from tests.support.voice.webrtc_peer import QUESTION, BrowserPeer, start_call
 
 
 async def follow(server: Any, call_id: str) -> VoiceClient:

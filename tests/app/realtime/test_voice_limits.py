@@ -17,7 +17,7 @@ from app.realtime.narrator.narrator import NarratorSettings
 from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, live_app, make_settings
 from tests.support.scripted import developer_tools, research_tools
-from tests.support.voice_client import VoiceClient
+from tests.support.voice.client import VoiceClient
 
 ALICE, BOB = "alice-token-" + "a" * 24, "bob-token-" + "b" * 24
 

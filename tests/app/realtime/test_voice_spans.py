@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from app.core import telemetry
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
-from tests.support.voice_client import (
+from tests.support.voice.client import (
     live_settings,
     live_spoke_answer,
     open_voice,

@@ -18,8 +18,8 @@ from app.core.logging_setup import JsonFormatter
 from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
-from tests.support.voice_client import VoiceClient, spoken_with_answer, voice_app
-from tests.support.webrtc_peer import API_KEY, QUESTION, BrowserPeer, start_call, voice_calls
+from tests.support.voice.client import VoiceClient, spoken_with_answer, voice_app
+from tests.support.voice.webrtc_peer import API_KEY, QUESTION, BrowserPeer, start_call, voice_calls
 
 
 async def test_spoken_question_over_webrtc_is_answered_aloud_through_the_sideband(

@@ -1,6 +1,6 @@
 """The GPT-Live narrator's parts, each alone: delegations become tasks and answers commentary, stop requests, an
 answer owed across a drop, audio to the page, session renewal, the intent model. No SQLite, no AutoGen: the team is
-tests.support.narrator_doubles.FakeTeam and the socket an in-memory double that validates every client event with
+tests.support.voice.narrator_doubles.FakeTeam and the socket an in-memory double that validates every client event with
 the openai SDK's own types."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from app.core.redaction import Redactor
 from app.core.voice_settings import VoiceSettings
 from app.realtime.live.narrator import LiveNarrator
 from app.realtime.team_control import TeamUpdate
-from tests.support.narrator_doubles import FakeTeam, Sockets
+from tests.support.voice.narrator_doubles import FakeTeam, Sockets
 
 LIVE = VoiceSettings(_env_file=None, voice_api="live", live_progress_every_s=0.0, live_acknowledgement_delay_ms=0)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import PARIS_ANSWER, paris_script
-from tests.support.voice_client import SPOKEN_ANSWER, live_settings, live_spoke_answer, open_voice, voice_app
+from tests.support.voice.client import SPOKEN_ANSWER, live_settings, live_spoke_answer, open_voice, voice_app
 
 QUESTION = "What's the weather in Paris right now?"
 

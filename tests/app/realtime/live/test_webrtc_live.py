@@ -10,8 +10,8 @@ from pathlib import Path
 from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
-from tests.support.voice_client import live_settings, live_spoke_answer, voice_app
-from tests.support.webrtc_peer import API_KEY, QUESTION, BrowserPeer, start_call, voice_calls
+from tests.support.voice.client import live_settings, live_spoke_answer, voice_app
+from tests.support.voice.webrtc_peer import API_KEY, QUESTION, BrowserPeer, start_call, voice_calls
 
 
 async def test_gpt_live_call_answers_aloud_through_the_sideband(tmp_path: Path, fake_openai: FakeOpenAI) -> None:

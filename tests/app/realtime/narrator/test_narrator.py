@@ -22,9 +22,9 @@ from app.realtime.narrator.narrator import IGNORED_EVENTS, Narrator
 from tests.fakes.realtime.recordings import recording_path, server_events
 from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, live_app, make_settings
-from tests.support.narrator_doubles import Harness
 from tests.support.scripted import PARIS_ANSWER, developer_tools, paris_script, research_tools
-from tests.support.voice_client import SPOKEN_ANSWER, VoiceClient, open_voice, spoken_with_answer, voice_app
+from tests.support.voice.client import SPOKEN_ANSWER, VoiceClient, open_voice, spoken_with_answer, voice_app
+from tests.support.voice.narrator_doubles import Harness
 
 
 async def test_weather_question_spoken_end_to_end(tmp_path: Path, fake_openai: FakeOpenAI) -> None:

@@ -1,6 +1,6 @@
 """The narrator's parts, each alone: transport, tools, response gate (GPT-Live delegation handling is in
 tests/app/realtime/live/test_live_narrator_parts.py). No SQLite, no
-AutoGen: the team is tests.support.narrator_doubles.FakeTeam and the socket an in-memory double that validates every
+AutoGen: the team is tests.support.voice.narrator_doubles.FakeTeam and the socket an in-memory double that validates every
 client event with the openai SDK's own types."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from app.realtime.narrator.tools import NarratorTools
 from app.realtime.progress import spoken_answer
 from app.realtime.team_control import team_event
 from app.store.event_log import Delivery
-from tests.support.narrator_doubles import FAST, FakeTeam, Sockets
+from tests.support.voice.narrator_doubles import FAST, FakeTeam, Sockets
 
 
 def realtime(sockets: Sockets, team: FakeTeam, browser: list[Any]) -> Narrator:
@@ -181,7 +181,7 @@ async def test_every_socket_failure_on_send_is_one_transport_closed() -> None:
     from openai import WebSocketConnectionClosedError
 
     from app.realtime.transport import Transport, TransportClosed
-    from tests.support.narrator_doubles import connection_closed
+    from tests.support.voice.narrator_doubles import connection_closed
 
     failures: list[BaseException] = [
         connection_closed(),

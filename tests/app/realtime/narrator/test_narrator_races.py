@@ -16,7 +16,7 @@ from app.core.redaction import Redactor
 from app.realtime.narrator.narrator import Narrator, NarratorSettings
 from app.realtime.narrator.responses import ResponseGate, ResponseRequest
 from app.realtime.team_control import TeamUpdate
-from tests.support.narrator_doubles import FakeTeam, Sockets
+from tests.support.voice.narrator_doubles import FakeTeam, Sockets
 
 
 async def test_gate_watch_of_a_lost_request_does_not_resend_after_reconnect() -> None:

@@ -1,4 +1,4 @@
-"""The narrator's logic against an in-memory Realtime connection (tests/support/narrator_doubles.Harness; the
+"""The narrator's logic against an in-memory Realtime connection (tests/support/voice/narrator_doubles.Harness; the
 network fake is in test_narrator.py).
 
 Every event the narrator sends is validated with the openai SDK's own RealtimeClientEvent type.
@@ -10,8 +10,8 @@ import asyncio
 import json
 from pathlib import Path
 
-from tests.support.narrator_doubles import UNIT_SECRET, Harness, function_call, outputs
 from tests.support.scripted import PARIS_ANSWER, paris_script
+from tests.support.voice.narrator_doubles import UNIT_SECRET, Harness, function_call, outputs
 
 
 async def test_session_update_is_ga_shaped(tmp_path: Path) -> None:

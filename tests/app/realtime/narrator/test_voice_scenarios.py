@@ -13,7 +13,7 @@ import pytest
 from tests.fakes.server import FakeOpenAI
 from tests.support.live_server import ScriptBook, live_app
 from tests.support.scripted import paris_script
-from tests.support.voice_client import open_voice, spoken_with_answer, voice_app
+from tests.support.voice.client import open_voice, spoken_with_answer, voice_app
 
 
 def is_final_answer_item(event: object) -> bool:
