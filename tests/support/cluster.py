@@ -19,7 +19,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,17 @@ import websockets
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.core.redaction import Redactor
+from app.core.settings import Settings
+from app.distributed.bus import connect
+from app.distributed.signing import BusSigner
+from app.distributed.worker.worker import Worker
+from app.sessions.team_wiring import TeamWiring
+from app.store.run_store import RunStore
 from tests.support.cli import ServeProcess, free_port
+from tests.support.live_server import ScriptBook
 from tests.support.paths import CLI, ROOT
+from tests.support.scripted import developer_tools, paris_script, research_tools
 
 QUESTION = re.compile(r"Q\[(\d+)\]")
 
@@ -148,6 +158,42 @@ class Cluster:
             role.stop()
         for role in self.workers:
             role.stop()
+
+
+@asynccontextmanager
+async def scripted_worker(
+    worker_id: str, redis_url: str, store: RunStore, settings: Settings, *, lease_ttl_s: float
+) -> AsyncIterator[Worker]:
+    """A Worker in this process on `redis_url` and `store`, signing with CLUSTER_SECRET, whose team is scripted
+    (every session answers "Paris" twice: tests/support/scripted.py); stopped on the way out."""
+    wiring = TeamWiring(
+        settings,
+        research_tools(),
+        developer_tools,
+        model_clients=ScriptBook(lambda: paris_script(runs=2)),
+        checkpoints=True,
+    )
+    redis = connect(redis_url)
+    node = Worker(
+        worker_id,
+        redis,
+        redis_url,
+        store,
+        Redactor([]),
+        wiring.build_session,
+        lease_ttl_s=lease_ttl_s,
+        idle_s=60,
+        max_sessions=10,
+        signer=BusSigner(CLUSTER_SECRET),
+        run_budget=settings.run_budget,
+    )
+    await node.start()
+    try:
+        yield node
+    finally:
+        await node.stop()
+        await wiring.close()
+        await redis.aclose()
 
 
 def research_script(chat: Any, *, delay_s: float, steps: int = 2) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,12 @@ import pytest
 from redis.asyncio import Redis
 
 from app.core.metrics import REGISTRY
-from app.core.redaction import Redactor
 from app.distributed.bus import PLACEMENT_STREAM, Command, Reply, connect, lease_key, reply_channel, worker_stream
 from app.distributed.signing import BusSigner
 from app.distributed.worker.worker import Worker
-from app.sessions.team_wiring import TeamWiring
 from app.store.run_store import RunStore
-from tests.support.cluster import CLUSTER_SECRET, RedisServer
-from tests.support.live_server import ScriptBook, make_settings
-from tests.support.scripted import developer_tools, paris_script, research_tools
+from tests.support.cluster import CLUSTER_SECRET, RedisServer, scripted_worker
+from tests.support.live_server import make_settings
 
 GATEWAY = "gateway-test"
 SIGNER = BusSigner(CLUSTER_SECRET)
@@ -48,39 +46,14 @@ async def store(tmp_path: Path) -> AsyncIterator[RunStore]:
 async def make_worker(redis_server: RedisServer, store: RunStore, tmp_path: Path) -> AsyncIterator[MakeWorker]:
     """Workers on the test Redis and store; the models answer "Paris" (tests/support/scripted.py)."""
     settings = make_settings(tmp_path)
-    started: list[tuple[Worker, TeamWiring, Redis]] = []
+    async with AsyncExitStack() as workers:
 
-    async def make(worker_id: str) -> Worker:
-        wiring = TeamWiring(
-            settings,
-            research_tools(),
-            developer_tools,
-            model_clients=ScriptBook(lambda: paris_script(runs=2)),
-            checkpoints=True,
-        )
-        redis = connect(redis_server.url)
-        node = Worker(
-            worker_id,
-            redis,
-            redis_server.url,
-            store,
-            Redactor([]),
-            wiring.build_session,
-            lease_ttl_s=2,
-            idle_s=60,
-            max_sessions=10,
-            signer=SIGNER,
-            run_budget=settings.run_budget,
-        )
-        await node.start()
-        started.append((node, wiring, redis))
-        return node
+        async def make(worker_id: str) -> Worker:
+            return await workers.enter_async_context(
+                scripted_worker(worker_id, redis_server.url, store, settings, lease_ttl_s=2)
+            )
 
-    yield make
-    for node, wiring, redis in started:
-        await node.stop()
-        await wiring.close()
-        await redis.aclose()
+        yield make
 
 
 @pytest.fixture

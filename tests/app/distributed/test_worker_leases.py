@@ -12,15 +12,11 @@ import pytest
 
 from agents.events import TeamMessage
 from agents.session.checkpoint import read_checkpoint
-from app.core.redaction import Redactor
 from app.distributed.bus import connect, lease_key
-from app.distributed.signing import BusSigner
 from app.distributed.worker.worker import Worker
-from app.sessions.team_wiring import TeamWiring
 from app.store.run_store import RunStore, StoreError
-from tests.support.cluster import CLUSTER_SECRET, RedisServer
-from tests.support.live_server import ScriptBook, make_settings
-from tests.support.scripted import developer_tools, paris_script, research_tools
+from tests.support.cluster import RedisServer, scripted_worker
+from tests.support.live_server import make_settings
 
 SESSION = "s_lease_test_0001"
 
@@ -30,33 +26,9 @@ async def worker(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Wor
     settings = make_settings(tmp_path)
     store = RunStore(settings.database_url)
     await store.start()
-    wiring = TeamWiring(
-        settings,
-        research_tools(),
-        developer_tools,
-        model_clients=ScriptBook(lambda: paris_script(runs=2)),
-        checkpoints=True,
-    )
-    redis = connect(redis_server.url)
-    node = Worker(
-        "w-test",
-        redis,
-        redis_server.url,
-        store,
-        Redactor([]),
-        wiring.build_session,
-        lease_ttl_s=0.6,
-        idle_s=60,
-        max_sessions=10,
-        signer=BusSigner(CLUSTER_SECRET),
-        run_budget=settings.run_budget,
-    )
-    await node.start()
-    yield node
-    await node.stop()
-    await wiring.close()
+    async with scripted_worker("w-test", redis_server.url, store, settings, lease_ttl_s=0.6) as node:
+        yield node
     await store.stop()
-    await redis.aclose()
 
 
 async def test_a_lost_lease_stops_the_session_and_nothing_more_is_stored(
