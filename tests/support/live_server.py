@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 import websockets
@@ -18,8 +18,10 @@ from agents.models.clients import TeamModelClients
 from app.core.settings import Settings
 from app.core.voice_settings import VoiceSettings
 from app.main import create_app
-from tests.fakes.server import FakeOpenAI
 from tests.support.scripted import Script, developer_tools, research_tools
+
+if TYPE_CHECKING:  # the benches' server processes import this module without the fake
+    from tests.fakes.server import FakeOpenAI
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
