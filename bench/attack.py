@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.stats import percentiles  # noqa: E402
-from tests.cluster import free_port  # noqa: E402
 from tests.fakes import FakeOpenAI  # noqa: E402
+from tests.support.cli import free_port  # noqa: E402
 
 ANSWER = "Paris is sunny today."
 
@@ -170,7 +170,7 @@ async def big_frames(server: Server, clients: int) -> str:
     peak = server.rss_mb()
     task_s = await normal_task(server)
     return (
-        f"{clients} clients x one 15 MiB frame: RSS +{peak - before:.0f} MB, closed with {sorted(set(codes))}; "
+        f"{clients} clients x one 15 MiB frame: RSS +{peak - before:.0f} MB, closed with {sorted(set(codes), key=lambda c: -1 if c is None else c)}; "
         f"a normal task then took {task_s:.2f} s"
     )
 

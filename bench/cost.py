@@ -14,7 +14,7 @@ selector would, so both modes run the same conversation and only the selector's 
 
 "Cacheable prefix": the part of a prompt (tools, then messages, in whole messages) that an earlier request to
 the same model began with; "cached" is what OpenAI's cache would serve of it (only prompts of 1,024 tokens or
-more, in steps of 128). See tests/fakes/chat.py PromptCache.
+more, in steps of 128). See tests/fakes/chat/wire.py PromptCache.
 Run: .venv/bin/python -m bench.cost
 """
 
@@ -41,9 +41,9 @@ from app.main import create_app  # noqa: E402
 from bench.cost_tasks import perfect_selector, tasks  # noqa: E402
 from tests.fakes.chat import ChatRequest, dynamic, estimate_tokens  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
-from tests.live_server import live_app, make_settings  # noqa: E402
-from tests.tools.fixture_server import FixtureServer, start_fixture_server, weather_page  # noqa: E402
-from tests.tools.fixture_server import make_settings as tool_settings  # noqa: E402
+from tests.support.fixture_server import FixtureServer, start_fixture_server, weather_page  # noqa: E402
+from tests.support.fixture_server import make_settings as tool_settings  # noqa: E402
+from tests.support.live_server import live_app, make_settings  # noqa: E402
 from tools import build_researcher_tools  # noqa: E402
 from tools.code_execution import CodeSandbox  # noqa: E402
 from tools.extract import extract_html  # noqa: E402
@@ -258,7 +258,7 @@ def report_per_task(names: list[str], costs: list[TaskCost], off: list[TaskCost]
 
 def _sum(costs: list[TaskCost]) -> TaskCost:
     fields = ("calls", "prompt_tokens", "tool_definitions", "prefix_tokens", "cached_tokens", "reported_cached")
-    total = TaskCost(0, 0, "", **{f: 0 for f in fields[2:]})
+    total = TaskCost(0, 0, "")
     for f in fields:
         setattr(total, f, _total(costs, f))
     total.usd = round(sum(c.usd for c in costs), 6)

@@ -21,8 +21,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from agents.team.mcp_tools import McpServerConfig, discover_tools
 from bench.stats import percentiles
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import paris_script
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import paris_script
 
 QUESTION = "What's the weather in Paris right now?"
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mcp_stdio_server.py"
@@ -42,11 +42,11 @@ async def ws_runs(server: object, runs: int) -> list[float]:
 
 
 async def mcp_runs(url: str, runs: int) -> tuple[list[float], int]:
-    times, progress = [], 0
+    times, notes = [], 0
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        nonlocal progress
-        progress += 1
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        nonlocal notes
+        notes += 1
 
     for _ in range(runs):
         start = time.perf_counter()
@@ -54,7 +54,7 @@ async def mcp_runs(url: str, runs: int) -> tuple[list[float], int]:
             result = await client.call_tool("ask_team", {"question": QUESTION}, progress_callback=on_progress)
             assert not result.is_error
         times.append((time.perf_counter() - start) * 1000)
-    return times, progress
+    return times, notes
 
 
 async def scrapes(http_url: str, count: int) -> tuple[list[float], int]:

@@ -15,13 +15,15 @@ import time
 from pathlib import Path
 
 import httpx
+from starlette.routing import Route
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live_server import ScriptBook, live_app, scripted_app  # noqa: E402
-from tests.scripted import paris_script  # noqa: E402
-from tests.test_mcp_limits import ALICE, BOB, initialize  # noqa: E402
+from app.api.mcp_gate import McpGate  # noqa: E402
+from tests.support.live_server import ScriptBook, live_app, scripted_app  # noqa: E402
+from tests.support.mcp_client import ALICE, BOB, initialize  # noqa: E402
+from tests.support.scripted import paris_script  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -60,7 +62,8 @@ async def main(calls: int, concurrency: int) -> None:
         start = time.perf_counter()
         await asyncio.gather(*(flood() for _ in range(concurrency)), bob())
         elapsed = time.perf_counter() - start
-        team_mcp_gate = next(r.endpoint for r in app.router.routes if getattr(r, "path", "") == "/mcp")
+        team_mcp_gate = next(r.endpoint for r in app.router.routes if isinstance(r, Route) and r.path == "/mcp")
+        assert isinstance(team_mcp_gate, McpGate)
         print(f"{calls} initialize calls from one user in {elapsed:.1f} s: {statuses}")
         print(f"MCP sessions held: alice {team_mcp_gate.sessions_of('alice')}, bob {team_mcp_gate.sessions_of('bob')}")
         print(f"server memory (this process): {before:.0f} MB before, {rss_mb():.0f} MB after")

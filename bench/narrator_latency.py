@@ -12,6 +12,7 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,14 @@ sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
 
+from agents.events import SessionPayload, TeamMessage  # noqa: E402
+from agents.session.checkpoint import Checkpoint  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
+from tests.fakes.live.fake import LiveFake  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
-from tests.live_server import ScriptBook, live_app  # noqa: E402
-from tests.scripted import paris_script  # noqa: E402
-from tests.voice_client import SPOKEN_ANSWER, VoiceClient, live_settings, voice_app  # noqa: E402
+from tests.support.live_server import ScriptBook, live_app  # noqa: E402
+from tests.support.scripted import paris_script  # noqa: E402
+from tests.support.voice.client import SPOKEN_ANSWER, VoiceClient, live_settings, voice_app  # noqa: E402
 
 handed_over: list[float] = []  # function call / delegation received, in order
 answer_sent: dict[str, float] = {}  # run_id -> response.create / commentary sent
@@ -88,12 +92,19 @@ def instrument() -> None:
     ResponseGate.request = timed_request  # type: ignore[method-assign]
     original_publish = SessionEventLog.publish
 
-    def timed_publish(self: Any, *, type: str, source: str, data: dict[str, Any], run_id: str | None) -> Any:
-        if type in ("run_started", "run_finished") and run_id:
-            published.setdefault((type, run_id), time.time())
-        return original_publish(self, type=type, source=source, data=data, run_id=run_id)
+    def timed_publish(
+        self: SessionEventLog, payload: SessionPayload, run_id: str | None, *, checkpoint: Checkpoint | None = None
+    ) -> asyncio.Future[None]:
+        kind = payload.type if isinstance(payload, TeamMessage) else payload.event_type
+        if kind in ("run_started", "run_finished") and run_id:
+            published.setdefault((kind, run_id), time.time())
+        return original_publish(self, payload, run_id, checkpoint=checkpoint)
 
     SessionEventLog.publish = timed_publish  # type: ignore[method-assign]
+
+
+def spoken_at_least(count: int) -> Callable[[LiveFake], bool]:
+    return lambda live: len(live.spoken_text()) >= count
 
 
 async def one_backend(api: str, runs: int) -> dict[str, Any]:
@@ -122,7 +133,7 @@ async def one_backend(api: str, runs: int) -> dict[str, Any]:
                     lambda m: m["type"] == "team" and m["event"]["type"] == "run_finished", timeout=30
                 )
                 if api == "live":
-                    await fake.live.until(lambda lv, k=n + 1: len(lv.spoken_text()) >= k, timeout=30)
+                    await fake.live.until(spoken_at_least(n + 1), timeout=30)
                     spoken += SPOKEN_ANSWER in fake.live.spoken_text()[-1]
                 else:
                     await fake.realtime.until(

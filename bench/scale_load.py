@@ -28,7 +28,7 @@ from app.distributed.bus import connect  # noqa: E402
 from app.store.schema import metadata  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
 from bench.team_ws_load import lost_sessions, one_session  # noqa: E402
-from tests.cluster import Cluster, RedisServer  # noqa: E402
+from tests.support.cluster import Cluster, RedisServer  # noqa: E402
 
 
 async def reset_database(url: str) -> None:
@@ -50,7 +50,7 @@ def cpu_s(pids: list[int]) -> float:
 
 
 def rss_mb(pids: list[int]) -> float:
-    return sum(psutil.Process(pid).memory_info().rss for pid in pids) / 2**20
+    return float(sum(psutil.Process(pid).memory_info().rss for pid in pids)) / 2**20
 
 
 def cpu_by_part(gateway: int, workers: list[int]) -> dict[str, float]:

@@ -3,7 +3,7 @@
 Run by `ServerProcess` (bench/server_process.py); by hand:
     .venv/bin/python -m bench.scripted_server --port 8765 --model-delay 0.05 [--openai-base-url URL]
 It prints `READY <port>` once uvicorn listens. With --openai-base-url the realtime narrator talks to that
-(fake) server; the team's models stay scripted (tests/scripted.py), each call answering after --model-delay.
+(fake) server; the team's models stay scripted (tests/support/scripted.py), each call answering after --model-delay.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.main import create_app  # noqa: E402
-from tests.live_server import ScriptBook, make_settings  # noqa: E402
-from tests.scripted import developer_tools, paris_script, research_tools  # noqa: E402
+from tests.support.live_server import ScriptBook, make_settings  # noqa: E402
+from tests.support.scripted import developer_tools, paris_script, research_tools  # noqa: E402
 
 
 async def serve(port: int, delay: float, base_url: str | None, data_dir: Path) -> None:

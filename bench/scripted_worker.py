@@ -1,4 +1,4 @@
-"""A worker process (`research-team worker`) whose team models are scripted (tests/scripted.py), so a benchmark
+"""A worker process (`research-team worker`) whose team models are scripted (tests/support/scripted.py), so a benchmark
 measures what the server costs, not a model. Run by bench/scale_load.py:
     REDIS_URL=... DATABASE_URL=... .venv/bin/python -m bench.scripted_worker --model-delay 0.05
 """
@@ -16,8 +16,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.settings import Settings  # noqa: E402
 from app.distributed.worker.main import run_worker  # noqa: E402
-from tests.live_server import ScriptBook  # noqa: E402
-from tests.scripted import developer_tools, paris_script, research_tools  # noqa: E402
+from tests.support.live_server import ScriptBook  # noqa: E402
+from tests.support.scripted import developer_tools, paris_script, research_tools  # noqa: E402
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from app.store.run_store import RunStore  # noqa: E402
 from bench.server_process import ServerProcess  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
-from tests.scripted import PARIS_ANSWER  # noqa: E402
+from tests.support.scripted import PARIS_ANSWER  # noqa: E402
 
 
 @dataclass

@@ -40,10 +40,10 @@ sys.path.insert(0, str(ROOT))
 from app.main import create_app  # noqa: E402
 from tests.fakes.chat import Text, dynamic, tool_call  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
-from tests.live_server import live_app, make_settings  # noqa: E402
-from tests.tools import fixture_server  # noqa: E402
-from tests.tools.fixture_server import FixtureServer  # noqa: E402
-from tests.tools.fixture_server import make_settings as tool_settings  # noqa: E402
+from tests.support import fixture_server  # noqa: E402
+from tests.support.fixture_server import FixtureServer  # noqa: E402
+from tests.support.fixture_server import make_settings as tool_settings  # noqa: E402
+from tests.support.live_server import live_app, make_settings  # noqa: E402
 from tools import build_researcher_tools  # noqa: E402
 
 WORKERS = ("Researcher", "Developer")

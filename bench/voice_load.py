@@ -38,10 +38,10 @@ import websockets  # noqa: E402
 
 from bench.server_process import ServerProcess, Usage  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
-from tests.fakes.audio import BYTES_PER_MS  # noqa: E402
-from tests.fakes.brain import NarratorBrain, first_sentence  # noqa: E402
+from tests.fakes.common.audio import BYTES_PER_MS  # noqa: E402
+from tests.fakes.realtime.brain import NarratorBrain, first_sentence  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
-from tests.scripted import PARIS_ANSWER  # noqa: E402
+from tests.support.scripted import PARIS_ANSWER  # noqa: E402
 
 QUESTION = "What's the weather in Paris right now?"
 SPOKEN_ANSWER = first_sentence(PARIS_ANSWER)

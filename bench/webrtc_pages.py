@@ -22,10 +22,10 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import websockets  # noqa: E402
 
-from tests.fakes.audio import pcm16  # noqa: E402
-from tests.fakes.brain import first_sentence  # noqa: E402
-from tests.scripted import PARIS_ANSWER  # noqa: E402
-from tests.webrtc_peer import BrowserPeer  # noqa: E402
+from tests.fakes.common.audio import pcm16  # noqa: E402
+from tests.fakes.realtime.brain import first_sentence  # noqa: E402
+from tests.support.scripted import PARIS_ANSWER  # noqa: E402
+from tests.support.voice.webrtc_peer import BrowserPeer  # noqa: E402
 
 QUESTION = "What's the weather in Paris right now?"
 SPOKEN_ANSWER = first_sentence(PARIS_ANSWER)

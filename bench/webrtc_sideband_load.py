@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.server_process import ServerProcess, Usage  # noqa: E402
 from bench.voice_load import SPOKEN_ANSWER, LoadConfig, make_fake, report, run_load  # noqa: E402
-from tests.fakes.audio import BYTES_PER_MS  # noqa: E402
+from tests.fakes.common.audio import BYTES_PER_MS  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """REST: the run history.
 
 Every response and status code is declared with a model, so /openapi.json describes exactly what the server
-answers (tests/test_rest_schemathesis.py holds the server to it).
+answers (tests/app/api/test_rest_schemathesis.py holds the server to it).
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ async def _offer(request: Request) -> str:
 
 
 # The body is SDP, not JSON: left out of the OpenAPI schema (like GET /session); its refusals are tested in
-# tests/test_webrtc_voice.py.
+# tests/app/realtime/test_webrtc_voice.py.
 @router.post("/voice/calls", operation_id="create_voice_call", status_code=201, include_in_schema=False)
 async def create_voice_call(request: Request, services: ServicesDep, user: UserDep) -> Response:
     deps = voice_dependencies(services)

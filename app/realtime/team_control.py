@@ -2,7 +2,7 @@
 the session's event log into the typed event narration consumes.
 
 `agents.session.team_session.TeamSession` satisfies `TeamControl`. Everything in app/realtime talks to the team through it,
-so the narrator's parts are unit-tested with a few lines of fake (tests/test_narrator_parts.py).
+so the narrator's parts are unit-tested with a few lines of fake (tests/app/realtime/narrator/test_narrator_parts.py).
 """
 
 from __future__ import annotations

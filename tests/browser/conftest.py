@@ -4,18 +4,18 @@ loop as the app under uvicorn). Skipped with a reason when /usr/bin/chromium is 
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from playwright.async_api import ConsoleMessage, ViewportSize
+
+from tests.support.browser import BrowserPage
+from tests.support.paths import ARTIFACTS
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 BASE_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -47,19 +47,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@dataclass
-class BrowserPage:
-    """A page in a fresh Chromium profile, with everything the console said."""
-
-    page: Any
-    context: Any
-    console_errors: list[str] = field(default_factory=list)
-    console: list[str] = field(default_factory=list)
-
-    def assert_no_console_errors(self) -> None:
-        assert not self.console_errors, "console errors:\n" + "\n".join(self.console_errors)
-
-
 @pytest_asyncio.fixture
 async def browser(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """`await browser(extra_args=[...], viewport=..., permissions=[...])` -> BrowserPage in a fresh profile."""
@@ -69,7 +56,7 @@ async def browser(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     async with async_playwright() as playwright:
 
         async def launch(
-            extra_args: list[str] = (), viewport: dict[str, int] | None = None, permissions: list[str] | None = None
+            extra_args: Sequence[str] = (), viewport: ViewportSize | None = None, permissions: list[str] | None = None
         ) -> BrowserPage:
             profile = tmp_path / f"profile-{len(contexts)}"
             context = await playwright.chromium.launch_persistent_context(
@@ -85,13 +72,13 @@ async def browser(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             contexts.append(context)
             page = context.pages[0] if context.pages else await context.new_page()
             result = BrowserPage(page, context)
-            page.on(
-                "console",
-                lambda m: (
-                    result.console.append(f"{m.type}: {m.text}"),
-                    result.console_errors.append(m.text) if m.type == "error" else None,
-                ),
-            )
+
+            def on_console(message: ConsoleMessage) -> None:
+                result.console.append(f"{message.type}: {message.text}")
+                if message.type == "error":
+                    result.console_errors.append(message.text)
+
+            page.on("console", on_console)
             page.on("pageerror", lambda e: result.console_errors.append(f"page error: {e}"))
             return result
 
@@ -106,7 +93,3 @@ async def browser(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
-
-
-def have(tool: str) -> str | None:
-    return shutil.which(tool)

@@ -6,16 +6,16 @@ import asyncio
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from app.core.default_models import DEFAULT_TEAM_MODEL
 from app.core.prices import ModelPrice
-from tests.browser.pages import page_app
-from tests.browser.test_page import open_page
-from tests.live_server import ScriptBook, live_app
-from tests.scripted import paris_script
+from tests.support.browser import MIC_ARGS, open_page, open_voice_page, page_app, voice_page_app
+from tests.support.live_server import ScriptBook, live_app
+from tests.support.scripted import paris_script
+from tests.support.voice.client import realtime_usd, spoken_with_answer
 
 pytestmark = pytest.mark.browser
 DEAR = {DEFAULT_TEAM_MODEL: ModelPrice(input=1000.0, output=1000.0)}
@@ -50,20 +50,17 @@ VOICE_BADGE = re.compile(r"Voice (\d+):(\d\d) in · (\d+):(\d\d) out · \$(\d+\.
 
 @pytest.mark.parametrize("transport", ["relay", "webrtc"])
 async def test_the_voice_session_shows_its_minutes_and_cost_next_to_the_runs(
-    tmp_path: Path, browser: Any, fake_openai: Any, artifacts: Path, transport: str
+    tmp_path: Path, browser: Any, fake_openai: Any, artifacts: Path, transport: Literal["webrtc", "relay"]
 ) -> None:
-    from tests.browser.test_webrtc_voice import MIC_ARGS, answer_spoken, open_voice_page, webrtc_page_app
-    from tests.test_voice_cost import realtime_usd
-
     rt = fake_openai.realtime
-    app = webrtc_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)), transport)
+    app = voice_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)), transport)
     async with live_app(app) as server:
         tab = await open_voice_page(browser, server.http_url, MIC_ARGS)  # Chromium's fake microphone
         page = tab.page
         await page.fill("#task-input", "Weather in Paris?")  # typed while the voice session is live
         await page.keyboard.press("Enter")
         await page.locator(".run .run-cost").first.wait_for(timeout=20_000)
-        await rt.until(answer_spoken, timeout=20, what="the answer spoken")
+        await rt.until(spoken_with_answer, timeout=20, what="the answer spoken")
         # The page shows the cost of every response.done usage the fake reported (it may still be finishing one).
         deadline = time.monotonic() + 10
         while True:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.live_server import ScriptBook, live_app, scripted_app
-from tests.scripted import paris_script
+from tests.support.live_server import ScriptBook, live_app, scripted_app
+from tests.support.scripted import paris_script
 
 pytestmark = pytest.mark.browser
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.pages import page_app
-from tests.browser.test_page import open_page
-from tests.live_server import live_app
+from tests.support.browser import open_page, page_app
+from tests.support.live_server import live_app
 
 pytestmark = pytest.mark.browser
 

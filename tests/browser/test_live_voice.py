@@ -13,20 +13,18 @@ from fastapi import FastAPI
 
 from app.core.voice_settings import VoiceSettings
 from app.realtime.narrator.narrator import NarratorSettings
-from tests.browser.conftest import BrowserPage
-from tests.browser.pages import page_app, serve
-from tests.fakes.brain import first_sentence
-from tests.live_server import ScriptBook
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
+from tests.fakes.realtime.brain import first_sentence
+from tests.support.browser import MIC_ARGS, BrowserPage, page_app
+from tests.support.live_server import ScriptBook, serve
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
 
 pytestmark = pytest.mark.browser
 
 QUESTION = "What is the weather in Paris right now?"
-MIC_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
 def live_page_app(tmp_path: Path, fake: Any, book: ScriptBook) -> FastAPI:
-    voice = VoiceSettings(  # type: ignore[call-arg]
+    voice = VoiceSettings(
         _env_file=None, voice_api="live", live_progress_every_s=0.0, voice_transport="relay"
     )  # the relay here; GPT-Live over WebRTC is in tests/browser/test_webrtc_voice.py
 

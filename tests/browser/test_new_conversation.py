@@ -9,10 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.pages import page_app
-from tests.browser.test_page import open_page
-from tests.live_server import ScriptBook, live_app
-from tests.scripted import paris_script
+from tests.support.browser import open_page, page_app
+from tests.support.live_server import ScriptBook, live_app
+from tests.support.scripted import paris_script
 
 pytestmark = pytest.mark.browser
 

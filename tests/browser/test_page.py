@@ -13,21 +13,13 @@ from typing import Any
 import pytest
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser.conftest import BrowserPage
-from tests.browser.pages import api_key_of, expand_log, log_names, page_app, serve
-from tests.live_server import ScriptBook, live_app
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
+from tests.support.browser import BrowserPage, api_key_of, expand_log, log_names, open_page, page_app
+from tests.support.live_server import ScriptBook, live_app, serve
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, paris_script
 
 pytestmark = pytest.mark.browser
 
 TASK = "What's the weather in Paris right now?"
-
-
-async def open_page(browser: Any, url: str, **launch: Any) -> BrowserPage:
-    tab: BrowserPage = await browser(**launch)
-    await tab.page.goto(url + "/")
-    await tab.page.wait_for_selector("body[data-team-state=open]", timeout=10_000)
-    return tab
 
 
 async def boxes(page: Any, selectors: list[str]) -> list[dict[str, float]]:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser.pages import page_app
-from tests.live_server import ScriptBook, live_app
-from tests.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, tool_call
+from tests.support.browser import page_app
+from tests.support.live_server import ScriptBook, live_app
+from tests.support.scripted import PARIS_ANSWER, PARIS_SOURCE, Script, tool_call
 
 pytestmark = pytest.mark.browser
 

@@ -10,37 +10,29 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import BrowserPage
-from tests.browser.pages import api_key_of, expand_log, log_names, serve, spoken_wav
-from tests.fakes.brain import first_sentence
-from tests.live_server import ScriptBook
-from tests.scripted import PARIS_ANSWER, paris_script
+from tests.fakes.realtime.brain import first_sentence
+from tests.support.browser import (
+    MIC_ARGS,
+    api_key_of,
+    expand_log,
+    log_names,
+    open_voice_page,
+    spoken_wav,
+    voice_page_app,
+    voice_stats,
+)
+from tests.support.live_server import ScriptBook, serve
+from tests.support.scripted import PARIS_ANSWER, paris_script
 
 pytestmark = pytest.mark.browser
 
 
 def relay_page_app(tmp_path: Path, fake: Any, book: ScriptBook) -> Any:
     """These tests are about the relay (/ws/voice carries the audio); WebRTC is tests/browser/test_webrtc_voice.py."""
-    from tests.browser.test_webrtc_voice import webrtc_page_app
-
-    return webrtc_page_app(tmp_path, fake, book, transport="relay")
+    return voice_page_app(tmp_path, fake, book, transport="relay")
 
 
 QUESTION = "What is the weather in Paris right now?"
-MIC_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-
-
-async def open_voice_page(browser: Any, url: str, extra_args: list[str]) -> BrowserPage:
-    tab: BrowserPage = await browser(extra_args=extra_args, permissions=["microphone"])
-    await tab.page.goto(url + "/")
-    await tab.page.wait_for_selector("body[data-team-state=open]", timeout=10_000)
-    await tab.page.click("#talk")
-    await tab.page.wait_for_selector("body[data-voice-state=ready]", timeout=10_000)
-    return tab
-
-
-async def stats(page: Any) -> dict[str, Any]:
-    return await page.evaluate("() => ({...window.__voiceStats})")
 
 
 async def test_spoken_question_reaches_the_realtime_session_and_the_answer_is_heard(
@@ -73,7 +65,7 @@ async def test_spoken_question_reaches_the_realtime_session_and_the_answer_is_he
             lambda rt: any(first_sentence(PARIS_ANSWER) in t for t in rt.spoken()), timeout=20, what="the answer spoken"
         )
         await page.wait_for_function("() => window.__voiceStats.bytesPlayed > 24000", timeout=15_000)
-        voice = await stats(page)
+        voice = await voice_stats(page)
         assert voice["bytesSent"] > 48_000 and voice["micFramesSent"] > 25 and voice["bytesReceived"] > 0
         # Captions of both sides, live.
         await page.wait_for_selector(".caption[data-role=user]")
@@ -124,7 +116,7 @@ async def test_barge_in_stops_playback_at_once_and_reports_the_played_ms(
         # The person speaks over the narrator: the server says playback.stop, the page drops its queue at once.
         await rt.aspeak_user("Wait, stop.")
         await page.wait_for_function("() => window.__voiceStats.bargeIns === 1", timeout=5_000)
-        voice = await stats(page)
+        voice = await voice_stats(page)
         assert voice["lastPlayedMs"] > 0 and voice["bargeInStopMs"] < 250
         await rt.until(lambda rt: len(rt.truncations) == 1, timeout=5, what="conversation.item.truncate")
         cut = rt.truncations[0]

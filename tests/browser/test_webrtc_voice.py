@@ -10,46 +10,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
-from app.core.voice_settings import VoiceSettings
-from app.realtime.narrator.narrator import NarratorSettings
-from tests.browser.conftest import BrowserPage
-from tests.browser.pages import api_key_of, expand_log, log_names, page_app, serve, spoken_wav
-from tests.fakes.brain import first_sentence
-from tests.live_server import ScriptBook
-from tests.scripted import PARIS_ANSWER, paris_script
+from tests.fakes.realtime.brain import first_sentence
+from tests.support.browser import (
+    MIC_ARGS,
+    api_key_of,
+    expand_log,
+    log_names,
+    open_voice_page,
+    spoken_wav,
+    voice_page_app,
+    voice_stats,
+)
+from tests.support.live_server import ScriptBook, serve
+from tests.support.scripted import PARIS_ANSWER, paris_script
+from tests.support.voice.client import spoken_with_answer
 
 pytestmark = pytest.mark.browser
 
 QUESTION = "What is the weather in Paris right now?"
 SPOKEN = first_sentence(PARIS_ANSWER)
-MIC_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-
-
-def webrtc_page_app(
-    tmp_path: Path, fake: Any, book: ScriptBook, transport: str = "webrtc", api: str = "realtime"
-) -> FastAPI:
-    """The page's app, the narrator pointed at the fake, voice over WebRTC (or the relay) explicitly."""
-    narrator = NarratorSettings(reconnect_delays_s=(0.05, 0.2), response_backoff_s=0.05, max_progress_updates=0)
-    voice = VoiceSettings(  # type: ignore[call-arg]
-        _env_file=None, voice_api=api, voice_transport=transport, live_progress_every_s=0.0
-    )
-
-    return page_app(tmp_path, book, narrator, openai_base_url=fake.base_url, voice=voice)
-
-
-async def open_voice_page(browser: Any, url: str, extra_args: list[str]) -> BrowserPage:
-    tab: BrowserPage = await browser(extra_args=extra_args, permissions=["microphone"])
-    await tab.page.goto(url + "/")
-    await tab.page.wait_for_selector("body[data-team-state=open]", timeout=10_000)
-    await tab.page.click("#talk")
-    await tab.page.wait_for_selector("body[data-voice-state=ready]", timeout=15_000)
-    return tab
-
-
-async def stats(page: Any) -> dict[str, Any]:
-    return await page.evaluate("() => ({...window.__voiceStats})")
 
 
 def wav_or_skip(tmp_path: Path) -> Path:
@@ -59,10 +39,6 @@ def wav_or_skip(tmp_path: Path) -> Path:
     return wav
 
 
-def answer_spoken(rt: Any) -> bool:
-    return any(SPOKEN in text for text in rt.spoken())
-
-
 async def test_spoken_question_over_webrtc_is_answered_aloud_without_audio_through_the_server(
     tmp_path: Path, browser: Any, fake_openai: Any, artifacts: Path
 ) -> None:
@@ -70,7 +46,7 @@ async def test_spoken_question_over_webrtc_is_answered_aloud_without_audio_throu
     rt = fake_openai.realtime
     rt.enable_audio_vad(threshold_rms=400, min_speech_ms=200, silence_ms=700)
     rt.queue_transcript(QUESTION)
-    app = webrtc_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)))
+    app = voice_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)))
     async with serve(app) as server:
         tab = await open_voice_page(
             browser, server.http_url, [*MIC_ARGS, f"--use-file-for-fake-audio-capture={wav}%noloop"]
@@ -82,9 +58,9 @@ async def test_spoken_question_over_webrtc_is_answered_aloud_without_audio_throu
         answer = page.locator(".run .answer")
         await answer.wait_for(timeout=20_000)
         assert PARIS_ANSWER in await answer.inner_text()
-        await rt.until(answer_spoken, timeout=20, what="the answer spoken")
+        await rt.until(spoken_with_answer, timeout=20, what="the answer spoken")
         await page.wait_for_function("() => window.__voiceStats.bytesPlayed > 24000", timeout=15_000)
-        voice = await stats(page)
+        voice = await voice_stats(page)
         assert voice["transport"] == "webrtc" and voice["fallback"] is None and voice["channelEvents"] > 10
         assert voice["bytesSent"] == 0 and voice["bytesReceived"] == 0, "no audio through our server"
         assert not rt.client_events_of("input_audio_buffer.append")
@@ -114,7 +90,7 @@ async def test_sideband_drop_mid_run_is_recovered_and_the_answer_still_heard(
     tmp_path: Path, browser: Any, fake_openai: Any
 ) -> None:
     rt = fake_openai.realtime
-    app = webrtc_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=2.0)))
+    app = voice_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=2.0)))
     async with serve(app) as server:
         tab = await open_voice_page(browser, server.http_url, MIC_ARGS)
         page = tab.page
@@ -125,8 +101,8 @@ async def test_sideband_drop_mid_run_is_recovered_and_the_answer_still_heard(
         call = fake_openai.webrtc.latest()
         fake_openai.webrtc.drop_sideband().result(5)  # the team is still researching
         await rt.until(lambda r: call.sideband_attaches == 2, timeout=10, what="the sideband re-attached")
-        await rt.until(answer_spoken, timeout=20, what="the answer spoken after the re-attach")
-        played = (await stats(page))["bytesPlayed"]
+        await rt.until(spoken_with_answer, timeout=20, what="the answer spoken after the re-attach")
+        played = (await voice_stats(page))["bytesPlayed"]
         await page.wait_for_function(f"() => window.__voiceStats.bytesPlayed > {played + 24000}", timeout=15_000)
         assert PARIS_ANSWER in await page.locator(".run .answer").inner_text()
         assert rt.sessions == 1 and not call.ended
@@ -138,12 +114,12 @@ async def test_when_webrtc_cannot_start_the_page_says_so_and_uses_the_relay(
     tmp_path: Path, browser: Any, fake_openai: Any
 ) -> None:
     fake_openai.webrtc.refuse = 400  # the voice service takes no WebRTC call
-    app = webrtc_page_app(tmp_path, fake_openai, ScriptBook(paris_script))
+    app = voice_page_app(tmp_path, fake_openai, ScriptBook(paris_script))
     async with serve(app) as server:
         tab = await open_voice_page(browser, server.http_url, MIC_ARGS)
         page = tab.page
         assert fake_openai.webrtc.refused == 1
-        voice = await stats(page)
+        voice = await voice_stats(page)
         assert voice["transport"] == "relay" and "refused" in voice["fallback"]
         assert "backup route" in await page.inner_text("#voice-transport")
         notice = page.locator(".notice[data-id=error-voice]")
@@ -161,7 +137,7 @@ async def test_gpt_live_over_webrtc_the_answer_is_heard_and_shown(
     tmp_path: Path, browser: Any, fake_openai: Any
 ) -> None:
     live = fake_openai.live
-    app = webrtc_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)), api="live")
+    app = voice_page_app(tmp_path, fake_openai, ScriptBook(lambda: paris_script(researcher_delay=0.2)), api="live")
     async with serve(app) as server:
         tab = await open_voice_page(browser, server.http_url, MIC_ARGS)
         page = tab.page
@@ -175,7 +151,7 @@ async def test_gpt_live_over_webrtc_the_answer_is_heard_and_shown(
         assert PARIS_ANSWER in await answer.inner_text()
         await live.until(lambda lv: any(SPOKEN in t for t in lv.spoken_text()), timeout=20, what="the answer spoken")
         await page.wait_for_function("() => window.__voiceStats.bytesPlayed > 24000", timeout=15_000)
-        voice = await stats(page)
+        voice = await voice_stats(page)
         assert voice["transport"] == "webrtc" and voice["bytesSent"] == 0 and voice["bytesReceived"] == 0
         await page.wait_for_selector(".caption[data-role=user]")
         assert "weather in Paris" in await page.inner_text(".caption[data-role=user]")

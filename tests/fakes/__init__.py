@@ -4,16 +4,6 @@ integration tests that use the real `openai` SDK, and a parser of recorded realt
 Start with `FakeOpenAI` (or the `fake_openai` pytest fixture from `tests.fakes.pytest_plugin`).
 """
 
-from tests.fakes.brain import (
-    Call,
-    Failure,
-    NarratorBrain,
-    ResponsePlan,
-    ResponseRequest,
-    Say,
-    SessionView,
-    first_sentence,
-)
 from tests.fakes.chat import (
     ChatFake,
     ChatRequest,
@@ -34,14 +24,25 @@ from tests.fakes.chat import (
     tool_call,
     tool_calls,
 )
-from tests.fakes.client_secrets import ClientSecretCall, ClientSecretsFake
-from tests.fakes.live import LiveFake, LiveOptions, Spoken
-from tests.fakes.live_validation import validate_live_client_event, validate_live_server_event
-from tests.fakes.realtime import ClientEventRecord, RealtimeFake, Rejection, Truncation, Violation
-from tests.fakes.realtime_session import SESSION_EXPIRED_MESSAGE
-from tests.fakes.realtime_stream import ResponseRecord
+from tests.fakes.common.sdk_types import Issue
+from tests.fakes.live.fake import LiveFake, LiveOptions, Spoken
+from tests.fakes.live.validation import validate_live_client_event, validate_live_server_event
+from tests.fakes.realtime.brain import (
+    Call,
+    Failure,
+    NarratorBrain,
+    ResponsePlan,
+    ResponseRequest,
+    Say,
+    SessionView,
+    first_sentence,
+)
+from tests.fakes.realtime.client_secrets import ClientSecretCall, ClientSecretsFake
+from tests.fakes.realtime.fake import ClientEventRecord, RealtimeFake, Rejection, Truncation, Violation
+from tests.fakes.realtime.socket import SESSION_EXPIRED_MESSAGE
+from tests.fakes.realtime.stream import ResponseRecord
+from tests.fakes.realtime.validation import validate_client_event, validate_server_event
 from tests.fakes.server import FakeOpenAI
-from tests.fakes.validation import Issue, validate_client_event, validate_server_event
 
 __all__ = [
     "FakeOpenAI",

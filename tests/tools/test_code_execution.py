@@ -19,7 +19,8 @@ import pytest
 from autogen_core import CancellationToken
 
 from sandbox.confine import landlock_abi, python_read_paths
-from tests.tools.fixture_server import FixtureServer, make_settings
+from tests.support.fixture_server import FixtureServer, make_settings
+from tests.support.paths import ROOT
 from tools.code_execution import CodeSandbox
 from tools.config import ToolSettings
 
@@ -327,6 +328,6 @@ async def test_unsafe_local_landlock_keeps_writes_in_scratch(unsafe: CodeSandbox
 
 
 def test_project_root_is_not_among_the_readable_paths() -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = ROOT
     paths = [Path(p).resolve() for p in python_read_paths()]
     assert root not in paths and not any(root.is_relative_to(p) for p in paths)

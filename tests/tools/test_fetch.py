@@ -9,11 +9,11 @@ import asyncio
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.tools.conftest import make_settings
-from tests.tools.fixture_server import HUGE_BYTES, FixtureServer
+from tests.support.fixture_server import HUGE_BYTES, FixtureServer, make_settings
 from tools.config import ToolSettings
 from tools.fetch import fetch_web_content
 from tools.net_guard import NetGuard
@@ -196,7 +196,7 @@ async def test_hostname_resolving_to_a_private_ip_is_refused(
     real = socket.getaddrinfo
     asked: list[str] = []
 
-    def fake_getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def fake_getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
         if host == "intranet.example.com":
             asked.append(host)
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.20.30.40", port))]

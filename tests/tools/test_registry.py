@@ -3,10 +3,11 @@ tool interface against the fixture server."""
 
 from __future__ import annotations
 
+import pytest
 from autogen_core import CancellationToken
 from autogen_core.tools import BaseTool
 
-from tests.tools.fixture_server import FixtureServer
+from tests.support.fixture_server import FixtureServer
 from tools import RESEARCHER_TOOL_NAMES, build_researcher_tools
 from tools.config import ToolSettings
 
@@ -51,7 +52,7 @@ async def test_tools_run_through_autogen(settings: ToolSettings, fixture_server:
     assert "from DuckDuckGo" in str(found)
 
 
-def test_settings_from_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOOGLE_API_KEY", "env-key-42")
     monkeypatch.setenv("GOOGLE_CSE_ID", "env-cx")
     monkeypatch.setenv("FETCH_ALLOW_HOSTS", "127.0.0.1:8001, fixtures.test")

@@ -5,7 +5,7 @@ fetched through a redirect (both URLs), and nothing else."""
 from __future__ import annotations
 
 from agents.manager.sources import SourceLedger, key_of
-from tests.tools.fixture_server import FixtureServer
+from tests.support.fixture_server import FixtureServer
 from tools.arxiv_search import arxiv_search
 from tools.config import ToolSettings
 from tools.fetch import fetch_web_content

@@ -15,10 +15,10 @@ from autogen_core import CancellationToken
 from app.core.steps import describe_step
 from app.main import create_app
 from tests.fakes.chat import tool_call
-from tests.live_server import live_app, make_settings
-from tests.scripted import developer_tools
-from tests.tools.fixture_server import FixtureServer
-from tests.tools.fixture_server import make_settings as tool_settings
+from tests.support.fixture_server import FixtureServer
+from tests.support.fixture_server import make_settings as tool_settings
+from tests.support.live_server import live_app, make_settings
+from tests.support.scripted import developer_tools
 from tools import build_researcher_tools
 from tools.failure import ToolFailed, ToolFailure
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.conftest import make_settings
-from tests.tools.fixture_server import FixtureServer
+from tests.support.fixture_server import FixtureServer, make_settings
 from tools.config import ToolSettings
 from tools.web_search import web_search
 

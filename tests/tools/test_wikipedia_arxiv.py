@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.conftest import make_settings
-from tests.tools.fixture_server import FixtureServer
+from tests.support.fixture_server import FixtureServer, make_settings
 from tools.arxiv_search import arxiv_search, build_search
 from tools.config import ToolSettings
 from tools.wikipedia_search import wikipedia_search
