@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from agents.background import BackgroundTasks
 from app.distributed.bus import WORKERS_HASH, lease_key
+from app.distributed.outage import RedisLink
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,16 @@ _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL
 
 class LeaseKeeper:
     def __init__(
-        self, redis: Redis, redis_url: str, worker_id: str, ttl_s: float, on_lost: Callable[[str], Awaitable[None]]
+        self,
+        redis: Redis,
+        redis_url: str,
+        worker_id: str,
+        ttl_s: float,
+        on_lost: Callable[[str], Awaitable[None]],
+        *,
+        link: RedisLink | None = None,
     ) -> None:
+        self._link = link or RedisLink("worker")
         self._redis = redis
         self._redis_url = redis_url
         self.worker_id = worker_id
@@ -118,10 +127,16 @@ class LeaseKeeper:
 
     def _heartbeat(self, client: blocking_redis.Redis) -> None:
         renew = client.register_script(_RENEW)
-        while not self._stop.wait(self._ttl_ms / 3000):
+        every, wait = self._ttl_ms / 3000, self._ttl_ms / 3000
+        while not self._stop.wait(wait):
             try:
-                self._renew_once(client, renew)
-            except Exception:  # Redis away: keep trying; valid() turns False after a lease
+                self._renew_once(client, renew)  # after Redis restarted empty: registers and re-takes our leases
+                self._link.ok()
+                wait = every
+            except blocking_redis.RedisError as exc:  # Redis away: valid() turns False after a lease
+                self._link.failed("renewing leases", exc)
+                wait = min(every, 0.5)  # try again soon: every renewal missed brings the fence closer
+            except Exception:
                 log.exception("lease renewal failed")
         client.close()
 

@@ -9,26 +9,34 @@ Each publication is signed for its channel (signing.py): gateways deliver nothin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from agents.events import SessionPayload
 from agents.session.checkpoint import Checkpoint
 from app.core.protocol import AnyServerEvent
 from app.core.redaction import Redactor
 from app.distributed.bus import EventNote, events_channel
+from app.distributed.outage import RedisLink
 from app.distributed.signing import BusSigner
 from app.store.event_log import SessionEventLog
 from app.store.run_store import RunStore, StoreError
 
 log = logging.getLogger(__name__)
 
+RETRIES = 40  # attempts at one batch while Redis is away (about a minute with backoff capped at 2 s)
+
 
 class EventPublisher:
-    def __init__(self, redis: Redis, signer: BusSigner, *, limit: int = 50_000, batch: int = 256) -> None:
+    def __init__(
+        self, redis: Redis, signer: BusSigner, *, limit: int = 50_000, batch: int = 256, link: RedisLink | None = None
+    ) -> None:
         self._redis = redis
+        self._link = link or RedisLink("worker")
         self._signer = signer
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(limit)
         self._batch = batch
@@ -40,8 +48,9 @@ class EventPublisher:
         self._task = asyncio.create_task(self._drain(), name="event-publisher")
 
     async def stop(self) -> None:
-        """Publish what is queued, then stop."""
-        await self._queue.join()
+        """Publish what is queued (for up to 10 s: Redis may be away), then stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), 10)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -64,17 +73,35 @@ class EventPublisher:
             while len(items) < self._batch and not self._queue.empty():
                 items.append(self._queue.get_nowait())
             try:
+                await self._send(items)
+            finally:
+                for _ in items:
+                    self._queue.task_done()
+
+    async def _send(self, items: list[tuple[str, str]]) -> None:
+        """Publish a batch; while Redis is away, try again with backoff (what arrives twice, gateways drop by seq),
+        up to a minute: past that the batch is dropped and gateways read it from the store."""
+        failures = 0
+        while True:
+            try:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for channel, note in items:
                         pipe.publish(channel, note)
                     await pipe.execute()
                 self.published += len(items)
-            except Exception:  # Redis away: gateways fill the gap from the store
+                self._link.ok()
+                return
+            except RedisError as exc:  # Redis away: gateways fill any gap from the store
+                self._link.failed("publishing events", exc)
+                failures += 1
+                if failures >= RETRIES:
+                    self.dropped += len(items)
+                    return
+                await self._link.wait(failures)
+            except Exception:
                 log.exception("publishing %d events failed", len(items))
                 self.dropped += len(items)
-            finally:
-                for _ in items:
-                    self._queue.task_done()
+                return
 
 
 class WorkerEventLog(SessionEventLog):
