@@ -199,8 +199,15 @@ class GatewayBus:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis away: logged once per outage, retried with backoff
                 self.link.failed("the gateway's subscriptions", exc)
+                self._fail_pending()
                 failures += 1
                 await self.link.wait(failures)
+
+    def _fail_pending(self) -> None:
+        """Commands awaiting a reply when Redis went away: their replies went with it (or will never come)."""
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(SessionCommandError(ErrorCode.WORKER_UNAVAILABLE, REDIS_AWAY))
 
     async def _read(self) -> None:
         assert self._pubsub is not None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
@@ -28,6 +29,8 @@ from app.store.run_store import RunStore, StoreError
 
 log = logging.getLogger(__name__)
 
+FENCE_WAIT_S = 60.0  # how long an event waits for its lease to be renewed (Redis away) before it is refused
+NOT_HELD = "This worker no longer holds the session."
 RETRIES = 40  # attempts at one batch while Redis is away (about a minute with backoff capped at 2 s)
 
 
@@ -105,8 +108,9 @@ class EventPublisher:
 
 
 class WorkerEventLog(SessionEventLog):
-    """A session's log on a worker: refuses to store once the worker may have lost the session (the fence),
-    and publishes every stored event for the gateways."""
+    """A session's log on a worker: stores only while the worker certainly holds the session (the fence: while
+    its lease is not renewed, events wait in order for a renewal, up to FENCE_WAIT_S; once the session is lost
+    they are refused), and publishes every stored event for the gateways."""
 
     def __init__(
         self,
@@ -122,16 +126,45 @@ class WorkerEventLog(SessionEventLog):
         super().__init__(session_id, store, redactor, last_seq=last_seq, owner=owner)
         self._publisher = publisher
         self._may_write = may_write
+        self._held_back: asyncio.Future[None] | None = None  # the last event waiting for a lease renewal
         self.fenced = False
 
     def publish(
         self, payload: SessionPayload, run_id: str | None, *, checkpoint: Checkpoint | None = None
     ) -> asyncio.Future[None]:
-        if self.fenced or not self._may_write():
+        if self.fenced:
             refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            refused.set_exception(StoreError("This worker no longer holds the session."))
+            refused.set_exception(StoreError(NOT_HELD))
             return refused
-        return super().publish(payload, run_id, checkpoint=checkpoint)
+        if self._held_back is None and self._may_write():
+            return super().publish(payload, run_id, checkpoint=checkpoint)
+        # The lease was not renewed lately (Redis away): wait, in order, for a renewal that proves it is still ours.
+        later = asyncio.ensure_future(self._when_renewed(self._held_back, payload, run_id, checkpoint))
+        self._held_back = later
+        later.add_done_callback(self._release_hold)
+        return later
+
+    def _release_hold(self, done: asyncio.Future[None]) -> None:
+        if self._held_back is done:
+            self._held_back = None
+
+    async def _when_renewed(
+        self,
+        previous: asyncio.Future[None] | None,
+        payload: SessionPayload,
+        run_id: str | None,
+        checkpoint: Checkpoint | None,
+    ) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        deadline = time.monotonic() + FENCE_WAIT_S
+        while not self._may_write():
+            if self.fenced or time.monotonic() > deadline:
+                raise StoreError(NOT_HELD)
+            await asyncio.sleep(0.1)
+        if self.fenced:  # the renewal found another worker holding the session
+            raise StoreError(NOT_HELD)
+        await super().publish(payload, run_id, checkpoint=checkpoint)
 
     def _deliver(self, seq: int, text: str, event: AnyServerEvent) -> None:
         super()._deliver(seq, text, event)

@@ -126,8 +126,9 @@ class Worker:
         await asyncio.gather(*(h.session.close() for h in self.hosted.values()), return_exceptions=True)
         self.hosted.clear()
         await self.publisher.stop()
-        await self.leases.stop()
-        await self._redis.delete(worker_stream(self.worker_id))
+        with contextlib.suppress(RedisError):  # Redis away: the leases expire and the stream goes on their own
+            await self.leases.stop()
+            await self._redis.delete(worker_stream(self.worker_id))
 
     @property
     def store_pending(self) -> int:
