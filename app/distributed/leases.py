@@ -77,6 +77,10 @@ class LeaseKeeper:
         with self._guard:
             return frozenset(self._held)
 
+    def holds(self, session_id: str) -> bool:
+        with self._guard:
+            return session_id in self._held
+
     def valid(self) -> bool:
         """Whether our leases are certainly still ours (renewed less than a lease ago, with a margin)."""
         return (time.monotonic() - self._renewed_at) * 1000 < self._ttl_ms * 0.9
@@ -145,13 +149,15 @@ class LeaseKeeper:
         held = list(self.held)
         client.hset(WORKERS_HASH, self.worker_id, str(time.time()))
         lost = renew(keys=[lease_key(s) for s in held], args=[self.worker_id, self._ttl_ms]) if held else []
+        gone = []
+        with self._guard:  # before the fence opens again: a lost session must not pass holds() meanwhile
+            for key in lost or []:
+                session_id = str(key).split(":", 2)[-1]
+                if session_id in self._held:
+                    self._held.discard(session_id)
+                    gone.append(session_id)
         self._renewed_at = started
-        for key in lost or []:
-            session_id = str(key).split(":", 2)[-1]
-            with self._guard:
-                if session_id not in self._held:
-                    continue
-                self._held.discard(session_id)
+        for session_id in gone:
             log.warning("lease lost", extra={"session_id": session_id})
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(self._stop_session, session_id)

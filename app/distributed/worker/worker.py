@@ -314,8 +314,9 @@ class Worker:
 
     async def _open(self, session_id: str, owner: str) -> Hosted:
         last_seq = await self._store.max_seq(session_id)
+        may_write = lambda: self.leases.valid() and self.leases.holds(session_id)  # noqa: E731 - the fence
         event_log = WorkerEventLog(
-            session_id, self._store, self._redactor, self.publisher, self.leases.valid, last_seq=last_seq, owner=owner
+            session_id, self._store, self._redactor, self.publisher, may_write, last_seq=last_seq, owner=owner
         )
         session = await self._build(session_id, event_log)
         try:
