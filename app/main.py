@@ -64,13 +64,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             store = RunStore(settings.database_url)
-            live_workers = None
+            live_workers = redis_outage = None
             if settings.redis_url:  # a gateway: sessions live on workers (app/distributed)
                 redactor, sandbox = Redactor(settings.secret_values()), None
                 await _start_store(stack, store, users, settings, redactor, configure_logs)
                 gateway = await open_gateway(stack, settings, store, redactor)
                 registry: Registry = gateway
-                live_workers = gateway.live_workers
+                live_workers, redis_outage = gateway.live_workers, gateway.redis_outage
             else:  # everything in this process
                 tools = await open_team_tools(settings, researcher_tools, developer_tools)
                 stack.push_async_callback(tools.close)
@@ -116,6 +116,7 @@ def create_app(
                 realtime_connect=realtime_connect,
                 model_watch=model_watch,
                 live_workers=live_workers,
+                redis_outage=redis_outage,
             )
             isolation = sandbox.isolation if sandbox is not None else None
             log.info(

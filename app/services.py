@@ -37,3 +37,4 @@ class Services:
     realtime_connect: Callable[[], Any] | None = None  # how the narrator connects; None: the openai SDK's client
     model_watch: ModelWatch | None = None  # GET /v1/models at startup and every few hours (None without a key)
     live_workers: Callable[[float], Awaitable[int]] | None = None  # a gateway's count of live workers (/health)
+    redis_outage: Callable[[], str | None] | None = None  # a gateway's: why Redis is unreachable now, or None

@@ -37,6 +37,13 @@ class ModelHealth(BaseModel):
     models: list[dict[str, Any]]
 
 
+class RedisHealth(BaseModel):
+    """A gateway's Redis: `unavailable` with the reason during an outage (docs/scaling.md says what it costs)."""
+
+    status: Literal["ok", "unavailable"]
+    reason: str | None = None
+
+
 class Health(BaseModel):
     """Without the token (when APP_TOKEN is set) only `status`: the server is up, nothing about its setup."""
 
@@ -48,6 +55,7 @@ class Health(BaseModel):
     code_execution: CodeExecution | None = None
     role: Literal["embedded", "gateway"] | None = None
     workers: int | None = Field(default=None, description="A gateway's live workers; with none, no team can work.")
+    redis: RedisHealth | None = None
     models: ModelHealth | None = None
 
 
@@ -63,7 +71,9 @@ async def health(services: ServicesDep, request: Request) -> Health:
     workers = await _live_workers(services)
     check = services.model_watch.latest if services.model_watch is not None else None
     models_ok = check is None or not check.degraded
-    healthy = database == "ok" and (code is None or code.runs_code) and workers != 0 and models_ok
+    redis = _redis_health(services)
+    redis_ok = redis is None or redis.status == "ok"
+    healthy = database == "ok" and (code is None or code.runs_code) and workers != 0 and models_ok and redis_ok
     status: Literal["ok", "degraded"] = "ok" if healthy else "degraded"
     if not getattr(request.state, "authenticated", True):
         return Health(status=status)
@@ -76,8 +86,16 @@ async def health(services: ServicesDep, request: Request) -> Health:
         code_execution=code,
         role="gateway" if services.live_workers is not None else "embedded",
         workers=workers,
+        redis=redis,
         models=_model_health(check),
     )
+
+
+def _redis_health(services: Services) -> RedisHealth | None:
+    if services.redis_outage is None:
+        return None
+    reason = services.redis_outage()
+    return RedisHealth(status="ok") if reason is None else RedisHealth(status="unavailable", reason=reason)
 
 
 def _model_health(check: ModelCheck | None) -> ModelHealth | None:

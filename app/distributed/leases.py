@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from agents.background import BackgroundTasks
 from app.distributed.bus import WORKERS_HASH, lease_key
+from app.distributed.outage import RedisLink
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,16 @@ _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL
 
 class LeaseKeeper:
     def __init__(
-        self, redis: Redis, redis_url: str, worker_id: str, ttl_s: float, on_lost: Callable[[str], Awaitable[None]]
+        self,
+        redis: Redis,
+        redis_url: str,
+        worker_id: str,
+        ttl_s: float,
+        on_lost: Callable[[str], Awaitable[None]],
+        *,
+        link: RedisLink | None = None,
     ) -> None:
+        self._link = link or RedisLink("worker")
         self._redis = redis
         self._redis_url = redis_url
         self.worker_id = worker_id
@@ -67,6 +76,10 @@ class LeaseKeeper:
     def held(self) -> frozenset[str]:
         with self._guard:
             return frozenset(self._held)
+
+    def holds(self, session_id: str) -> bool:
+        with self._guard:
+            return session_id in self._held
 
     def valid(self) -> bool:
         """Whether our leases are certainly still ours (renewed less than a lease ago, with a margin)."""
@@ -118,10 +131,16 @@ class LeaseKeeper:
 
     def _heartbeat(self, client: blocking_redis.Redis) -> None:
         renew = client.register_script(_RENEW)
-        while not self._stop.wait(self._ttl_ms / 3000):
+        every, wait = self._ttl_ms / 3000, self._ttl_ms / 3000
+        while not self._stop.wait(wait):
             try:
-                self._renew_once(client, renew)
-            except Exception:  # Redis away: keep trying; valid() turns False after a lease
+                self._renew_once(client, renew)  # after Redis restarted empty: registers and re-takes our leases
+                self._link.ok()
+                wait = every
+            except blocking_redis.RedisError as exc:  # Redis away: valid() turns False after a lease
+                self._link.failed("renewing leases", exc)
+                wait = min(every, 0.5)  # try again soon: every renewal missed brings the fence closer
+            except Exception:
                 log.exception("lease renewal failed")
         client.close()
 
@@ -130,13 +149,15 @@ class LeaseKeeper:
         held = list(self.held)
         client.hset(WORKERS_HASH, self.worker_id, str(time.time()))
         lost = renew(keys=[lease_key(s) for s in held], args=[self.worker_id, self._ttl_ms]) if held else []
+        gone = []
+        with self._guard:  # before the fence opens again: a lost session must not pass holds() meanwhile
+            for key in lost or []:
+                session_id = str(key).split(":", 2)[-1]
+                if session_id in self._held:
+                    self._held.discard(session_id)
+                    gone.append(session_id)
         self._renewed_at = started
-        for key in lost or []:
-            session_id = str(key).split(":", 2)[-1]
-            with self._guard:
-                if session_id not in self._held:
-                    continue
-                self._held.discard(session_id)
+        for session_id in gone:
             log.warning("lease lost", extra={"session_id": session_id})
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(self._stop_session, session_id)

@@ -2,8 +2,14 @@
 
 One pub/sub connection carries this gateway's reply channel and the event channels of the sessions it has
 clients for. `subscribe()` returns once Redis confirmed the subscription, so a client's replay from the store,
-read after it, cannot miss an event published in between. If the connection drops, the gateway subscribes
-again and every session's feed catches up from the store.
+read after it, cannot miss an event published in between. If the connection drops (Redis restarted, or is
+away), the gateway tries again with capped backoff, subscribes again to everything, waits for Redis to confirm,
+and then every session's feed catches up from the store. A feed that has heard nothing for QUIET_S checks the
+store on its own (then less and less often while it stays quiet): a publication lost without the connection
+dropping (its worker's publisher gave up) is not lost for its clients.
+
+A command in flight while Redis went away may or may not have reached its worker: it is answered with
+worker_unavailable ("try again"), never sent a second time behind the client's back.
 
 Commands go out signed (signing.py), each attempt with a new id and its own deadline; replies and events come
 in only when signed by a worker of this cluster for this channel: anything else on Redis is dropped and counted.
@@ -12,6 +18,7 @@ in only when signed by a worker of this cluster for this channel: anything else 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any, Literal, Protocol
@@ -19,6 +26,7 @@ from typing import Any, Literal, Protocol
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 from agents.events import ErrorCode
 from agents.session.team_session import SessionCommandError
@@ -34,6 +42,7 @@ from app.distributed.bus import (
     new_command_id,
     reply_channel,
 )
+from app.distributed.outage import RedisLink
 from app.distributed.signing import BusSigner, send_command
 
 log = logging.getLogger(__name__)
@@ -41,6 +50,9 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 10_000  # commands awaiting a worker's reply
 WORKER_FORGOTTEN_S = 3600.0  # a worker silent this long is removed from rt:workers
 EVENTS_PREFIX = PREFIX + "ev:"
+QUIET_S = 10.0  # a feed that heard nothing this long checks the store; then after 20 s, 40 s, ... up to QUIET_MAX_S
+QUIET_MAX_S = 300.0
+REDIS_AWAY = "The cluster's Redis was unreachable while this command was in flight; try again."
 
 BUS_REFUSED = Counter(
     "research_team_gateway_bus_refused",
@@ -72,16 +84,21 @@ class GatewayBus:
         self._confirmed: dict[str, asyncio.Event] = {}
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._quiet: dict[str, tuple[float, float]] = {}  # session id -> (when to check the store, then in how long)
+        self.link = RedisLink("gateway")
 
     async def start(self) -> None:
         self._pubsub = self._redis.pubsub()
         await self._subscribe_channel(reply_channel(self.gateway_id))
         self._reader = asyncio.create_task(self._read_forever(), name="gateway-bus-reader")
+        self._watch = asyncio.create_task(self._watch_quiet_feeds(), name="gateway-quiet-feeds")
 
     async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+        for task in (self._reader, self._watch):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
         for future in self._pending.values():
@@ -101,17 +118,23 @@ class GatewayBus:
             command.deadline = command.issued_at + wait_s
             future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
             self._pending[command.id] = future
-            holder = await self._redis.get(lease_key(command.session_id))
+            outages = self.link.outages
+            holder = None
             try:
+                holder = await self._redis.get(lease_key(command.session_id))
                 await send_command(self._redis, command, holder, self._signer)
                 reply = await asyncio.wait_for(future, wait_s)
+            except RedisError:  # not sent, or perhaps sent: the client decides whether to try again
+                raise SessionCommandError(ErrorCode.WORKER_UNAVAILABLE, REDIS_AWAY) from None
             except TimeoutError:
+                if self.link.down or self.link.outages != outages:  # its reply (or the command) went with Redis
+                    raise SessionCommandError(ErrorCode.WORKER_UNAVAILABLE, REDIS_AWAY) from None
                 log.warning(
                     "no reply from a worker",
                     extra={"session_id": command.session_id, "action": command.action, "worker": holder},
                 )
                 # The holder may have died with our command: once its lease is gone, placement finds a new one.
-                if attempt == 1 and await self._redis.get(lease_key(command.session_id)) != holder:
+                if attempt == 1 and await self._holder_changed(command.session_id, holder):
                     continue
                 raise SessionCommandError(
                     ErrorCode.WORKER_UNAVAILABLE, "The team's worker did not answer in time; try again."
@@ -122,6 +145,16 @@ class GatewayBus:
                 return reply.result
             raise SessionCommandError(_code(reply.code), reply.message or "The worker refused the command.")
         raise AssertionError("unreachable")
+
+    async def _holder_changed(self, session_id: str, holder: str | None) -> bool:
+        try:
+            return bool(await self._redis.get(lease_key(session_id)) != holder)
+        except RedisError:
+            raise SessionCommandError(ErrorCode.WORKER_UNAVAILABLE, REDIS_AWAY) from None
+
+    def redis_outage(self) -> str | None:
+        """Why Redis is unreachable from this gateway now (/health), or None."""
+        return self.link.reason()
 
     async def live_workers(self, max_age_s: float) -> int:
         """Workers whose heartbeat is younger than `max_age_s` (/health). A worker that died without a clean
@@ -136,11 +169,14 @@ class GatewayBus:
     # ---- events -----------------------------------------------------------------------------------------
     async def subscribe(self, session_id: str, listener: EventsListener) -> None:
         self._listeners[session_id] = listener
+        self._heard(session_id)
         await self._subscribe_channel(events_channel(session_id))
 
     async def unsubscribe(self, session_id: str) -> None:
+        self._quiet.pop(session_id, None)
         if self._listeners.pop(session_id, None) is not None and self._pubsub is not None:
-            await self._pubsub.unsubscribe(events_channel(session_id))
+            with contextlib.suppress(RedisError):  # Redis away: the subscription went with the connection
+                await self._pubsub.unsubscribe(events_channel(session_id))
 
     async def _subscribe_channel(self, channel: str) -> None:
         assert self._pubsub is not None
@@ -151,29 +187,46 @@ class GatewayBus:
         self._confirmed.pop(channel, None)
 
     async def _read_forever(self) -> None:
+        failures = 0
         while True:
             try:
+                if failures:  # after a drop: everything again, confirmed, then every feed reads what it missed
+                    await self._resubscribe()
+                    self.link.ok()
+                    failures = 0
                 await self._read()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis away: subscribe again, then every feed reads what it missed
-                log.exception("gateway bus connection lost; reconnecting")
-                await asyncio.sleep(0.5)
-                await self._resubscribe()
+            except Exception as exc:  # noqa: BLE001 - Redis away: logged once per outage, retried with backoff
+                self.link.failed("the gateway's subscriptions", exc)
+                self._fail_pending()
+                failures += 1
+                await self.link.wait(failures)
+
+    def _fail_pending(self) -> None:
+        """Commands awaiting a reply when Redis went away: their replies went with it (or will never come)."""
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(SessionCommandError(ErrorCode.WORKER_UNAVAILABLE, REDIS_AWAY))
 
     async def _read(self) -> None:
         assert self._pubsub is not None
         while True:
             message = await self._pubsub.get_message(timeout=5.0)
-            if message is None:
-                continue
-            kind, channel = message.get("type"), str(message.get("channel"))
-            if kind == "subscribe":
-                event = self._confirmed.get(channel)
-                if event is not None:
-                    event.set()
-            elif kind == "message":
-                self._dispatch(channel, str(message["data"]))
+            if message is not None:
+                self._take(message)
+
+    def _take(self, message: dict[str, Any]) -> str | None:
+        """Dispatch one pub/sub message; the channel when it confirms a subscription."""
+        kind, channel = message.get("type"), str(message.get("channel"))
+        if kind == "subscribe":
+            event = self._confirmed.get(channel)
+            if event is not None:
+                event.set()
+            return channel
+        if kind == "message":
+            self._dispatch(channel, str(message["data"]))
+        return None
 
     def _dispatch(self, channel: str, data: str) -> None:
         kind: Literal["event", "reply"] = "event" if channel.startswith(EVENTS_PREFIX) else "reply"
@@ -185,8 +238,10 @@ class GatewayBus:
                 log.warning("dropped an unsigned or forged message from Redis", extra={"kind": kind})
             return
         if kind == "event":
-            listener = self._listeners.get(channel[len(EVENTS_PREFIX) :])
+            session_id = channel[len(EVENTS_PREFIX) :]
+            listener = self._listeners.get(session_id)
             if listener is not None:
+                self._heard(session_id)
                 note = EventNote.model_validate_json(payload)
                 listener.receive(note.seq, note.text)
             return
@@ -196,13 +251,36 @@ class GatewayBus:
             future.set_result(reply)
 
     async def _resubscribe(self) -> None:
-        if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
-        self._pubsub = self._redis.pubsub()
-        channels = [reply_channel(self.gateway_id), *(events_channel(s) for s in self._listeners)]
-        await self._pubsub.subscribe(*channels)
-        for listener in self._listeners.values():
+        old, self._pubsub = self._pubsub, self._redis.pubsub()
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+        waiting = {reply_channel(self.gateway_id), *(events_channel(s) for s in self._listeners)}
+        await self._pubsub.subscribe(*waiting)
+        deadline = time.monotonic() + self._timeout
+        while waiting:  # confirmed: nothing published from now on is missed, so the store holds all the rest
+            if time.monotonic() > deadline:
+                raise TimeoutError("Redis did not confirm the subscriptions")
+            message = await self._pubsub.get_message(timeout=1.0)
+            if message is not None:
+                waiting.discard(self._take(message) or "")
+        for session_id, listener in list(self._listeners.items()):
+            self._heard(session_id)
             listener.catch_up()
+
+    # ---- quiet feeds --------------------------------------------------------------------------------------
+    def _heard(self, session_id: str) -> None:
+        self._quiet[session_id] = (time.monotonic() + QUIET_S, QUIET_S)
+
+    async def _watch_quiet_feeds(self) -> None:
+        while True:
+            await asyncio.sleep(QUIET_S / 4)
+            now = time.monotonic()
+            for session_id, (due, every) in list(self._quiet.items()):
+                listener = self._listeners.get(session_id)
+                if listener is not None and now >= due:
+                    self._quiet[session_id] = (now + min(2 * every, QUIET_MAX_S), min(2 * every, QUIET_MAX_S))
+                    listener.catch_up()
 
 
 def _code(value: str | None) -> ErrorCode:

@@ -91,6 +91,9 @@ class RemoteRegistry:
     async def live_workers(self, max_age_s: float) -> int:
         return await self._bus.live_workers(max_age_s)
 
+    def redis_outage(self) -> str | None:
+        return self._bus.redis_outage()
+
     def start_sweeper(self, every_s: float = 30.0) -> None:
         """Nothing to sweep: entries leave with their last connection; workers expire idle sessions."""
 

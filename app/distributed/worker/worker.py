@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from agents.events import ErrorCode
 from agents.models.budget import RunBudget
@@ -44,6 +45,7 @@ from app.distributed.bus import (
 )
 from app.distributed.leases import LeaseKeeper
 from app.distributed.loop_lag import LoopLag
+from app.distributed.outage import RedisLink
 from app.distributed.signing import BusSigner, send_command
 from app.distributed.worker.intake import CommandIntake
 from app.distributed.worker.publisher import EventPublisher, WorkerEventLog
@@ -87,11 +89,12 @@ class Worker:
         self._build = build
         self._idle_s = idle_s
         self._max_sessions = max_sessions
-        self.leases = LeaseKeeper(redis, redis_url, worker_id, lease_ttl_s, self._lost)
+        self.link = RedisLink("worker")
+        self.leases = LeaseKeeper(redis, redis_url, worker_id, lease_ttl_s, self._lost, link=self.link)
         self._signer = signer
         self._run_budget = run_budget
         self.intake = CommandIntake(signer, redis)
-        self.publisher = EventPublisher(redis, signer)
+        self.publisher = EventPublisher(redis, signer, link=self.link)
         self.lag = LoopLag()
         self.hosted: dict[str, Hosted] = {}
         self._opening: dict[str, asyncio.Lock] = {}
@@ -103,11 +106,7 @@ class Worker:
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     async def start(self) -> None:
-        try:
-            await self._redis.xgroup_create(PLACEMENT_STREAM, PLACEMENT_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await self._create_group()
         self.leases.start()  # announces this worker before the first command
         self.publisher.start()
         self.lag.start()
@@ -127,8 +126,9 @@ class Worker:
         await asyncio.gather(*(h.session.close() for h in self.hosted.values()), return_exceptions=True)
         self.hosted.clear()
         await self.publisher.stop()
-        await self.leases.stop()
-        await self._redis.delete(worker_stream(self.worker_id))
+        with contextlib.suppress(RedisError):  # Redis away: the leases expire and the stream goes on their own
+            await self.leases.stop()
+            await self._redis.delete(worker_stream(self.worker_id))
 
     @property
     def store_pending(self) -> int:
@@ -139,39 +139,58 @@ class Worker:
         """Placement and the worker's own stream are read by two loops, each blocking on its own connection."""
         await asyncio.gather(self._read_placement(), self._read_own())
 
+    async def _create_group(self) -> None:
+        """The placement group (and its stream): at start, and again when a Redis that restarted empty lost it."""
+        try:
+            await self._redis.xgroup_create(PLACEMENT_STREAM, PLACEMENT_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
     async def _read_placement(self) -> None:
         """New sessions are taken only while this worker keeps up (its event loop is not lagging): an
         overloaded worker leaves them to the others, or to itself once it has caught up."""
+        failures = 0
         while True:
             await self.lag.keeping_up()
             try:
                 placed = await self._redis.xreadgroup(
                     PLACEMENT_GROUP, self.worker_id, {PLACEMENT_STREAM: ">"}, count=100, block=5000
                 )
+                self.link.ok()
+                failures = 0
                 for _stream, entries in placed or []:
                     for _entry_id, fields in entries:
                         self._accept(fields)
                     await self._redis.xack(PLACEMENT_STREAM, PLACEMENT_GROUP, *(entry_id for entry_id, _ in entries))
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis away: retry shortly
-                log.exception("reading placement commands failed")
-                await asyncio.sleep(0.5)
+            except RedisError as exc:  # Redis away: once per outage in the log, then retries with backoff
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):  # Redis restarted empty
+                    log.warning("the placement group is gone (Redis restarted empty); creating it again")
+                    with contextlib.suppress(RedisError):
+                        await self._create_group()
+                    continue
+                self.link.failed("reading placement commands", exc)
+                await self.link.wait(failures := failures + 1)
 
     async def _read_own(self) -> None:
         own, last = worker_stream(self.worker_id), "0"  # the stream is this worker's alone (a fresh id): all of it
+        failures = 0
         while True:
             try:
                 mine = await self._redis.xread({own: last}, count=100, block=5000)
+                self.link.ok()
+                failures = 0
                 for _stream, entries in mine or []:
                     for entry_id, fields in entries:
                         last = entry_id
                         self._accept(fields)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis away: retry shortly
-                log.exception("reading own commands failed")
-                await asyncio.sleep(0.5)
+            except RedisError as exc:  # Redis away: once per outage in the log, then retries with backoff
+                self.link.failed("reading own commands", exc)
+                await self.link.wait(failures := failures + 1)
 
     def _accept(self, fields: dict[str, str]) -> None:
         # Unsigned, forged, malformed, replayed or past its deadline (its gateway has already told the client it
@@ -270,7 +289,10 @@ class Worker:
     async def _reply(self, command: Command, reply: Reply | None) -> None:
         if reply is not None:
             channel = reply_channel(command.reply_to)
-            await self._redis.publish(channel, self._signer.seal("reply", channel, reply.model_dump_json()))
+            try:
+                await self._redis.publish(channel, self._signer.seal("reply", channel, reply.model_dump_json()))
+            except RedisError as exc:  # lost: its gateway answers worker_unavailable (retryable) when none comes
+                self.link.failed("replying", exc)
 
     # ---- hosting ----------------------------------------------------------------------------------------
     async def host(self, session_id: str, owner: str) -> Hosted | None:
@@ -292,8 +314,9 @@ class Worker:
 
     async def _open(self, session_id: str, owner: str) -> Hosted:
         last_seq = await self._store.max_seq(session_id)
+        may_write = lambda: self.leases.valid() and self.leases.holds(session_id)  # noqa: E731 - the fence
         event_log = WorkerEventLog(
-            session_id, self._store, self._redactor, self.publisher, self.leases.valid, last_seq=last_seq, owner=owner
+            session_id, self._store, self._redactor, self.publisher, may_write, last_seq=last_seq, owner=owner
         )
         session = await self._build(session_id, event_log)
         try:
@@ -339,10 +362,15 @@ class Worker:
         every = max(0.2, self._lease_ttl_s / 2)
         while True:
             try:
-                await self.reap()
+                # After an outage, live workers take their leases back first (their heartbeat): a session no
+                # worker holds a lease after Redis came back is orphaned only once a lease has passed.
+                if self.link.up_for() > self._lease_ttl_s:
+                    await self.reap()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the store or Redis away: next round
+            except RedisError as exc:
+                self.link.failed("the reaper", exc)
+            except Exception:  # the store away: next round
                 log.exception("reaper round failed")
             await asyncio.sleep(every)
 
