@@ -5,7 +5,7 @@ tables are dropped first), one `research-team serve` gateway and one worker with
 (bench/scripted_worker.py), both idle. Measured: the worker's and the gateway's CPU over --baseline seconds with
 Redis up, then over --outage seconds with Redis SIGKILLed; /health during the outage; the log lines each process
 wrote during the outage; after Redis comes back (empty, same port), how long until the worker is registered again.
-The figures of 20 runs through a restart are tests/test_redis_restart.py's (it prints them).
+The figures of 20 runs through a restart are tests/app/distributed/test_redis_restart.py's (it prints them).
 Run: .venv/bin/python -m bench.redis_outage [--outage 30] [--baseline 10]
 """
 
@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.distributed.bus import connect  # noqa: E402
 from bench.scale_load import cpu_s, reset_database  # noqa: E402
-from tests.cluster import Cluster, RedisServer  # noqa: E402
+from tests.support.cluster import Cluster, RedisServer  # noqa: E402
 
 
 class Restartable(RedisServer):
@@ -48,7 +49,7 @@ async def main(database_url: str, outage_s: float, baseline_s: float) -> None:
         try:
             port = await cluster.add_gateway()
             worker = cluster.add_worker([sys.executable, "-m", "bench.scripted_worker", "--model-delay", "0.05"])
-            redis = connect(redis_server.url)
+            redis: Any = connect(redis_server.url)
             await cluster.wait_workers(redis, 1)
             await redis.aclose()
             gateway = cluster.gateways[0][0].proc.pid

@@ -23,11 +23,17 @@ from agents.session.team_session import SessionCommandError
 from app.distributed.bus import Command, EventNote, connect, events_channel
 from app.distributed.gateway.bus import GatewayBus
 from app.distributed.signing import BusSigner
-from tests.cluster import CLUSTER_SECRET, Cluster, RedisServer, research_script
 from tests.fakes import FakeOpenAI
-from tests.test_distributed import Client, check_complete, converse, empty_database, fake_models, stored_seqs
-
-__all__ = ["empty_database", "fake_models"]  # fixtures, imported for pytest
+from tests.support.cluster import (
+    CLUSTER_SECRET,
+    Client,
+    Cluster,
+    RedisServer,
+    check_complete,
+    converse,
+    research_script,
+    stored_seqs,
+)
 
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 RUNS = int(os.environ.get("REDIS_RESTART_RUNS", "20"))
