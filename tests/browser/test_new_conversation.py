@@ -26,12 +26,12 @@ async def test_new_conversation_starts_over(tmp_path: Path, browser: Any, artifa
         await page.wait_for_selector("body[data-run-state=idle]")
         assert await page.locator(".run").count() == 1
         session = next(iter(server.services.registry._table._entries.values())).session
-        assert session._snapshot is not None or session._team is not None  # the team has a memory now
+        assert session._memory.snapshot is not None or session._memory.team is not None  # the team has a memory now
         await page.click("#new-conversation")
         await page.locator(".run").first.wait_for(state="detached", timeout=10_000)  # no eval: the page's CSP
         assert await page.locator(".run").count() == 0
         assert await page.locator("#timeline-empty").is_visible()
-        assert session._snapshot is None and session._team is None  # the server forgot it (reset)
+        assert session._memory.snapshot is None and session._memory.team is None  # the server forgot it (reset)
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             assert len((await http.get("/runs")).json()["runs"]) == 1  # the past run stays in the store
         await page.screenshot(path=str(artifacts / "page-new-conversation-1440x900.png"))
