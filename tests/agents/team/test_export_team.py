@@ -87,3 +87,19 @@ def test_exported_team_loads_back_equivalent(exported: dict[str, Any], monkeypat
 def test_loading_something_else_is_refused() -> None:
     with pytest.raises(ValueError):
         load_team({"provider": "autogen_agentchat.teams.RoundRobinGroupChat", "component_type": "team", "config": {}})
+
+
+def test_a_team_exported_before_the_move_still_loads_and_warns(
+    exported: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Team JSON written before agents/export.py moved names its classes by the old path: it loads, with a
+    warning that names the new one."""
+    old = json.loads(json.dumps(exported).replace("agents.team.export.", "agents.export."))
+    assert old["provider"] == "agents.export.RoutedSelectorGroupChat"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-loaded-from-env")
+    scripted = {t.name: t for t in developer_tools("export-test")}
+    monkeypatch.setitem(export.TOOL_RESOLVERS, "developer", scripted.__getitem__)
+    monkeypatch.delitem(sys.modules, "agents.export", raising=False)
+    with pytest.warns(DeprecationWarning, match="agents.team.export"):
+        team = load_team(old)
+    assert tools_of(team) == tools_of(load_team(exported))
