@@ -295,3 +295,14 @@ def check_complete(client: Client, stored: list[int]) -> None:
 def metric(exposition: str, name: str) -> float:
     line = next((line for line in exposition.splitlines() if line.startswith(name + " ")), None)
     return float(line.split()[-1]) if line else 0.0
+
+
+@asynccontextmanager
+async def cluster_on(redis_url: str, database_url: str, tmp_path: Path, fake: Any) -> AsyncIterator[Cluster]:
+    """Gateways and workers on this Redis and database, stopped after the test (their logs printed)."""
+    running = Cluster(redis_url, database_url, tmp_path, fake.env())
+    try:
+        yield running
+    finally:
+        running.stop()
+        print(running.logs())  # pytest shows it when the test failed

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.store.schema import metadata
 from tests.fakes import FakeOpenAI
-from tests.support.cluster import DATABASE_URL, Cluster, RedisServer
+from tests.support.cluster import DATABASE_URL, Cluster, RedisServer, cluster_on
 
 
 @pytest.fixture
@@ -42,9 +42,5 @@ def fake_models() -> Iterator[FakeOpenAI]:
 async def cluster(
     redis_server: RedisServer, empty_database: str, fake_models: FakeOpenAI, tmp_path: Path
 ) -> AsyncIterator[Cluster]:
-    running = Cluster(redis_server.url, empty_database, tmp_path, fake_models.env())
-    try:
+    async with cluster_on(redis_server.url, empty_database, tmp_path, fake_models) as running:
         yield running
-    finally:
-        running.stop()
-        print(running.logs())  # pytest shows it when the test failed

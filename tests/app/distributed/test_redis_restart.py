@@ -30,6 +30,7 @@ from tests.support.cluster import (
     Cluster,
     RedisServer,
     check_complete,
+    cluster_on,
     converse,
     research_script,
     stored_seqs,
@@ -69,12 +70,8 @@ def restartable_redis() -> Iterator[RestartableRedis]:
 async def redis_cluster(
     restartable_redis: RestartableRedis, empty_database: str, fake_models: FakeOpenAI, tmp_path: Path
 ) -> AsyncIterator[Cluster]:
-    running = Cluster(restartable_redis.url, empty_database, tmp_path, fake_models.env())
-    try:
+    async with cluster_on(restartable_redis.url, empty_database, tmp_path, fake_models) as running:
         yield running
-    finally:
-        running.stop()
-        print(running.logs())  # pytest shows it when the test failed
 
 
 @pytest.mark.parametrize("down_s", [2.0, 6.0])
