@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -96,10 +95,6 @@ class Registry(Protocol):
     async def close_all(self) -> None: ...
 
 
-def new_session_id() -> str:
-    return "s_" + secrets.token_urlsafe(18)
-
-
 class SessionRegistry:
     def __init__(
         self,
@@ -126,26 +121,18 @@ class SessionRegistry:
 
     async def attach(self, session_id: str | None, owner: str) -> Attached:
         """The session to serve `owner`'s connection: the requested one if it is theirs, else a fresh one."""
-        session_id, not_found = await self._table.requested(session_id, owner, self._store.session_owner)
-        fresh = session_id is None
-        if session_id is None:
-            self._table.check_caps(owner)
-            session_id = new_session_id()
-        async with self._table.opening(session_id):
-            entry = self._table.get(session_id, owner)
-            resumed = entry is not None
-            if entry is None:
-                self._table.check_caps(owner)
-                # An id made up just now has nothing stored: no query for it (one per new connection).
-                last_seq = 0 if fresh else await self._store.max_seq(session_id)
-                resumed = last_seq > 0
-                event_log = SessionEventLog(session_id, self._store, self._redactor, last_seq=last_seq, owner=owner)
-                entry = SessionEntry(await self._build(session_id, event_log), event_log, owner)
-                self._table.add(session_id, entry)
-        self._table.opened(session_id)
+        entry, resumed, not_found = await self._table.attach(
+            session_id, owner, self._store.session_owner, lambda sid, fresh: self._open(sid, owner, fresh)
+        )
         entry.connections += 1
         entry.last_seen = time.monotonic()
         return Attached(entry, resumed, not_found)
+
+    async def _open(self, session_id: str, owner: str, fresh: bool) -> tuple[SessionEntry, bool]:
+        # An id made up just now has nothing stored: no query for it (one per new connection).
+        last_seq = 0 if fresh else await self._store.max_seq(session_id)
+        event_log = SessionEventLog(session_id, self._store, self._redactor, last_seq=last_seq, owner=owner)
+        return SessionEntry(await self._build(session_id, event_log), event_log, owner), last_seq > 0
 
     async def detach(self, entry: SessionEntry) -> None:
         entry.connections = max(0, entry.connections - 1)

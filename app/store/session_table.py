@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
 from app.store.schema import LOCAL_OWNER
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def new_session_id() -> str:
+    return "s_" + secrets.token_urlsafe(18)
 
 
 class TooManySessions(Exception):
@@ -55,6 +60,31 @@ class SessionTable(Generic[E]):
         entry = self._entries.get(session_id)
         known = entry.owner if entry is not None else await stored_owner(session_id)
         return (session_id, False) if known == owner else (None, True)
+
+    async def attach(
+        self,
+        session_id: str | None,
+        owner: str,
+        stored_owner: Callable[[str], Awaitable[str | None]],
+        open_entry: Callable[[str, bool], Awaitable[tuple[E, bool]]],
+    ) -> tuple[E, bool, bool]:
+        """(entry, resumed, not_found) for a connection of `owner`: the requested session if it is theirs, else a
+        fresh one, opened once however many connections ask at the same time. `open_entry(session_id, fresh)`
+        builds a session not live here and says whether it resumes stored events (a fresh id has none stored)."""
+        session_id, not_found = await self.requested(session_id, owner, stored_owner)
+        fresh = session_id is None
+        if session_id is None:
+            self.check_caps(owner)
+            session_id = new_session_id()
+        async with self.opening(session_id):
+            entry = self.get(session_id, owner)
+            resumed = entry is not None
+            if entry is None:
+                self.check_caps(owner)
+                entry, resumed = await open_entry(session_id, fresh)
+                self.add(session_id, entry)
+        self.opened(session_id)
+        return entry, resumed, not_found
 
     def opening(self, session_id: str) -> asyncio.Lock:
         return self._opening.setdefault(session_id, asyncio.Lock())

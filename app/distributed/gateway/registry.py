@@ -16,7 +16,7 @@ from app.core.redaction import Redactor
 from app.distributed.bus import Command
 from app.distributed.gateway.bus import GatewayBus
 from app.distributed.gateway.remote_session import RemoteEventLog, RemoteSession
-from app.sessions.registry import Attached, SessionEntry, new_session_id
+from app.sessions.registry import Attached, SessionEntry
 from app.store.run_store import RunStore
 from app.store.session_table import SessionTable
 
@@ -47,22 +47,15 @@ class RemoteRegistry:
         return self._table.get(session_id, owner)
 
     async def attach(self, session_id: str | None, owner: str) -> Attached:
-        session_id, not_found = await self._table.requested(session_id, owner, self._store.session_owner)
-        fresh = session_id is None
-        if session_id is None:
-            self._table.check_caps(owner)
-            session_id = new_session_id()
-        async with self._table.opening(session_id):
-            entry = self._table.get(session_id, owner)
-            resumed = entry is not None
-            if entry is None:
-                self._table.check_caps(owner)
-                entry = await self._open(session_id, owner, fresh)
-                resumed = entry.log.last_seq > 0
-                self._table.add(session_id, entry)
-        self._table.opened(session_id)
+        entry, resumed, not_found = await self._table.attach(
+            session_id, owner, self._store.session_owner, lambda sid, fresh: self._opened(sid, owner, fresh)
+        )
         entry.connections += 1
         return Attached(entry, resumed, not_found)
+
+    async def _opened(self, session_id: str, owner: str, fresh: bool) -> tuple[SessionEntry, bool]:
+        entry = await self._open(session_id, owner, fresh)
+        return entry, entry.log.last_seq > 0
 
     async def _open(self, session_id: str, owner: str, fresh: bool) -> SessionEntry:
         status = None
